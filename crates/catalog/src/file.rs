@@ -1,0 +1,291 @@
+//! Reading one catalogue file (the format in `catalog/SCHEMA.md`) and checking it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use crate::template::placeholders;
+use crate::{
+    Application, CatalogError, EventDef, EventType, ExtraParameters, Localized, ParamDef,
+    ParamKind, ResultHint,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    application: AppDoc,
+    #[serde(default)]
+    types: Vec<TypeDoc>,
+    #[serde(default)]
+    parameters: BTreeMap<String, ParamDoc>,
+    #[serde(default)]
+    events: Vec<EventDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppDoc {
+    name: String,
+    #[serde(default = "default_extra")]
+    extra_parameters: String,
+    names: Localized,
+}
+
+fn default_extra() -> String {
+    "reject".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypeDoc {
+    id: String,
+    names: Localized,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamDoc {
+    #[serde(rename = "type")]
+    kind: String,
+    values: Option<Vec<String>>,
+    names: Localized,
+    #[allow(dead_code)]
+    description: Option<Localized>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventDoc {
+    name: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    parameters: Vec<String>,
+    result: Option<String>,
+    names: Localized,
+    template: Localized,
+}
+
+fn err(file: &str, message: impl Into<String>) -> CatalogError {
+    CatalogError {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+fn is_app_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// An event name may be Google style (`login_success`) or Logto style (`Interaction.SignIn.Submit`).
+pub(crate) fn is_event_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+fn parse_kind(file: &str, name: &str, kind: &str) -> Result<ParamKind, CatalogError> {
+    Ok(match kind {
+        "string" => ParamKind::String,
+        "int64" => ParamKind::Int64,
+        "bool" => ParamKind::Bool,
+        "multi_string" => ParamKind::MultiString,
+        "multi_int64" => ParamKind::MultiInt64,
+        "message" => ParamKind::Message,
+        "json" => ParamKind::Json,
+        other => {
+            return Err(err(
+                file,
+                format!(
+                    "parameter {name}: unknown type {other:?} (string, int64, bool, multi_string, multi_int64, message, json)"
+                ),
+            ));
+        }
+    })
+}
+
+fn check_localized(file: &str, what: &str, l: &Localized) -> Result<(), CatalogError> {
+    if l.en.trim().is_empty() || l.zh_tw.trim().is_empty() {
+        return Err(err(file, format!("{what}: needs both en and zh-TW text")));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError> {
+    let doc: FileDoc = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
+    let app = doc.application;
+    if !is_app_name(&app.name) {
+        return Err(err(
+            file,
+            format!(
+                "application name {:?} must be lowercase letters, digits or _",
+                app.name
+            ),
+        ));
+    }
+    check_localized(file, "application names", &app.names)?;
+    let extra_parameters = match app.extra_parameters.as_str() {
+        "reject" => ExtraParameters::Reject,
+        "allow" => ExtraParameters::Allow,
+        other => {
+            return Err(err(
+                file,
+                format!("extra_parameters {other:?}: use reject or allow"),
+            ));
+        }
+    };
+
+    let mut types = Vec::new();
+    for t in doc.types {
+        check_localized(file, &format!("type {}", t.id), &t.names)?;
+        types.push(EventType {
+            id: t.id,
+            names: t.names,
+        });
+    }
+
+    let mut parameters = BTreeMap::new();
+    for (name, p) in doc.parameters {
+        check_localized(file, &format!("parameter {name}"), &p.names)?;
+        let kind = parse_kind(file, &name, &p.kind)?;
+        if p.values.is_some() && !matches!(kind, ParamKind::String | ParamKind::MultiString) {
+            return Err(err(
+                file,
+                format!("parameter {name}: only string parameters take `values`"),
+            ));
+        }
+        parameters.insert(
+            name.clone(),
+            ParamDef {
+                name,
+                kind,
+                values: p.values,
+                names: p.names,
+            },
+        );
+    }
+
+    let mut events = Vec::new();
+    for e in doc.events {
+        let result = match e.result.as_deref() {
+            None => None,
+            Some("success") => Some(ResultHint::Success),
+            Some("failure") => Some(ResultHint::Failure),
+            Some(other) => {
+                return Err(err(
+                    file,
+                    format!("event {}: result {other:?}: use success or failure", e.name),
+                ));
+            }
+        };
+        events.push(EventDef {
+            name: e.name,
+            event_type: e.event_type,
+            aliases: e.aliases,
+            parameters: e.parameters,
+            result,
+            names: e.names,
+            template: e.template,
+        });
+    }
+
+    Ok(Application {
+        name: app.name,
+        extra_parameters,
+        names: app.names,
+        types,
+        parameters,
+        events,
+        lookup: HashMap::new(),
+    })
+}
+
+/// Adds a second file's types, parameters and events to an application another file began.
+pub(crate) fn merge(
+    file: &str,
+    existing: &mut Application,
+    more: Application,
+) -> Result<(), CatalogError> {
+    for t in more.types {
+        if existing.types.iter().any(|x| x.id == t.id) {
+            return Err(err(
+                file,
+                format!("type {} is already defined for {}", t.id, existing.name),
+            ));
+        }
+        existing.types.push(t);
+    }
+    for (name, p) in more.parameters {
+        if existing.parameters.contains_key(&name) {
+            return Err(err(
+                file,
+                format!("parameter {name} is already defined for {}", existing.name),
+            ));
+        }
+        existing.parameters.insert(name, p);
+    }
+    existing.events.extend(more.events);
+    Ok(())
+}
+
+/// Checks the cross-references of a complete application and builds its name/alias index.
+pub(crate) fn index(app: &mut Application) -> Result<(), String> {
+    let mut lookup = HashMap::new();
+    for (i, e) in app.events.iter().enumerate() {
+        if !is_event_name(&e.name) {
+            return Err(format!(
+                "event name {:?} has characters outside A-Z a-z 0-9 _ . -",
+                e.name
+            ));
+        }
+        if app.event_type(&e.event_type).is_none() {
+            return Err(format!(
+                "event {}: type {} is not declared in [[types]]",
+                e.name, e.event_type
+            ));
+        }
+        if e.names.en.trim().is_empty() || e.names.zh_tw.trim().is_empty() {
+            return Err(format!("event {}: needs names in en and zh-TW", e.name));
+        }
+        for lang in crate::Lang::ALL {
+            let t = e.template.get(lang);
+            if t.trim().is_empty() {
+                return Err(format!(
+                    "event {}: template in {} is empty",
+                    e.name,
+                    lang.tag()
+                ));
+            }
+            for ph in placeholders(t) {
+                if ph != "actor" && !e.parameters.iter().any(|p| p == ph) {
+                    return Err(format!(
+                        "event {}: template ({}) uses {{{ph}}}, which is neither actor nor one of its parameters",
+                        e.name,
+                        lang.tag()
+                    ));
+                }
+            }
+        }
+        for p in &e.parameters {
+            if !app.parameters.contains_key(p) {
+                return Err(format!(
+                    "event {}: parameter {p} is not declared in [parameters]",
+                    e.name
+                ));
+            }
+        }
+        for spelling in std::iter::once(&e.name).chain(e.aliases.iter()) {
+            if lookup.insert(spelling.clone(), i).is_some() {
+                return Err(format!("the spelling {spelling} names two events"));
+            }
+        }
+    }
+    app.lookup = lookup;
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! The built-in catalogue checked against the two source documents it was written from
+//! (`catalog/sources/`, copies of the team's seeds) and against the rules in `catalog/SCHEMA.md`.
+
+use std::collections::BTreeMap;
+
+use authtrail_catalog::{Catalog, Lang, ParamKind, placeholders};
+
+const LOGTO_SEED: &str =
+    include_str!("../../../catalog/sources/logto-audit-log-event-types.zh-TW.txt");
+const GOOGLE_SEED: &str =
+    include_str!("../../../catalog/sources/google-reports-login-activity-events.zh-TW.txt");
+
+/// (category zh-TW, category en) → [(key, zh-TW name, en name)], in the seed's order.
+fn logto_seed() -> Vec<((String, String), Vec<(String, String, String)>)> {
+    let lines: Vec<&str> = LOGTO_SEED.lines().collect();
+    let mut out: Vec<((String, String), Vec<(String, String, String)>)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim() == "Key | Name |" {
+            let (zh, en) = split_bilingual(lines[i - 1]);
+            out.push(((zh, en), Vec::new()));
+        } else if let Some((key, name)) = line.split_once(" | ") {
+            if key == "---|---|" || !key.contains('.') && !key.starts_with("Unknown") {
+                continue;
+            }
+            let (zh, en) =
+                split_bilingual(name.trim_end_matches(" |").trim_end_matches('|').trim());
+            out.last_mut()
+                .unwrap()
+                .1
+                .push((key.trim().to_string(), zh, en));
+        }
+    }
+    out
+}
+
+/// "以授權碼交換權杖 (Exchange token by Code)" → ("以授權碼交換權杖", "Exchange token by Code"). The
+/// split is at the last " (" whose group runs to the end, since zh-TW names may hold "(SSO)".
+fn split_bilingual(s: &str) -> (String, String) {
+    let s = s.trim();
+    let mut depth = 0;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (s[..i].trim().to_string(), s[i + 1..s.len() - 1].to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("no English part in {s:?}");
+}
+
+/// type → [(event name, English template)], in the seed's order.
+fn google_seed() -> BTreeMap<String, Vec<(String, String)>> {
+    let lines: Vec<&str> = GOOGLE_SEED.lines().collect();
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut current = String::new();
+    let mut pending: Option<String> = None;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(t) = line.strip_prefix("這種類型的事件會以 type=") {
+            current = t.trim().to_string();
+        } else if line.trim() == "事件名稱 |" {
+            pending = Some(lines[i + 1].trim().trim_end_matches('|').trim().to_string());
+        } else if line.trim() == "管理控制台郵件格式 |" {
+            let template = lines[i + 1].trim().to_string();
+            let name = pending.take().expect("a template follows an event name");
+            out.entry(current.clone())
+                .or_default()
+                .push((name, template));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_logto_seed_key_is_in_its_category_with_the_seeds_names() {
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let seed = logto_seed();
+    assert_eq!(seed.len(), 9, "the seed has nine categories");
+    let expected_counts = [4, 2, 2, 19, 25, 13, 12, 2, 1];
+    for (((zh, en), keys), want) in seed.iter().zip(expected_counts) {
+        assert_eq!(keys.len(), want, "keys in seed category {en}");
+        let ty = logto
+            .types
+            .iter()
+            .find(|t| t.names.en == *en)
+            .unwrap_or_else(|| panic!("category {en} is a type in the catalogue"));
+        assert_eq!(ty.names.zh_tw, *zh);
+        for (key, zh_name, en_name) in keys {
+            let ev = logto.event(key).unwrap_or_else(|| panic!("{key} resolves"));
+            assert_eq!(ev.event_type, ty.id, "{key} is in category {en}");
+            assert_eq!(ev.names.get(Lang::ZhTw), zh_name, "{key} zh-TW name");
+            assert_eq!(ev.names.get(Lang::En), en_name, "{key} en name");
+        }
+    }
+    assert_eq!(seed.iter().map(|(_, k)| k.len()).sum::<usize>(), 80);
+}
+
+#[test]
+fn logto_keys_missing_from_the_seed_are_in_the_catalogue() {
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let mut missing = vec![
+        "ExchangeTokenBy.DeviceCode",
+        "ExchangeTokenBy.Unknown",
+        "RevokeToken",
+        "RevokeGrants",
+        "JwtCustomizer.ClientCredentials",
+        "TrustedDevice.Created",
+        "TrustedDevice.Used",
+        "Unknown",
+        "Action.PostFirstFactorVerification",
+        "Action.PostSignIn",
+        "Interaction.SignIn.Verification.SignInPasskey.Create",
+        "Interaction.SignIn.Verification.SignInPasskey.Submit",
+        "TriggerHook.PostSignIn",
+        "TriggerHook.User.Created",
+        "TriggerHook.Grant.LimitExceeded",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    for e in ["SignIn", "Register", "ForgotPassword"] {
+        missing.push(format!("Interaction.{e}.SignInPasskey.Submit"));
+        missing.push(format!("Interaction.{e}.Verification.OneTimeToken.Submit"));
+        for f in [
+            "Totp",
+            "WebAuthn",
+            "BackupCode",
+            "EmailVerificationCode",
+            "PhoneVerificationCode",
+        ] {
+            missing.push(format!("Interaction.{e}.BindMfa.{f}.Submit"));
+        }
+    }
+    for key in &missing {
+        let ev = logto
+            .event(key)
+            .unwrap_or_else(|| panic!("{key} is in the catalogue"));
+        assert_eq!(&ev.name, key, "{key} is canonical, not an alias");
+    }
+    let hooks = logto
+        .events
+        .iter()
+        .filter(|e| e.name.starts_with("TriggerHook."))
+        .count();
+    assert_eq!(hooks, 31, "one TriggerHook key per webhook event");
+    assert_eq!(logto.events.len(), 143);
+}
+
+#[test]
+fn seed_and_code_spellings_resolve_to_one_event() {
+    let catalog = Catalog::builtin().unwrap();
+    let pairs = [
+        (
+            "JwtCustomizer.ClientCredential",
+            "JwtCustomizer.ClientCredentials",
+        ),
+        (
+            "Interaction.SignIn.Verification.SmsVerificationCode.Submit",
+            "Interaction.SignIn.Verification.PhoneVerificationCode.Submit",
+        ),
+        (
+            "Interaction.Register.Verification.NewPassword.Submit",
+            "Interaction.Register.Verification.NewPasswordIdentity.Submit",
+        ),
+        (
+            "Interaction.SignIn.Verification.Webauthn.Create",
+            "Interaction.SignIn.Verification.WebAuthn.Create",
+        ),
+    ];
+    for (seed, code) in pairs {
+        let a = catalog.event("logto", seed).unwrap();
+        let b = catalog.event("logto", code).unwrap();
+        assert_eq!(a.name, code);
+        assert!(std::ptr::eq(a, b), "{seed} and {code} are one event");
+    }
+}
+
+#[test]
+fn every_google_seed_event_is_in_its_type_with_the_seeds_template() {
+    let catalog = Catalog::builtin().unwrap();
+    let login = catalog.application("login").unwrap();
+    let seed = google_seed();
+    let counts: BTreeMap<&str, usize> = seed.iter().map(|(t, e)| (t.as_str(), e.len())).collect();
+    let want: BTreeMap<&str, usize> = [
+        ("2sv_change", 2),
+        ("password_change", 1),
+        ("recovery_info_change", 3),
+        ("account_warning", 9),
+        ("titanium_change", 2),
+        ("attack_warning", 1),
+        ("blocked_sender_change", 1),
+        ("email_forwarding_change", 1),
+        ("login", 7),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts, want, "events per type in the seed");
+    for (ty, events) in &seed {
+        assert!(login.event_type(ty).is_some(), "type {ty}");
+        for (name, template) in events {
+            let ev = login
+                .event(name)
+                .unwrap_or_else(|| panic!("{name} is in the catalogue"));
+            assert_eq!(&ev.event_type, ty, "{name}");
+            assert_eq!(
+                ev.template.en, *template,
+                "{name}: the admin-console template"
+            );
+        }
+    }
+    // Plus the two the seed lacks (reference §5): passkey_enrolled, passkey_removed.
+    for name in ["passkey_enrolled", "passkey_removed"] {
+        assert_eq!(login.event(name).unwrap().event_type, "account_warning");
+    }
+    assert_eq!(login.events.len(), 29);
+}
+
+#[test]
+fn google_parameters_are_typed_as_google_delivers_them() {
+    let catalog = Catalog::builtin().unwrap();
+    let login = catalog.application("login").unwrap();
+    let kind = |n: &str| login.parameters[n].kind;
+    assert_eq!(kind("login_challenge_method"), ParamKind::MultiString);
+    assert_eq!(kind("is_suspicious"), ParamKind::Bool);
+    assert_eq!(kind("is_second_factor"), ParamKind::Bool);
+    assert_eq!(kind("login_timestamp"), ParamKind::Int64);
+    assert_eq!(kind("login_type"), ParamKind::String);
+    let methods = login.parameters["login_challenge_method"]
+        .values
+        .as_ref()
+        .unwrap();
+    assert!(methods.len() >= 16 && methods.contains(&"security_key".to_string()));
+    let status = login.parameters["login_challenge_status"]
+        .values
+        .as_ref()
+        .unwrap();
+    assert!(status.contains(&"Challenge Passed.".to_string()) && status.contains(&String::new()));
+    let success = login.event("login_success").unwrap();
+    assert_eq!(success.parameters.len(), 3);
+}
+
+#[test]
+fn every_template_placeholder_is_actor_or_a_parameter_of_its_event() {
+    let catalog = Catalog::builtin().unwrap();
+    let mut checked = 0;
+    for app in catalog.applications() {
+        for ev in &app.events {
+            for lang in Lang::ALL {
+                for ph in placeholders(ev.template.get(lang)) {
+                    assert!(
+                        ph == "actor" || ev.parameters.iter().any(|p| p == ph),
+                        "{}.{}: {{{ph}}} in the {} template",
+                        app.name,
+                        ev.name,
+                        lang.tag()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 300,
+        "placeholders were found and checked ({checked})"
+    );
+}
+
+#[test]
+fn a_user_file_adds_an_application_and_cannot_redefine_an_event() {
+    let mine = r#"
+[application]
+name = "vpn"
+names = { en = "VPN", zh-TW = "VPN" }
+[[types]]
+id = "session"
+names = { en = "Session", zh-TW = "工作階段" }
+[parameters.gateway]
+type = "string"
+names = { en = "Gateway", zh-TW = "閘道" }
+[[events]]
+name = "vpn_connect"
+type = "session"
+parameters = ["gateway"]
+names = { en = "VPN connected", zh-TW = "VPN 已連線" }
+template = { en = "{actor} connected through {gateway}", zh-TW = "{actor} 已透過 {gateway} 連線" }
+"#;
+    let builtin = Catalog::builtin().unwrap();
+    let sources = builtin_sources().chain([("mine.toml".to_string(), mine.to_string())]);
+    let c = Catalog::from_sources(sources).unwrap();
+    assert_eq!(
+        c.event("vpn", "vpn_connect").unwrap().parameters,
+        vec!["gateway"]
+    );
+
+    let clash = mine
+        .replace("name = \"vpn\"", "name = \"login\"")
+        .replace("vpn_connect", "login_success");
+    let clash = clash
+        .replace("id = \"session\"", "id = \"session2\"")
+        .replace("type = \"session\"", "type = \"session2\"");
+    let err =
+        Catalog::from_sources(builtin_sources().chain([("clash.toml".into(), clash)])).unwrap_err();
+    assert!(err.message.contains("login_success"), "{err}");
+
+    let bad = mine.replace("{gateway}", "{gateway_typo}");
+    let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
+    assert!(err.message.contains("gateway_typo"), "{err}");
+    drop(builtin);
+}
+
+fn builtin_sources() -> impl Iterator<Item = (String, String)> {
+    [
+        (
+            "google-login.toml",
+            include_str!("../../../catalog/google-login.toml"),
+        ),
+        ("logto.toml", include_str!("../../../catalog/logto.toml")),
+        ("admin.toml", include_str!("../../../catalog/admin.toml")),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+}

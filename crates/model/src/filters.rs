@@ -1,0 +1,227 @@
+//! Google's `filters` grammar: comma-separated clauses `{parameter}{op}{value}`, all of which must
+//! hold. Operators are `==`, `<>`, `<`, `<=`, `>`, `>=`; two-character operators are matched before
+//! one-character ones. There is no OR and no escaping of commas, as in Google's API.
+//!
+//! Comparison semantics (Google leaves them open; these are ours, documented in
+//! docs/google-reports-api.md): booleans compare as `true`/`false`, `intValue` numerically,
+//! strings lexically; on a multi-value parameter `==` means "some element equals", `<>` means
+//! "no element equals", and the ordering operators mean "some element satisfies".
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::activity::{Event, ParamValue};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "==",
+            Op::Ne => "<>",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    fn holds(self, ord: Ordering) -> bool {
+        match self {
+            Op::Eq => ord == Ordering::Equal,
+            Op::Ne => ord != Ordering::Equal,
+            Op::Lt => ord == Ordering::Less,
+            Op::Le => ord != Ordering::Greater,
+            Op::Gt => ord == Ordering::Greater,
+            Op::Ge => ord != Ordering::Less,
+        }
+    }
+}
+
+/// One clause of a `filters` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    pub name: String,
+    pub op: Op,
+    pub value: String,
+}
+
+impl fmt::Display for ParamFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.name, self.op.as_str(), self.value)
+    }
+}
+
+/// Writes filters back in the grammar `parse` reads.
+pub fn to_string(filters: &[ParamFilter]) -> String {
+    filters
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Longest `filters` value accepted, in bytes.
+pub const MAX_FILTERS_BYTES: usize = 2048;
+/// Most clauses in one `filters` value.
+pub const MAX_CLAUSES: usize = 20;
+
+/// Parses an already percent-decoded `filters` value.
+pub fn parse(input: &str) -> Result<Vec<ParamFilter>, String> {
+    if input.len() > MAX_FILTERS_BYTES {
+        return Err(format!("is longer than {MAX_FILTERS_BYTES} bytes"));
+    }
+    let clauses: Vec<&str> = input.split(',').collect();
+    if clauses.len() > MAX_CLAUSES {
+        return Err(format!("has more than {MAX_CLAUSES} clauses"));
+    }
+    clauses.into_iter().map(parse_clause).collect()
+}
+
+fn parse_clause(clause: &str) -> Result<ParamFilter, String> {
+    let Some(at) = clause.find(['<', '>', '=']) else {
+        return Err(format!(
+            "clause {clause:?} has no operator (use ==, <>, <, <=, >, >=)"
+        ));
+    };
+    let rest = &clause[at..];
+    let (op, len) = [
+        ("<>", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .into_iter()
+    .find(|(s, _)| rest.starts_with(s))
+    .map(|(s, op)| (op, s.len()))
+    .ok_or_else(|| format!("clause {clause:?}: a single '=' is not an operator; use =="))?;
+    let name = &clause[..at];
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
+        return Err(format!(
+            "clause {clause:?}: {name:?} is not a parameter name"
+        ));
+    }
+    Ok(ParamFilter {
+        name: name.to_string(),
+        op,
+        value: clause[at + len..].to_string(),
+    })
+}
+
+impl ParamFilter {
+    /// Does this clause hold for `event`? An event without the parameter never matches, as
+    /// Google answers an empty report for a parameter the event does not have.
+    pub fn matches(&self, event: &Event) -> bool {
+        let Some(v) = event.param(&self.name) else {
+            return false;
+        };
+        match v {
+            ParamValue::Str(s) => self.op.holds(s.as_str().cmp(self.value.as_str())),
+            ParamValue::Int(i) => self.int_holds(*i),
+            ParamValue::Bool(b) => match self.value.as_str() {
+                "true" | "false" => self.op.holds(b.cmp(&(self.value == "true"))),
+                _ => false,
+            },
+            ParamValue::MultiStr(list) => {
+                self.any_or_none(list.iter().map(|s| s.as_str().cmp(self.value.as_str())))
+            }
+            ParamValue::MultiInt(list) => match self.value.parse::<i64>() {
+                Ok(want) => self.any_or_none(list.iter().map(|i| i.cmp(&want))),
+                Err(_) => false,
+            },
+            ParamValue::Message(_) | ParamValue::Json(_) => false,
+        }
+    }
+
+    fn int_holds(&self, have: i64) -> bool {
+        match self.value.parse::<i64>() {
+            Ok(want) => self.op.holds(have.cmp(&want)),
+            Err(_) => false,
+        }
+    }
+
+    fn any_or_none(&self, mut ords: impl Iterator<Item = Ordering>) -> bool {
+        match self.op {
+            Op::Ne => ords.all(|o| o != Ordering::Equal),
+            op => ords.any(|o| op.holds(o)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::Parameter;
+
+    fn event(params: Vec<(&str, ParamValue)>) -> Event {
+        Event {
+            event_type: "login".into(),
+            name: "login_success".into(),
+            parameters: params
+                .into_iter()
+                .map(|(n, v)| Parameter {
+                    name: n.into(),
+                    value: v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn parses_googles_examples() {
+        let f = parse("is_suspicious==true,login_type<>saml").unwrap();
+        assert_eq!(
+            f[0],
+            ParamFilter {
+                name: "is_suspicious".into(),
+                op: Op::Eq,
+                value: "true".into()
+            }
+        );
+        assert_eq!(f[1].op, Op::Ne);
+        assert_eq!(parse("login_timestamp>=1000").unwrap()[0].op, Op::Ge);
+        assert_eq!(parse("login_challenge_status==").unwrap()[0].value, "");
+        assert!(parse("is_suspicious").is_err());
+        assert!(parse("=true").is_err());
+        assert!(parse("a=b").is_err());
+    }
+
+    #[test]
+    fn evaluates_by_type() {
+        let e = event(vec![
+            ("is_suspicious", ParamValue::Bool(true)),
+            ("login_timestamp", ParamValue::Int(1500)),
+            (
+                "login_challenge_method",
+                ParamValue::MultiStr(vec!["password".into(), "security_key".into()]),
+            ),
+            ("login_type", ParamValue::Str("google_password".into())),
+        ]);
+        let holds = |s: &str| parse(s).unwrap().iter().all(|f| f.matches(&e));
+        assert!(holds("is_suspicious==true"));
+        assert!(!holds("is_suspicious==false"));
+        assert!(holds("login_timestamp>999,login_timestamp<=1500"));
+        assert!(!holds("login_timestamp>1500"));
+        assert!(holds("login_challenge_method==security_key"));
+        assert!(!holds("login_challenge_method<>password"));
+        assert!(holds("login_challenge_method<>backup_code"));
+        assert!(holds("login_type==google_password,is_suspicious==true"));
+        assert!(!holds("missing_param==x"));
+        // Numeric, not lexical: 1500 > 999 although "1500" < "999".
+        assert!(holds("login_timestamp>999"));
+    }
+}

@@ -1,0 +1,127 @@
+//! The storage interface. Every engine (SQLite, PostgreSQL) implements [`Store`] and passes the
+//! one conformance suite in `crates/store-conformance`.
+//!
+//! Every activity operation takes the tenant as its own argument, so no query path exists that
+//! could run without one: isolation is enforced here, below the handlers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::activity::{Activity, NewActivity, Tenant};
+use crate::query::{ActivityQuery, Page};
+
+/// A boxed future, so that `Store` can be used as `dyn Store` and the engine chosen at start-up.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine could not do its work (I/O, database, corruption). The request fails and nothing
+    /// from it is acknowledged.
+    #[error("storage failure: {0}")]
+    Backend(String),
+    /// The store is shutting down or its writer has stopped.
+    #[error("the store is not accepting writes: {0}")]
+    Unavailable(String),
+}
+
+/// The acknowledgement of one stored (or already stored) activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub unique_qualifier: i64,
+    pub time_us: i64,
+    /// True when the producer's `eventId` was stored before and this item was not stored again.
+    pub duplicate: bool,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "ingest" => Some(Scope::Ingest),
+            "read" => Some(Scope::Read),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// A stored API token. The secret itself is never stored: only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Public identifier, safe to log and list (e.g. `tok_3f9a1c2b7d4e`).
+    pub id: String,
+    pub tenant: Tenant,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub hash: [u8; 32],
+    pub created_us: i64,
+    pub expires_us: Option<i64>,
+    pub revoked_us: Option<i64>,
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Stores a validated batch atomically and durably, assigning each new activity the tenant's
+    /// next sequence number. Items whose `eventId` is already stored are not stored again; their
+    /// receipt repeats the original one with `duplicate: true`. Returns once the batch is durable.
+    fn append<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        batch: Vec<NewActivity>,
+    ) -> BoxFuture<'a, Result<Vec<Receipt>, StoreError>>;
+
+    /// One activity by its uniqueQualifier.
+    fn get<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        unique_qualifier: i64,
+    ) -> BoxFuture<'a, Result<Option<Activity>, StoreError>>;
+
+    /// One page of a query, newest first.
+    fn list<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+    ) -> BoxFuture<'a, Result<Page, StoreError>>;
+
+    /// Saves a new token.
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The token whose secret hashes to `hash`, if any (revoked and expired ones included: the
+    /// caller decides, so that it can say why a token is refused).
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>>;
+
+    /// A tenant's tokens, or every token when `tenant` is `None`.
+    fn list_tokens<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>>;
+
+    /// Marks a token revoked. Returns false when the tenant has no such token.
+    fn revoke_token<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        id: &'a str,
+        at_us: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// A 32-byte server secret named `name`, created on first use and shared by every node that
+    /// uses this store (cursor signing uses one).
+    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>>;
+}

@@ -1,0 +1,829 @@
+//! Validation at the edge: raw JSON in, a typed [`NewActivity`] out, or every problem found, each
+//! naming the field path (`activities[3].events[0].parameters[1].boolValue`).
+//!
+//! Items are walked as `serde_json::Value` rather than deserialized straight into structs, so that
+//! a producer learns about every bad field of a batch in one answer and each message can say what
+//! the catalogue expected. Nothing downstream parses producer JSON again.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use authtrail_catalog::{Application, Catalog, EventDef, ExtraParameters, ParamKind, ResultHint};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::activity::{
+    ActivityBody, Actor, Event, MessageValue, NestedParameter, NetworkInfo, NewActivity, Outcome,
+    ParamValue, Parameter, Tenant,
+};
+use crate::limits::*;
+use crate::redact::{REDACTED, is_secret_name, redact_json};
+use crate::wire_time::parse_rfc3339;
+
+/// One problem with one field of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The item's position in the batch (0-based).
+    pub index: usize,
+    /// The full path, e.g. `activities[3].events[0].parameters[1].boolValue`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything validation needs besides the item.
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub tenant: &'a Tenant,
+    pub now_us: i64,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "kind",
+    "etag",
+    "eventId",
+    "id",
+    "actor",
+    "ownerDomain",
+    "ipAddress",
+    "networkInfo",
+    "events",
+    "userAgent",
+    "sessionId",
+    "clientApplicationId",
+    "result",
+    "error",
+];
+const PARAM_VALUE_FIELDS: &[&str] = &[
+    "value",
+    "intValue",
+    "boolValue",
+    "multiValue",
+    "multiIntValue",
+    "messageValue",
+    "jsonValue",
+];
+
+/// Validates the item at `index` of a batch.
+pub fn validate_item(
+    ctx: &Context<'_>,
+    index: usize,
+    item: &Value,
+) -> Result<NewActivity, Vec<FieldError>> {
+    let mut v = Walker {
+        index,
+        errors: Vec::new(),
+    };
+    let root = format!("activities[{index}]");
+    let out = v.activity(ctx, &root, item);
+    match out {
+        Some(a) if v.errors.is_empty() => Ok(a),
+        _ => Err(v.errors),
+    }
+}
+
+struct Walker {
+    index: usize,
+    errors: Vec<FieldError>,
+}
+
+impl Walker {
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            index: self.index,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn object<'v>(&mut self, path: &str, v: &'v Value) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            _ => {
+                self.fail(path, format!("must be a JSON object, not {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    fn no_unknown(&mut self, path: &str, m: &Map<String, Value>, allowed: &[&str]) {
+        for k in m.keys() {
+            if !allowed.contains(&k.as_str()) {
+                self.fail(
+                    &format!("{path}.{k}"),
+                    format!(
+                        "is not a known field (expected one of: {})",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A string field: present, a string, no NUL, at most `max` bytes.
+    fn string(&mut self, path: &str, v: &Value, max: usize) -> Option<String> {
+        match v {
+            Value::String(s) => {
+                if s.len() > max {
+                    self.fail(path, format!("is {} bytes; the limit is {max}", s.len()));
+                    None
+                } else if s.contains('\0') {
+                    self.fail(path, "contains a NUL character");
+                    None
+                } else {
+                    Some(s.clone())
+                }
+            }
+            _ => {
+                self.fail(path, format!("must be a string, not {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    fn opt_string(
+        &mut self,
+        path: &str,
+        m: &Map<String, Value>,
+        key: &str,
+        max: usize,
+    ) -> Option<String> {
+        match m.get(key) {
+            None | Some(Value::Null) => None,
+            Some(v) => self.string(&format!("{path}.{key}"), v, max),
+        }
+    }
+
+    fn int64(&mut self, path: &str, v: &Value) -> Option<i64> {
+        // Google sends int64 as strings; producers writing by hand send numbers. Both are exact.
+        match v {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Some(i),
+                None => {
+                    self.fail(
+                        path,
+                        format!("{n} is not a whole number in the int64 range"),
+                    );
+                    None
+                }
+            },
+            Value::String(s) if s.len() <= 20 => match s.parse::<i64>() {
+                Ok(i) => Some(i),
+                Err(_) => {
+                    self.fail(path, format!("{s:?} is not an int64"));
+                    None
+                }
+            },
+            _ => {
+                self.fail(
+                    path,
+                    format!(
+                        "must be an int64 (a JSON string or number), not {}",
+                        kind_of(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'v>(&mut self, path: &str, v: &'v Value, max: usize) -> Option<&'v Vec<Value>> {
+        match v {
+            Value::Array(a) if a.len() > max => {
+                self.fail(path, format!("has {} entries; the limit is {max}", a.len()));
+                None
+            }
+            Value::Array(a) => Some(a),
+            _ => {
+                self.fail(path, format!("must be a JSON array, not {}", kind_of(v)));
+                None
+            }
+        }
+    }
+
+    fn json(&mut self, path: &str, v: &Value) -> Option<Value> {
+        if depth(v) > MAX_JSON_DEPTH {
+            self.fail(path, format!("nests deeper than {MAX_JSON_DEPTH} levels"));
+            return None;
+        }
+        let size = serde_json::to_string(v)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_JSON_BYTES {
+            self.fail(
+                path,
+                format!("is {size} bytes as JSON; the limit is {MAX_JSON_BYTES}"),
+            );
+            return None;
+        }
+        if contains_nul(v) {
+            self.fail(path, "contains a NUL character");
+            return None;
+        }
+        Some(redact_json(v))
+    }
+
+    fn activity(&mut self, ctx: &Context<'_>, path: &str, item: &Value) -> Option<NewActivity> {
+        let m = self.object(path, item)?;
+        self.no_unknown(path, m, TOP_FIELDS);
+
+        let event_id = self.opt_string(path, m, "eventId", MAX_ID_BYTES);
+        if event_id.as_deref() == Some("") {
+            self.fail(
+                &format!("{path}.eventId"),
+                "must not be empty (omit it instead)",
+            );
+        }
+
+        // id: applicationName is required; time defaults to now; the server assigns the rest.
+        let (app, time_us) = match m.get("id") {
+            None => {
+                self.fail(
+                    &format!("{path}.id"),
+                    "is required (at least id.applicationName)",
+                );
+                (None, None)
+            }
+            Some(v) => self.id(ctx, &format!("{path}.id"), v),
+        };
+
+        let actor = match m.get("actor") {
+            None | Some(Value::Null) => Actor::default(),
+            Some(v) => self.actor(&format!("{path}.actor"), v).unwrap_or_default(),
+        };
+        let ip_address =
+            self.opt_string(path, m, "ipAddress", 64)
+                .and_then(|s| match s.parse::<IpAddr>() {
+                    Ok(ip) => Some(ip.to_string()),
+                    Err(_) => {
+                        self.fail(
+                            &format!("{path}.ipAddress"),
+                            format!("{s:?} is not an IPv4 or IPv6 address"),
+                        );
+                        None
+                    }
+                });
+        let network_info = match m.get("networkInfo") {
+            None | Some(Value::Null) => None,
+            Some(v) => self.network_info(&format!("{path}.networkInfo"), v),
+        };
+        let owner_domain = self.opt_string(path, m, "ownerDomain", 255);
+        let user_agent = self.opt_string(path, m, "userAgent", MAX_STRING_BYTES);
+        let session_id = self.opt_string(path, m, "sessionId", MAX_ID_BYTES);
+        let client_application_id = self.opt_string(path, m, "clientApplicationId", MAX_ID_BYTES);
+        let error = match m.get("error") {
+            None | Some(Value::Null) => None,
+            Some(v @ (Value::String(_) | Value::Object(_))) => {
+                self.json(&format!("{path}.error"), v)
+            }
+            Some(v) => {
+                self.fail(
+                    &format!("{path}.error"),
+                    format!("must be a string or an object, not {}", kind_of(v)),
+                );
+                None
+            }
+        };
+
+        let events = match (m.get("events"), app) {
+            (None, _) => {
+                self.fail(&format!("{path}.events"), "is required: at least one event");
+                None
+            }
+            (Some(v), Some(app)) => self.events(&format!("{path}.events"), ctx, app, v),
+            (Some(_), None) => None, // the application is unknown; its events cannot be checked
+        };
+
+        let result = match m.get("result") {
+            None | Some(Value::Null) => None,
+            Some(v) => self.string(&format!("{path}.result"), v, 16).and_then(|s| {
+                let r = Outcome::parse(&s);
+                if r.is_none() {
+                    self.fail(
+                        &format!("{path}.result"),
+                        format!("{s:?} must be \"success\" or \"failure\""),
+                    );
+                }
+                r
+            }),
+        };
+
+        let (app, time_us, (events, hint)) = (app?, time_us?, events?);
+        Some(NewActivity {
+            time_us,
+            application: app.name.clone(),
+            body: ActivityBody {
+                actor,
+                owner_domain,
+                ip_address,
+                network_info,
+                events,
+                user_agent,
+                session_id,
+                client_application_id,
+                result: result.or(hint).unwrap_or(Outcome::Success),
+                error,
+                event_id,
+            },
+        })
+    }
+
+    fn id<'c>(
+        &mut self,
+        ctx: &Context<'c>,
+        path: &str,
+        v: &Value,
+    ) -> (Option<&'c Application>, Option<i64>) {
+        let Some(m) = self.object(path, v) else {
+            return (None, None);
+        };
+        self.no_unknown(
+            path,
+            m,
+            &["time", "applicationName", "customerId", "uniqueQualifier"],
+        );
+        if m.contains_key("uniqueQualifier") {
+            self.fail(
+                &format!("{path}.uniqueQualifier"),
+                "is assigned by authtrail; omit it",
+            );
+        }
+        if let Some(c) = self.opt_string(path, m, "customerId", 64) {
+            if c != ctx.tenant.as_str() {
+                self.fail(
+                    &format!("{path}.customerId"),
+                    "does not match the tenant of the token; omit it or send the token's tenant",
+                );
+            }
+        }
+        let app = match m.get("applicationName") {
+            None => {
+                self.fail(&format!("{path}.applicationName"), "is required");
+                None
+            }
+            Some(v) => self
+                .string(&format!("{path}.applicationName"), v, 64)
+                .and_then(|name| {
+                    let app = ctx.catalog.application(&name);
+                    if app.is_none() {
+                        let known: Vec<_> = ctx
+                            .catalog
+                            .applications()
+                            .map(|a| a.name.as_str())
+                            .collect();
+                        self.fail(
+                            &format!("{path}.applicationName"),
+                            format!(
+                                "{name:?} is not in the catalogue (known: {})",
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                    app
+                }),
+        };
+        let time = match m.get("time") {
+            None | Some(Value::Null) => Some(ctx.now_us),
+            Some(v) => {
+                self.string(&format!("{path}.time"), v, 64)
+                    .and_then(|s| match parse_rfc3339(&s) {
+                        Ok(us) if us < 0 => {
+                            self.fail(&format!("{path}.time"), "is before 1970");
+                            None
+                        }
+                        Ok(us) if us > ctx.now_us + MAX_FUTURE_SKEW_US => {
+                            self.fail(
+                                &format!("{path}.time"),
+                                "is more than 24 hours in the future",
+                            );
+                            None
+                        }
+                        Ok(us) => Some(us),
+                        Err(e) => {
+                            self.fail(&format!("{path}.time"), e);
+                            None
+                        }
+                    })
+            }
+        };
+        (app, time)
+    }
+
+    fn actor(&mut self, path: &str, v: &Value) -> Option<Actor> {
+        let m = self.object(path, v)?;
+        self.no_unknown(path, m, &["email", "profileId", "callerType", "key"]);
+        let email = self.opt_string(path, m, "email", MAX_ID_BYTES);
+        if let Some(e) = &email {
+            let ok = e
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+                && !e.chars().any(char::is_whitespace);
+            if !ok {
+                self.fail(
+                    &format!("{path}.email"),
+                    format!("{e:?} is not an e-mail address"),
+                );
+            }
+        }
+        let caller_type = self.opt_string(path, m, "callerType", 16);
+        if let Some(c) = &caller_type {
+            if c != "USER" && c != "KEY" {
+                self.fail(
+                    &format!("{path}.callerType"),
+                    format!("{c:?} must be \"USER\" or \"KEY\""),
+                );
+            }
+        }
+        Some(Actor {
+            email,
+            profile_id: self.opt_string(path, m, "profileId", MAX_ID_BYTES),
+            caller_type,
+            key: self.opt_string(path, m, "key", MAX_ID_BYTES),
+        })
+    }
+
+    fn network_info(&mut self, path: &str, v: &Value) -> Option<NetworkInfo> {
+        let m = self.object(path, v)?;
+        self.no_unknown(path, m, &["ipAsn", "regionCode", "subdivisionCode"]);
+        let mut ip_asn = Vec::new();
+        if let Some(a) = m.get("ipAsn") {
+            for (i, n) in self
+                .array(&format!("{path}.ipAsn"), a, 16)?
+                .iter()
+                .enumerate()
+            {
+                match n.as_i64().and_then(|n| i32::try_from(n).ok()) {
+                    Some(n) => ip_asn.push(n),
+                    None => self.fail(&format!("{path}.ipAsn[{i}]"), "must be an int32 number"),
+                }
+            }
+        }
+        Some(NetworkInfo {
+            ip_asn,
+            region_code: self.opt_string(path, m, "regionCode", 8),
+            subdivision_code: self.opt_string(path, m, "subdivisionCode", 16),
+        })
+    }
+
+    fn events(
+        &mut self,
+        path: &str,
+        ctx: &Context<'_>,
+        app: &Application,
+        v: &Value,
+    ) -> Option<(Vec<Event>, Option<Outcome>)> {
+        let list = self.array(path, v, MAX_EVENTS)?;
+        if list.is_empty() {
+            self.fail(path, "must hold at least one event");
+            return None;
+        }
+        let mut out = Vec::with_capacity(list.len());
+        let mut hint = None;
+        for (i, e) in list.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            if let Some((event, def)) = self.event(&p, ctx, app, e) {
+                if hint.is_none() {
+                    hint = def.result.map(|r| match r {
+                        ResultHint::Success => Outcome::Success,
+                        ResultHint::Failure => Outcome::Failure,
+                    });
+                }
+                out.push(event);
+            }
+        }
+        (out.len() == list.len()).then_some((out, hint))
+    }
+
+    fn event<'c>(
+        &mut self,
+        path: &str,
+        _ctx: &Context<'c>,
+        app: &'c Application,
+        v: &Value,
+    ) -> Option<(Event, &'c EventDef)> {
+        let m = self.object(path, v)?;
+        self.no_unknown(path, m, &["type", "name", "parameters"]);
+        let Some(name) = m.get("name") else {
+            self.fail(&format!("{path}.name"), "is required");
+            return None;
+        };
+        let name = self.string(&format!("{path}.name"), name, 128)?;
+        let Some(def) = app.event(&name) else {
+            self.fail(
+                &format!("{path}.name"),
+                format!(
+                    "{name:?} is not an event of application {:?} in the catalogue",
+                    app.name
+                ),
+            );
+            return None;
+        };
+        if let Some(t) = self.opt_string(path, m, "type", 128) {
+            if t != def.event_type {
+                self.fail(
+                    &format!("{path}.type"),
+                    format!(
+                        "{t:?} does not match the catalogue: {} is of type {:?}",
+                        def.name, def.event_type
+                    ),
+                );
+            }
+        }
+        let mut parameters = Vec::new();
+        if let Some(ps) = m.get("parameters") {
+            let ppath = format!("{path}.parameters");
+            let list = self.array(&ppath, ps, MAX_PARAMETERS)?;
+            let mut seen = HashSet::new();
+            for (i, p) in list.iter().enumerate() {
+                let pp = format!("{ppath}[{i}]");
+                if let Some(param) = self.parameter(&pp, app, def, p) {
+                    if !seen.insert(param.name.clone()) {
+                        self.fail(
+                            &format!("{pp}.name"),
+                            format!("{:?} appears twice in this event", param.name),
+                        );
+                    } else {
+                        parameters.push(param);
+                    }
+                }
+            }
+        }
+        Some((
+            Event {
+                event_type: def.event_type.clone(),
+                name: def.name.clone(),
+                parameters,
+            },
+            def,
+        ))
+    }
+
+    fn parameter(
+        &mut self,
+        path: &str,
+        app: &Application,
+        event: &EventDef,
+        v: &Value,
+    ) -> Option<Parameter> {
+        let m = self.object(path, v)?;
+        let mut allowed = vec!["name"];
+        allowed.extend_from_slice(PARAM_VALUE_FIELDS);
+        self.no_unknown(path, m, &allowed);
+        let Some(name) = m.get("name") else {
+            self.fail(&format!("{path}.name"), "is required");
+            return None;
+        };
+        let name = self.string(&format!("{path}.name"), name, 128)?;
+        let present: Vec<&str> = PARAM_VALUE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| m.contains_key(*f))
+            .collect();
+        let field = match present.as_slice() {
+            [one] => *one,
+            [] => {
+                self.fail(
+                    path,
+                    format!("needs exactly one of {}", PARAM_VALUE_FIELDS.join(", ")),
+                );
+                return None;
+            }
+            many => {
+                self.fail(
+                    path,
+                    format!("has {} value fields; send exactly one", many.join(" and ")),
+                );
+                return None;
+            }
+        };
+        let fpath = format!("{path}.{field}");
+        let declared = app.param_of(event, &name);
+        let kind = match declared {
+            Some(def) => {
+                if def.kind.wire_field() != field {
+                    self.fail(
+                        &fpath,
+                        format!(
+                            "{name} is a {:?} parameter of {}; send it as {}",
+                            def.kind,
+                            event.name,
+                            def.kind.wire_field()
+                        ),
+                    );
+                    return None;
+                }
+                def.kind
+            }
+            None if app.extra_parameters == ExtraParameters::Reject => {
+                let known = if event.parameters.is_empty() {
+                    "it takes none".to_string()
+                } else {
+                    format!("its parameters are {}", event.parameters.join(", "))
+                };
+                self.fail(
+                    &format!("{path}.name"),
+                    format!("{name:?} is not a parameter of {}; {known}", event.name),
+                );
+                return None;
+            }
+            None => kind_of_field(field),
+        };
+        let raw = &m[field];
+        let mut value = self.param_value(&fpath, kind, raw)?;
+        if let (Some(def), Some(allowed)) = (declared, declared.and_then(|d| d.values.as_ref())) {
+            let bad = match &value {
+                ParamValue::Str(s) => (!allowed.contains(s)).then(|| s.clone()),
+                ParamValue::MultiStr(v) => v.iter().find(|s| !allowed.contains(s)).cloned(),
+                _ => None,
+            };
+            if let Some(bad) = bad {
+                self.fail(
+                    &fpath,
+                    format!(
+                        "{bad:?} is not an allowed value of {} (allowed: {})",
+                        def.name,
+                        allowed.join(", ")
+                    ),
+                );
+                return None;
+            }
+        }
+        // Declared parameters are known not to be secrets; undeclared ones with secret-looking
+        // names are masked before they are stored, as Logto does.
+        if declared.is_none() && is_secret_name(&name) {
+            value = mask(value);
+        }
+        Some(Parameter { name, value })
+    }
+
+    fn param_value(&mut self, path: &str, kind: ParamKind, v: &Value) -> Option<ParamValue> {
+        Some(match kind {
+            ParamKind::String => ParamValue::Str(self.string(path, v, MAX_STRING_BYTES)?),
+            ParamKind::Int64 => ParamValue::Int(self.int64(path, v)?),
+            ParamKind::Bool => match v {
+                Value::Bool(b) => ParamValue::Bool(*b),
+                _ => {
+                    self.fail(path, format!("must be true or false, not {}", kind_of(v)));
+                    return None;
+                }
+            },
+            ParamKind::MultiString => {
+                let list = self.array(path, v, MAX_MULTI_VALUES)?;
+                let mut out = Vec::with_capacity(list.len());
+                for (i, s) in list.iter().enumerate() {
+                    out.push(self.string(&format!("{path}[{i}]"), s, MAX_STRING_BYTES)?);
+                }
+                ParamValue::MultiStr(out)
+            }
+            ParamKind::MultiInt64 => {
+                let list = self.array(path, v, MAX_MULTI_VALUES)?;
+                let mut out = Vec::with_capacity(list.len());
+                for (i, n) in list.iter().enumerate() {
+                    out.push(self.int64(&format!("{path}[{i}]"), n)?);
+                }
+                ParamValue::MultiInt(out)
+            }
+            ParamKind::Message => ParamValue::Message(self.message(path, v)?),
+            ParamKind::Json => ParamValue::Json(self.json(path, v)?),
+        })
+    }
+
+    fn message(&mut self, path: &str, v: &Value) -> Option<MessageValue> {
+        let m = self.object(path, v)?;
+        self.no_unknown(path, m, &["parameter"]);
+        let Some(list) = m.get("parameter") else {
+            return Some(MessageValue::default());
+        };
+        let list = self.array(&format!("{path}.parameter"), list, MAX_PARAMETERS)?;
+        let mut out = Vec::with_capacity(list.len());
+        for (i, p) in list.iter().enumerate() {
+            let pp = format!("{path}.parameter[{i}]");
+            let pm = self.object(&pp, p)?;
+            self.no_unknown(
+                &pp,
+                pm,
+                &[
+                    "name",
+                    "value",
+                    "intValue",
+                    "boolValue",
+                    "multiValue",
+                    "multiIntValue",
+                    "multiBoolValue",
+                ],
+            );
+            let name = match pm.get("name") {
+                Some(n) => self.string(&format!("{pp}.name"), n, 128)?,
+                None => {
+                    self.fail(&format!("{pp}.name"), "is required");
+                    return None;
+                }
+            };
+            let secret = is_secret_name(&name);
+            let mut np = NestedParameter {
+                name,
+                ..NestedParameter::default()
+            };
+            if let Some(x) = pm.get("value") {
+                let s = self.string(&format!("{pp}.value"), x, MAX_STRING_BYTES)?;
+                np.value = Some(if secret { REDACTED.to_string() } else { s });
+            }
+            if let Some(x) = pm.get("intValue") {
+                np.int_value = Some(crate::activity::I64Str(
+                    self.int64(&format!("{pp}.intValue"), x)?,
+                ));
+            }
+            if let Some(x) = pm.get("boolValue") {
+                np.bool_value = match x {
+                    Value::Bool(b) => Some(*b),
+                    _ => {
+                        self.fail(&format!("{pp}.boolValue"), "must be true or false");
+                        return None;
+                    }
+                };
+            }
+            if let Some(x) = pm.get("multiValue") {
+                match self.param_value(&format!("{pp}.multiValue"), ParamKind::MultiString, x)? {
+                    ParamValue::MultiStr(v) => np.multi_value = Some(v),
+                    _ => return None,
+                }
+            }
+            if let Some(x) = pm.get("multiIntValue") {
+                match self.param_value(&format!("{pp}.multiIntValue"), ParamKind::MultiInt64, x)? {
+                    ParamValue::MultiInt(v) => {
+                        np.multi_int_value =
+                            Some(v.into_iter().map(crate::activity::I64Str).collect())
+                    }
+                    _ => return None,
+                }
+            }
+            if let Some(x) = pm.get("multiBoolValue") {
+                let list = self.array(&format!("{pp}.multiBoolValue"), x, MAX_MULTI_VALUES)?;
+                let bools: Option<Vec<bool>> = list.iter().map(Value::as_bool).collect();
+                match bools {
+                    Some(b) => np.multi_bool_value = Some(b),
+                    None => {
+                        self.fail(
+                            &format!("{pp}.multiBoolValue"),
+                            "must hold only true or false",
+                        );
+                        return None;
+                    }
+                }
+            }
+            out.push(np);
+        }
+        Some(MessageValue { parameter: out })
+    }
+}
+
+fn mask(v: ParamValue) -> ParamValue {
+    match v {
+        ParamValue::Str(_) => ParamValue::Str(REDACTED.into()),
+        ParamValue::MultiStr(v) => {
+            ParamValue::MultiStr(v.iter().map(|_| REDACTED.into()).collect())
+        }
+        ParamValue::Json(_) => ParamValue::Json(Value::String(REDACTED.into())),
+        other @ (ParamValue::Int(_) | ParamValue::Bool(_) | ParamValue::MultiInt(_)) => other,
+        ParamValue::Message(_) => ParamValue::Str(REDACTED.into()),
+    }
+}
+
+fn kind_of_field(field: &str) -> ParamKind {
+    match field {
+        "value" => ParamKind::String,
+        "intValue" => ParamKind::Int64,
+        "boolValue" => ParamKind::Bool,
+        "multiValue" => ParamKind::MultiString,
+        "multiIntValue" => ParamKind::MultiInt64,
+        "messageValue" => ParamKind::Message,
+        _ => ParamKind::Json,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(contains_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
