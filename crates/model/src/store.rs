@@ -13,7 +13,7 @@ use crate::query::{ActivityQuery, Page};
 /// A boxed future, so that `Store` can be used as `dyn Store` and the engine chosen at start-up.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The engine could not do its work (I/O, database, corruption). The request fails and nothing
     /// from it is acknowledged.

@@ -1,1 +1,193 @@
+//! The embedded store: one SQLite file per data directory, needing no setup.
+//!
+//! - Writes go to one writer thread that commits in groups (see [`writer`]); an append is answered
+//!   only after its transaction is fsynced.
+//! - Reads use a pool of read-only connections; WAL lets them run beside the writer.
+//! - The per-tenant sequence (`uniqueQualifier`) is assigned by the writer inside the transaction
+//!   that stores the rows, so it is gap-free: a rolled-back batch hands its numbers back.
 
+mod read;
+mod schema;
+mod tokens;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use authtrail_model::{
+    Activity, ActivityQuery, BoxFuture, Clock, NewActivity, Page, Receipt, Store, StoreError,
+    Tenant, TokenRecord,
+};
+use crossbeam_channel::Sender;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use writer::{Job, Request};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "authtrail.db";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    tx: Sender<Request>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, migrating its schema to the newest version.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            backend(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)
+            .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+        schema::configure(&conn, false).map_err(backend)?;
+        schema::migrate(&mut conn).map_err(backend)?;
+
+        let manager =
+            SqliteConnectionManager::file(&path).with_init(|c| schema::configure(c, true));
+        let readers = r2d2::Pool::builder()
+            .max_size(8)
+            .build(manager)
+            .map_err(backend)?;
+
+        let (tx, rx) = crossbeam_channel::bounded(1024);
+        let w = writer::Writer::new(conn, clock);
+        std::thread::Builder::new()
+            .name("authtrail-sqlite-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(backend)?;
+        Ok(SqliteStore { path, tx, readers })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Refreshes the query planner's statistics (cheap; worth running after a bulk load).
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.execute_batch("PRAGMA optimize = 0x10002")
+                .map_err(backend)
+        })
+        .await
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(backend)?;
+            f(&conn)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    /// Runs `f` on the writer's connection, in order with appends.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let job: Job = Box::new(move |c| {
+            let _ = reply.send(f(c));
+        });
+        self.tx
+            .send(Request::Run(job))
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+    }
+}
+
+impl Store for SqliteStore {
+    fn append<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        batch: Vec<NewActivity>,
+    ) -> BoxFuture<'a, Result<Vec<Receipt>, StoreError>> {
+        Box::pin(async move {
+            if batch.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .send(Request::Append {
+                    tenant: tenant.clone(),
+                    batch,
+                    reply,
+                })
+                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+            rx.await
+                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        unique_qualifier: i64,
+    ) -> BoxFuture<'a, Result<Option<Activity>, StoreError>> {
+        let tenant = tenant.clone();
+        Box::pin(self.read(move |c| read::get(c, &tenant, unique_qualifier)))
+    }
+
+    fn list<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+    ) -> BoxFuture<'a, Result<Page, StoreError>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        Box::pin(self.read(move |c| read::list(c, &tenant, &query)))
+    }
+
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        let token = token.clone();
+        Box::pin(self.write(move |c| tokens::put(c, &token)))
+    }
+
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.read(move |c| tokens::by_hash(c, &hash)))
+    }
+
+    fn list_tokens<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
+        let tenant = tenant.cloned();
+        Box::pin(self.read(move |c| tokens::list(c, tenant.as_ref())))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        id: &'a str,
+        at_us: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        Box::pin(self.write(move |c| tokens::revoke(c, &tenant, &id, at_us)))
+    }
+
+    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
+        let name = name.to_string();
+        Box::pin(self.write(move |c| tokens::secret(c, &name)))
+    }
+}

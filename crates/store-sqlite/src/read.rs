@@ -1,0 +1,246 @@
+//! Queries. Each list query becomes one SQL statement that walks one index newest-first and stops
+//! after a page, so its cost is the page size, not the table size.
+//!
+//! Parameter filters (Google's `filters`) cannot be indexed in general; rows that pass the indexed
+//! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
+//! out the page is returned short, with a position to continue from, as Google's API also does.
+
+use authtrail_model::{
+    Activity, ActivityBody, ActivityQuery, ActorFilter, Outcome, Page, Position, StoreError, Tenant,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+
+/// Most candidate rows one request examines for parameter filters before answering short.
+const SCAN_BUDGET: usize = 100_000;
+/// Candidate rows fetched per round when parameter filters apply.
+const CHUNK: usize = 2_000;
+
+const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached("SELECT id FROM tenants WHERE name = ?1")
+        .and_then(|mut s| s.query_row([tenant.as_str()], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
+    let body: Vec<u8> = row.get(4)?;
+    let body: ActivityBody = serde_json::from_slice(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, Box::new(e))
+    })?;
+    Ok(Activity {
+        tenant: tenant.clone(),
+        unique_qualifier: row.get(0)?,
+        time_us: row.get(1)?,
+        received_us: row.get(2)?,
+        application: row.get(3)?,
+        body,
+    })
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    tenant: &Tenant,
+    seq: i64,
+) -> Result<Option<Activity>, StoreError> {
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(None);
+    };
+    let sql = format!("SELECT {COLUMNS} FROM activities a WHERE a.tenant_id = ?1 AND a.seq = ?2");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([tid, seq], |r| decode(tenant, r)).optional())
+        .map_err(backend)
+}
+
+/// The conditions every branch shares, with their parameters.
+struct Conditions {
+    sql: Vec<String>,
+    params: Vec<Sql>,
+}
+
+impl Conditions {
+    fn push(&mut self, sql: &str, value: Sql) {
+        self.params.push(value);
+        self.sql
+            .push(sql.replace('?', &format!("?{}", self.params.len())));
+    }
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+) -> Result<Page, StoreError> {
+    let empty = Page {
+        items: Vec::new(),
+        next: None,
+    };
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(empty);
+    };
+    // Resolve event names to their interned ids; a name never stored matches nothing.
+    let mut event_ids = Vec::new();
+    for name in &q.event_names {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id FROM event_names WHERE name = ?1 AND (?2 IS NULL OR app = ?2)",
+            )
+            .map_err(backend)?;
+        let ids = stmt
+            .query_map(rusqlite::params![name, q.application], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(backend)?;
+        for id in ids {
+            event_ids.push(id.map_err(backend)?);
+        }
+    }
+    if !q.event_names.is_empty() && event_ids.is_empty() {
+        return Ok(empty);
+    }
+    let has_extra = !event_ids.is_empty()
+        && conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM activity_extra_events WHERE tenant_id = ?1)",
+            )
+            .and_then(|mut s| s.query_row([tid], |r| r.get::<_, bool>(0)))
+            .map_err(backend)?;
+
+    let limit = q.limit.clamp(1, authtrail_model::query::MAX_PAGE);
+    let residual = !q.filters.is_empty();
+    let mut after = q.after;
+    let mut items = Vec::with_capacity(limit + 1);
+    let mut scanned = 0;
+    loop {
+        let chunk = if residual {
+            CHUNK
+        } else {
+            limit + 1 - items.len()
+        };
+        let (sql, params) = statement(tid, q, &event_ids, has_extra, after, chunk);
+        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
+        let mut fetched = 0;
+        while let Some(row) = rows.next().map_err(backend)? {
+            fetched += 1;
+            scanned += 1;
+            let a = decode(tenant, row).map_err(backend)?;
+            after = Some(Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            if q.filters_match(&a) {
+                items.push(a);
+                if items.len() > limit {
+                    break;
+                }
+            }
+        }
+        if items.len() > limit {
+            items.truncate(limit);
+            let next = items.last().map(|a| Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            return Ok(Page { items, next });
+        }
+        if fetched < chunk {
+            return Ok(Page { items, next: None });
+        }
+        if scanned >= SCAN_BUDGET {
+            // Answer short; the client continues from the last row examined.
+            return Ok(Page { items, next: after });
+        }
+    }
+}
+
+/// Builds the statement for one round. With event names, one branch per name walks the
+/// (tenant, event, time, seq) index, plus one per name over the extra-events table when the tenant
+/// has multi-event activities; `UNION` merges them without duplicates.
+fn statement(
+    tid: i64,
+    q: &ActivityQuery,
+    event_ids: &[i64],
+    has_extra: bool,
+    after: Option<Position>,
+    limit: usize,
+) -> (String, Vec<Sql>) {
+    let mut c = Conditions {
+        sql: Vec::new(),
+        params: Vec::new(),
+    };
+    c.push("a.tenant_id = ?", Sql::Integer(tid));
+    if let Some(app) = &q.application {
+        c.push("a.app = ?", Sql::Text(app.clone()));
+    }
+    match &q.actor {
+        Some(ActorFilter::Email(e)) => c.push("a.actor_email = ?", Sql::Text(e.to_lowercase())),
+        Some(ActorFilter::ProfileId(p)) => c.push("a.actor_profile = ?", Sql::Text(p.clone())),
+        None => {}
+    }
+    if let Some(ip) = q.ip {
+        c.push("a.ip = ?", Sql::Text(ip.to_string()));
+    }
+    if let Some(r) = q.result {
+        c.push(
+            "a.result = ?",
+            Sql::Integer(i64::from(r == Outcome::Success)),
+        );
+    }
+    if let Some(s) = &q.session_id {
+        c.push("a.session_id = ?", Sql::Text(s.clone()));
+    }
+    if let Some(t) = q.start_us {
+        c.push("a.time_us >= ?", Sql::Integer(t));
+    }
+    if let Some(t) = q.end_us {
+        c.push("a.time_us < ?", Sql::Integer(t));
+    }
+    if let Some(p) = after {
+        // The plain range keeps the index range tight; the OR breaks ties on seq.
+        c.push("a.time_us <= ?", Sql::Integer(p.time_us));
+        c.params.push(Sql::Integer(p.seq));
+        let (t, s) = (c.params.len() - 1, c.params.len());
+        c.sql.push(format!("(a.time_us < ?{t} OR a.seq < ?{s})"));
+    }
+    c.params.push(Sql::Integer(limit as i64));
+    let lim = format!("?{}", c.params.len());
+    let order = "ORDER BY a.time_us DESC, a.seq DESC";
+    let base = c.sql.join(" AND ");
+
+    if event_ids.is_empty() {
+        let sql = format!("SELECT {COLUMNS} FROM activities a WHERE {base} {order} LIMIT {lim}");
+        return (sql, c.params);
+    }
+    let mut branches = Vec::new();
+    for id in event_ids {
+        c.params.push(Sql::Integer(*id));
+        let id = format!("?{}", c.params.len());
+        branches.push(format!(
+            "SELECT {COLUMNS} FROM activities a WHERE {base} AND a.event_id = {id} {order} LIMIT {lim}"
+        ));
+        if has_extra {
+            branches.push(format!(
+                "SELECT {COLUMNS} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
+                 WHERE x.tenant_id = a.tenant_id AND x.event_id = {id} AND {base} {order} LIMIT {lim}"
+            ));
+        }
+    }
+    if branches.len() == 1 {
+        return (branches.remove(0), c.params);
+    }
+    let branches: Vec<String> = branches
+        .into_iter()
+        .map(|b| format!("SELECT * FROM ({b})"))
+        .collect();
+    let sql = format!(
+        "{} ORDER BY 2 DESC, 1 DESC LIMIT {lim}",
+        branches.join(" UNION ")
+    );
+    (sql, c.params)
+}

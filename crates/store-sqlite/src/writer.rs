@@ -1,0 +1,300 @@
+//! The single writer. SQLite allows one writer at a time, so instead of letting request tasks race
+//! for the lock, one thread owns the write connection and commits in groups: it takes every
+//! request waiting in its queue, writes them in one transaction (each in its own savepoint, so one
+//! failing request does not fail its neighbours), fsyncs once, and only then answers each request.
+//! Many small batches thus share one fsync, and an answer always means "durable".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use authtrail_model::{Clock, NewActivity, Outcome, Receipt, StoreError, Tenant};
+use crossbeam_channel::{Receiver, TryRecvError};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+/// Most events one group commit takes before it commits (bounds transaction size and latency).
+const MAX_GROUP_EVENTS: usize = 50_000;
+
+pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub(crate) enum Request {
+    Append {
+        tenant: Tenant,
+        batch: Vec<NewActivity>,
+        reply: oneshot::Sender<Result<Vec<Receipt>, StoreError>>,
+    },
+    /// Any other write (tokens, secrets): run alone, in order with appends.
+    Run(Job),
+}
+
+struct TenantState {
+    id: i64,
+    last_seq: i64,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    clock: Arc<dyn Clock>,
+    tenants: HashMap<String, TenantState>,
+    names: HashMap<(String, String), i64>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection, clock: Arc<dyn Clock>) -> Writer {
+        Writer {
+            conn,
+            clock,
+            tenants: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// Runs until every sender is gone, answering each request.
+    pub(crate) fn run(mut self, rx: Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = Vec::new();
+            let mut events = 0;
+            let mut next = Some(first);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Run(job) => {
+                        // Flush what is grouped so far, then run the job on its own.
+                        self.commit_group(std::mem::take(&mut group));
+                        events = 0;
+                        job(&mut self.conn);
+                    }
+                    Request::Append {
+                        tenant,
+                        batch,
+                        reply,
+                    } => {
+                        events += batch.len();
+                        group.push((tenant, batch, reply));
+                    }
+                }
+                if events >= MAX_GROUP_EVENTS {
+                    break;
+                }
+                next = match rx.try_recv() {
+                    Ok(r) => Some(r),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+                };
+            }
+            self.commit_group(group);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn commit_group(
+        &mut self,
+        group: Vec<(
+            Tenant,
+            Vec<NewActivity>,
+            oneshot::Sender<Result<Vec<Receipt>, StoreError>>,
+        )>,
+    ) {
+        if group.is_empty() {
+            return;
+        }
+        let mut outcomes = Vec::with_capacity(group.len());
+        let began = self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend);
+        if let Err(e) = began {
+            for (_, _, reply) in group {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        let mut touched: HashMap<String, i64> = HashMap::new();
+        for (tenant, batch, reply) in group {
+            let before = self.tenants.get(tenant.as_str()).map(|t| t.last_seq);
+            let result = self
+                .conn
+                .execute_batch("SAVEPOINT request")
+                .map_err(backend)
+                .and_then(|_| self.append(&tenant, &batch));
+            match result {
+                Ok(receipts) => {
+                    let _ = self.conn.execute_batch("RELEASE request");
+                    if let Some(t) = self.tenants.get(tenant.as_str()) {
+                        touched.insert(tenant.as_str().to_string(), t.last_seq);
+                    }
+                    outcomes.push((reply, Ok(receipts)));
+                }
+                Err(e) => {
+                    let _ = self
+                        .conn
+                        .execute_batch("ROLLBACK TO request; RELEASE request");
+                    // Names interned inside the rolled-back savepoint are gone from the table.
+                    self.names.clear();
+                    match (before, self.tenants.get_mut(tenant.as_str())) {
+                        (Some(seq), Some(t)) => t.last_seq = seq,
+                        _ => {
+                            self.tenants.remove(tenant.as_str());
+                        }
+                    }
+                    outcomes.push((reply, Err(e)));
+                }
+            }
+        }
+        let committed = self
+            .save_sequences(&touched)
+            .and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend));
+        match committed {
+            Ok(()) => {
+                for (reply, r) in outcomes {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.tenants.clear();
+                self.names.clear();
+                tracing::error!(error = %e, "group commit failed; every request in it is refused");
+                for (reply, _) in outcomes {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn save_sequences(&mut self, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE tenants SET last_seq = ?1 WHERE name = ?2")
+            .map_err(backend)?;
+        for (name, seq) in touched {
+            stmt.execute(params![seq, name]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn tenant(&mut self, tenant: &Tenant) -> Result<(i64, i64), StoreError> {
+        if let Some(t) = self.tenants.get(tenant.as_str()) {
+            return Ok((t.id, t.last_seq));
+        }
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO tenants (name) VALUES (?1)",
+                [tenant.as_str()],
+            )
+            .map_err(backend)?;
+        let (id, last_seq): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT id, last_seq FROM tenants WHERE name = ?1",
+                [tenant.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(backend)?;
+        self.tenants
+            .insert(tenant.as_str().to_string(), TenantState { id, last_seq });
+        Ok((id, last_seq))
+    }
+
+    fn name_id(&mut self, app: &str, name: &str) -> Result<i64, StoreError> {
+        let key = (app.to_string(), name.to_string());
+        if let Some(id) = self.names.get(&key) {
+            return Ok(*id);
+        }
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO event_names (app, name) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![app, name]))
+            .map_err(backend)?;
+        let id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM event_names WHERE app = ?1 AND name = ?2")
+            .and_then(|mut s| s.query_row(params![app, name], |r| r.get(0)))
+            .map_err(backend)?;
+        self.names.insert(key, id);
+        Ok(id)
+    }
+
+    fn append(
+        &mut self,
+        tenant: &Tenant,
+        batch: &[NewActivity],
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let (tenant_id, mut seq) = self.tenant(tenant)?;
+        let received_us = self.clock.now_us();
+        let mut receipts = Vec::with_capacity(batch.len());
+        for a in batch {
+            if let Some(source) = &a.body.event_id {
+                let existing: Option<(i64, i64)> = self
+                    .conn
+                    .prepare_cached("SELECT seq, time_us FROM activities WHERE tenant_id = ?1 AND source_id = ?2")
+                    .and_then(|mut s| {
+                        s.query_row(params![tenant_id, source], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                    })
+                    .map_err(backend)?;
+                if let Some((unique_qualifier, time_us)) = existing {
+                    receipts.push(Receipt {
+                        unique_qualifier,
+                        time_us,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+            }
+            seq += 1;
+            let mut names = Vec::with_capacity(a.body.events.len());
+            for e in &a.body.events {
+                let id = self.name_id(&a.application, &e.name)?;
+                if !names.contains(&id) {
+                    names.push(id);
+                }
+            }
+            let body = serde_json::to_vec(&a.body).map_err(backend)?;
+            let actor = &a.body.actor;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
+                        actor_email, actor_profile, ip, result, session_id, source_id, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        tenant_id,
+                        seq,
+                        a.time_us,
+                        received_us,
+                        a.application,
+                        names[0],
+                        actor.email.as_ref().map(|e| e.to_lowercase()),
+                        actor.profile_id,
+                        a.body.ip_address,
+                        i64::from(a.body.result == Outcome::Success),
+                        a.body.session_id,
+                        a.body.event_id,
+                        body,
+                    ])
+                })
+                .map_err(backend)?;
+            if names.len() > 1 {
+                let rowid = self.conn.last_insert_rowid();
+                for id in &names[1..] {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| s.execute(params![tenant_id, id, a.time_us, seq, rowid]))
+                        .map_err(backend)?;
+                }
+            }
+            receipts.push(Receipt {
+                unique_qualifier: seq,
+                time_us: a.time_us,
+                duplicate: false,
+            });
+        }
+        if let Some(t) = self.tenants.get_mut(tenant.as_str()) {
+            t.last_seq = seq;
+        }
+        Ok(receipts)
+    }
+}

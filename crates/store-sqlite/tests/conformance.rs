@@ -1,0 +1,45 @@
+//! The SQLite engine against the shared conformance suite, plus what only an embedded engine has:
+//! reopening the same directory.
+
+use std::sync::Arc;
+
+use authtrail_model::{ActivityQuery, Store, SystemClock, Tenant};
+use authtrail_store_conformance::{conformance_tests, login};
+use authtrail_store_sqlite::SqliteStore;
+
+async fn fresh() -> Arc<dyn Store> {
+    // The directory must outlive the store: leak it for the test's lifetime.
+    let dir = tempfile::tempdir().unwrap().keep();
+    Arc::new(SqliteStore::open(&dir, Arc::new(SystemClock)).unwrap())
+}
+
+conformance_tests!(fresh());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_and_sequence_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tenant::new("Creopen").unwrap();
+    {
+        let s = SqliteStore::open(dir.path(), Arc::new(SystemClock)).unwrap();
+        s.append(&t, vec![login(&t, "a@x.io", 1), login(&t, "a@x.io", 2)])
+            .await
+            .unwrap();
+    }
+    let s = SqliteStore::open(dir.path(), Arc::new(SystemClock)).unwrap();
+    let r = s.append(&t, vec![login(&t, "a@x.io", 3)]).await.unwrap();
+    assert_eq!(
+        r[0].unique_qualifier, 3,
+        "the sequence continues after a restart"
+    );
+    let page = s
+        .list(
+            &t,
+            &ActivityQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3);
+}
