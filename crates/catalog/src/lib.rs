@@ -62,6 +62,19 @@ pub enum ParamKind {
 }
 
 impl ParamKind {
+    /// The type's name as catalogue files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamKind::String => "string",
+            ParamKind::Int64 => "int64",
+            ParamKind::Bool => "bool",
+            ParamKind::MultiString => "multi_string",
+            ParamKind::MultiInt64 => "multi_int64",
+            ParamKind::Message => "message",
+            ParamKind::Json => "json",
+        }
+    }
+
     /// The JSON field that carries a value of this kind on the wire.
     pub fn wire_field(self) -> &'static str {
         match self {

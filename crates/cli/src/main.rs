@@ -1,1 +1,77 @@
-fn main() {}
+//! The `authtrail` binary. Each subcommand lives in its own module; this file only parses flags
+//! and dispatches.
+
+mod client;
+mod demo;
+mod generate;
+mod ingest;
+mod query;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The tenant used when none is given. Google's clients check `customerId` against `C.+`, so the
+/// default tenant id has that shape; `my_customer` also always means "the token's tenant".
+pub const DEFAULT_TENANT: &str = "Cdefault";
+
+#[derive(Parser)]
+#[command(
+    name = "authtrail",
+    version,
+    about = "The audit trail of everything that happens around sign-in"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// The data directory of the embedded store.
+    #[arg(
+        long = "data",
+        env = "AUTHTRAIL_DATA",
+        default_value = "./authtrail-data"
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::Args),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// Load activities from an NDJSON file (or - for stdin), over HTTP or straight into a data directory.
+    Ingest(ingest::Args),
+    /// Query activities and print them as NDJSON.
+    Query(query::Args),
+    /// Fill a data directory with realistic sign-in traffic.
+    Demo(demo::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => serve::run(a).await,
+            Command::Token(c) => token::run(c).await,
+            Command::Ingest(a) => ingest::run(a).await,
+            Command::Query(a) => query::run(a).await,
+            Command::Demo(a) => demo::run(a).await,
+        }
+    })
+}

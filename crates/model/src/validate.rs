@@ -603,8 +603,8 @@ impl Walker {
                     self.fail(
                         &fpath,
                         format!(
-                            "{name} is a {:?} parameter of {}; send it as {}",
-                            def.kind,
+                            "{name} is a {} parameter of {}; send it as {}",
+                            def.kind.as_str(),
                             event.name,
                             def.kind.wire_field()
                         ),

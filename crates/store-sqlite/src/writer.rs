@@ -27,15 +27,15 @@ pub(crate) enum Request {
     Run(Job),
 }
 
-struct TenantState {
-    id: i64,
-    last_seq: i64,
-}
-
 pub(crate) struct Writer {
     conn: Connection,
     clock: Arc<dyn Clock>,
-    tenants: HashMap<String, TenantState>,
+    /// Tenant name → id. Ids never change once created, so this cache stays right.
+    tenant_ids: HashMap<String, i64>,
+    /// The last sequence number of each tenant touched by the open transaction. Read from the
+    /// database inside the transaction (never carried across transactions), so that another
+    /// process writing the same file, such as `authtrail demo`, cannot make it stale.
+    seqs: HashMap<i64, i64>,
     names: HashMap<(String, String), i64>,
 }
 
@@ -48,7 +48,8 @@ impl Writer {
         Writer {
             conn,
             clock,
-            tenants: HashMap::new(),
+            tenant_ids: HashMap::new(),
+            seqs: HashMap::new(),
             names: HashMap::new(),
         }
     }
@@ -108,9 +109,9 @@ impl Writer {
             }
             return;
         }
-        let mut touched: HashMap<String, i64> = HashMap::new();
+        self.seqs.clear();
         for (tenant, batch, reply) in group {
-            let before = self.tenants.get(tenant.as_str()).map(|t| t.last_seq);
+            let before = self.seqs.clone();
             let result = self
                 .conn
                 .execute_batch("SAVEPOINT request")
@@ -119,29 +120,23 @@ impl Writer {
             match result {
                 Ok(receipts) => {
                     let _ = self.conn.execute_batch("RELEASE request");
-                    if let Some(t) = self.tenants.get(tenant.as_str()) {
-                        touched.insert(tenant.as_str().to_string(), t.last_seq);
-                    }
                     outcomes.push((reply, Ok(receipts)));
                 }
                 Err(e) => {
                     let _ = self
                         .conn
                         .execute_batch("ROLLBACK TO request; RELEASE request");
-                    // Names interned inside the rolled-back savepoint are gone from the table.
+                    // Names and tenants created inside the rolled-back savepoint are gone from
+                    // the tables, and its sequence numbers are handed back.
                     self.names.clear();
-                    match (before, self.tenants.get_mut(tenant.as_str())) {
-                        (Some(seq), Some(t)) => t.last_seq = seq,
-                        _ => {
-                            self.tenants.remove(tenant.as_str());
-                        }
-                    }
+                    self.tenant_ids.clear();
+                    self.seqs = before;
                     outcomes.push((reply, Err(e)));
                 }
             }
         }
         let committed = self
-            .save_sequences(&touched)
+            .save_sequences()
             .and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend));
         match committed {
             Ok(()) => {
@@ -151,7 +146,7 @@ impl Writer {
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                self.tenants.clear();
+                self.tenant_ids.clear();
                 self.names.clear();
                 tracing::error!(error = %e, "group commit failed; every request in it is refused");
                 for (reply, _) in outcomes {
@@ -161,38 +156,50 @@ impl Writer {
         }
     }
 
-    fn save_sequences(&mut self, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
+    fn save_sequences(&mut self) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("UPDATE tenants SET last_seq = ?1 WHERE name = ?2")
+            .prepare_cached("UPDATE tenants SET last_seq = ?1 WHERE id = ?2")
             .map_err(backend)?;
-        for (name, seq) in touched {
-            stmt.execute(params![seq, name]).map_err(backend)?;
+        for (id, seq) in &self.seqs {
+            stmt.execute(params![seq, id]).map_err(backend)?;
         }
         Ok(())
     }
 
+    /// The tenant's id and its last sequence number as of the open transaction.
     fn tenant(&mut self, tenant: &Tenant) -> Result<(i64, i64), StoreError> {
-        if let Some(t) = self.tenants.get(tenant.as_str()) {
-            return Ok((t.id, t.last_seq));
+        let id = match self.tenant_ids.get(tenant.as_str()) {
+            Some(id) => *id,
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT OR IGNORE INTO tenants (name) VALUES (?1)",
+                        [tenant.as_str()],
+                    )
+                    .map_err(backend)?;
+                let id: i64 = self
+                    .conn
+                    .query_row(
+                        "SELECT id FROM tenants WHERE name = ?1",
+                        [tenant.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                self.tenant_ids.insert(tenant.as_str().to_string(), id);
+                id
+            }
+        };
+        if let Some(seq) = self.seqs.get(&id) {
+            return Ok((id, *seq));
         }
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO tenants (name) VALUES (?1)",
-                [tenant.as_str()],
-            )
-            .map_err(backend)?;
-        let (id, last_seq): (i64, i64) = self
+        let seq: i64 = self
             .conn
-            .query_row(
-                "SELECT id, last_seq FROM tenants WHERE name = ?1",
-                [tenant.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT last_seq FROM tenants WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)))
             .map_err(backend)?;
-        self.tenants
-            .insert(tenant.as_str().to_string(), TenantState { id, last_seq });
-        Ok((id, last_seq))
+        self.seqs.insert(id, seq);
+        Ok((id, seq))
     }
 
     fn name_id(&mut self, app: &str, name: &str) -> Result<i64, StoreError> {
@@ -292,9 +299,7 @@ impl Writer {
                 duplicate: false,
             });
         }
-        if let Some(t) = self.tenants.get_mut(tenant.as_str()) {
-            t.last_seq = seq;
-        }
+        self.seqs.insert(tenant_id, seq);
         Ok(receipts)
     }
 }

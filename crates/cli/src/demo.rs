@@ -1,0 +1,106 @@
+//! `authtrail demo`: fills a data directory with realistic sign-in traffic, so that a newcomer
+//! sees a living trail within a minute.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use authtrail_catalog::Catalog;
+use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::{Clock, Store, SystemClock, Tenant};
+use authtrail_store_sqlite::SqliteStore;
+
+use crate::generate::Generator;
+use crate::{DEFAULT_TENANT, DataDir};
+
+/// Activities per append (one transaction each).
+const BATCH: usize = 5_000;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataDir,
+    /// How many activities to generate.
+    #[arg(long, default_value_t = 10_000)]
+    events: u64,
+    /// The tenant to fill.
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    tenant: String,
+    /// Seed of the generator: the same seed gives the same events (and a rerun stores nothing twice).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Spread the events over this many days before now.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let tenant = Tenant::new(&args.tenant).map_err(anyhow::Error::msg)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(SqliteStore::open(&args.data.dir, clock.clone())?);
+    let catalog = Catalog::builtin()?;
+    eprintln!(
+        "generating {} activities for tenant {tenant} in {}",
+        args.events,
+        args.data.dir.display()
+    );
+    let bar = ProgressBar::new(args.events);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} activities  {per_sec}  eta {eta}",
+    )?);
+    let started = Instant::now();
+    let now = clock.now_us();
+    let mut generator = Generator::new(args.seed, args.events, now, args.days);
+    let (mut stored, mut duplicates) = (0usize, 0usize);
+    // One append in flight while the next batch is generated: the writer thread and this one
+    // overlap.
+    let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<(usize, usize)>>> = None;
+    loop {
+        let ctx = Context {
+            catalog: &catalog,
+            tenant: &tenant,
+            now_us: now,
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        for (i, item) in generator.by_ref().take(BATCH).enumerate() {
+            let a = validate_item(&ctx, i, &item).map_err(|e| {
+                anyhow!("the generator made an invalid activity (a bug): {e:?}\n{item}")
+            })?;
+            batch.push(a);
+        }
+        if let Some(p) = pending.take() {
+            let (s, d) = p.await??;
+            stored += s;
+            duplicates += d;
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let n = batch.len() as u64;
+        let (store, tenant, bar) = (store.clone(), tenant.clone(), bar.clone());
+        pending = Some(tokio::spawn(async move {
+            let receipts = store.append(&tenant, batch).await?;
+            bar.inc(n);
+            let d = receipts.iter().filter(|r| r.duplicate).count();
+            Ok((receipts.len() - d, d))
+        }));
+    }
+    bar.finish_and_clear();
+    store.optimize().await?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "stored {stored} activities ({duplicates} were already there) in {secs:.1} s ({:.0}/s)",
+        (stored + duplicates) as f64 / secs.max(1e-9)
+    );
+    let has_token = !store.list_tokens(Some(&tenant)).await?.is_empty();
+    let dir = args.data.dir.display();
+    if !has_token {
+        eprintln!(
+            "next: authtrail token create --data {dir} --tenant {tenant} --scopes ingest,read"
+        );
+    }
+    eprintln!("then: authtrail serve --data {dir}");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `authtrail serve`: the HTTP server on the embedded store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use authtrail_catalog::Catalog;
+use authtrail_model::{Store, SystemClock};
+use authtrail_server::{AppState, Limits};
+use authtrail_store_sqlite::SqliteStore;
+
+use crate::{DEFAULT_TENANT, DataDir};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataDir,
+    /// The address to listen on (port 0 picks a free port; the log says which).
+    #[arg(long, env = "AUTHTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Extra catalogue files (your own applications and events; see catalog/SCHEMA.md).
+    #[arg(long = "catalog", env = "AUTHTRAIL_CATALOG", value_delimiter = ',')]
+    catalogs: Vec<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Most activities in one ingest batch.
+    #[arg(long, default_value_t = Limits::default().max_batch)]
+    max_batch: usize,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let catalog = Arc::new(Catalog::with_user_files(&args.catalogs)?);
+    let clock = Arc::new(SystemClock);
+    let store = Arc::new(SqliteStore::open(&args.data.dir, clock.clone())?);
+    let tokens = store.list_tokens(None).await?;
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        max_batch: args.max_batch,
+    };
+    let state = AppState::new(store.clone(), catalog, clock, limits).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(data = %store.path().display(), "embedded store open");
+    // Tests and scripts read this line to find the port; keep its shape.
+    tracing::info!("authtrail listening on http://{addr}");
+    if tokens.iter().all(|t| t.revoked_us.is_some()) {
+        tracing::warn!(
+            "no API token exists yet; create one with: authtrail token create --data {} --tenant {DEFAULT_TENANT} --scopes ingest,read",
+            args.data.dir.display()
+        );
+    } else {
+        tracing::info!(
+            tokens = tokens.len(),
+            "API tokens exist; list them with: authtrail token list"
+        );
+    }
+    authtrail_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped; every acknowledged batch is committed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

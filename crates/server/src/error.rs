@@ -1,0 +1,167 @@
+//! The one error type of the HTTP surface. Handlers return `ApiError`; each API module renders it
+//! in its own envelope (the native one is here; Google's and Logto's live with their routes).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use authtrail_model::StoreError;
+use authtrail_model::validate::FieldError;
+
+/// One problem, naming the field (a query parameter, or a path into the request body).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Detail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldError> for Detail {
+    fn from(e: FieldError) -> Detail {
+        Detail {
+            index: Some(e.index),
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the request is malformed; `details` name every bad field.
+    Invalid {
+        message: String,
+        details: Vec<Detail>,
+    },
+    /// 401: no token, or one that is unknown, revoked or expired.
+    Unauthenticated(String),
+    /// 403: the token lacks the scope the endpoint needs.
+    Forbidden(String),
+    NotFound(String),
+    /// 413: a body, batch or field over its limit.
+    TooLarge {
+        field: String,
+        message: String,
+    },
+    /// 415: a content type the endpoint does not read.
+    UnsupportedMediaType(String),
+    /// 503: the store is not accepting work right now.
+    Unavailable(String),
+    /// 500: a fault on our side. The message is generic; the cause goes to the log.
+    Internal,
+}
+
+impl ApiError {
+    /// A 400 naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::Invalid {
+            message: format!("{field}: {message}"),
+            details: vec![Detail {
+                index: None,
+                field: field.to_string(),
+                message,
+            }],
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid { .. } => "invalid_request",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Invalid { message, .. } => message.clone(),
+            ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::Unavailable(m) => m.clone(),
+            ApiError::TooLarge { field, message } => format!("{field}: {message}"),
+            ApiError::Internal => "internal error; the server log has the cause".into(),
+        }
+    }
+
+    pub fn details(&self) -> Vec<Detail> {
+        match self {
+            ApiError::Invalid { details, .. } => details.clone(),
+            ApiError::TooLarge { field, message } => vec![Detail {
+                index: None,
+                field: field.clone(),
+                message: message.clone(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Backend(m) => {
+                tracing::error!(error = %m, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<Detail>,
+}
+
+/// The native envelope: `{"error": {"code", "message", "details": [{"index", "field", "message"}]}}`.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = Envelope {
+            error: Body {
+                code: self.code(),
+                message: self.message(),
+                details: self.details(),
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
+            );
+        }
+        resp
+    }
+}

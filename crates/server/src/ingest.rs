@@ -1,0 +1,215 @@
+//! `POST /v1/activities`: batched, atomic, idempotent ingest.
+//!
+//! The body is a JSON array of activities, or NDJSON (one activity per line) with
+//! `Content-Type: application/x-ndjson`. Every item is validated before anything is stored; if any
+//! item is invalid, the answer is 400 with every item's errors and nothing is stored. Otherwise
+//! the batch is appended in one transaction and the answer, one receipt per item, is sent only
+//! after the store reports it durable.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde::Serialize;
+use serde_json::Value;
+
+use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{NewActivity, Scope};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, Detail};
+use crate::state::AppState;
+
+/// Most per-field errors reported for one batch (the rest are counted).
+const MAX_REPORTED_ERRORS: usize = 1000;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptOut {
+    index: usize,
+    unique_qualifier: String,
+    time: String,
+    duplicate: bool,
+}
+
+#[derive(Serialize)]
+pub struct IngestResponse {
+    receipts: Vec<ReceiptOut>,
+}
+
+enum Format {
+    JsonArray,
+    Ndjson,
+}
+
+fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(Format::JsonArray);
+    };
+    let ct = ct
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/json" | "" => Ok(Format::JsonArray),
+        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => {
+            Ok(Format::Ndjson)
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {other:?} is not read here; send application/json (an array) or application/x-ndjson"
+        ))),
+    }
+}
+
+/// Reads the body up to the limit, answering 413 (not a dropped connection) above it.
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, ApiError> {
+    let limit = state.limits.max_body_bytes;
+    let too_large = || ApiError::TooLarge {
+        field: "body".into(),
+        message: format!("the request body is larger than {limit} bytes; split the batch"),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!("is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let too_many = |n: usize| ApiError::TooLarge {
+        field: "body".into(),
+        message: format!("the batch has {n} activities; the limit is {max_batch}"),
+    };
+    match format {
+        Format::JsonArray => {
+            let v: Value = serde_json::from_str(text)
+                .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+            match v {
+                Value::Array(items) if items.len() > max_batch => Err(too_many(items.len())),
+                Value::Array(items) if items.is_empty() => Err(ApiError::field(
+                    "body",
+                    "is an empty array; send at least one activity",
+                )),
+                Value::Array(items) => Ok(items),
+                _ => Err(ApiError::field(
+                    "body",
+                    "must be a JSON array of activities (or NDJSON with Content-Type: application/x-ndjson)",
+                )),
+            }
+        }
+        Format::Ndjson => {
+            let mut items = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if items.len() == max_batch {
+                    return Err(too_many(
+                        text.lines().filter(|l| !l.trim().is_empty()).count(),
+                    ));
+                }
+                let v: Value = serde_json::from_str(line).map_err(|e| ApiError::Invalid {
+                    message: format!("line {} is not valid JSON", i + 1),
+                    details: vec![Detail {
+                        index: Some(items.len()),
+                        field: format!("activities[{}]", items.len()),
+                        message: format!("line {} is not valid JSON: {e}", i + 1),
+                    }],
+                })?;
+                items.push(v);
+            }
+            if items.is_empty() {
+                return Err(ApiError::field("body", "holds no activities"));
+            }
+            Ok(items)
+        }
+    }
+}
+
+/// Validates every item; all errors, or all activities.
+pub fn validate_batch(
+    state: &AppState,
+    auth: &Auth,
+    items: &[Value],
+) -> Result<Vec<NewActivity>, ApiError> {
+    let ctx = Context {
+        catalog: &state.catalog,
+        tenant: &auth.tenant,
+        now_us: state.clock.now_us(),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut details: Vec<Detail> = Vec::new();
+    let mut bad_items = 0;
+    let mut total_errors = 0;
+    for (i, item) in items.iter().enumerate() {
+        match validate_item(&ctx, i, item) {
+            Ok(a) => out.push(a),
+            Err(errs) => {
+                bad_items += 1;
+                total_errors += errs.len();
+                let room = MAX_REPORTED_ERRORS.saturating_sub(details.len());
+                details.extend(errs.into_iter().take(room).map(Detail::from));
+            }
+        }
+    }
+    if bad_items == 0 {
+        return Ok(out);
+    }
+    let mut message = format!(
+        "{bad_items} of {} activities are invalid ({total_errors} problems); nothing was stored",
+        items.len()
+    );
+    if total_errors > details.len() {
+        message.push_str(&format!(
+            "; the first {} problems are listed",
+            details.len()
+        ));
+    }
+    Err(ApiError::Invalid { message, details })
+}
+
+pub async fn post_activities(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let format = format_of(&headers)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let items = parse_items(format, &bytes, state.limits.max_batch)?;
+    let batch = validate_batch(&state, &auth, &items)?;
+    let receipts = state.store.append(&auth.tenant, batch).await?;
+    Ok(Json(IngestResponse {
+        receipts: receipts
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| ReceiptOut {
+                index,
+                unique_qualifier: r.unique_qualifier.to_string(),
+                time: format_rfc3339(r.time_us, Precision::Micros),
+                duplicate: r.duplicate,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,62 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use authtrail_catalog::Catalog;
+use authtrail_model::{Clock, Store, StoreError};
+
+/// Limits of the HTTP surface. Each is documented in docs/api.md.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Most activities in one ingest batch (413 above it).
+    pub max_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch: 10_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: Limits,
+    /// Signs page tokens; shared by every node through the store.
+    pub cursor_key: [u8; 32],
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state, fetching (or creating) the store's cursor-signing secret.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Result<AppState, StoreError> {
+        let cursor_key = store.secret("cursor-signing").await?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            catalog,
+            clock,
+            limits,
+            cursor_key,
+        })))
+    }
+}
