@@ -17,8 +17,8 @@ pub fn placeholders(template: &str) -> Vec<&str> {
 
 /// Renders a template. `value` supplies each placeholder; a placeholder it has no value for is
 /// rendered as `missing`, so that a message never shows raw braces to a reader.
-pub fn render<'a>(
-    template: &'a str,
+pub fn render(
+    template: &str,
     missing: &str,
     mut value: impl FnMut(&str) -> Option<String>,
 ) -> String {

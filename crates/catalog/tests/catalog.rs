@@ -10,10 +10,13 @@ const LOGTO_SEED: &str =
 const GOOGLE_SEED: &str =
     include_str!("../../../catalog/sources/google-reports-login-activity-events.zh-TW.txt");
 
-/// (category zh-TW, category en) → [(key, zh-TW name, en name)], in the seed's order.
-fn logto_seed() -> Vec<((String, String), Vec<(String, String, String)>)> {
+/// One category of the Logto seed: (zh-TW, en) and its (key, zh-TW name, en name) rows.
+type SeedCategory = ((String, String), Vec<(String, String, String)>);
+
+/// The Logto seed's categories, in the seed's order.
+fn logto_seed() -> Vec<SeedCategory> {
     let lines: Vec<&str> = LOGTO_SEED.lines().collect();
-    let mut out: Vec<((String, String), Vec<(String, String, String)>)> = Vec::new();
+    let mut out: Vec<SeedCategory> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if line.trim() == "Key | Name |" {
             let (zh, en) = split_bilingual(lines[i - 1]);

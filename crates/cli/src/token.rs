@@ -86,8 +86,8 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             let tokens = open(&data)?.list_tokens(tenant.as_ref()).await?;
             println!(
-                "{:<18} {:<12} {:<18} {:<20} {:<24} {:<24} {}",
-                "ID", "TENANT", "SCOPES", "NAME", "CREATED", "EXPIRES", "REVOKED"
+                "{:<18} {:<12} {:<18} {:<20} {:<24} {:<24} REVOKED",
+                "ID", "TENANT", "SCOPES", "NAME", "CREATED", "EXPIRES"
             );
             let t = |us: Option<i64>| {
                 us.map(|u| format_rfc3339(u, Precision::Millis))

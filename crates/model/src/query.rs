@@ -70,7 +70,7 @@ impl ActivityQuery {
             return true;
         }
         a.body.events.iter().any(|e| {
-            (self.event_names.is_empty() || self.event_names.iter().any(|n| *n == e.name))
+            (self.event_names.is_empty() || self.event_names.contains(&e.name))
                 && self.filters.iter().all(|f| f.matches(e))
         })
     }

@@ -347,13 +347,13 @@ impl Walker {
                 "is assigned by authtrail; omit it",
             );
         }
-        if let Some(c) = self.opt_string(path, m, "customerId", 64) {
-            if c != ctx.tenant.as_str() {
-                self.fail(
-                    &format!("{path}.customerId"),
-                    "does not match the tenant of the token; omit it or send the token's tenant",
-                );
-            }
+        if let Some(c) = self.opt_string(path, m, "customerId", 64)
+            && c != ctx.tenant.as_str()
+        {
+            self.fail(
+                &format!("{path}.customerId"),
+                "does not match the tenant of the token; omit it or send the token's tenant",
+            );
         }
         let app = match m.get("applicationName") {
             None => {
@@ -425,13 +425,14 @@ impl Walker {
             }
         }
         let caller_type = self.opt_string(path, m, "callerType", 16);
-        if let Some(c) = &caller_type {
-            if c != "USER" && c != "KEY" {
-                self.fail(
-                    &format!("{path}.callerType"),
-                    format!("{c:?} must be \"USER\" or \"KEY\""),
-                );
-            }
+        if let Some(c) = &caller_type
+            && c != "USER"
+            && c != "KEY"
+        {
+            self.fail(
+                &format!("{path}.callerType"),
+                format!("{c:?} must be \"USER\" or \"KEY\""),
+            );
         }
         Some(Actor {
             email,
@@ -517,16 +518,16 @@ impl Walker {
             );
             return None;
         };
-        if let Some(t) = self.opt_string(path, m, "type", 128) {
-            if t != def.event_type {
-                self.fail(
-                    &format!("{path}.type"),
-                    format!(
-                        "{t:?} does not match the catalogue: {} is of type {:?}",
-                        def.name, def.event_type
-                    ),
-                );
-            }
+        if let Some(t) = self.opt_string(path, m, "type", 128)
+            && t != def.event_type
+        {
+            self.fail(
+                &format!("{path}.type"),
+                format!(
+                    "{t:?} does not match the catalogue: {} is of type {:?}",
+                    def.name, def.event_type
+                ),
+            );
         }
         let mut parameters = Vec::new();
         if let Some(ps) = m.get("parameters") {

@@ -18,7 +18,6 @@ pub mod params;
 pub mod state;
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -35,6 +34,7 @@ use error::ApiError;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
         .route(
             "/v1/activities",
             get(native::list_activities).post(ingest::post_activities),
@@ -63,6 +63,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// The API's OpenAPI document, kept in the repository (`openapi.json`) and compiled in.
+pub const OPENAPI: &str = include_str!("../../../openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -97,6 +108,3 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
-
-/// How long a graceful shutdown waits for in-flight requests.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

@@ -73,10 +73,10 @@ fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQ
     };
     let start_us = p.time("startTime")?;
     let mut end_us = p.time("endTime")?;
-    if let (Some(s), Some(e)) = (start_us, end_us) {
-        if s >= e {
-            return Err(ApiError::field("startTime", "must be before endTime"));
-        }
+    if let (Some(s), Some(e)) = (start_us, end_us)
+        && s >= e
+    {
+        return Err(ApiError::field("startTime", "must be before endTime"));
     }
     let mut after = None;
     if let Some(c) = p.get("cursor") {

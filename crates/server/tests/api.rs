@@ -628,3 +628,29 @@ fn merge(a: &mut Value, patch: Value) {
         (slot, v) => *slot = v,
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_each_answers() {
+    let h = Harness::new().await;
+    let (s, doc, _) = h.request("GET", "/openapi.json", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/healthz",
+        "/openapi.json",
+        "/v1/activities",
+        "/v1/activities/{uniqueQualifier}",
+    ] {
+        assert!(paths.contains_key(p), "{p} is documented");
+    }
+    let tok = h.token(&["read"]).await;
+    for p in paths.keys() {
+        let concrete = p.replace("{uniqueQualifier}", "1");
+        let (s, _, _) = h.request("GET", &concrete, Some(&tok), None, None).await;
+        assert!(
+            s != StatusCode::METHOD_NOT_ALLOWED
+                && (s != StatusCode::NOT_FOUND || concrete.ends_with("/1")),
+            "{p} is routed ({s})"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use authtrail_model::{Clock, NewActivity, Outcome, Receipt, StoreError, Tenant};
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
@@ -80,10 +80,7 @@ impl Writer {
                 if events >= MAX_GROUP_EVENTS {
                     break;
                 }
-                next = match rx.try_recv() {
-                    Ok(r) => Some(r),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                };
+                next = rx.try_recv().ok();
             }
             self.commit_group(group);
         }

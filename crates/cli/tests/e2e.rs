@@ -1,0 +1,345 @@
+//! The real `authtrail` binary, end to end: a server process, tokens from the CLI, ingest and
+//! query over HTTP, and durability across `kill -9`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
+
+fn authtrail(args: &[&str]) -> std::process::Output {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run authtrail");
+    assert!(
+        out.status.success(),
+        "authtrail {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn create_token(dir: &Path, scopes: &str) -> String {
+    let out = authtrail(&[
+        "token",
+        "create",
+        "--data",
+        dir.to_str().unwrap(),
+        "--scopes",
+        scopes,
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "token create prints only the token on stdout: {stdout:?}"
+    );
+    assert!(lines[0].starts_with("atr_"));
+    lines[0].to_string()
+}
+
+/// A running server; killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--data",
+                dir.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on ") {
+                    let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs where it listens");
+        Server { child, url }
+    }
+
+    fn kill9(mut self) {
+        // Child::kill sends SIGKILL on Unix: no chance to flush or shut down cleanly.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn activity(i: usize) -> Value {
+    json!({"eventId": format!("e2e-{i}"), "id": {"applicationName": "login"},
+           "actor": {"email": format!("user{}@example.com", i % 7)}, "ipAddress": "203.0.113.5",
+           "events": [{"name": "login_success", "parameters": [{"name": "is_suspicious", "boolValue": false}]}]})
+}
+
+fn all_qualifiers(s: &Server, token: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut url = format!("{}/v1/activities?limit=1000", s.url);
+    loop {
+        let b: Value = http()
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        out.extend(b["items"].as_array().unwrap().iter().map(|i| {
+            i["id"]["uniqueQualifier"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }));
+        match b["nextCursor"].as_str() {
+            Some(c) => url = format!("{}/v1/activities?limit=1000&cursor={c}", s.url),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn acknowledged_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = create_token(dir.path(), "ingest,read");
+    let server = Server::start(dir.path());
+    let client = http();
+    // Several concurrent producers, so that acknowledgements come from group commits.
+    let acked: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                let (client, url, token) = (client.clone(), server.url.clone(), token.clone());
+                s.spawn(move || {
+                    let mut receipts = Vec::new();
+                    for b in 0..25 {
+                        let batch: Vec<Value> = (0..20)
+                            .map(|j| activity(w * 10_000 + b * 100 + j))
+                            .collect();
+                        let resp = client
+                            .post(format!("{url}/v1/activities"))
+                            .bearer_auth(&token)
+                            .json(&batch)
+                            .send()
+                            .unwrap();
+                        assert_eq!(resp.status(), 200);
+                        let body: Value = resp.json().unwrap();
+                        receipts.extend(body["receipts"].as_array().unwrap().clone());
+                    }
+                    receipts
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(acked.len(), 2000);
+    server.kill9();
+
+    let server = Server::start(dir.path());
+    let mut stored = all_qualifiers(&server, &token);
+    stored.sort_unstable();
+    let mut acked_ids: Vec<i64> = acked
+        .iter()
+        .map(|r| r["uniqueQualifier"].as_str().unwrap().parse().unwrap())
+        .collect();
+    acked_ids.sort_unstable();
+    assert_eq!(
+        stored, acked_ids,
+        "every acknowledged event is there after kill -9, and nothing else"
+    );
+    assert_eq!(
+        stored,
+        (1..=2000).collect::<Vec<_>>(),
+        "the sequence is gap-free"
+    );
+    // The sequence continues where it stopped, and a retry of an acknowledged event is a duplicate.
+    let resp: Value = http()
+        .post(format!("{}/v1/activities", server.url))
+        .bearer_auth(&token)
+        .json(&json!([activity(0), activity(999_999)]))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(resp["receipts"][0]["duplicate"], true);
+    assert_eq!(resp["receipts"][1]["uniqueQualifier"], "2001");
+}
+
+#[test]
+fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let file = dir.path().join("events.ndjson");
+    let lines: Vec<String> = (0..30).map(|i| activity(i).to_string()).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let f = file.to_str().unwrap();
+
+    // Straight into the data directory, in batches of 7; then again: all duplicates.
+    authtrail(&["ingest", f, "--data", d, "--batch", "7"]);
+    let out = authtrail(&["ingest", f, "--data", d]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0 activities stored, 30 already present")
+    );
+
+    let out = authtrail(&[
+        "query",
+        "--data",
+        d,
+        "--actor",
+        "user3@example.com",
+        "--limit",
+        "100",
+    ]);
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        (0..30).filter(|i| i % 7 == 3).count(),
+        "user3 has every 7th event"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["actor"]["email"] == "user3@example.com")
+    );
+
+    // Over HTTP against a running server.
+    let token = create_token(dir.path(), "ingest,read");
+    let server = Server::start(dir.path());
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(
+        &more,
+        (100..110)
+            .map(|i| activity(i).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    authtrail(&[
+        "ingest",
+        more.to_str().unwrap(),
+        "--url",
+        &server.url,
+        "--token",
+        &token,
+    ]);
+    let out = authtrail(&[
+        "query",
+        "--url",
+        &server.url,
+        "--token",
+        &token,
+        "--limit",
+        "15",
+    ]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        15,
+        "query pages through to its limit"
+    );
+
+    // A bad file: the command fails, names the problem, and stores nothing.
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(
+        &bad,
+        "{\"id\": {\"applicationName\": \"login\"}, \"events\": [{\"name\": \"nope\"}]}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "ingest",
+            bad.to_str().unwrap(),
+            "--url",
+            &server.url,
+            "--token",
+            &token,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("activities[0].events[0].name"));
+    assert_eq!(all_qualifiers(&server, &token).len(), 40);
+}
+
+#[test]
+fn demo_fills_a_store_that_the_server_then_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let started = Instant::now();
+    authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]);
+    authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]); // idempotent rerun
+    let token = create_token(dir.path(), "read");
+    let server = Server::start(dir.path());
+    let all = all_qualifiers(&server, &token);
+    assert_eq!(
+        all.len(),
+        3000,
+        "a rerun with the same seed stores nothing twice"
+    );
+    let get = |q: &str| -> Value {
+        http()
+            .get(format!("{}/v1/activities?{q}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    // Both vocabularies, multi-value challenges, failures, and Logto flows sharing a session.
+    assert!(
+        !get("application=login&eventName=login_failure")["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let mfa = get("eventName=login_success&filters=login_challenge_method%3D%3Dsecurity_key");
+    assert!(!mfa["items"].as_array().unwrap().is_empty());
+    let flow = get("application=logto&eventName=Interaction.SignIn.Submit&limit=1");
+    let session = flow["items"][0]["sessionId"].as_str().unwrap();
+    let steps = get(&format!("sessionId={session}"));
+    assert!(
+        steps["items"].as_array().unwrap().len() >= 5,
+        "a sign-in flow has several steps in one session"
+    );
+    assert!(started.elapsed() < Duration::from_secs(600));
+}
