@@ -26,4 +26,4 @@ pub use activity::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use query::{ActivityQuery, ActorFilter, Page, Position};
-pub use store::{BoxFuture, Receipt, Scope, Store, StoreError, TokenRecord};
+pub use store::{BoxFuture, Count, Receipt, Scope, Store, StoreError, TokenRecord};

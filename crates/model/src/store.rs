@@ -33,6 +33,16 @@ pub struct Receipt {
     pub duplicate: bool,
 }
 
+/// The answer of a capped count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    /// Matching activities counted; equals the cap when `capped`.
+    pub n: u64,
+    /// True when counting stopped at the cap (or at the scan budget of parameter filters), so the
+    /// true number is at least `n`.
+    pub capped: bool,
+}
+
 /// What an API token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -96,6 +106,41 @@ pub trait Store: Send + Sync + 'static {
         tenant: &'a Tenant,
         query: &'a ActivityQuery,
     ) -> BoxFuture<'a, Result<Page, StoreError>>;
+
+    /// How many activities match `query` (its `after` and `limit` are ignored). With a cap the
+    /// engine stops counting at `cap`: an exact count over millions of rows is the bug that makes
+    /// other audit consoles time out.
+    fn count<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        cap: Option<u64>,
+    ) -> BoxFuture<'a, Result<Count, StoreError>>;
+
+    /// Activities with a uniqueQualifier greater than `after`, in ascending order, at most
+    /// `limit`: for export, live tails and push delivery.
+    fn tail<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Activity>, StoreError>>;
+
+    /// Copies activities verbatim, keeping their uniqueQualifier, times and eventId (moving a
+    /// trail between engines). Atomic; fails if any uniqueQualifier is taken. The tenant's
+    /// sequence continues after the highest one restored.
+    fn restore<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        items: Vec<Activity>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Deletes every tenant's activities whose time is before `before_us`, in bounded steps that
+    /// let ingest go on between them. Returns how many were deleted.
+    fn purge_before<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Every tenant that has stored activities.
+    fn tenants<'a>(&'a self) -> BoxFuture<'a, Result<Vec<Tenant>, StoreError>>;
 
     /// Saves a new token.
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>>;

@@ -33,6 +33,11 @@ macro_rules! conformance_tests {
             concurrent_appends_stay_gap_free,
             tokens_are_stored_listed_and_revoked,
             secrets_are_created_once,
+            counts_are_exact_or_capped,
+            tail_walks_the_sequence_in_order,
+            restore_keeps_qualifiers_and_continues_the_sequence,
+            purge_deletes_only_what_is_older_in_every_tenant,
+            tenants_lists_those_with_activities,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -659,4 +664,189 @@ pub async fn secrets_are_created_once(store: Arc<dyn Store>) {
     let a = store.secret("cursor").await.unwrap();
     assert_eq!(store.secret("cursor").await.unwrap(), a);
     assert_ne!(store.secret("other").await.unwrap(), a);
+}
+
+pub async fn counts_are_exact_or_capped(store: Arc<dyn Store>) {
+    let t = tenant("Ccount");
+    let mut batch: Vec<NewActivity> = (0..30).map(|i| login(&t, "a@x.io", i)).collect();
+    batch.push(new_activity(
+        &t,
+        json!({"id": {"applicationName": "login", "time": time(40)},
+        "actor": {"email": "b@x.io"}, "events": [{"name": "logout"}]}),
+    ));
+    store.append(&t, batch).await.unwrap();
+    let all = ActivityQuery::default();
+    assert_eq!(
+        store.count(&t, &all, None).await.unwrap(),
+        authtrail_model::Count {
+            n: 31,
+            capped: false
+        }
+    );
+    assert_eq!(
+        store.count(&t, &all, Some(10)).await.unwrap(),
+        authtrail_model::Count {
+            n: 10,
+            capped: true
+        }
+    );
+    assert_eq!(
+        store.count(&t, &all, Some(31)).await.unwrap(),
+        authtrail_model::Count {
+            n: 31,
+            capped: false
+        }
+    );
+    let logout = ActivityQuery {
+        event_names: vec!["logout".into()],
+        ..Default::default()
+    };
+    assert_eq!(store.count(&t, &logout, Some(10)).await.unwrap().n, 1);
+    let b = ActivityQuery {
+        actor: Some(ActorFilter::from_key("B@x.io")),
+        ..Default::default()
+    };
+    assert_eq!(store.count(&t, &b, None).await.unwrap().n, 1);
+    let suspicious = ActivityQuery {
+        filters: filters::parse("is_suspicious==false").unwrap(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.count(&t, &suspicious, Some(100)).await.unwrap(),
+        authtrail_model::Count {
+            n: 30,
+            capped: false
+        }
+    );
+    assert_eq!(
+        store.count(&tenant("Cnobody"), &all, None).await.unwrap().n,
+        0
+    );
+}
+
+pub async fn tail_walks_the_sequence_in_order(store: Arc<dyn Store>) {
+    let t = tenant("Ctail");
+    // Event times out of order: tail follows the sequence, not the time.
+    store
+        .append(
+            &t,
+            vec![
+                login(&t, "a@x.io", 9),
+                login(&t, "a@x.io", 1),
+                login(&t, "a@x.io", 5),
+            ],
+        )
+        .await
+        .unwrap();
+    let all = store.tail(&t, 0, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.unique_qualifier).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let rest = store.tail(&t, 1, 1).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|a| a.unique_qualifier).collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert!(store.tail(&t, 3, 10).await.unwrap().is_empty());
+}
+
+pub async fn restore_keeps_qualifiers_and_continues_the_sequence(store: Arc<dyn Store>) {
+    let (src, t) = (tenant("Csrc"), tenant("Cdst"));
+    let mut with_id = login(&src, "a@x.io", 2);
+    with_id.body.event_id = Some("kept".into());
+    store
+        .append(
+            &src,
+            vec![login(&src, "a@x.io", 1), with_id, login(&src, "a@x.io", 3)],
+        )
+        .await
+        .unwrap();
+    let mut items = store.tail(&src, 0, 10).await.unwrap();
+    items.remove(0); // a gap left by retention must survive a move
+    for a in &mut items {
+        a.tenant = t.clone();
+    }
+    store.restore(&t, items.clone()).await.unwrap();
+    let back = store.tail(&t, 0, 10).await.unwrap();
+    assert_eq!(
+        back, items,
+        "content, qualifiers, times and eventIds are identical"
+    );
+    let next = store
+        .append(&t, vec![login(&t, "a@x.io", 4)])
+        .await
+        .unwrap();
+    assert_eq!(
+        next[0].unique_qualifier, 4,
+        "the sequence continues after the highest restored"
+    );
+    let mut retry = login(&t, "a@x.io", 2);
+    retry.body.event_id = Some("kept".into());
+    assert!(
+        store.append(&t, vec![retry]).await.unwrap()[0].duplicate,
+        "restored eventIds stay idempotent"
+    );
+    assert!(
+        store.restore(&t, items).await.is_err(),
+        "restoring over existing qualifiers fails"
+    );
+    assert_eq!(
+        store.tail(&t, 0, 10).await.unwrap().len(),
+        3,
+        "and changes nothing"
+    );
+}
+
+pub async fn purge_deletes_only_what_is_older_in_every_tenant(store: Arc<dyn Store>) {
+    let (a, b) = (tenant("Cpa"), tenant("Cpb"));
+    store
+        .append(&a, (0..10).map(|i| login(&a, "a@x.io", i)).collect())
+        .await
+        .unwrap();
+    let multi = new_activity(
+        &b,
+        json!({"id": {"applicationName": "login", "time": time(1)},
+        "events": [{"name": "login_challenge"}, {"name": "login_verification"}]}),
+    );
+    store
+        .append(&b, vec![multi, login(&b, "b@x.io", 8)])
+        .await
+        .unwrap();
+    let n = store.purge_before(T0 + 5_000_000).await.unwrap();
+    assert_eq!(n, 6, "times 0..4 of a and 1 of b");
+    assert_eq!(all(&*store, &a, query(100)).await, vec![10, 9, 8, 7, 6]);
+    assert_eq!(all(&*store, &b, query(100)).await, vec![2]);
+    let by_second = ActivityQuery {
+        event_names: vec!["login_verification".into()],
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(
+        store.list(&b, &by_second).await.unwrap().items.is_empty(),
+        "no trace of the purged multi-event activity"
+    );
+    assert_eq!(
+        store
+            .append(&a, vec![login(&a, "a@x.io", 20)])
+            .await
+            .unwrap()[0]
+            .unique_qualifier,
+        11
+    );
+    assert_eq!(store.purge_before(T0).await.unwrap(), 0);
+}
+
+pub async fn tenants_lists_those_with_activities(store: Arc<dyn Store>) {
+    assert!(store.tenants().await.unwrap().is_empty());
+    let (a, b) = (tenant("Cta"), tenant("Ctb"));
+    store
+        .append(&b, vec![login(&b, "b@x.io", 1)])
+        .await
+        .unwrap();
+    store
+        .append(&a, vec![login(&a, "a@x.io", 1)])
+        .await
+        .unwrap();
+    assert_eq!(store.tenants().await.unwrap(), vec![a, b]);
 }

@@ -6,7 +6,8 @@
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
 use authtrail_model::{
-    Activity, ActivityBody, ActivityQuery, ActorFilter, Outcome, Page, Position, StoreError, Tenant,
+    Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
+    Tenant,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
@@ -83,33 +84,9 @@ pub(crate) fn list(
     let Some(tid) = tenant_id(conn, tenant)? else {
         return Ok(empty);
     };
-    // Resolve event names to their interned ids; a name never stored matches nothing.
-    let mut event_ids = Vec::new();
-    for name in &q.event_names {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id FROM event_names WHERE name = ?1 AND (?2 IS NULL OR app = ?2)",
-            )
-            .map_err(backend)?;
-        let ids = stmt
-            .query_map(rusqlite::params![name, q.application], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(backend)?;
-        for id in ids {
-            event_ids.push(id.map_err(backend)?);
-        }
-    }
-    if !q.event_names.is_empty() && event_ids.is_empty() {
+    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
         return Ok(empty);
-    }
-    let has_extra = !event_ids.is_empty()
-        && conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM activity_extra_events WHERE tenant_id = ?1)",
-            )
-            .and_then(|mut s| s.query_row([tid], |r| r.get::<_, bool>(0)))
-            .map_err(backend)?;
+    };
 
     let limit = q.limit.clamp(1, authtrail_model::query::MAX_PAGE);
     let residual = !q.filters.is_empty();
@@ -157,6 +134,152 @@ pub(crate) fn list(
             return Ok(Page { items, next: after });
         }
     }
+}
+
+/// Counts matches, stopping at `cap`. Without parameter filters this counts index entries and
+/// never decodes a row; with them, it scans under the same budget as `list`.
+pub(crate) fn count(
+    conn: &Connection,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+    cap: Option<u64>,
+) -> Result<Count, StoreError> {
+    let none = Count {
+        n: 0,
+        capped: false,
+    };
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(none);
+    };
+    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+        return Ok(none);
+    };
+    let q = ActivityQuery {
+        after: None,
+        ..q.clone()
+    };
+    let stop = cap
+        .map(|c| c.saturating_add(1))
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64) as usize;
+    if q.filters.is_empty() {
+        let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, stop);
+        let n: i64 = conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql})"))
+            .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
+            .map_err(backend)?;
+        let n = n as u64;
+        return Ok(match cap {
+            Some(c) if n > c => Count { n: c, capped: true },
+            _ => Count { n, capped: false },
+        });
+    }
+    let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, SCAN_BUDGET);
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
+    let (mut n, mut scanned) = (0u64, 0usize);
+    while let Some(row) = rows.next().map_err(backend)? {
+        scanned += 1;
+        if q.filters_match(&decode(tenant, row).map_err(backend)?) {
+            n += 1;
+            if cap.is_some_and(|c| n > c) {
+                return Ok(Count {
+                    n: n - 1,
+                    capped: true,
+                });
+            }
+        }
+    }
+    Ok(Count {
+        n,
+        capped: scanned >= SCAN_BUDGET,
+    })
+}
+
+/// Ascending by uniqueQualifier, after `after`.
+pub(crate) fn tail(
+    conn: &Connection,
+    tenant: &Tenant,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Activity>, StoreError> {
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM activities a WHERE a.tenant_id = ?1 AND a.seq > ?2 ORDER BY a.seq LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params![tid, after, limit as i64], |r| {
+            decode(tenant, r)
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name FROM tenants t WHERE EXISTS (SELECT 1 FROM activities a WHERE a.tenant_id = t.id) ORDER BY name")
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for name in rows {
+        out.push(Tenant::new(&name.map_err(backend)?).map_err(backend)?);
+    }
+    Ok(out)
+}
+
+/// Tenant ids with activities older than `before_us`.
+pub(crate) fn tenants_with_rows_before(
+    conn: &Connection,
+    before_us: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM tenants t WHERE EXISTS (SELECT 1 FROM activities a WHERE a.tenant_id = t.id AND a.time_us < ?1)")
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([before_us], |r| r.get::<_, i64>(0))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+/// The interned ids of the query's event names, and whether the tenant has multi-event
+/// activities. `None` when a name was never stored (nothing can match).
+fn event_ids(
+    conn: &Connection,
+    tid: i64,
+    q: &ActivityQuery,
+) -> Result<Option<(Vec<i64>, bool)>, StoreError> {
+    let mut ids = Vec::new();
+    for name in &q.event_names {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id FROM event_names WHERE name = ?1 AND (?2 IS NULL OR app = ?2)",
+            )
+            .map_err(backend)?;
+        let found = stmt
+            .query_map(rusqlite::params![name, q.application], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(backend)?;
+        for id in found {
+            ids.push(id.map_err(backend)?);
+        }
+    }
+    if !q.event_names.is_empty() && ids.is_empty() {
+        return Ok(None);
+    }
+    let has_extra = !ids.is_empty()
+        && conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM activity_extra_events WHERE tenant_id = ?1)",
+            )
+            .and_then(|mut s| s.query_row([tid], |r| r.get::<_, bool>(0)))
+            .map_err(backend)?;
+    Ok(Some((ids, has_extra)))
 }
 
 /// Builds the statement for one round. With event names, one branch per name walks the

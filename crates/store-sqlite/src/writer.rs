@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use authtrail_model::{Clock, NewActivity, Outcome, Receipt, StoreError, Tenant};
+use authtrail_model::{
+    Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, Tenant,
+};
 use crossbeam_channel::Receiver;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
@@ -23,7 +25,13 @@ pub(crate) enum Request {
         batch: Vec<NewActivity>,
         reply: oneshot::Sender<Result<Vec<Receipt>, StoreError>>,
     },
-    /// Any other write (tokens, secrets): run alone, in order with appends.
+    /// Copies activities verbatim (engine migration), in order with appends.
+    Restore {
+        tenant: Tenant,
+        items: Vec<Activity>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Any other write (tokens, secrets, purges): run alone, in order with appends.
     Run(Job),
 }
 
@@ -67,6 +75,15 @@ impl Writer {
                         self.commit_group(std::mem::take(&mut group));
                         events = 0;
                         job(&mut self.conn);
+                    }
+                    Request::Restore {
+                        tenant,
+                        items,
+                        reply,
+                    } => {
+                        self.commit_group(std::mem::take(&mut group));
+                        events = 0;
+                        let _ = reply.send(self.restore(&tenant, &items));
                     }
                     Request::Append {
                         tenant,
@@ -245,51 +262,14 @@ impl Writer {
                 }
             }
             seq += 1;
-            let mut names = Vec::with_capacity(a.body.events.len());
-            for e in &a.body.events {
-                let id = self.name_id(&a.application, &e.name)?;
-                if !names.contains(&id) {
-                    names.push(id);
-                }
-            }
-            let body = serde_json::to_vec(&a.body).map_err(backend)?;
-            let actor = &a.body.actor;
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
-                        actor_email, actor_profile, ip, result, session_id, source_id, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        tenant_id,
-                        seq,
-                        a.time_us,
-                        received_us,
-                        a.application,
-                        names[0],
-                        actor.email.as_ref().map(|e| e.to_lowercase()),
-                        actor.profile_id,
-                        a.body.ip_address,
-                        i64::from(a.body.result == Outcome::Success),
-                        a.body.session_id,
-                        a.body.event_id,
-                        body,
-                    ])
-                })
-                .map_err(backend)?;
-            if names.len() > 1 {
-                let rowid = self.conn.last_insert_rowid();
-                for id in &names[1..] {
-                    self.conn
-                        .prepare_cached(
-                            "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )
-                        .and_then(|mut s| s.execute(params![tenant_id, id, a.time_us, seq, rowid]))
-                        .map_err(backend)?;
-                }
-            }
+            self.insert(
+                tenant_id,
+                seq,
+                a.time_us,
+                received_us,
+                &a.application,
+                &a.body,
+            )?;
             receipts.push(Receipt {
                 unique_qualifier: seq,
                 time_us: a.time_us,
@@ -298,5 +278,110 @@ impl Writer {
         }
         self.seqs.insert(tenant_id, seq);
         Ok(receipts)
+    }
+
+    /// Writes one activity row (and its extra event names). Shared by append and restore.
+    fn insert(
+        &mut self,
+        tenant_id: i64,
+        seq: i64,
+        time_us: i64,
+        received_us: i64,
+        app: &str,
+        body: &ActivityBody,
+    ) -> Result<(), StoreError> {
+        let mut names = Vec::with_capacity(body.events.len());
+        for e in &body.events {
+            let id = self.name_id(app, &e.name)?;
+            if !names.contains(&id) {
+                names.push(id);
+            }
+        }
+        let Some(&first) = names.first() else {
+            return Err(backend("an activity without events cannot be stored"));
+        };
+        let json = serde_json::to_vec(body).map_err(backend)?;
+        let actor = &body.actor;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
+                    actor_email, actor_profile, ip, result, session_id, source_id, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    tenant_id,
+                    seq,
+                    time_us,
+                    received_us,
+                    app,
+                    first,
+                    actor.email.as_ref().map(|e| e.to_lowercase()),
+                    actor.profile_id,
+                    body.ip_address,
+                    i64::from(body.result == Outcome::Success),
+                    body.session_id,
+                    body.event_id,
+                    json,
+                ])
+            })
+            .map_err(backend)?;
+        if names.len() > 1 {
+            let rowid = self.conn.last_insert_rowid();
+            for id in &names[1..] {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut s| s.execute(params![tenant_id, id, time_us, seq, rowid]))
+                    .map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies activities verbatim in one transaction (see `Store::restore`).
+    pub(crate) fn restore(
+        &mut self,
+        tenant: &Tenant,
+        items: &[Activity],
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(backend)?;
+        self.seqs.clear();
+        let result = (|| {
+            let (tenant_id, last) = self.tenant(tenant)?;
+            let mut high = last;
+            for a in items {
+                self.insert(
+                    tenant_id,
+                    a.unique_qualifier,
+                    a.time_us,
+                    a.received_us,
+                    &a.application,
+                    &a.body,
+                )
+                .map_err(|e| {
+                    backend(format!(
+                        "restoring uniqueQualifier {}: {e}",
+                        a.unique_qualifier
+                    ))
+                })?;
+                high = high.max(a.unique_qualifier);
+            }
+            self.seqs.insert(tenant_id, high);
+            self.save_sequences()
+        })();
+        match result.and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.names.clear();
+                self.tenant_ids.clear();
+                Err(e)
+            }
+        }
     }
 }
