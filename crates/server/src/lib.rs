@@ -2,6 +2,7 @@
 //!
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
+//! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod google;
 pub mod ingest;
 pub mod native;
 pub mod params;
@@ -32,8 +34,11 @@ use error::ApiError;
 
 /// The whole router. Every route but `/healthz` needs a token.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
+    let mut r = Router::new().route(google::LIST_PATH, get(google::list));
+    if let Some(prefix) = &state.google_prefix {
+        r = r.route(&format!("{prefix}{}", google::LIST_PATH), get(google::list));
+    }
+    r.route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
         .route(
             "/v1/activities",

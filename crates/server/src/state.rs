@@ -33,6 +33,8 @@ pub struct Inner {
     pub limits: Limits,
     /// Signs page tokens; shared by every node through the store.
     pub cursor_key: [u8; 32],
+    /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
+    pub google_prefix: Option<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,6 +59,38 @@ impl AppState {
             clock,
             limits,
             cursor_key,
+            google_prefix: None,
+        })))
+    }
+
+    /// Also serves Google's API under `prefix` (`/audit` → `/audit/admin/reports/v1/...`), as
+    /// Google's clients do when their `api_endpoint` has a path.
+    pub fn with_google_prefix(self, prefix: Option<&str>) -> Result<AppState, String> {
+        let prefix = match prefix.map(|p| p.trim_end_matches('/')) {
+            None | Some("") => None,
+            Some(p)
+                if p.starts_with('/')
+                    && p.len() <= 128
+                    && p.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.')
+                    }) =>
+            {
+                Some(p.to_string())
+            }
+            Some(p) => {
+                return Err(format!(
+                    "Google API prefix {p:?} must start with / and hold only letters, digits, / _ - ."
+                ));
+            }
+        };
+        let inner = &self.0;
+        Ok(AppState(Arc::new(Inner {
+            store: inner.store.clone(),
+            catalog: inner.catalog.clone(),
+            clock: inner.clock.clone(),
+            limits: inner.limits.clone(),
+            cursor_key: inner.cursor_key,
+            google_prefix: prefix,
         })))
     }
 }

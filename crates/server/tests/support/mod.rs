@@ -1,4 +1,5 @@
 //! A server in-process on a temporary SQLite store, driven through the real router.
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use authtrail_server::{AppState, Limits, router};
 use authtrail_store_sqlite::SqliteStore;
 
 /// 2026-11-23T00:00:00Z.
+#[allow(dead_code)] // not every test binary uses every helper
 pub const NOW: i64 = 1_795_392_000_000_000;
 
 pub struct Harness {
@@ -121,6 +123,31 @@ impl Harness {
             })
         };
         (status, v, headers)
+    }
+
+    /// The same server, also serving Google's API under `prefix`.
+    pub fn with_google_prefix(mut self, prefix: &str) -> Harness {
+        self.state = self.state.clone().with_google_prefix(Some(prefix)).unwrap();
+        self
+    }
+
+    /// A request whose body is returned as text (for checks on formatting).
+    pub async fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, String, HeaderMap) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap(), headers)
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {

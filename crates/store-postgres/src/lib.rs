@@ -1,0 +1,284 @@
+//! The PostgreSQL store: one database shared by any number of stateless authtrail nodes.
+//!
+//! - Every append is one transaction that locks its tenant's row in `tenants`, reads the last
+//!   sequence number there, writes the rows with `COPY ... FROM STDIN BINARY` and stores the new
+//!   last number. The row lock serializes the writers of one tenant across every node, and a
+//!   rollback hands its numbers back, so `uniqueQualifier` is gap-free and duplicate-free (see
+//!   [`write`]). Tenants do not wait for each other.
+//! - Activities live in a table partitioned by month on their event time (see [`partitions`]);
+//!   retention drops whole months (see [`purge`]).
+//! - The schema is a list of numbered migrations applied at start under an advisory lock (see
+//!   [`schema`]), or ahead of time with [`PgStore::migrate`].
+//! - Reads walk one `(tenant, column, time desc, seq desc)` index per condition, exactly as the
+//!   SQLite engine does (see [`read`]).
+
+mod partitions;
+mod purge;
+mod read;
+mod schema;
+mod tokens;
+mod write;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use authtrail_model::{
+    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Receipt, Store,
+    StoreError, Tenant, TokenRecord,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+pub use schema::{Migrated, SCHEMA_VERSION};
+
+/// Connections per node. Appends of one tenant queue on its row lock while holding a connection,
+/// so the pool is sized for several busy tenants at once, well under PostgreSQL's default
+/// `max_connections` (100) even with a handful of nodes.
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    cache: Cache,
+}
+
+/// Facts that never change once true, remembered per node to save round trips. Nothing here may
+/// affect correctness when another node changes the database: tenant and event-name ids are never
+/// deleted or renumbered, and a month wrongly believed to have a partition only sends rows to the
+/// default partition, where they are still found (see [`partitions`]).
+#[derive(Default)]
+pub(crate) struct Cache {
+    tenants: Mutex<HashMap<String, i32>>,
+    names: Mutex<HashMap<(String, String), i32>>,
+    months: Mutex<HashSet<partitions::Month>>,
+}
+
+/// A database error with PostgreSQL's own message: `tokio_postgres::Error`'s `Display` alone says
+/// only "db error".
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+        if let Some(detail) = db.detail() {
+            s.push_str(&format!(" ({detail})"));
+        }
+        return StoreError::Backend(s);
+    }
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        s.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    StoreError::Backend(s)
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Parses a `postgres://` URL (or key=value string) and fills in what authtrail relies on.
+fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, StoreError> {
+    let mut cfg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| backend(format!("invalid PostgreSQL URL: {e}")))?;
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("authtrail");
+    }
+    if let Some(schema) = schema {
+        schema::check_name(schema)?;
+        // Set at connection start, so that every pooled connection resolves our tables in this
+        // schema and nowhere else. The name is validated to [a-z0-9_], so it needs no escaping in
+        // the options string; an explicit schema overrides any search_path in the URL, as later
+        // `-c` options win.
+        let options = match cfg.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} -c search_path={schema}"),
+            _ => format!("-c search_path={schema}"),
+        };
+        cfg.options(options);
+    }
+    Ok(cfg)
+}
+
+impl PgStore {
+    /// Connects to the database at `url`, bringing its schema to the newest version first. The
+    /// tables go in the URL's `search_path` (e.g. `?options=-c%20search_path%3Daudit`), which must
+    /// name an existing schema; by default that is `public`.
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<PgStore, StoreError> {
+        PgStore::open(config(url, None)?, None, clock).await
+    }
+
+    /// Like [`PgStore::connect`], with the tables in `schema` (created if missing). The name must
+    /// be 1 to 63 characters of `a-z`, `0-9` and `_`, not starting with a digit.
+    pub async fn connect_with_schema(
+        url: &str,
+        schema: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<PgStore, StoreError> {
+        PgStore::open(config(url, Some(schema))?, Some(schema), clock).await
+    }
+
+    /// Applies pending migrations and returns (for `authtrail migrate`). Safe to run while nodes
+    /// are serving and while other nodes start: migrations are serialized by an advisory lock.
+    pub async fn migrate(url: &str) -> Result<Migrated, StoreError> {
+        schema::migrate(&config(url, None)?, None).await
+    }
+
+    /// [`PgStore::migrate`] for the tables in `schema` (created if missing).
+    pub async fn migrate_with_schema(url: &str, schema: &str) -> Result<Migrated, StoreError> {
+        schema::migrate(&config(url, Some(schema))?, Some(schema)).await
+    }
+
+    async fn open(
+        cfg: tokio_postgres::Config,
+        schema: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<PgStore, StoreError> {
+        schema::migrate(&cfg, schema).await?;
+        let manager = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(backend)?;
+        Ok(PgStore {
+            pool,
+            clock,
+            cache: Cache::default(),
+        })
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Closed => {
+                StoreError::Unavailable("the connection pool is closed".into())
+            }
+            deadpool_postgres::PoolError::Backend(e) => pg(e),
+            e => backend(format!("cannot get a database connection: {e}")),
+        })
+    }
+
+    /// The tenant's id, if it was ever written to.
+    pub(crate) async fn tenant_id(
+        &self,
+        c: &deadpool_postgres::Client,
+        tenant: &Tenant,
+    ) -> Result<Option<i32>, StoreError> {
+        if let Some(id) = self.cache.tenants.lock().unwrap().get(tenant.as_str()) {
+            return Ok(Some(*id));
+        }
+        let stmt = c
+            .prepare_cached("SELECT id FROM tenants WHERE name = $1")
+            .await
+            .map_err(pg)?;
+        let row = c.query_opt(&stmt, &[&tenant.as_str()]).await.map_err(pg)?;
+        let id = row.map(|r| r.get::<_, i32>(0));
+        if let Some(id) = id {
+            self.cache
+                .tenants
+                .lock()
+                .unwrap()
+                .insert(tenant.as_str().to_string(), id);
+        }
+        Ok(id)
+    }
+}
+
+impl Store for PgStore {
+    fn append<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        batch: Vec<NewActivity>,
+    ) -> BoxFuture<'a, Result<Vec<Receipt>, StoreError>> {
+        Box::pin(write::append(self, tenant, batch))
+    }
+
+    fn get<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        unique_qualifier: i64,
+    ) -> BoxFuture<'a, Result<Option<Activity>, StoreError>> {
+        Box::pin(read::get(self, tenant, unique_qualifier))
+    }
+
+    fn list<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+    ) -> BoxFuture<'a, Result<Page, StoreError>> {
+        Box::pin(read::list(self, tenant, query))
+    }
+
+    fn count<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        cap: Option<u64>,
+    ) -> BoxFuture<'a, Result<Count, StoreError>> {
+        Box::pin(read::count(self, tenant, query, cap))
+    }
+
+    fn tail<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Activity>, StoreError>> {
+        Box::pin(read::tail(self, tenant, after, limit))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        items: Vec<Activity>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(write::restore(self, tenant, items))
+    }
+
+    fn purge_before<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(purge::purge_before(self, before_us))
+    }
+
+    fn tenants<'a>(&'a self) -> BoxFuture<'a, Result<Vec<Tenant>, StoreError>> {
+        Box::pin(read::tenants(self))
+    }
+
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(tokens::put(self, token))
+    }
+
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
+        Box::pin(tokens::by_hash(self, hash))
+    }
+
+    fn list_tokens<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
+        Box::pin(tokens::list(self, tenant))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        id: &'a str,
+        at_us: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(tokens::revoke(self, tenant, id, at_us))
+    }
+
+    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
+        Box::pin(tokens::secret(self, name))
+    }
+}

@@ -1,0 +1,268 @@
+//! Queries. Each list query becomes one SQL statement that walks one `(tenant, column, time desc,
+//! seq desc)` index newest-first (merged across the monthly partitions it cannot prune) and stops
+//! after a page, so its cost is the page size, not the table size.
+//!
+//! Parameter filters (Google's `filters`) cannot be indexed in general; rows that pass the indexed
+//! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
+//! out the page is returned short, with a position to continue from, exactly as the SQLite engine
+//! does.
+//!
+//! List and count statements are built per query and sent with `query_typed`: one round trip, no
+//! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
+//! a time window prunes partitions at plan time.
+
+use authtrail_model::{
+    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, Tenant,
+};
+use tokio_postgres::Row;
+
+use crate::{PgStore, backend, pg};
+
+mod statement;
+
+use statement::{Shape, build};
+
+/// Most candidate rows one request examines for parameter filters before answering short.
+const SCAN_BUDGET: usize = 100_000;
+/// Candidate rows fetched per round when parameter filters apply.
+const CHUNK: usize = 2_000;
+
+pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
+
+fn decode(tenant: &Tenant, row: &Row) -> Result<Activity, StoreError> {
+    let body: &[u8] = row.get(4);
+    let body: ActivityBody = serde_json::from_slice(body)
+        .map_err(|e| backend(format!("stored activity body is not valid: {e}")))?;
+    Ok(Activity {
+        tenant: tenant.clone(),
+        unique_qualifier: row.get(0),
+        time_us: row.get(1),
+        received_us: row.get(2),
+        application: row.get(3),
+        body,
+    })
+}
+
+pub(crate) async fn get(
+    store: &PgStore,
+    tenant: &Tenant,
+    seq: i64,
+) -> Result<Option<Activity>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(None);
+    };
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM activities a WHERE a.tenant_id = $1 AND a.seq = $2"
+        ))
+        .await
+        .map_err(pg)?;
+    let row = c.query_opt(&stmt, &[&tid, &seq]).await.map_err(pg)?;
+    row.map(|r| decode(tenant, &r)).transpose()
+}
+
+pub(crate) async fn list(
+    store: &PgStore,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+) -> Result<Page, StoreError> {
+    let empty = Page {
+        items: Vec::new(),
+        next: None,
+    };
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(empty);
+    };
+    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+        return Ok(empty);
+    };
+
+    let limit = q.limit.clamp(1, authtrail_model::query::MAX_PAGE);
+    let residual = !q.filters.is_empty();
+    let mut after = q.after;
+    let mut items = Vec::with_capacity(limit + 1);
+    let mut scanned = 0;
+    loop {
+        let chunk = if residual {
+            CHUNK
+        } else {
+            limit + 1 - items.len()
+        };
+        let stmt = build(tid, q, &names, has_extra, after, chunk, Shape::Rows);
+        let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
+        let fetched = rows.len();
+        for row in &rows {
+            scanned += 1;
+            let a = decode(tenant, row)?;
+            after = Some(Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            if q.filters_match(&a) {
+                items.push(a);
+                if items.len() > limit {
+                    break;
+                }
+            }
+        }
+        if items.len() > limit {
+            items.truncate(limit);
+            let next = items.last().map(|a| Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            return Ok(Page { items, next });
+        }
+        if fetched < chunk {
+            return Ok(Page { items, next: None });
+        }
+        if scanned >= SCAN_BUDGET {
+            // Answer short; the client continues from the last row examined.
+            return Ok(Page { items, next: after });
+        }
+    }
+}
+
+/// Counts matches, stopping at `cap`. Without parameter filters this counts index entries and
+/// never reads a body; with them, it scans under the same budget as `list`.
+pub(crate) async fn count(
+    store: &PgStore,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+    cap: Option<u64>,
+) -> Result<Count, StoreError> {
+    let none = Count {
+        n: 0,
+        capped: false,
+    };
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(none);
+    };
+    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+        return Ok(none);
+    };
+    let q = ActivityQuery {
+        after: None,
+        ..q.clone()
+    };
+    let stop = cap
+        .map(|c| c.saturating_add(1))
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64) as usize;
+    if q.filters.is_empty() {
+        let stmt = build(tid, &q, &names, has_extra, None, stop, Shape::Count);
+        let row = c
+            .query_typed_one(&stmt.sql, &stmt.params())
+            .await
+            .map_err(pg)?;
+        let n = row.get::<_, i64>(0) as u64;
+        return Ok(match cap {
+            Some(c) if n > c => Count { n: c, capped: true },
+            _ => Count { n, capped: false },
+        });
+    }
+    // With filters, walk in chunks like `list` so that memory stays bounded.
+    let (mut n, mut scanned, mut after) = (0u64, 0usize, None);
+    loop {
+        let stmt = build(tid, &q, &names, has_extra, after, CHUNK, Shape::Rows);
+        let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
+        for row in &rows {
+            scanned += 1;
+            let a = decode(tenant, row)?;
+            after = Some(Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            if q.filters_match(&a) {
+                n += 1;
+                if cap.is_some_and(|c| n > c) {
+                    return Ok(Count {
+                        n: n - 1,
+                        capped: true,
+                    });
+                }
+            }
+            if scanned >= SCAN_BUDGET {
+                return Ok(Count { n, capped: true });
+            }
+        }
+        if rows.len() < CHUNK {
+            return Ok(Count { n, capped: false });
+        }
+    }
+}
+
+/// Ascending by uniqueQualifier, after `after`.
+pub(crate) async fn tail(
+    store: &PgStore,
+    tenant: &Tenant,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Activity>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(Vec::new());
+    };
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM activities a WHERE a.tenant_id = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3"
+        ))
+        .await
+        .map_err(pg)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = c.query(&stmt, &[&tid, &after, &limit]).await.map_err(pg)?;
+    rows.iter().map(|r| decode(tenant, r)).collect()
+}
+
+pub(crate) async fn tenants(store: &PgStore) -> Result<Vec<Tenant>, StoreError> {
+    let c = store.client().await?;
+    let rows = c
+        .query(
+            "SELECT name FROM tenants t
+             WHERE EXISTS (SELECT 1 FROM activities a WHERE a.tenant_id = t.id) ORDER BY name",
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+    rows.iter()
+        .map(|r| Tenant::new(r.get::<_, &str>(0)).map_err(backend))
+        .collect()
+}
+
+/// The interned ids of the query's event names, and whether the tenant has multi-event
+/// activities. `None` when no name was ever stored (nothing can match).
+async fn name_ids(
+    c: &deadpool_postgres::Client,
+    tid: i32,
+    q: &ActivityQuery,
+) -> Result<Option<(Vec<i32>, bool)>, StoreError> {
+    if q.event_names.is_empty() {
+        return Ok(Some((Vec::new(), false)));
+    }
+    let stmt = c
+        .prepare_cached(
+            "SELECT id FROM event_names WHERE name = ANY($1) AND ($2::text IS NULL OR app = $2)
+             ORDER BY id",
+        )
+        .await
+        .map_err(pg)?;
+    let ids: Vec<i32> = c
+        .query(&stmt, &[&q.event_names, &q.application])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let stmt = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM activity_extra_events WHERE tenant_id = $1)")
+        .await
+        .map_err(pg)?;
+    let has_extra = c.query_one(&stmt, &[&tid]).await.map_err(pg)?.get(0);
+    Ok(Some((ids, has_extra)))
+}

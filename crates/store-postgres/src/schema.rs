@@ -1,0 +1,292 @@
+//! The schema, as numbered migrations recorded in `schema_migrations`. A migration is never edited
+//! once released: changes are new entries at the end.
+//!
+//! Nodes migrate at start. Two nodes starting at once must not both run migration 1, so the whole
+//! run holds a session-level `pg_advisory_lock` keyed on the schema: the second node waits, then
+//! finds nothing left to do. The lock is taken on a connection of its own that is closed
+//! afterwards, so even a panic or a cancelled start cannot leave it held on a pooled connection.
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::{backend, pg};
+use authtrail_model::StoreError;
+
+/// Advisory-lock namespaces (the first key of the two-key form); the second key is
+/// `hashtext(schema)`, so stores in different schemas of one database never wait for each other.
+pub(crate) const MIGRATION_LOCK: i32 = 0x6174_0001;
+pub(crate) const PARTITION_LOCK: i32 = 0x6174_0002;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants and their sequence, interned event names, partitioned activities with their
+    // indexes, the idempotency and extra-event tables, tokens, secrets.
+    r#"
+    CREATE TABLE tenants (
+        id       serial PRIMARY KEY,
+        name     text NOT NULL UNIQUE,
+        -- The last uniqueQualifier handed out. Appends lock this row (SELECT ... FOR UPDATE) for
+        -- the length of their transaction: that is what keeps the sequence gap-free across nodes.
+        last_seq bigint NOT NULL DEFAULT 0
+    );
+
+    -- Event names are interned: an index entry carries a 4-byte id instead of a 60-byte key.
+    CREATE TABLE event_names (
+        id   serial PRIMARY KEY,
+        app  text NOT NULL,
+        name text NOT NULL,
+        UNIQUE (app, name)
+    );
+
+    -- Partitioned by month on the producer's event time, so that retention drops whole months.
+    -- A unique index on a partitioned table must contain the partition key, so (tenant, seq) and
+    -- (tenant, eventId) cannot be unique here: the tenant row lock guarantees the first, and the
+    -- `event_ids` table below enforces the second.
+    CREATE TABLE activities (
+        tenant_id     integer NOT NULL,
+        seq           bigint NOT NULL,        -- uniqueQualifier
+        time_us       bigint NOT NULL,        -- producer's event time, microseconds
+        received_us   bigint NOT NULL,
+        app           text NOT NULL,
+        name_id       integer NOT NULL,       -- first event's name (event_names.id)
+        actor_email   text,                   -- lowercase, for case-insensitive lookup
+        actor_profile text,
+        ip            inet,
+        success       boolean NOT NULL,
+        session_id    text,
+        -- The ActivityBody as the JSON bytes serde_json wrote. bytea rather than jsonb: jsonb
+        -- would parse every body on ingest and hand back a re-ordered, re-formatted document,
+        -- while the contract is to return exactly what was stored (and `restore` must copy it
+        -- verbatim); every query condition that needs the body runs in Rust anyway.
+        body          bytea NOT NULL
+    ) PARTITION BY RANGE (time_us);
+
+    -- The safety net: rows whose month has no partition (a time outside years 1..9998, or a
+    -- month whose partition could not be created in time) land here and are still found.
+    CREATE TABLE activities_default PARTITION OF activities DEFAULT;
+
+    CREATE INDEX activities_seq ON activities (tenant_id, seq);
+    CREATE INDEX activities_time ON activities (tenant_id, time_us DESC, seq DESC);
+    CREATE INDEX activities_app ON activities (tenant_id, app, time_us DESC, seq DESC);
+    CREATE INDEX activities_name ON activities (tenant_id, name_id, time_us DESC, seq DESC);
+    CREATE INDEX activities_email ON activities (tenant_id, actor_email, time_us DESC, seq DESC)
+        WHERE actor_email IS NOT NULL;
+    CREATE INDEX activities_profile ON activities (tenant_id, actor_profile, time_us DESC, seq DESC)
+        WHERE actor_profile IS NOT NULL;
+    CREATE INDEX activities_ip ON activities (tenant_id, ip, time_us DESC, seq DESC)
+        WHERE ip IS NOT NULL;
+    CREATE INDEX activities_success ON activities (tenant_id, success, time_us DESC, seq DESC);
+    CREATE INDEX activities_session ON activities (tenant_id, session_id, time_us DESC, seq DESC)
+        WHERE session_id IS NOT NULL;
+
+    -- The second and later distinct event names of multi-event activities (rare: Google and Logto
+    -- send one event per activity), so that "contains an event named X" stays an index walk.
+    -- Not partitioned: it is small, and purge deletes from it in batches by time.
+    CREATE TABLE activity_extra_events (
+        tenant_id integer NOT NULL,
+        name_id   integer NOT NULL,
+        time_us   bigint NOT NULL,
+        seq       bigint NOT NULL,
+        PRIMARY KEY (tenant_id, name_id, time_us, seq)
+    );
+    CREATE INDEX activity_extra_events_time ON activity_extra_events (time_us);
+
+    -- The producers' eventIds, unique per tenant across every node and every partition. Holds
+    -- the original receipt, so that a retry is answered without touching `activities`.
+    CREATE TABLE event_ids (
+        tenant_id integer NOT NULL,
+        event_id  text NOT NULL,
+        seq       bigint NOT NULL,
+        time_us   bigint NOT NULL,
+        PRIMARY KEY (tenant_id, event_id)
+    );
+    CREATE INDEX event_ids_time ON event_ids (time_us);
+
+    CREATE TABLE tokens (
+        id         text PRIMARY KEY,
+        tenant     text NOT NULL,
+        name       text NOT NULL,
+        scopes     text NOT NULL,            -- comma-separated
+        hash       bytea NOT NULL UNIQUE,    -- SHA-256 of the secret; the secret is never stored
+        created_us bigint NOT NULL,
+        expires_us bigint,
+        revoked_us bigint
+    );
+    CREATE INDEX tokens_tenant ON tokens (tenant);
+
+    CREATE TABLE secrets (
+        name  text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// What a migration run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// The schema version found.
+    pub from: u32,
+    /// The schema version left (equal to `from` when nothing was pending).
+    pub to: u32,
+}
+
+/// A schema name we create and put in `search_path`: 1 to 63 of `a-z`, `0-9`, `_`, not starting
+/// with a digit. Narrower than PostgreSQL allows, so that it never needs escaping anywhere.
+pub(crate) fn check_name(s: &str) -> Result<(), StoreError> {
+    let ok = (1..=63).contains(&s.len())
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok && !s.starts_with("pg_") {
+        Ok(())
+    } else {
+        Err(backend(format!(
+            "schema name {s:?} must be 1 to 63 of a-z, 0-9 and _, not starting with a digit or pg_"
+        )))
+    }
+}
+
+/// An identifier quoted for SQL. Every identifier we interpolate is also generated or validated
+/// by us; quoting is the second fence, not the only one.
+pub(crate) fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] on a connection of its own.
+pub(crate) async fn migrate(cfg: &Config, create: Option<&str>) -> Result<Migrated, StoreError> {
+    let (client, conn) = cfg.connect(NoTls).await.map_err(pg)?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "migration connection ended");
+        }
+    });
+    let result = migrate_locked(&client, create).await;
+    // Dropping the client closes the connection, which releases the advisory lock whatever
+    // happened above; unlocking explicitly first just makes it prompt.
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+async fn migrate_locked(client: &Client, create: Option<&str>) -> Result<Migrated, StoreError> {
+    let schema: String = match create {
+        Some(s) => s.to_string(),
+        None => client
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .map_err(pg)?
+            .get::<_, Option<String>>(0)
+            .ok_or_else(|| {
+                backend("no schema in the connection's search_path exists; create it first")
+            })?,
+    };
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&MIGRATION_LOCK, &schema],
+        )
+        .await
+        .map_err(pg)?;
+    let result = apply(client, create).await;
+    let _ = client
+        .execute(
+            "SELECT pg_advisory_unlock($1, hashtext($2))",
+            &[&MIGRATION_LOCK, &schema],
+        )
+        .await;
+    result
+}
+
+async fn apply(client: &Client, create: Option<&str>) -> Result<Migrated, StoreError> {
+    if let Some(s) = create {
+        // Under the lock, so that two nodes creating the same schema do not race.
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote(s)))
+            .await
+            .map_err(pg)?;
+    }
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(pg)?;
+    let from: i32 = client
+        .query_one(
+            "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    let from = from as u32;
+    if from > SCHEMA_VERSION {
+        return Err(backend(format!(
+            "the database schema is version {from}, newer than this authtrail knows \
+             ({SCHEMA_VERSION}): upgrade authtrail"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        let version = (i + 1) as i32;
+        // Each migration commits with its version row, so a failure leaves the schema at the
+        // last complete version and the next start resumes there.
+        client.batch_execute("BEGIN").await.map_err(pg)?;
+        let step = async {
+            client.batch_execute(sql).await?;
+            client
+                .execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[&version],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await
+        };
+        if let Err(e) = step.await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(backend(format!(
+                "migration {version} failed: {}",
+                describe(pg(e))
+            )));
+        }
+        tracing::info!(version, "PostgreSQL schema migrated");
+    }
+    Ok(Migrated {
+        from,
+        to: SCHEMA_VERSION,
+    })
+}
+
+fn describe(e: StoreError) -> String {
+    match e {
+        StoreError::Backend(s) | StoreError::Unavailable(s) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_narrow() {
+        for ok in ["authtrail", "a", "t_123", "audit_2026"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "Audit",
+            "a-b",
+            "a b",
+            "x\"; DROP TABLE y; --",
+            "pg_temp",
+            &"a".repeat(64),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+}
