@@ -22,6 +22,10 @@ pub struct Args {
     /// Extra catalogue files (your own applications and events; see catalog/SCHEMA.md).
     #[arg(long = "catalog", env = "AUTHTRAIL_CATALOG", value_delimiter = ',')]
     catalogs: Vec<PathBuf>,
+    /// Also serve Google's Reports API under this path prefix (e.g. /audit), for clients whose
+    /// api_endpoint has a path.
+    #[arg(long, env = "AUTHTRAIL_GOOGLE_PREFIX")]
+    google_prefix: Option<String>,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body_bytes)]
     max_body_bytes: usize,
@@ -39,7 +43,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
     };
-    let state = AppState::new(store.clone(), catalog, clock, limits).await?;
+    let state = AppState::new(store.clone(), catalog, clock, limits)
+        .await?
+        .with_google_prefix(args.google_prefix.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -81,8 +81,14 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint".into())
+/// Unknown paths answer 404 in the envelope of the API they look like.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let e = ApiError::NotFound("no such endpoint".into());
+    if uri.path().contains("/admin/reports") {
+        google::GoogleError(e).into_response()
+    } else {
+        e.into_response()
+    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -346,3 +346,12 @@ async fn a_configured_prefix_serves_the_same_api() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(ids(&b).len(), 3);
 }
+
+#[tokio::test]
+async fn unknown_paths_under_the_google_api_answer_404_in_googles_envelope() {
+    let (h, tok) = seeded().await;
+    let (s, b) = h.get(&tok, &format!("{LIST}/no-such-thing")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["status"], "NOT_FOUND");
+    assert_eq!(b["error"]["code"], 404);
+}

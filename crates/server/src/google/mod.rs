@@ -66,14 +66,15 @@ async fn list_inner(
     let Path((user_key, app)) =
         path.map_err(|_| ApiError::field("userKey", "is not valid percent-encoded UTF-8"))?;
 
-    if let Some(c) = p.get("customerId") {
-        if c != MY_CUSTOMER && c != auth.tenant.as_str() {
-            return Err(ApiError::Forbidden(format!(
-                "customerId {c:?} is not the customer of this token; use my_customer or {}",
-                auth.tenant
-            ))
-            .into());
-        }
+    if let Some(c) = p.get("customerId")
+        && c != MY_CUSTOMER
+        && c != auth.tenant.as_str()
+    {
+        return Err(ApiError::Forbidden(format!(
+            "customerId {c:?} is not the customer of this token; use my_customer or {}",
+            auth.tenant
+        ))
+        .into());
     }
     if state.catalog.application(&app).is_none() {
         return Err(ApiError::field(
