@@ -155,13 +155,17 @@ impl IntoResponse for ApiError {
                 details: self.details(),
             },
         };
-        let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
-            );
-        }
-        resp
+        with_challenge((status, axum::Json(body)).into_response())
     }
+}
+
+/// Adds `WWW-Authenticate: Bearer …` to a 401, as RFC 6750 asks; every API's envelope uses it.
+pub fn with_challenge(mut resp: Response) -> Response {
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
+        );
+    }
+    resp
 }

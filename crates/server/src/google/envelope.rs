@@ -2,11 +2,11 @@
 //! `{"error": {"code", "message", "errors": [{"message", "domain", "reason", "location"?,
 //! "locationType"?}], "status"}}`.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, with_challenge};
 
 /// An [`ApiError`] rendered in Google's envelope.
 #[derive(Debug)]
@@ -63,13 +63,6 @@ impl IntoResponse for GoogleError {
             errors.push(one);
         }
         let body = json!({"error": {"code": status.as_u16(), "message": message, "errors": errors, "status": rpc}});
-        let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
-            );
-        }
-        resp
+        with_challenge((status, axum::Json(body)).into_response())
     }
 }
