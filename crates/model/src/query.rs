@@ -83,3 +83,95 @@ pub struct Page {
     /// Present when more results may follow: pass it back as `after`.
     pub next: Option<Position>,
 }
+
+/// Most candidate rows one list request examines for parameter filters before answering short.
+pub const SCAN_BUDGET: usize = 100_000;
+/// Candidate rows an engine fetches per round when parameter filters apply.
+pub const SCAN_CHUNK: usize = 2_000;
+
+/// Assembles one page from candidates an engine reads in index order, newest first, in rounds.
+/// Every engine drives the same builder, so paging, parameter filters and the scan budget behave
+/// identically whatever the storage:
+///
+/// ```ignore
+/// let mut b = PageBuilder::new(&query);
+/// loop {
+///     let rows = fetch(b.after(), b.chunk());      // rows strictly after b.after(), newest first
+///     let n = rows.len();
+///     for a in rows { if b.offer(a) { break } }
+///     if let Some(page) = b.end_round(n) { return page }
+/// }
+/// ```
+pub struct PageBuilder<'q> {
+    query: &'q ActivityQuery,
+    limit: usize,
+    items: Vec<Activity>,
+    after: Option<Position>,
+    scanned: usize,
+}
+
+impl<'q> PageBuilder<'q> {
+    pub fn new(query: &'q ActivityQuery) -> PageBuilder<'q> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        PageBuilder {
+            query,
+            limit,
+            items: Vec::with_capacity(limit + 1),
+            after: query.after,
+            scanned: 0,
+        }
+    }
+
+    /// Where the next round starts (exclusive).
+    pub fn after(&self) -> Option<Position> {
+        self.after
+    }
+
+    /// How many rows the next round should fetch. Without parameter filters every row matches,
+    /// so exactly one more than the page needs (to know whether another page follows).
+    pub fn chunk(&self) -> usize {
+        if self.query.filters.is_empty() {
+            self.limit + 1 - self.items.len()
+        } else {
+            SCAN_CHUNK
+        }
+    }
+
+    /// Offers the next candidate; returns true once the page is full (stop reading the round).
+    pub fn offer(&mut self, a: Activity) -> bool {
+        self.scanned += 1;
+        self.after = Some(Position {
+            time_us: a.time_us,
+            seq: a.unique_qualifier,
+        });
+        if self.query.filters_match(&a) {
+            self.items.push(a);
+        }
+        self.items.len() > self.limit
+    }
+
+    /// Ends a round that fetched `fetched` rows (asked for `chunk`): the page when it is done.
+    pub fn end_round(&mut self, fetched: usize, chunk: usize) -> Option<Page> {
+        let mut items = std::mem::take(&mut self.items);
+        if items.len() > self.limit {
+            items.truncate(self.limit);
+            let next = items.last().map(|a| Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            return Some(Page { items, next });
+        }
+        if fetched < chunk {
+            return Some(Page { items, next: None });
+        }
+        if self.scanned >= SCAN_BUDGET {
+            // Answer short; the client continues from the last row examined.
+            return Some(Page {
+                items,
+                next: self.after,
+            });
+        }
+        self.items = items;
+        None
+    }
+}

@@ -22,10 +22,8 @@ mod statement;
 
 use statement::{Shape, build};
 
-/// Most candidate rows one request examines for parameter filters before answering short.
-const SCAN_BUDGET: usize = 100_000;
-/// Candidate rows fetched per round when parameter filters apply.
-const CHUNK: usize = 2_000;
+// The scan budget and chunk are the model's, so both engines answer short at the same point.
+use authtrail_model::query::{PageBuilder, SCAN_BUDGET, SCAN_CHUNK as CHUNK};
 
 pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
 
@@ -79,48 +77,19 @@ pub(crate) async fn list(
         return Ok(empty);
     };
 
-    let limit = q.limit.clamp(1, authtrail_model::query::MAX_PAGE);
-    let residual = !q.filters.is_empty();
-    let mut after = q.after;
-    let mut items = Vec::with_capacity(limit + 1);
-    let mut scanned = 0;
+    let mut page = PageBuilder::new(q);
     loop {
-        let chunk = if residual {
-            CHUNK
-        } else {
-            limit + 1 - items.len()
-        };
-        let stmt = build(tid, q, &names, has_extra, after, chunk, Shape::Rows);
+        let chunk = page.chunk();
+        let stmt = build(tid, q, &names, has_extra, page.after(), chunk, Shape::Rows);
         let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
         let fetched = rows.len();
         for row in &rows {
-            scanned += 1;
-            let a = decode(tenant, row)?;
-            after = Some(Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            });
-            if q.filters_match(&a) {
-                items.push(a);
-                if items.len() > limit {
-                    break;
-                }
+            if page.offer(decode(tenant, row)?) {
+                break;
             }
         }
-        if items.len() > limit {
-            items.truncate(limit);
-            let next = items.last().map(|a| Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            });
-            return Ok(Page { items, next });
-        }
-        if fetched < chunk {
-            return Ok(Page { items, next: None });
-        }
-        if scanned >= SCAN_BUDGET {
-            // Answer short; the client continues from the last row examined.
-            return Ok(Page { items, next: after });
+        if let Some(done) = page.end_round(fetched, chunk) {
+            return Ok(done);
         }
     }
 }

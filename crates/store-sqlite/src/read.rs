@@ -5,17 +5,13 @@
 //! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
+use authtrail_model::query::{PageBuilder, SCAN_BUDGET};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
     Tenant,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
-
-/// Most candidate rows one request examines for parameter filters before answering short.
-const SCAN_BUDGET: usize = 100_000;
-/// Candidate rows fetched per round when parameter filters apply.
-const CHUNK: usize = 2_000;
 
 const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
 
@@ -88,50 +84,21 @@ pub(crate) fn list(
         return Ok(empty);
     };
 
-    let limit = q.limit.clamp(1, authtrail_model::query::MAX_PAGE);
-    let residual = !q.filters.is_empty();
-    let mut after = q.after;
-    let mut items = Vec::with_capacity(limit + 1);
-    let mut scanned = 0;
+    let mut page = PageBuilder::new(q);
     loop {
-        let chunk = if residual {
-            CHUNK
-        } else {
-            limit + 1 - items.len()
-        };
-        let (sql, params) = statement(tid, q, &event_ids, has_extra, after, chunk);
+        let chunk = page.chunk();
+        let (sql, params) = statement(tid, q, &event_ids, has_extra, page.after(), chunk);
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
         let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
         let mut fetched = 0;
         while let Some(row) = rows.next().map_err(backend)? {
             fetched += 1;
-            scanned += 1;
-            let a = decode(tenant, row).map_err(backend)?;
-            after = Some(Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            });
-            if q.filters_match(&a) {
-                items.push(a);
-                if items.len() > limit {
-                    break;
-                }
+            if page.offer(decode(tenant, row).map_err(backend)?) {
+                break;
             }
         }
-        if items.len() > limit {
-            items.truncate(limit);
-            let next = items.last().map(|a| Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            });
-            return Ok(Page { items, next });
-        }
-        if fetched < chunk {
-            return Ok(Page { items, next: None });
-        }
-        if scanned >= SCAN_BUDGET {
-            // Answer short; the client continues from the last row examined.
-            return Ok(Page { items, next: after });
+        if let Some(done) = page.end_round(fetched, chunk) {
+            return Ok(done);
         }
     }
 }
