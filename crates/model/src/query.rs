@@ -175,3 +175,52 @@ impl<'q> PageBuilder<'q> {
         None
     }
 }
+
+/// The newer edge of one round's index walk: exactly one upper bound on time, never two, because
+/// given two bounds on the same column a planner may range-scan on the looser one and filter
+/// on the tighter, re-reading every row already paged past on each round (measured: a sparse
+/// `filters` page with an `endTime` went from 0.45 s to 28 s at 1M events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpperBound {
+    /// No bound: the walk starts at the newest row.
+    None,
+    /// `time < t`: the window's end, when no position is tighter.
+    Before(i64),
+    /// `(time, seq) < (p.time, p.seq)`: the keyset position.
+    After(Position),
+}
+
+impl ActivityQuery {
+    /// The single upper bound for a walk that resumes after `after` within this query's window.
+    pub fn upper_bound(&self, after: Option<Position>) -> UpperBound {
+        match (after, self.end_us) {
+            // Everything before the window's end is also before a position at or past it.
+            (Some(p), Some(end)) if end <= p.time_us => UpperBound::Before(end),
+            (Some(p), _) => UpperBound::After(p),
+            (None, Some(end)) => UpperBound::Before(end),
+            (None, None) => UpperBound::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_upper_bound_the_tighter_one() {
+        let p = Position {
+            time_us: 100,
+            seq: 7,
+        };
+        let q = |end| ActivityQuery {
+            end_us: end,
+            ..ActivityQuery::default()
+        };
+        assert_eq!(q(None).upper_bound(None), UpperBound::None);
+        assert_eq!(q(Some(50)).upper_bound(None), UpperBound::Before(50));
+        assert_eq!(q(Some(500)).upper_bound(Some(p)), UpperBound::After(p));
+        assert_eq!(q(Some(100)).upper_bound(Some(p)), UpperBound::Before(100));
+        assert_eq!(q(None).upper_bound(Some(p)), UpperBound::After(p));
+    }
+}

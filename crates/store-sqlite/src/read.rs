@@ -5,7 +5,7 @@
 //! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
-use authtrail_model::query::{PageBuilder, SCAN_BUDGET};
+use authtrail_model::query::{PageBuilder, SCAN_BUDGET, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
     Tenant,
@@ -288,15 +288,16 @@ fn statement(
     if let Some(t) = q.start_us {
         c.push("a.time_us >= ?", Sql::Integer(t));
     }
-    if let Some(t) = q.end_us {
-        c.push("a.time_us < ?", Sql::Integer(t));
-    }
-    if let Some(p) = after {
-        // The plain range keeps the index range tight; the OR breaks ties on seq.
-        c.push("a.time_us <= ?", Sql::Integer(p.time_us));
-        c.params.push(Sql::Integer(p.seq));
-        let (t, s) = (c.params.len() - 1, c.params.len());
-        c.sql.push(format!("(a.time_us < ?{t} OR a.seq < ?{s})"));
+    match q.upper_bound(after) {
+        UpperBound::None => {}
+        UpperBound::Before(t) => c.push("a.time_us < ?", Sql::Integer(t)),
+        UpperBound::After(p) => {
+            // The plain range keeps the index range tight; the OR breaks ties on seq.
+            c.push("a.time_us <= ?", Sql::Integer(p.time_us));
+            c.params.push(Sql::Integer(p.seq));
+            let (t, s) = (c.params.len() - 1, c.params.len());
+            c.sql.push(format!("(a.time_us < ?{t} OR a.seq < ?{s})"));
+        }
     }
     c.params.push(Sql::Integer(limit as i64));
     let lim = format!("?{}", c.params.len());

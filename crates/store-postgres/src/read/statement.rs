@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 
+use authtrail_model::query::UpperBound;
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Position};
 use tokio_postgres::types::{ToSql, Type};
 
@@ -113,13 +114,18 @@ pub(crate) fn build(
     // The window and the keyset position, bound once and applied to whichever table drives the
     // walk, so that its index range stays tight.
     let start = q.start_us.map(|v| b.bind(Param::BigInt(v)));
-    let end = q.end_us.map(|v| b.bind(Param::BigInt(v)));
-    let pos = after.map(|p| {
-        (
-            b.bind(Param::BigInt(p.time_us)),
-            b.bind(Param::BigInt(p.seq)),
-        )
-    });
+    // One upper bound only (see `UpperBound`): the window's end or the keyset position.
+    let (end, pos) = match q.upper_bound(after) {
+        UpperBound::None => (None, None),
+        UpperBound::Before(t) => (Some(b.bind(Param::BigInt(t))), None),
+        UpperBound::After(p) => (
+            None,
+            Some((
+                b.bind(Param::BigInt(p.time_us)),
+                b.bind(Param::BigInt(p.seq)),
+            )),
+        ),
+    };
     let window = |al: &str| {
         let mut w = Vec::new();
         if let Some(s) = &start {
