@@ -39,6 +39,31 @@ pub struct DataDir {
     pub dir: PathBuf,
 }
 
+/// Where the store is: a data directory (the embedded default), or PostgreSQL with --store.
+#[derive(clap::Args, Clone)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// PostgreSQL instead of the data directory, e.g. postgres://user@host:5432/db.
+    #[arg(long = "store", env = "AUTHTRAIL_STORE")]
+    pub store: Option<String>,
+}
+
+impl StoreArgs {
+    pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn authtrail_model::Store>> {
+        let clock = std::sync::Arc::new(authtrail_model::SystemClock);
+        Ok(match &self.store {
+            Some(url) => {
+                std::sync::Arc::new(authtrail_store_postgres::PgStore::connect(url, clock).await?)
+            }
+            None => std::sync::Arc::new(authtrail_store_sqlite::SqliteStore::open(
+                &self.data.dir,
+                clock,
+            )?),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
@@ -52,6 +77,12 @@ enum Command {
     Query(query::Args),
     /// Fill a data directory with realistic sign-in traffic.
     Demo(demo::Args),
+    /// Bring a PostgreSQL database to the newest schema (serve also does this at start).
+    Migrate {
+        /// postgres://user@host:5432/db
+        #[arg(long = "store", env = "AUTHTRAIL_STORE")]
+        store: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +103,11 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(a) => ingest::run(a).await,
             Command::Query(a) => query::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Migrate { store } => {
+                let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
+                eprintln!("schema version {} → {}", m.from, m.to);
+                Ok(())
+            }
         }
     })
 }

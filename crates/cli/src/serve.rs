@@ -8,6 +8,7 @@ use anyhow::Context;
 use authtrail_catalog::Catalog;
 use authtrail_model::{Store, SystemClock};
 use authtrail_server::{AppState, Limits};
+use authtrail_store_postgres::PgStore;
 use authtrail_store_sqlite::SqliteStore;
 
 use crate::{DEFAULT_TENANT, DataDir};
@@ -16,6 +17,10 @@ use crate::{DEFAULT_TENANT, DataDir};
 pub struct Args {
     #[command(flatten)]
     data: DataDir,
+    /// Use PostgreSQL instead of the embedded store, e.g. postgres://user@host:5432/db. Several
+    /// nodes may share one database; migrations run at start (under an advisory lock).
+    #[arg(long = "store", env = "AUTHTRAIL_STORE")]
+    store: Option<String>,
     /// The address to listen on (port 0 picks a free port; the log says which).
     #[arg(long, env = "AUTHTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -37,7 +42,17 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::with_user_files(&args.catalogs)?);
     let clock = Arc::new(SystemClock);
-    let store = Arc::new(SqliteStore::open(&args.data.dir, clock.clone())?);
+    let (store, where_): (Arc<dyn Store>, String) = match &args.store {
+        Some(url) => {
+            let pg = PgStore::connect(url, clock.clone()).await?;
+            (Arc::new(pg), "PostgreSQL".into())
+        }
+        None => {
+            let s = SqliteStore::open(&args.data.dir, clock.clone())?;
+            let path = s.path().display().to_string();
+            (Arc::new(s), path)
+        }
+    };
     let tokens = store.list_tokens(None).await?;
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
@@ -51,7 +66,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(data = %store.path().display(), "embedded store open");
+    tracing::info!(store = %where_, "store open");
     // Tests and scripts read this line to find the port; keep its shape.
     tracing::info!("authtrail listening on http://{addr}");
     if tokens.iter().all(|t| t.revoked_us.is_some()) {

@@ -6,16 +6,15 @@ use anyhow::{Context, bail};
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Clock, Scope, Store, SystemClock, Tenant};
 use authtrail_server::auth::mint_token;
-use authtrail_store_sqlite::SqliteStore;
 
-use crate::{DEFAULT_TENANT, DataDir};
+use crate::{DEFAULT_TENANT, StoreArgs};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Create a token and print it (only the token, on stdout). Only its hash is stored.
     Create {
         #[command(flatten)]
-        data: DataDir,
+        data: StoreArgs,
         /// The tenant the token is bound to (Google's customerId).
         #[arg(long, default_value = DEFAULT_TENANT)]
         tenant: String,
@@ -32,7 +31,7 @@ pub enum Command {
     /// List tokens (never their secrets).
     List {
         #[command(flatten)]
-        data: DataDir,
+        data: StoreArgs,
         /// Only this tenant's tokens.
         #[arg(long)]
         tenant: Option<String>,
@@ -40,15 +39,15 @@ pub enum Command {
     /// Revoke a token by its id (tok_…); it stops working at once.
     Revoke {
         #[command(flatten)]
-        data: DataDir,
+        data: StoreArgs,
         #[arg(long, default_value = DEFAULT_TENANT)]
         tenant: String,
         id: String,
     },
 }
 
-fn open(data: &DataDir) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open(&data.dir, Arc::new(SystemClock))?)
+async fn open(data: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    data.open().await
 }
 
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
@@ -72,7 +71,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             let expires = expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
             let minted = mint_token(tenant, &name, parsed, now, expires);
-            open(&data)?.put_token(&minted.record).await?;
+            open(&data).await?.put_token(&minted.record).await?;
             eprintln!(
                 "created {} for tenant {}",
                 minted.record.id, minted.record.tenant
@@ -84,7 +83,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
                 .map(|t| Tenant::new(&t))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            let tokens = open(&data)?.list_tokens(tenant.as_ref()).await?;
+            let tokens = open(&data).await?.list_tokens(tenant.as_ref()).await?;
             println!(
                 "{:<18} {:<12} {:<18} {:<20} {:<24} {:<24} REVOKED",
                 "ID", "TENANT", "SCOPES", "NAME", "CREATED", "EXPIRES"
@@ -109,7 +108,7 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Revoke { data, tenant, id } => {
             let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            if !open(&data)?.revoke_token(&tenant, &id, now).await? {
+            if !open(&data).await?.revoke_token(&tenant, &id, now).await? {
                 bail!("tenant {tenant} has no token {id}");
             }
             eprintln!("revoked {id}");
