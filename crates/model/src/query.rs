@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use crate::activity::{Activity, Outcome};
 use crate::filters::ParamFilter;
+use crate::store::Count;
 
 /// Most items one page may hold.
 pub const MAX_PAGE: usize = 1000;
@@ -200,6 +201,93 @@ impl ActivityQuery {
             (None, Some(end)) => UpperBound::Before(end),
             (None, None) => UpperBound::None,
         }
+    }
+}
+
+/// Counts matches for every engine, so the cap and the scan budget behave identically. Without
+/// parameter filters an engine counts index entries only, stopping at [`Self::index_limit`]; with
+/// them it offers candidates in rounds, exactly as it does for a [`PageBuilder`].
+pub struct CountBuilder {
+    query: ActivityQuery,
+    cap: Option<u64>,
+    n: u64,
+    scanned: usize,
+    after: Option<Position>,
+}
+
+impl CountBuilder {
+    pub fn new(query: &ActivityQuery, cap: Option<u64>) -> CountBuilder {
+        // A count covers the whole window: a page position does not narrow it.
+        let query = ActivityQuery {
+            after: None,
+            ..query.clone()
+        };
+        CountBuilder {
+            query,
+            cap,
+            n: 0,
+            scanned: 0,
+            after: None,
+        }
+    }
+
+    /// The query to count (its paging position cleared).
+    pub fn query(&self) -> &ActivityQuery {
+        &self.query
+    }
+
+    /// When no parameter filter applies, the engine may count index entries, stopping at this
+    /// many (one past the cap, to know whether the cap was hit); `None` when rows must be checked.
+    pub fn index_limit(&self) -> Option<usize> {
+        self.query.filters.is_empty().then(|| {
+            self.cap
+                .map(|c| c.saturating_add(1))
+                .unwrap_or(u64::MAX)
+                .min(i64::MAX as u64) as usize
+        })
+    }
+
+    /// The answer for an index-only count of `n` entries.
+    pub fn from_index(&self, n: u64) -> Count {
+        match self.cap {
+            Some(c) if n > c => Count { n: c, capped: true },
+            _ => Count { n, capped: false },
+        }
+    }
+
+    /// Where the next round of candidates starts (exclusive).
+    pub fn after(&self) -> Option<Position> {
+        self.after
+    }
+
+    /// Offers the next candidate; the answer once the cap or the scan budget is reached.
+    pub fn offer(&mut self, a: &Activity) -> Option<Count> {
+        self.scanned += 1;
+        self.after = Some(Position {
+            time_us: a.time_us,
+            seq: a.unique_qualifier,
+        });
+        if self.query.filters_match(a) {
+            self.n += 1;
+            if self.cap.is_some_and(|c| self.n > c) {
+                return Some(Count {
+                    n: self.n - 1,
+                    capped: true,
+                });
+            }
+        }
+        (self.scanned >= SCAN_BUDGET).then_some(Count {
+            n: self.n,
+            capped: true,
+        })
+    }
+
+    /// Ends a round that fetched `fetched` of [`SCAN_CHUNK`] rows: the answer when none remain.
+    pub fn end_round(&self, fetched: usize) -> Option<Count> {
+        (fetched < SCAN_CHUNK).then_some(Count {
+            n: self.n,
+            capped: false,
+        })
     }
 }
 

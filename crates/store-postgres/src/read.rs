@@ -11,9 +11,7 @@
 //! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
 //! a time window prunes partitions at plan time.
 
-use authtrail_model::{
-    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, Tenant,
-};
+use authtrail_model::{Activity, ActivityBody, ActivityQuery, Count, Page, StoreError, Tenant};
 use tokio_postgres::Row;
 
 use crate::{PgStore, backend, pg};
@@ -23,7 +21,7 @@ mod statement;
 use statement::{Shape, build};
 
 // The scan budget and chunk are the model's, so both engines answer short at the same point.
-use authtrail_model::query::{PageBuilder, SCAN_BUDGET, SCAN_CHUNK as CHUNK};
+use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK as CHUNK};
 
 pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
 
@@ -113,53 +111,35 @@ pub(crate) async fn count(
     let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
         return Ok(none);
     };
-    let q = ActivityQuery {
-        after: None,
-        ..q.clone()
-    };
-    let stop = cap
-        .map(|c| c.saturating_add(1))
-        .unwrap_or(u64::MAX)
-        .min(i64::MAX as u64) as usize;
-    if q.filters.is_empty() {
+    let mut count = CountBuilder::new(q, cap);
+    let q = count.query().clone();
+    if let Some(stop) = count.index_limit() {
         let stmt = build(tid, &q, &names, has_extra, None, stop, Shape::Count);
         let row = c
             .query_typed_one(&stmt.sql, &stmt.params())
             .await
             .map_err(pg)?;
-        let n = row.get::<_, i64>(0) as u64;
-        return Ok(match cap {
-            Some(c) if n > c => Count { n: c, capped: true },
-            _ => Count { n, capped: false },
-        });
+        return Ok(count.from_index(row.get::<_, i64>(0) as u64));
     }
     // With filters, walk in chunks like `list` so that memory stays bounded.
-    let (mut n, mut scanned, mut after) = (0u64, 0usize, None);
     loop {
-        let stmt = build(tid, &q, &names, has_extra, after, CHUNK, Shape::Rows);
+        let stmt = build(
+            tid,
+            &q,
+            &names,
+            has_extra,
+            count.after(),
+            CHUNK,
+            Shape::Rows,
+        );
         let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
         for row in &rows {
-            scanned += 1;
-            let a = decode(tenant, row)?;
-            after = Some(Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            });
-            if q.filters_match(&a) {
-                n += 1;
-                if cap.is_some_and(|c| n > c) {
-                    return Ok(Count {
-                        n: n - 1,
-                        capped: true,
-                    });
-                }
-            }
-            if scanned >= SCAN_BUDGET {
-                return Ok(Count { n, capped: true });
+            if let Some(done) = count.offer(&decode(tenant, row)?) {
+                return Ok(done);
             }
         }
-        if rows.len() < CHUNK {
-            return Ok(Count { n, capped: false });
+        if let Some(done) = count.end_round(rows.len()) {
+            return Ok(done);
         }
     }
 }

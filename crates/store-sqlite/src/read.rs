@@ -5,7 +5,7 @@
 //! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
-use authtrail_model::query::{PageBuilder, SCAN_BUDGET, UpperBound};
+use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
     Tenant,
@@ -121,46 +121,31 @@ pub(crate) fn count(
     let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
         return Ok(none);
     };
-    let q = ActivityQuery {
-        after: None,
-        ..q.clone()
-    };
-    let stop = cap
-        .map(|c| c.saturating_add(1))
-        .unwrap_or(u64::MAX)
-        .min(i64::MAX as u64) as usize;
-    if q.filters.is_empty() {
+    let mut count = CountBuilder::new(q, cap);
+    let q = count.query().clone();
+    if let Some(stop) = count.index_limit() {
         let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, stop);
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql})"))
             .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
             .map_err(backend)?;
-        let n = n as u64;
-        return Ok(match cap {
-            Some(c) if n > c => Count { n: c, capped: true },
-            _ => Count { n, capped: false },
-        });
+        return Ok(count.from_index(n as u64));
     }
-    let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, SCAN_BUDGET);
-    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
-    let (mut n, mut scanned) = (0u64, 0usize);
-    while let Some(row) = rows.next().map_err(backend)? {
-        scanned += 1;
-        if q.filters_match(&decode(tenant, row).map_err(backend)?) {
-            n += 1;
-            if cap.is_some_and(|c| n > c) {
-                return Ok(Count {
-                    n: n - 1,
-                    capped: true,
-                });
+    loop {
+        let (sql, params) = statement(tid, &q, &event_ids, has_extra, count.after(), SCAN_CHUNK);
+        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
+        let mut fetched = 0;
+        while let Some(row) = rows.next().map_err(backend)? {
+            fetched += 1;
+            if let Some(done) = count.offer(&decode(tenant, row).map_err(backend)?) {
+                return Ok(done);
             }
         }
+        if let Some(done) = count.end_round(fetched) {
+            return Ok(done);
+        }
     }
-    Ok(Count {
-        n,
-        capped: scanned >= SCAN_BUDGET,
-    })
 }
 
 /// Ascending by uniqueQualifier, after `after`.
