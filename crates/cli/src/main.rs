@@ -5,6 +5,7 @@ mod client;
 mod demo;
 mod generate;
 mod ingest;
+mod limits;
 mod query;
 mod serve;
 mod token;

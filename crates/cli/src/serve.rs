@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use authtrail_catalog::Catalog;
 use authtrail_model::{Store, SystemClock};
-use authtrail_server::{AppState, Limits};
+use authtrail_server::AppState;
 use authtrail_store_postgres::PgStore;
 use authtrail_store_sqlite::SqliteStore;
 
+use crate::limits::LimitArgs;
 use crate::{DEFAULT_TENANT, DataDir};
 
 #[derive(clap::Args)]
@@ -31,12 +32,8 @@ pub struct Args {
     /// api_endpoint has a path.
     #[arg(long, env = "AUTHTRAIL_GOOGLE_PREFIX")]
     google_prefix: Option<String>,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
-    max_body_bytes: usize,
-    /// Most activities in one ingest batch.
-    #[arg(long, default_value_t = Limits::default().max_batch)]
-    max_batch: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -54,10 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let tokens = store.list_tokens(None).await?;
-    let limits = Limits {
-        max_body_bytes: args.max_body_bytes,
-        max_batch: args.max_batch,
-    };
+    let limits = args.limits.to_limits();
     let state = AppState::new(store.clone(), catalog, clock, limits)
         .await?
         .with_google_prefix(args.google_prefix.as_deref())

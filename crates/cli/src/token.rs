@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use authtrail_catalog::Catalog;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Clock, Scope, Store, SystemClock, Tenant};
 use authtrail_server::auth::mint_token;
+use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 
 use crate::{DEFAULT_TENANT, StoreArgs};
 
@@ -46,6 +48,14 @@ pub enum Command {
     },
 }
 
+/// Records a CLI admin action in the tenant's trail (self-audit).
+async fn audit(store: &dyn Store, tenant: &Tenant, event: AdminEvent) -> anyhow::Result<()> {
+    let catalog = Catalog::builtin().map_err(anyhow::Error::msg)?;
+    record(store, &catalog, SystemClock.now_us(), tenant, event)
+        .await
+        .context("recording the action in the audit trail")
+}
+
 async fn open(data: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     data.open().await
 }
@@ -71,7 +81,20 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             let expires = expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
             let minted = mint_token(tenant, &name, parsed, now, expires);
-            open(&data).await?.put_token(&minted.record).await?;
+            let store = open(&data).await?;
+            store.put_token(&minted.record).await?;
+            let scopes: Vec<&str> = minted.record.scopes.iter().map(|s| s.as_str()).collect();
+            let event = AdminEvent::new("token.create", AdminActor::cli())
+                .string("token_id", &minted.record.id)
+                .string("tenant", minted.record.tenant.as_str())
+                .strings("scopes", &scopes);
+            if let Err(e) = audit(store.as_ref(), &minted.record.tenant, event).await {
+                // An unaudited token must not work.
+                let _ = store
+                    .revoke_token(&minted.record.tenant, &minted.record.id, now)
+                    .await;
+                return Err(e);
+            }
             eprintln!(
                 "created {} for tenant {}",
                 minted.record.id, minted.record.tenant
@@ -108,9 +131,18 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Revoke { data, tenant, id } => {
             let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            if !open(&data).await?.revoke_token(&tenant, &id, now).await? {
+            let store = open(&data).await?;
+            let tokens = store.list_tokens(Some(&tenant)).await?;
+            let Some(token) = tokens.into_iter().find(|t| t.id == id) else {
                 bail!("tenant {tenant} has no token {id}");
-            }
+            };
+            store.revoke_token(&tenant, &id, now).await?;
+            let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+            let event = AdminEvent::new("token.revoke", AdminActor::cli())
+                .string("token_id", &id)
+                .string("tenant", tenant.as_str())
+                .strings("scopes", &scopes);
+            audit(store.as_ref(), &tenant, event).await?;
             eprintln!("revoked {id}");
         }
     }

@@ -109,7 +109,18 @@ fn activity(i: usize) -> Value {
            "events": [{"name": "login_success", "parameters": [{"name": "is_suspicious", "boolValue": false}]}]})
 }
 
+/// The uniqueQualifiers of every producer activity, leaving out authtrail's own `admin` events
+/// (creating a token records one).
 fn all_qualifiers(s: &Server, token: &str) -> Vec<i64> {
+    all_activities(s, token)
+        .into_iter()
+        .filter(|(_, app)| app != "admin")
+        .map(|(uq, _)| uq)
+        .collect()
+}
+
+/// Every activity of the token's tenant, as (uniqueQualifier, applicationName).
+fn all_activities(s: &Server, token: &str) -> Vec<(i64, String)> {
     let mut out = Vec::new();
     let mut url = format!("{}/v1/activities?limit=1000", s.url);
     loop {
@@ -121,11 +132,9 @@ fn all_qualifiers(s: &Server, token: &str) -> Vec<i64> {
             .json()
             .unwrap();
         out.extend(b["items"].as_array().unwrap().iter().map(|i| {
-            i["id"]["uniqueQualifier"]
-                .as_str()
-                .unwrap()
-                .parse::<i64>()
-                .unwrap()
+            let uq = i["id"]["uniqueQualifier"].as_str().unwrap();
+            let app = i["id"]["applicationName"].as_str().unwrap();
+            (uq.parse::<i64>().unwrap(), app.to_string())
         }));
         match b["nextCursor"].as_str() {
             Some(c) => url = format!("{}/v1/activities?limit=1000&cursor={c}", s.url),
@@ -187,8 +196,17 @@ fn acknowledged_events_survive_kill_9() {
     );
     assert_eq!(
         stored,
-        (1..=2000).collect::<Vec<_>>(),
+        (2..=2001).collect::<Vec<_>>(),
         "the sequence is gap-free"
+    );
+    let admin: Vec<(i64, String)> = all_activities(&server, &token)
+        .into_iter()
+        .filter(|(_, app)| app == "admin")
+        .collect();
+    assert_eq!(
+        admin,
+        vec![(1, "admin".to_string())],
+        "creating the token was recorded first"
     );
     // The sequence continues where it stopped, and a retry of an acknowledged event is a duplicate.
     let resp: Value = http()
@@ -200,7 +218,7 @@ fn acknowledged_events_survive_kill_9() {
         .json()
         .unwrap();
     assert_eq!(resp["receipts"][0]["duplicate"], true);
-    assert_eq!(resp["receipts"][1]["uniqueQualifier"], "2001");
+    assert_eq!(resp["receipts"][1]["uniqueQualifier"], "2002");
 }
 
 #[test]

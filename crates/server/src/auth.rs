@@ -119,6 +119,12 @@ pub async fn authenticate(state: &AppState, presented: Option<&str>) -> Result<A
         tracing::info!(token = %record.id, "refused an expired token");
         return Err(refuse());
     }
+    if let Err(wait) = state.rate.per_token.check(&record.id) {
+        tracing::debug!(token = %record.id, "rate limited (per token)");
+        return Err(ApiError::RateLimited {
+            retry_after_secs: crate::ratelimit::retry_after_secs(wait),
+        });
+    }
     Ok(Auth {
         token_id: record.id,
         tenant: record.tenant,

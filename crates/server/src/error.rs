@@ -46,8 +46,18 @@ pub enum ApiError {
     },
     /// 415: a content type the endpoint does not read.
     UnsupportedMediaType(String),
+    /// 408: the request body arrived too slowly.
+    RequestTimeout(String),
+    /// 429: the client (token or IP) is over its rate limit; retry after the given seconds.
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// 431: the request's headers are over their limit.
+    HeadersTooLarge(String),
     /// 503: the store is not accepting work right now.
     Unavailable(String),
+    /// 503: the server is at its concurrency limit and sheds this request; retry shortly.
+    Overloaded,
     /// 500: a fault on our side. The message is generic; the cause goes to the log.
     Internal,
 }
@@ -74,7 +84,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,7 +101,11 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::Internal => "internal",
         }
     }
@@ -100,7 +117,13 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::RequestTimeout(m)
+            | ApiError::HeadersTooLarge(m)
             | ApiError::Unavailable(m) => m.clone(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("too many requests; retry in {retry_after_secs} s")
+            }
+            ApiError::Overloaded => "the server is at capacity; retry in a moment".into(),
             ApiError::TooLarge { field, message } => format!("{field}: {message}"),
             ApiError::Internal => "internal error; the server log has the cause".into(),
         }
@@ -112,6 +135,11 @@ impl ApiError {
             ApiError::TooLarge { field, message } => vec![Detail {
                 index: None,
                 field: field.clone(),
+                message: message.clone(),
+            }],
+            ApiError::HeadersTooLarge(message) => vec![Detail {
+                index: None,
+                field: "headers".into(),
                 message: message.clone(),
             }],
             _ => Vec::new(),
@@ -155,17 +183,30 @@ impl IntoResponse for ApiError {
                 details: self.details(),
             },
         };
-        with_challenge((status, axum::Json(body)).into_response())
+        self.headers((status, axum::Json(body)).into_response())
     }
 }
 
-/// Adds `WWW-Authenticate: Bearer …` to a 401, as RFC 6750 asks; every API's envelope uses it.
-pub fn with_challenge(mut resp: Response) -> Response {
-    if resp.status() == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
-        );
+impl ApiError {
+    /// Adds the headers an error's status calls for; every API's envelope uses it:
+    /// `WWW-Authenticate: Bearer …` on a 401 (RFC 6750), `Retry-After` on a 429 or a shed 503.
+    pub fn headers(&self, mut resp: Response) -> Response {
+        let h = resp.headers_mut();
+        match self {
+            ApiError::Unauthenticated(_) => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"authtrail\", error=\"invalid_token\""),
+                );
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::Overloaded => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
     }
-    resp
 }

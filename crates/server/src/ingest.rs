@@ -84,9 +84,17 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    let timeout = state.limits.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // The only way reading a hyper body fails, besides the length limit, is a client that
+        // goes away; either way nothing was read, nothing is stored.
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {} s",
+            timeout.as_secs()
+        ))),
+    }
 }
 
 fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {

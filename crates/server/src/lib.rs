@@ -10,24 +10,28 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so the binary and the tests
 //! start the server the same way.
 
+pub mod admin;
 pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod google;
 pub mod ingest;
+pub mod listen;
 pub mod native;
 pub mod params;
+pub mod protect;
+pub mod ratelimit;
+pub mod self_audit;
 pub mod state;
-
-use std::future::Future;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde_json::json;
 
+pub use listen::serve;
 pub use state::{AppState, Limits};
 
 use error::ApiError;
@@ -48,10 +52,41 @@ pub fn router(state: AppState) -> Router {
             "/v1/activities/{unique_qualifier}",
             get(native::get_activity),
         )
+        .route(
+            "/v1/admin/tokens",
+            get(admin::list_tokens).post(admin::create_token),
+        )
+        .route("/v1/admin/tokens/{id}", delete(admin::revoke_token))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(log_request))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(log_request))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    protect::admit,
+                ))
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    protect::overload,
+                ))
+                .load_shed()
+                // Global: `Router::layer` builds one service per route, and the limit is for
+                // the whole server, not per route.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    state.limits.max_in_flight.max(1),
+                )),
+        )
         .with_state(state)
+}
+
+/// Renders an error in the envelope of the API that `path` belongs to (Google's under
+/// `/admin/reports`, the native one elsewhere). For refusals made before any handler runs.
+pub fn respond(path: &str, e: ApiError) -> Response {
+    if path.contains("/admin/reports") {
+        google::GoogleError(e).into_response()
+    } else {
+        e.into_response()
+    }
 }
 
 /// Liveness and readiness in one: answers 200 when the store answers. Open to probes without a
@@ -83,12 +118,7 @@ async fn openapi() -> Response {
 
 /// Unknown paths answer 404 in the envelope of the API they look like.
 async fn not_found(uri: axum::http::Uri) -> Response {
-    let e = ApiError::NotFound("no such endpoint".into());
-    if uri.path().contains("/admin/reports") {
-        google::GoogleError(e).into_response()
-    } else {
-        e.into_response()
-    }
+    respond(uri.path(), ApiError::NotFound("no such endpoint".into()))
 }
 
 async fn method_not_allowed() -> Response {
@@ -105,17 +135,4 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let resp = next.run(req).await;
     tracing::info!(%method, %path, status = resp.status().as_u16(), ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3), "request");
     resp
-}
-
-/// Serves until `shutdown` completes, then lets in-flight requests finish (an acknowledged batch
-/// is always committed before the process exits).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

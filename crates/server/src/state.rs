@@ -1,17 +1,39 @@
 //! What every handler shares.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use authtrail_catalog::Catalog;
 use authtrail_model::{Clock, Store, StoreError};
 
-/// Limits of the HTTP surface. Each is documented in docs/api.md.
+use crate::ratelimit::KeyedLimit;
+
+/// Limits of the HTTP surface. Each is documented in docs/api.md and SECURITY.md.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request body, in bytes (413 above it).
     pub max_body_bytes: usize,
     /// Most activities in one ingest batch (413 above it).
     pub max_batch: usize,
+    /// Largest total size of a request's headers, in bytes (431 above it).
+    pub max_header_bytes: usize,
+    /// Sustained requests per second per client IP (bursts of twice that); 0 switches it off.
+    pub per_ip_rps: u32,
+    /// Sustained requests per second per API token (bursts of twice that); 0 switches it off.
+    pub per_token_rps: u32,
+    /// Requests handled at once; more are shed with 503 and `Retry-After` instead of queueing.
+    pub max_in_flight: usize,
+    /// Open connections at once; more wait in the kernel's accept backlog.
+    pub max_connections: usize,
+    /// Time a client has to send its request line and headers.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send its whole body (408 after it).
+    pub body_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed; the client IP is otherwise the peer's.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Limits {
@@ -19,8 +41,22 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_batch: 10_000,
+            max_header_bytes: 32 * 1024,
+            per_ip_rps: 1000,
+            per_token_rps: 500,
+            max_in_flight: 256,
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// The rate limiters, shared by every request of this node.
+pub struct RateLimits {
+    pub per_ip: KeyedLimit<IpAddr>,
+    pub per_token: KeyedLimit<String>,
 }
 
 #[derive(Clone)]
@@ -31,6 +67,7 @@ pub struct Inner {
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    pub rate: Arc<RateLimits>,
     /// Signs page tokens; shared by every node through the store.
     pub cursor_key: [u8; 32],
     /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
@@ -53,11 +90,16 @@ impl AppState {
         limits: Limits,
     ) -> Result<AppState, StoreError> {
         let cursor_key = store.secret("cursor-signing").await?;
+        let rate = Arc::new(RateLimits {
+            per_ip: KeyedLimit::new(limits.per_ip_rps),
+            per_token: KeyedLimit::new(limits.per_token_rps),
+        });
         Ok(AppState(Arc::new(Inner {
             store,
             catalog,
             clock,
             limits,
+            rate,
             cursor_key,
             google_prefix: None,
         })))
@@ -89,6 +131,7 @@ impl AppState {
             catalog: inner.catalog.clone(),
             clock: inner.clock.clone(),
             limits: inner.limits.clone(),
+            rate: inner.rate.clone(),
             cursor_key: inner.cursor_key,
             google_prefix: prefix,
         })))

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::{ApiError, with_challenge};
+use crate::error::ApiError;
 
 /// An [`ApiError`] rendered in Google's envelope.
 #[derive(Debug)]
@@ -38,6 +38,8 @@ impl IntoResponse for GoogleError {
             StatusCode::UNAUTHORIZED => ("UNAUTHENTICATED", "authError"),
             StatusCode::FORBIDDEN => ("PERMISSION_DENIED", "insufficientPermissions"),
             StatusCode::NOT_FOUND => ("NOT_FOUND", "notFound"),
+            StatusCode::REQUEST_TIMEOUT => ("DEADLINE_EXCEEDED", "deadlineExceeded"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("INVALID_ARGUMENT", "invalid"),
             StatusCode::TOO_MANY_REQUESTS => ("RESOURCE_EXHAUSTED", "rateLimitExceeded"),
             StatusCode::SERVICE_UNAVAILABLE => ("UNAVAILABLE", "backendError"),
             _ => ("INTERNAL", "backendError"),
@@ -63,6 +65,6 @@ impl IntoResponse for GoogleError {
             errors.push(one);
         }
         let body = json!({"error": {"code": status.as_u16(), "message": message, "errors": errors, "status": rpc}});
-        with_challenge((status, axum::Json(body)).into_response())
+        e.headers((status, axum::Json(body)).into_response())
     }
 }

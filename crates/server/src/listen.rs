@@ -1,0 +1,96 @@
+//! The accept loop. `axum::serve` offers no header-read timeout, header-size limit or connection
+//! cap, so a slow-loris client could hold sockets forever; this loop drives hyper's HTTP/1
+//! connection directly with those limits, and tells each request its peer address.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::state::AppState;
+
+/// Longest a shutdown waits for in-flight requests before giving up on them. An ingest request
+/// that is cut off here was never acknowledged, so the producer retries it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish (an acknowledged batch
+/// is always committed before the process exits).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.limits.clone();
+    let rate = state.rate.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            rate.per_ip.sweep();
+            rate.per_token.sweep();
+        }
+    });
+    let app: Router = crate::router(state);
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper answers 431 itself past this; below it our own check answers in JSON.
+        .max_buf_size((limits.max_header_bytes * 2).max(8192))
+        .max_headers(128);
+    tokio::pin!(shutdown);
+    loop {
+        // Waiting for a free connection slot before accepting leaves excess connections in the
+        // kernel's backlog instead of in our memory.
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    req
+                });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    sweeper.abort();
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: some connections did not finish in time");
+    }
+    Ok(())
+}
