@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(log_request))
+                // A bug must cost one request a 500, never the connection or the process.
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     protect::admit,
@@ -119,6 +121,11 @@ async fn openapi() -> Response {
 /// Unknown paths answer 404 in the envelope of the API they look like.
 async fn not_found(uri: axum::http::Uri) -> Response {
     respond(uri.path(), ApiError::NotFound("no such endpoint".into()))
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked; answered 500");
+    ApiError::Internal.into_response()
 }
 
 async fn method_not_allowed() -> Response {
