@@ -38,7 +38,8 @@ pub struct IngestResponse {
     receipts: Vec<ReceiptOut>,
 }
 
-enum Format {
+/// How an ingest body is framed.
+pub enum Format {
     JsonArray,
     Ndjson,
 }
@@ -97,7 +98,9 @@ pub async fn read_body(
     }
 }
 
-fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
+/// Splits a body into JSON items (the decoder half of ingest; `validate_item` is the other).
+/// Public so that the fuzz target drives exactly this code.
+pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::field(
             "body",
