@@ -37,6 +37,19 @@ pub struct Args {
     /// Most activities in one ingest batch.
     #[arg(long, default_value_t = Limits::default().max_batch)]
     max_batch: usize,
+    /// Remove activities older than this many days, in the background (see docs/operations.md).
+    /// Without it, nothing is ever removed.
+    #[arg(long, env = "AUTHTRAIL_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=crate::retention::MAX_DAYS as i64))]
+    retention_days: Option<u32>,
+    /// Seconds between two retention purges (the first runs at start).
+    #[arg(long, env = "AUTHTRAIL_RETENTION_INTERVAL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    retention_interval_secs: u64,
+    /// Serve GET /metrics without a token (for a scraper on a private network). By default it
+    /// needs an admin-scope token.
+    #[arg(long, env = "AUTHTRAIL_METRICS_OPEN")]
+    metrics_open: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -62,6 +75,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?
         .with_google_prefix(args.google_prefix.as_deref())
         .map_err(anyhow::Error::msg)?;
+    state.metrics.set_open(args.metrics_open);
+    if let Some(days) = args.retention_days {
+        let every = std::time::Duration::from_secs(args.retention_interval_secs);
+        tracing::info!(
+            retention_days = days,
+            every_secs = every.as_secs(),
+            "retention on"
+        );
+        crate::retention::spawn_periodic(state.clone(), days, every);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -6,6 +6,7 @@
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
+//! - [`metrics`]: `GET /metrics` (Prometheus text) and the request counters behind it.
 //!
 //! [`serve`] takes an already-bound listener and a shutdown future, so the binary and the tests
 //! start the server the same way.
@@ -15,6 +16,7 @@ pub mod cursor;
 pub mod error;
 pub mod google;
 pub mod ingest;
+pub mod metrics;
 pub mod native;
 pub mod params;
 pub mod state;
@@ -32,7 +34,7 @@ pub use state::{AppState, Limits};
 
 use error::ApiError;
 
-/// The whole router. Every route but `/healthz` needs a token.
+/// The whole router. Every route but `/healthz` needs a token (`/metrics` too, unless opened).
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new().route(google::LIST_PATH, get(google::list));
     if let Some(prefix) = &state.google_prefix {
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     }
     r.route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics::get_metrics))
         .route(
             "/v1/activities",
             get(native::list_activities).post(ingest::post_activities),
@@ -51,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

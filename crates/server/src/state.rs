@@ -35,6 +35,8 @@ pub struct Inner {
     pub cursor_key: [u8; 32],
     /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
     pub google_prefix: Option<String>,
+    /// What `GET /metrics` reports; shared by every copy of this state.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::ops::Deref for AppState {
@@ -60,6 +62,7 @@ impl AppState {
             limits,
             cursor_key,
             google_prefix: None,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })))
     }
 
@@ -91,6 +94,7 @@ impl AppState {
             limits: inner.limits.clone(),
             cursor_key: inner.cursor_key,
             google_prefix: prefix,
+            metrics: inner.metrics.clone(),
         })))
     }
 }

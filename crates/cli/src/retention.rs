@@ -1,0 +1,205 @@
+//! Retention: `authtrail retention --days N` (one purge, now) and the server's periodic purge
+//! (`serve --retention-days N`).
+//!
+//! The engines do the deleting (`Store::purge_before`): PostgreSQL drops whole monthly partitions
+//! and trims the boundary month in bounded batches; SQLite deletes in bounded batches, each a short
+//! transaction queued behind waiting appends. So a purge never blocks ingest for long, and the
+//! periodic one runs on its own task.
+//!
+//! Every run is written to the `admin` trail (`retention.purge`) of each tenant that had
+//! activities, and a changed retention period to `retention.change`, so a tenant's auditors can
+//! see that, when and by which policy old records were removed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow};
+use authtrail_catalog::Catalog;
+use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{ActivityQuery, Clock, ParamValue, Store, SystemClock, Tenant};
+use authtrail_server::AppState;
+use authtrail_server::metrics::PurgeRun;
+use serde_json::json;
+
+use crate::StoreArgs;
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
+pub const MAX_DAYS: u32 = 36_500;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Remove every activity older than this many days (1 to 36500).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_DAYS as i64))]
+    days: u32,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let store = args.store.open().await?;
+    let catalog = Catalog::builtin()?;
+    let run = purge(
+        &*store,
+        &catalog,
+        &SystemClock,
+        args.days,
+        "authtrail retention",
+    )
+    .await?;
+    eprintln!(
+        "removed {} activities older than {} in {:.1} s",
+        run.rows,
+        format_rfc3339(run.cutoff_us, Precision::Millis),
+        run.duration.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Purges everything older than `days` and records the run in each affected tenant's admin trail.
+pub async fn purge(
+    store: &dyn Store,
+    catalog: &Catalog,
+    clock: &dyn Clock,
+    days: u32,
+    actor: &str,
+) -> anyhow::Result<PurgeRun> {
+    let cutoff_us = clock.now_us() - i64::from(days) * DAY_US;
+    let cutoff = format_rfc3339(cutoff_us, Precision::Millis);
+    let tenants = store.tenants().await?;
+    let started = Instant::now();
+    tracing::info!(%cutoff, retention_days = days, "retention purge started");
+    let rows = store
+        .purge_before(cutoff_us)
+        .await
+        .context("the retention purge failed")?;
+    let run = PurgeRun {
+        finished_us: clock.now_us(),
+        cutoff_us,
+        rows,
+        duration: started.elapsed(),
+    };
+    tracing::info!(
+        rows,
+        %cutoff,
+        retention_days = days,
+        ms = run.duration.as_millis() as u64,
+        "retention purge finished"
+    );
+    let params = json!([
+        {"name": "retention_days", "intValue": days.to_string()},
+        {"name": "cutoff", "value": cutoff},
+    ]);
+    for tenant in &tenants {
+        record(
+            store,
+            catalog,
+            clock,
+            tenant,
+            actor,
+            "retention.purge",
+            &params,
+        )
+        .await?;
+    }
+    Ok(run)
+}
+
+/// Records `retention.change` in each tenant whose last recorded period differs from `days` (a
+/// node restarting with the same setting records nothing).
+pub async fn note_setting(
+    store: &dyn Store,
+    catalog: &Catalog,
+    clock: &dyn Clock,
+    days: u32,
+) -> anyhow::Result<()> {
+    let query = ActivityQuery {
+        application: Some("admin".into()),
+        event_names: vec!["retention.change".into()],
+        limit: 1,
+        ..ActivityQuery::default()
+    };
+    let params = json!([{"name": "retention_days", "intValue": days.to_string()}]);
+    for tenant in store.tenants().await? {
+        let last = store.list(&tenant, &query).await?.items.into_iter().next();
+        let last_days = last.as_ref().and_then(|a| {
+            a.body
+                .events
+                .iter()
+                .find_map(|e| match e.param("retention_days") {
+                    Some(ParamValue::Int(d)) if e.name == "retention.change" => Some(*d),
+                    _ => None,
+                })
+        });
+        if last_days != Some(i64::from(days)) {
+            record(
+                store,
+                catalog,
+                clock,
+                &tenant,
+                "authtrail serve",
+                "retention.change",
+                &params,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends one `admin` activity, validated against the catalogue like any ingested one.
+async fn record(
+    store: &dyn Store,
+    catalog: &Catalog,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    event: &str,
+    params: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let item = json!({
+        "id": {"applicationName": "admin"},
+        "actor": {"callerType": "KEY", "key": actor},
+        "events": [{"type": "retention", "name": event, "parameters": params}],
+    });
+    let ctx = Context {
+        catalog,
+        tenant,
+        now_us: clock.now_us(),
+    };
+    let activity = validate_item(&ctx, 0, &item)
+        .map_err(|e| anyhow!("the {event} audit event is invalid (a bug): {e:?}"))?;
+    store.append(tenant, vec![activity]).await?;
+    Ok(())
+}
+
+/// Runs a purge now and then every `every`, on its own task, until the process ends. A failed run
+/// is logged and counted in `/metrics`; the next one tries again.
+pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
+    tokio::spawn(async move {
+        if let Err(e) = note_setting(&*state.store, &state.catalog, &*state.clock, days).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot record the retention setting");
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match purge(
+                &*state.store,
+                &state.catalog,
+                &*state.clock,
+                days,
+                "authtrail serve",
+            )
+            .await
+            {
+                Ok(run) => state.metrics.purge_succeeded(&run),
+                Err(e) => {
+                    state.metrics.purge_failed();
+                    tracing::error!(error = %format!("{e:#}"), "retention purge failed; retrying at the next interval");
+                }
+            }
+        }
+    });
+}
