@@ -64,7 +64,8 @@ fn now_us() -> i64 {
 }
 
 /// Runs a one-shot purge and checks what is left: nothing older than the cut-off, everything newer.
-fn purge_and_check(store: &[&str]) {
+/// Returns the cut-off (µs, to within the command's run time).
+fn purge_and_check(store: &[&str]) -> i64 {
     let before = login_times(store, "Cret");
     let mut args = vec!["retention", "--days", "30"];
     args.extend_from_slice(store);
@@ -88,6 +89,7 @@ fn purge_and_check(store: &[&str]) {
     assert_eq!(events[0].0, "retention.purge", "{events:?}");
     assert_eq!(events[0].1[0]["intValue"], "30");
     assert_eq!(events[0].1[1]["name"], "cutoff");
+    cutoff
 }
 
 #[test]
@@ -181,10 +183,16 @@ fn the_server_purges_periodically_and_reports_the_last_purge() {
     assert_eq!(names(&events), ["retention.purge", "retention.change"]);
     assert_eq!(events[1].1[0]["intValue"], "30");
 
-    // The same setting again records no change; a new one does.
+    // The same setting again records no change, and a purge that removes nothing from a tenant
+    // is not written to its trail; a new, shorter period is, and so is what it removes.
     let server = Server::start(&["--data", dir, "--retention-days", "30"]);
     wait_for_purge(&server);
+    assert_eq!(
+        metric(&server, "authtrail_retention_last_purged_activities"),
+        Some(0.0)
+    );
     drop(server);
+    assert_eq!(admin_events(&store, "Cret").len(), 2);
     let server = Server::start(&["--data", dir, "--retention-days", "20"]);
     wait_for_purge(&server);
     drop(server);
@@ -195,9 +203,9 @@ fn the_server_purges_periodically_and_reports_the_last_purge() {
             "retention.purge",
             "retention.change",
             "retention.purge",
-            "retention.purge",
             "retention.change"
         ]
     );
+    assert_eq!(events[0].1[0]["intValue"], "20");
     assert_eq!(events[1].1[0]["intValue"], "20");
 }
