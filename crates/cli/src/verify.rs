@@ -289,6 +289,19 @@ pub async fn compare(store: &dyn Store, expected: &Digests) -> anyhow::Result<()
         );
         bad += usize::from(!ok);
     }
+    let others: Vec<String> = store
+        .tenants()
+        .await?
+        .into_iter()
+        .filter(|t| !expected.contains_key(t))
+        .map(|t| t.to_string())
+        .collect();
+    if !others.is_empty() {
+        eprintln!(
+            "note: the store also holds tenants that are not in the export: {}",
+            others.join(", ")
+        );
+    }
     if bad > 0 {
         bail!("{bad} of {} tenants differ from the export", expected.len());
     }

@@ -188,6 +188,22 @@ fn a_trail_moves_from_sqlite_to_postgresql_and_back_unchanged() {
         one.to_str().unwrap(),
     ]);
     assert!(err.contains("wrote 700 activities of 1 tenants"), "{err}");
+    let c = tmp.path().join("c");
+    let (_, err) = authtrail(&[
+        "import",
+        one.to_str().unwrap(),
+        "--data",
+        c.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("restored 700 activities of 1 tenants"),
+        "{err}"
+    );
+    let (_, err) = authtrail(&["verify-export", one.to_str().unwrap(), "--store", &pg.url]);
+    assert!(
+        err.contains("the store also holds tenants that are not in the export: Cone"),
+        "{err}"
+    );
 
     // The jsonValue payload came back with the same content (jsonb reordered its keys inside
     // PostgreSQL; the canonical rows sort them).
