@@ -28,6 +28,9 @@ const DAY_US: i64 = 86_400_000_000;
 /// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
 pub const MAX_DAYS: u32 = 36_500;
 
+/// On a data directory, run it while no server uses that directory: the server keeps sequence
+/// numbers in memory, and the audit entry appended here would take one of them (see
+/// docs/operations.md).
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -40,36 +43,37 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     let catalog = Catalog::builtin()?;
-    let run = purge(
+    let done = purge(&*store, &SystemClock, args.days).await?;
+    eprintln!(
+        "removed {} activities older than {} in {:.1} s",
+        done.run.rows,
+        format_rfc3339(done.run.cutoff_us, Precision::Millis),
+        done.run.duration.as_secs_f64()
+    );
+    record_purge(
         &*store,
         &catalog,
         &SystemClock,
-        args.days,
+        &done,
         "authtrail retention",
     )
-    .await?;
-    eprintln!(
-        "removed {} activities older than {} in {:.1} s",
-        run.rows,
-        format_rfc3339(run.cutoff_us, Precision::Millis),
-        run.duration.as_secs_f64()
-    );
-    Ok(())
+    .await
 }
 
-/// Purges everything older than `days` and records the run in the admin trail of each tenant that
-/// had activities older than the cut-off (a run that removes nothing is only logged and counted).
-pub async fn purge(
-    store: &dyn Store,
-    catalog: &Catalog,
-    clock: &dyn Clock,
+/// A finished purge, and the tenants whose trails must record it.
+pub struct Purged {
+    pub run: PurgeRun,
     days: u32,
-    actor: &str,
-) -> anyhow::Result<PurgeRun> {
+    /// The tenants that had activities older than the cut-off.
+    affected: Vec<Tenant>,
+}
+
+/// Removes everything older than `days`, logging the run.
+pub async fn purge(store: &dyn Store, clock: &dyn Clock, days: u32) -> anyhow::Result<Purged> {
     let cutoff_us = clock.now_us() - i64::from(days) * DAY_US;
     let cutoff = format_rfc3339(cutoff_us, Precision::Millis);
-    // The tenants that lose something: only their trails record the run (a capped count stops
-    // at the first match, through the time index).
+    // Only the trails of tenants that lose something record the run (a capped count stops at the
+    // first match, through the time index).
     let older = ActivityQuery {
         end_us: Some(cutoff_us),
         ..ActivityQuery::default()
@@ -99,11 +103,27 @@ pub async fn purge(
         ms = run.duration.as_millis() as u64,
         "retention purge finished"
     );
+    Ok(Purged {
+        run,
+        days,
+        affected,
+    })
+}
+
+/// Records `retention.purge` in the admin trail of each tenant that lost activities (a run that
+/// removed nothing from a tenant is only logged and counted).
+pub async fn record_purge(
+    store: &dyn Store,
+    catalog: &Catalog,
+    clock: &dyn Clock,
+    done: &Purged,
+    actor: &str,
+) -> anyhow::Result<()> {
     let params = json!([
-        {"name": "retention_days", "intValue": days.to_string()},
-        {"name": "cutoff", "value": cutoff},
+        {"name": "retention_days", "intValue": done.days.to_string()},
+        {"name": "cutoff", "value": format_rfc3339(done.run.cutoff_us, Precision::Millis)},
     ]);
-    for tenant in &affected {
+    for tenant in &done.affected {
         record(
             store,
             catalog,
@@ -115,7 +135,7 @@ pub async fn purge(
         )
         .await?;
     }
-    Ok(run)
+    Ok(())
 }
 
 /// Records `retention.change` in each tenant whose last recorded period differs from `days` (a
@@ -197,16 +217,17 @@ pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match purge(
-                &*state.store,
-                &state.catalog,
-                &*state.clock,
-                days,
-                "authtrail serve",
-            )
-            .await
-            {
-                Ok(run) => state.metrics.purge_succeeded(&run),
+            let (store, catalog, clock) = (&*state.store, &state.catalog, &*state.clock);
+            match purge(store, clock, days).await {
+                Ok(done) => {
+                    // A failed audit record does not make the purge a failure; it is logged.
+                    if let Err(e) =
+                        record_purge(store, catalog, clock, &done, "authtrail serve").await
+                    {
+                        tracing::error!(error = %format!("{e:#}"), "the purge ran, but recording it in the admin trail failed");
+                    }
+                    state.metrics.purge_succeeded(&done.run);
+                }
                 Err(e) => {
                     state.metrics.purge_failed();
                     tracing::error!(error = %format!("{e:#}"), "retention purge failed; retrying at the next interval");
