@@ -50,14 +50,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         format_rfc3339(done.run.cutoff_us, Precision::Millis),
         done.run.duration.as_secs_f64()
     );
-    record_purge(
-        &*store,
-        &catalog,
-        &SystemClock,
-        &done,
-        "authtrail retention",
-    )
-    .await
+    // The OS user running the command, as the other commands' self-audit names it.
+    let who = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let actor = format!("cli:{who}");
+    record_purge(&*store, &catalog, &SystemClock, &done, &actor).await
 }
 
 /// A finished purge, and the tenants whose trails must record it.
@@ -170,7 +168,7 @@ pub async fn note_setting(
                 catalog,
                 clock,
                 &tenant,
-                "authtrail serve",
+                "authtrail",
                 "retention.change",
                 &params,
             )
@@ -221,9 +219,7 @@ pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
             match purge(store, clock, days).await {
                 Ok(done) => {
                     // A failed audit record does not make the purge a failure; it is logged.
-                    if let Err(e) =
-                        record_purge(store, catalog, clock, &done, "authtrail serve").await
-                    {
+                    if let Err(e) = record_purge(store, catalog, clock, &done, "authtrail").await {
                         tracing::error!(error = %format!("{e:#}"), "the purge ran, but recording it in the admin trail failed");
                     }
                     state.metrics.purge_succeeded(&done.run);

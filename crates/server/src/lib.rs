@@ -34,8 +34,15 @@ pub use state::{AppState, Limits};
 
 use error::ApiError;
 
-/// The whole router. Every route but `/healthz` needs a token (`/metrics` too, unless opened).
+/// The whole router. Every route but `/healthz` needs a token.
 pub fn router(state: AppState) -> Router {
+    // Outermost, so that every answer is counted, refusals included (`/metrics` needs a token
+    // too, unless the operator opened it).
+    let track = axum::middleware::from_fn_with_state(state.clone(), metrics::track);
+    routes(state).layer(track)
+}
+
+fn routes(state: AppState) -> Router {
     let mut r = Router::new().route(google::LIST_PATH, get(google::list));
     if let Some(prefix) = &state.google_prefix {
         r = r.route(&format!("{prefix}{}", google::LIST_PATH), get(google::list));
@@ -54,10 +61,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
         .with_state(state)
 }
 
