@@ -10,7 +10,7 @@ use support::{PgSchema, Server, authtrail, http, token};
 
 const DAY_US: i64 = 86_400_000_000;
 
-/// The admin trail of a tenant, newest first, as (event name, parameters).
+/// The retention entries of a tenant's admin trail, newest first, as (event name, parameters).
 fn admin_events(store: &[&str], tenant: &str) -> Vec<(String, Value)> {
     let mut args = vec![
         "query",
@@ -33,6 +33,7 @@ fn admin_events(store: &[&str], tenant: &str) -> Vec<(String, Value)> {
                 e["parameters"].clone(),
             )
         })
+        .filter(|(name, _)| name.starts_with("retention."))
         .collect()
 }
 
