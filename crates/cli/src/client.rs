@@ -1,27 +1,28 @@
-//! Where `ingest` and `query` send their work: a running server over HTTP, or a data directory
-//! opened in-process (for loading data before a server runs, or with no server at all).
+//! Where `ingest` and `query` send their work: a running server over HTTP, or a store (data
+//! directory or PostgreSQL) opened in-process (for loading data before a server runs, or with no
+//! server at all).
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use authtrail_catalog::Catalog;
 use authtrail_model::{SystemClock, Tenant};
 use authtrail_server::{AppState, Limits};
-use authtrail_store_sqlite::SqliteStore;
 
-use crate::{DEFAULT_TENANT, DataDir};
+use crate::{DEFAULT_TENANT, StoreArgs};
 
 #[derive(clap::Args, Clone)]
 pub struct TargetArgs {
-    /// The server's base URL (e.g. http://127.0.0.1:8080). Without it, the data directory is used.
+    /// The server's base URL (e.g. http://127.0.0.1:8080). Without it, the store (--data or
+    /// --store) is opened directly.
     #[arg(long, env = "AUTHTRAIL_URL")]
     pub url: Option<String>,
     /// The API token for --url.
     #[arg(long, env = "AUTHTRAIL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     #[command(flatten)]
-    pub data: DataDir,
-    /// The tenant, when writing straight into a data directory.
+    pub store: StoreArgs,
+    /// The tenant, when working straight on a store (no --url).
     #[arg(long, default_value = DEFAULT_TENANT)]
     pub tenant: String,
 }
@@ -55,10 +56,7 @@ impl TargetArgs {
         }
         let tenant = Tenant::new(&self.tenant).map_err(anyhow::Error::msg)?;
         let clock = Arc::new(SystemClock);
-        let store = Arc::new(
-            SqliteStore::open(&self.data.dir, clock.clone())
-                .with_context(|| format!("opening {}", self.data.dir.display()))?,
-        );
+        let store = self.store.open().await?;
         let catalog = Arc::new(Catalog::builtin()?);
         let state = AppState::new(store, catalog, clock, Limits::default()).await?;
         Ok(Target::Local { state, tenant })

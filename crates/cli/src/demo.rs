@@ -1,5 +1,5 @@
-//! `authtrail demo`: fills a data directory with realistic sign-in traffic, so that a newcomer
-//! sees a living trail within a minute.
+//! `authtrail demo`: fills a store (a data directory, or PostgreSQL with --store) with realistic
+//! sign-in traffic, so that a newcomer sees a living trail within a minute.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +13,7 @@ use authtrail_model::{Clock, Store, SystemClock, Tenant};
 use authtrail_store_sqlite::SqliteStore;
 
 use crate::generate::Generator;
-use crate::{DEFAULT_TENANT, DataDir};
+use crate::{DEFAULT_TENANT, StoreArgs};
 
 /// Activities per append (one transaction each).
 const BATCH: usize = 5_000;
@@ -21,7 +21,7 @@ const BATCH: usize = 5_000;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    data: DataDir,
+    data: StoreArgs,
     /// How many activities to generate.
     #[arg(long, default_value_t = 10_000)]
     events: u64,
@@ -39,12 +39,19 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let tenant = Tenant::new(&args.tenant).map_err(anyhow::Error::msg)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(SqliteStore::open(&args.data.dir, clock.clone())?);
+    // SQLite is kept by its type too, for the planner refresh after the load.
+    let (store, sqlite) = match &args.data.store {
+        Some(_) => (args.data.open().await?, None),
+        None => {
+            let s = Arc::new(SqliteStore::open(&args.data.data.dir, clock.clone())?);
+            (s.clone() as Arc<dyn Store>, Some(s))
+        }
+    };
     let catalog = Catalog::builtin()?;
     eprintln!(
         "generating {} activities for tenant {tenant} in {}",
         args.events,
-        args.data.dir.display()
+        args.data.describe()
     );
     let bar = ProgressBar::new(args.events);
     bar.set_style(ProgressStyle::with_template(
@@ -88,19 +95,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }));
     }
     bar.finish_and_clear();
-    store.optimize().await?;
+    if let Some(s) = sqlite {
+        s.optimize().await?;
+    }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "stored {stored} activities ({duplicates} were already there) in {secs:.1} s ({:.0}/s)",
         (stored + duplicates) as f64 / secs.max(1e-9)
     );
     let has_token = !store.list_tokens(Some(&tenant)).await?.is_empty();
-    let dir = args.data.dir.display();
+    let at = match &args.data.store {
+        Some(_) => "--store postgres://…".to_string(),
+        None => format!("--data {}", args.data.data.dir.display()),
+    };
     if !has_token {
-        eprintln!(
-            "next: authtrail token create --data {dir} --tenant {tenant} --scopes ingest,read"
-        );
+        eprintln!("next: authtrail token create {at} --tenant {tenant} --scopes ingest,read");
     }
-    eprintln!("then: authtrail serve --data {dir}");
+    eprintln!("then: authtrail serve {at}");
     Ok(())
 }

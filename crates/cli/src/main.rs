@@ -3,12 +3,15 @@
 
 mod client;
 mod demo;
+mod export;
 mod generate;
 mod ingest;
 mod limits;
 mod query;
+mod retention;
 mod serve;
 mod token;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -63,6 +66,14 @@ impl StoreArgs {
             )?),
         })
     }
+
+    /// Where the store is, for messages (never the URL: it may hold a password).
+    pub fn describe(&self) -> String {
+        match &self.store {
+            Some(_) => "PostgreSQL (--store)".into(),
+            None => self.data.dir.display().to_string(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -72,12 +83,21 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(token::Command),
-    /// Load activities from an NDJSON file (or - for stdin), over HTTP or straight into a data directory.
+    /// Load activities from an NDJSON file (or - for stdin), over HTTP or straight into a store.
     Ingest(ingest::Args),
     /// Query activities and print them as NDJSON.
     Query(query::Args),
-    /// Fill a data directory with realistic sign-in traffic.
+    /// Fill a store with realistic sign-in traffic.
     Demo(demo::Args),
+    /// Remove activities older than N days now. serve --retention-days does it periodically; on a
+    /// data directory, use that while a server runs there.
+    Retention(retention::Args),
+    /// Write every activity (of one tenant or all) to an NDJSON file, optionally zstd-compressed.
+    Export(export::Args),
+    /// Load an export into a store, keeping every uniqueQualifier; --verify checks it afterwards.
+    Import(export::ImportArgs),
+    /// Check that a store holds exactly the activities of an export (counts and digests).
+    VerifyExport(verify::Args),
     /// Bring a PostgreSQL database to the newest schema (serve also does this at start).
     Migrate {
         /// postgres://user@host:5432/db
@@ -104,6 +124,10 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(a) => ingest::run(a).await,
             Command::Query(a) => query::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Retention(a) => retention::run(a).await,
+            Command::Export(a) => export::run(a).await,
+            Command::Import(a) => export::import(a).await,
+            Command::VerifyExport(a) => verify::run(a).await,
             Command::Migrate { store } => {
                 let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
                 eprintln!("schema version {} → {}", m.from, m.to);

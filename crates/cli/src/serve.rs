@@ -22,6 +22,19 @@ pub struct Args {
     /// nodes may share one database; migrations run at start (under an advisory lock).
     #[arg(long = "store", env = "AUTHTRAIL_STORE")]
     store: Option<String>,
+    /// Remove activities older than this many days, in the background (see docs/operations.md).
+    /// Without it, nothing is ever removed.
+    #[arg(long, env = "AUTHTRAIL_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u32).range(1..=crate::retention::MAX_DAYS as i64))]
+    retention_days: Option<u32>,
+    /// Seconds between two retention purges (the first runs at start).
+    #[arg(long, env = "AUTHTRAIL_RETENTION_INTERVAL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    retention_interval_secs: u64,
+    /// Serve GET /metrics without a token (for a scraper on a private network). By default it
+    /// needs an admin-scope token.
+    #[arg(long, env = "AUTHTRAIL_METRICS_OPEN")]
+    metrics_open: bool,
     /// The address to listen on (port 0 picks a free port; the log says which).
     #[arg(long, env = "AUTHTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -56,6 +69,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?
         .with_google_prefix(args.google_prefix.as_deref())
         .map_err(anyhow::Error::msg)?;
+    state.metrics.set_open(args.metrics_open);
+    if let Some(days) = args.retention_days {
+        let every = std::time::Duration::from_secs(args.retention_interval_secs);
+        tracing::info!(
+            retention_days = days,
+            every_secs = every.as_secs(),
+            "retention on"
+        );
+        crate::retention::spawn_periodic(state.clone(), days, every);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -206,11 +206,17 @@ pub async fn post_activities(
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
     auth.require(Scope::Ingest)?;
+    let started = std::time::Instant::now();
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
     let items = parse_items(format, &bytes, state.limits.max_batch)?;
-    let batch = validate_batch(&state, &auth, &items)?;
+    let batch = validate_batch(&state, &auth, &items)
+        .inspect_err(|_| state.metrics.ingest_rejected(items.len()))?;
+    let appending = std::time::Instant::now();
     let receipts = state.store.append(&auth.tenant, batch).await?;
+    state
+        .metrics
+        .ingest_stored(&receipts, started.elapsed(), appending.elapsed());
     Ok(Json(IngestResponse {
         receipts: receipts
             .into_iter()

@@ -6,6 +6,7 @@
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
+//! - [`metrics`]: `GET /metrics` (Prometheus text) and the request counters behind it.
 //!
 //! [`serve`] takes an already-bound listener and a shutdown future, so the binary and the tests
 //! start the server the same way.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod google;
 pub mod ingest;
 pub mod listen;
+pub mod metrics;
 pub mod native;
 pub mod params;
 pub mod protect;
@@ -38,12 +40,20 @@ use error::ApiError;
 
 /// The whole router. Every route but `/healthz` needs a token.
 pub fn router(state: AppState) -> Router {
+    // Outermost, so that every answer is counted, refusals included (`/metrics` needs a token
+    // too, unless the operator opened it).
+    let track = axum::middleware::from_fn_with_state(state.clone(), metrics::track);
+    routes(state).layer(track)
+}
+
+fn routes(state: AppState) -> Router {
     let mut r = Router::new().route(google::LIST_PATH, get(google::list));
     if let Some(prefix) = &state.google_prefix {
         r = r.route(&format!("{prefix}{}", google::LIST_PATH), get(google::list));
     }
     r.route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics::get_metrics))
         .route(
             "/v1/activities",
             get(native::list_activities).post(ingest::post_activities),

@@ -72,6 +72,8 @@ pub struct Inner {
     pub cursor_key: [u8; 32],
     /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
     pub google_prefix: Option<String>,
+    /// What `GET /metrics` reports; shared by every copy of this state.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +104,7 @@ impl AppState {
             rate,
             cursor_key,
             google_prefix: None,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })))
     }
 
@@ -134,6 +137,7 @@ impl AppState {
             rate: inner.rate.clone(),
             cursor_key: inner.cursor_key,
             google_prefix: prefix,
+            metrics: inner.metrics.clone(),
         })))
     }
 }

@@ -1,0 +1,229 @@
+//! What the process-level tests share: running the real binary, starting servers, and a fresh
+//! PostgreSQL schema per test.
+//!
+//! PostgreSQL is `AUTHTRAIL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//! When it is unreachable, CI (env `CI` set) fails; elsewhere the test warns loudly and passes
+//! without testing anything, as the tests in `crates/store-postgres/tests/` do.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use tokio_postgres::NoTls;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Schemas of these tests; a later run drops any left older than an hour.
+const PREFIX: &str = "ops_test_";
+
+/// Runs `authtrail` and returns its output, whatever the exit status.
+pub fn try_authtrail(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .env_remove("AUTHTRAIL_STORE")
+        .env_remove("AUTHTRAIL_DATA")
+        .output()
+        .expect("run authtrail")
+}
+
+/// Runs `authtrail`, failing the test if it fails; returns its stdout and stderr.
+pub fn authtrail(args: &[&str]) -> (String, String) {
+    let out = try_authtrail(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "authtrail {args:?} failed: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// Creates a token with `store_args` (`--data DIR` or `--store URL`) and returns its secret.
+pub fn token(store_args: &[&str], tenant: &str, scopes: &str) -> String {
+    let mut args = vec!["token", "create", "--tenant", tenant, "--scopes", scopes];
+    args.extend_from_slice(store_args);
+    let (stdout, _) = authtrail(&args);
+    stdout.trim().to_string()
+}
+
+/// A running `authtrail serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(extra)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("AUTHTRAIL_STORE")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on ") {
+                    let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server logs where it listens");
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+pub fn base_url() -> String {
+    std::env::var("AUTHTRAIL_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_URL.to_string())
+}
+
+fn unix_secs() -> u64 {
+    #[allow(clippy::disallowed_methods)] // naming test schemas, not application time
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+async fn connect() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let mut cfg: tokio_postgres::Config = base_url().parse().expect("AUTHTRAIL_TEST_POSTGRES_URL");
+    cfg.connect_timeout(Duration::from_secs(5));
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// A schema of this test's own on the test database, dropped when this value is dropped.
+pub struct PgSchema {
+    pub name: String,
+    /// The store URL for `--store`: the test database with `search_path` set to the schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// A fresh schema, or `None` (after a loud warning) when PostgreSQL is unreachable outside CI.
+    pub fn create() -> Option<PgSchema> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "{PREFIX}{}_{}_{}",
+            unix_secs(),
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let created = block_on(async {
+            let c = connect().await?;
+            sweep(&c).await;
+            c.batch_execute(&format!("CREATE SCHEMA {name}")).await
+        });
+        if let Err(e) = created {
+            let url = base_url();
+            let e = match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            };
+            if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
+                panic!(
+                    "PostgreSQL not reachable at {url}: {e}. CI must run the PostgreSQL tests; \
+                     start PostgreSQL or set AUTHTRAIL_TEST_POSTGRES_URL"
+                );
+            }
+            // Straight to the stderr handle: `eprintln!` is captured, and so hidden, for a test
+            // that passes.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n**********\nSKIPPED: PostgreSQL not reachable at {url} ({e}); \
+                 set AUTHTRAIL_TEST_POSTGRES_URL to run the PostgreSQL tests\n**********"
+            );
+            return None;
+        }
+        let base = base_url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        // `options=-c search_path=<schema>`, URL-encoded: every connection of the node resolves
+        // the tables in this schema (the name is [a-z0-9_], so it needs no quoting).
+        let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
+        Some(PgSchema { name, url })
+    }
+
+    /// Runs one SQL statement in the schema, returning the first column of the first row as text.
+    pub fn query_text(&self, sql: &str) -> Option<String> {
+        block_on(async {
+            let c = connect().await.unwrap();
+            c.batch_execute(&format!("SET search_path = {}", self.name))
+                .await
+                .unwrap();
+            let rows = c.query(sql, &[]).await.unwrap();
+            rows.first().map(|r| r.get::<_, String>(0))
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = block_on(async move {
+            let c = connect().await?;
+            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await
+        });
+    }
+}
+
+/// Drops schemas of these tests left by runs more than an hour old.
+async fn sweep(c: &tokio_postgres::Client) {
+    let Ok(rows) = c
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
+            &[&PREFIX],
+        )
+        .await
+    else {
+        return;
+    };
+    let cutoff = unix_secs().saturating_sub(3_600);
+    for r in rows {
+        let name: String = r.get(0);
+        let created = name[PREFIX.len()..]
+            .split('_')
+            .next()
+            .and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|t| t < cutoff) {
+            let _ = c
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                .await;
+        }
+    }
+}
