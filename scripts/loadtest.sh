@@ -63,7 +63,7 @@ SAMPLER=$!
 LEGIT=$!
 
 cat >"$WORK/count.lua" <<'EOF'
-local counts = {}
+counts = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init() counts = {} end
@@ -79,7 +79,7 @@ end
 EOF
 wrk -t2 -c256 -d"${SECONDS_TO_RUN}s" -s "$WORK/count.lua" \
     -H "Authorization: Bearer $FLOOD_TOKEN" -H 'X-Forwarded-For: 203.0.113.66' \
-    "$URL/v1/activities?limit=100" >"$WORK/wrk.out" 2>&1
+    "$URL/v1/activities?limit=100" >"$WORK/wrk.out" 2>&1 || { cat "$WORK/wrk.out"; exit 1; }
 wait "$LEGIT"
 kill "$SAMPLER" 2>/dev/null || true
 
