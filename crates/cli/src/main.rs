@@ -5,6 +5,7 @@ mod client;
 mod demo;
 mod generate;
 mod ingest;
+mod logto;
 mod query;
 mod serve;
 mod token;
@@ -77,6 +78,9 @@ enum Command {
     Query(query::Args),
     /// Fill a data directory with realistic sign-in traffic.
     Demo(demo::Args),
+    /// Logto integration settings (the webhook signing key).
+    #[command(subcommand)]
+    Logto(logto::Command),
     /// Bring a PostgreSQL database to the newest schema (serve also does this at start).
     Migrate {
         /// postgres://user@host:5432/db
@@ -103,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(a) => ingest::run(a).await,
             Command::Query(a) => query::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Logto(c) => logto::run(c).await,
             Command::Migrate { store } => {
                 let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
                 eprintln!("schema version {} → {}", m.from, m.to);

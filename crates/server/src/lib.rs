@@ -3,6 +3,7 @@
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
+//! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
@@ -15,6 +16,7 @@ pub mod cursor;
 pub mod error;
 pub mod google;
 pub mod ingest;
+pub mod logto;
 pub mod native;
 pub mod params;
 pub mod state;
@@ -47,6 +49,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/activities/{unique_qualifier}",
             get(native::get_activity),
+        )
+        .route(
+            "/api/logs",
+            get(logto::list::list_logs).post(logto::ingest::post_logs),
+        )
+        .route("/api/logs/{id}", get(logto::list::get_log))
+        .route(
+            "/v1/logto/webhook",
+            axum::routing::post(logto::webhook::post_webhook),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

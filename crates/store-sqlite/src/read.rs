@@ -148,6 +148,47 @@ pub(crate) fn count(
     }
 }
 
+/// The position of the `n`-th match, newest first. The statement selects only `(seq, time)`,
+/// which every index carries, so SQLite walks index entries without reading a row.
+pub(crate) fn nth_position(
+    conn: &Connection,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+    n: u64,
+) -> Result<Option<Position>, StoreError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(None);
+    };
+    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+        return Ok(None);
+    };
+    let n = usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .min(i64::MAX as usize);
+    let (sql, mut params) =
+        statement_of("a.seq, a.time_us", tid, q, &event_ids, has_extra, None, n);
+    // The statement yields at most n keys, newest first; the n-th is the oldest of them. SQLite
+    // keeps a subquery's ORDER BY + LIMIT, so only the outer step re-reads the n keys.
+    params.push(Sql::Integer(n as i64 - 1));
+    let off = format!("?{}", params.len());
+    conn.prepare_cached(&format!(
+        "SELECT seq, time_us FROM ({sql}) LIMIT 1 OFFSET {off}"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params_from_iter(params), |r| {
+            Ok(Position {
+                seq: r.get(0)?,
+                time_us: r.get(1)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
 /// Ascending by uniqueQualifier, after `after`.
 pub(crate) fn tail(
     conn: &Connection,
@@ -245,6 +286,19 @@ fn statement(
     after: Option<Position>,
     limit: usize,
 ) -> (String, Vec<Sql>) {
+    statement_of(COLUMNS, tid, q, event_ids, has_extra, after, limit)
+}
+
+/// [`statement`] selecting `columns` (whose first two must be seq and time, in that order).
+fn statement_of(
+    columns: &str,
+    tid: i64,
+    q: &ActivityQuery,
+    event_ids: &[i64],
+    has_extra: bool,
+    after: Option<Position>,
+    limit: usize,
+) -> (String, Vec<Sql>) {
     let mut c = Conditions {
         sql: Vec::new(),
         params: Vec::new(),
@@ -290,7 +344,7 @@ fn statement(
     let base = c.sql.join(" AND ");
 
     if event_ids.is_empty() {
-        let sql = format!("SELECT {COLUMNS} FROM activities a WHERE {base} {order} LIMIT {lim}");
+        let sql = format!("SELECT {columns} FROM activities a WHERE {base} {order} LIMIT {lim}");
         return (sql, c.params);
     }
     let mut branches = Vec::new();
@@ -298,11 +352,11 @@ fn statement(
         c.params.push(Sql::Integer(*id));
         let id = format!("?{}", c.params.len());
         branches.push(format!(
-            "SELECT {COLUMNS} FROM activities a WHERE {base} AND a.event_id = {id} {order} LIMIT {lim}"
+            "SELECT {columns} FROM activities a WHERE {base} AND a.event_id = {id} {order} LIMIT {lim}"
         ));
         if has_extra {
             branches.push(format!(
-                "SELECT {COLUMNS} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
+                "SELECT {columns} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
                  WHERE x.tenant_id = a.tenant_id AND x.event_id = {id} AND {base} {order} LIMIT {lim}"
             ));
         }
