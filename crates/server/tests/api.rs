@@ -644,13 +644,16 @@ async fn the_openapi_document_lists_every_route_and_each_answers() {
         assert!(paths.contains_key(p), "{p} is documented");
     }
     let tok = h.token(&["read"]).await;
-    for p in paths.keys() {
-        let concrete = p.replace("{uniqueQualifier}", "1");
-        let (s, _, _) = h.request("GET", &concrete, Some(&tok), None, None).await;
-        assert!(
-            s != StatusCode::METHOD_NOT_ALLOWED
-                && (s != StatusCode::NOT_FOUND || concrete.ends_with("/1")),
-            "{p} is routed ({s})"
-        );
+    for (p, ops) in paths {
+        let concrete = p.replace("{uniqueQualifier}", "1").replace("{id}", "1");
+        for method in ops.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let (s, _, _) = h.request(&method, &concrete, Some(&tok), None, None).await;
+            assert!(
+                s != StatusCode::METHOD_NOT_ALLOWED
+                    && (s != StatusCode::NOT_FOUND || concrete.ends_with("/1")),
+                "{method} {p} is routed ({s})"
+            );
+        }
     }
 }
