@@ -8,8 +8,8 @@
 //! - `page`/`page_size` (Logto's OFFSET paging). Page 1 is an index walk of `page_size` rows. A
 //!   deeper page first finds where it starts with [`Store::nth_position`], an index-only walk of
 //!   `(page-1)*page_size` keys that never reads a row. Only `applicationId` needs rows checked;
-//!   with it, the skip reads rows up to [`MAX_CHECKED_OFFSET`], past which the answer is 400 and
-//!   the message points to `cursor`.
+//!   with it, the skip reads rows, at most [`MAX_CHECKED_OFFSET`] matches under the store's scan
+//!   budget, past which the answer is 400 and the message points to `cursor`.
 //! - `cursor` (ours): a signed keyset position from the previous page's `Next-Cursor` header;
 //!   every page costs what the first costs.
 //!
@@ -38,8 +38,9 @@ pub const MAX_PAGE_SIZE: i64 = 100;
 pub const LOGTO_CAP: u64 = 10_000;
 /// The cap without `enableCap` (Logto counts exactly, which is what times out).
 pub const COUNT_LIMIT: u64 = 100_000;
-/// Deepest offset skipped by reading rows, when `applicationId` (not indexed) is given.
-pub const MAX_CHECKED_OFFSET: u64 = 10_000;
+/// Deepest offset skipped by reading rows, when `applicationId` (not indexed) is given: one
+/// list round (at most [`authtrail_model::query::MAX_PAGE`] matches, under the scan budget).
+pub const MAX_CHECKED_OFFSET: u64 = authtrail_model::query::MAX_PAGE as u64;
 /// Most catalogue events a `keyPrefix` may select (each is one index walk).
 pub const MAX_PREFIX_EVENTS: usize = 64;
 
@@ -182,33 +183,35 @@ async fn skip(
         return Ok(Some(store.nth_position(tenant, q, offset).await?));
     }
     if offset > MAX_CHECKED_OFFSET {
-        return Err(LogtoError::field(
-            "guard.invalid_pagination",
-            "page",
-            format!(
-                "with applicationId, pages reach {MAX_CHECKED_OFFSET} logs deep; \
-                 page further with the cursor parameter (the Next-Cursor header)"
-            ),
-        ));
+        return Err(too_deep());
     }
-    let mut q = q.clone();
-    let mut left = offset;
-    loop {
-        q.limit = left.min(authtrail_model::query::MAX_PAGE as u64) as usize;
-        let page = store.list(tenant, &q).await?;
-        left -= page.items.len() as u64;
-        match page.next {
-            _ if left == 0 => {
-                let last = page.items.last().map(|a| Position {
-                    time_us: a.time_us,
-                    seq: a.unique_qualifier,
-                });
-                return Ok(Some(last.or(q.after)));
-            }
-            Some(next) => q.after = Some(next),
-            None => return Ok(Some(None)),
-        }
+    // One list round of `offset` rows: it reads at most the store's scan budget, like any
+    // filtered page. Coming back short with more to read means the budget ran out first.
+    let q = ActivityQuery {
+        limit: offset as usize,
+        ..q.clone()
+    };
+    let page = store.list(tenant, &q).await?;
+    let last = page.items.last().map(|a| Position {
+        time_us: a.time_us,
+        seq: a.unique_qualifier,
+    });
+    match (page.items.len() as u64 == offset, page.next) {
+        (true, _) => Ok(Some(last)),
+        (false, None) => Ok(Some(None)),
+        (false, Some(_)) => Err(too_deep()),
     }
+}
+
+fn too_deep() -> LogtoError {
+    LogtoError::field(
+        "guard.invalid_pagination",
+        "page",
+        format!(
+            "with applicationId (checked row by row), pages reach {MAX_CHECKED_OFFSET} logs deep; \
+             page further with the cursor parameter (the Next-Cursor header)"
+        ),
+    )
 }
 
 /// The Link header (RFC 5988): first, prev, next, last, keeping every other parameter.
