@@ -249,7 +249,7 @@ impl CountBuilder {
         &self.query
     }
 
-    /// When no parameter filter applies, the engine may count index entries, stopping at this
+    /// When no row check applies, the engine may count index entries, stopping at this
     /// many (one past the cap, to know whether the cap was hit); `None` when rows must be checked.
     pub fn index_limit(&self) -> Option<usize> {
         (!self.query.checks_rows()).then(|| {

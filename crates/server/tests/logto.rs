@@ -8,6 +8,7 @@ mod support;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
+use authtrail_server::Limits;
 use support::{Harness, NOW};
 
 fn fixture(name: &str) -> Value {
@@ -407,6 +408,33 @@ async fn bad_logs_name_their_field_and_store_nothing() {
     assert_eq!(
         (s, v["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("auth.forbidden"))
+    );
+    assert_eq!(h.count(&tok).await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn bodies_and_batches_over_the_limits_are_413() {
+    let h = Harness::with_limits(Limits {
+        max_body_bytes: 4096,
+        max_batch: 3,
+    })
+    .await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let (s, v) = post_logs(&h, &tok, &json!((0..4).map(numbered).collect::<Vec<_>>())).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("guard.payload_too_large")
+        )
+    );
+    assert_eq!(v["details"][0]["field"], "body");
+    let mut big = numbered(1);
+    big["payload"]["pad"] = json!("x".repeat(5000));
+    let (s, v) = post_logs(&h, &tok, &big).await;
+    assert_eq!(
+        (s, v["details"][0]["field"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body"))
     );
     assert_eq!(h.count(&tok).await, 0, "nothing stored");
 }

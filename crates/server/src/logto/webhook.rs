@@ -28,7 +28,6 @@ use super::ingest::{IngestResponse, validate_all};
 use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, UNKNOWN, split_payload};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_body;
 use crate::state::AppState;
 
 /// The header Logto signs with.
@@ -198,14 +197,20 @@ pub async fn post_webhook(
         return Err(refuse("the header is missing"));
     };
     require_json(&headers)?;
-    let bytes = read_body(&state, &headers, body).await?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge {
-            field: "body".into(),
-            message: format!("a webhook body is at most {MAX_BODY_BYTES} bytes"),
-        }
-        .into());
+    let too_large = || ApiError::TooLarge {
+        field: "body".into(),
+        message: format!("a webhook body is at most {MAX_BODY_BYTES} bytes"),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large().into());
     }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
     if !verify(&key, &bytes, signature) {
         return Err(refuse(
             "does not match the body under this tenant's signing key",

@@ -25,11 +25,21 @@ async fn deliver(
     body: &[u8],
     signature: Option<&str>,
 ) -> (StatusCode, Value) {
+    deliver_as(h, tok, "application/json", body, signature).await
+}
+
+async fn deliver_as(
+    h: &Harness,
+    tok: &str,
+    content_type: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> (StatusCode, Value) {
     let mut req = axum::http::Request::builder()
         .method("POST")
         .uri("/v1/logto/webhook")
         .header("authorization", format!("Bearer {tok}"))
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("user-agent", "Logto (https://logto.io/)");
     if let Some(s) = signature {
         req = req.header(SIGNATURE_HEADER, s);
@@ -169,5 +179,33 @@ async fn a_signed_but_malformed_delivery_names_its_field() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert_eq!(v["details"][0]["field"], field, "{v}");
     }
+    assert_eq!(h.count(&tok).await, 0);
+}
+
+#[tokio::test]
+async fn a_delivery_that_is_not_json_or_too_large_is_refused() {
+    let (h, tok) = with_key().await;
+    let body = br#"{"event": "PostSignIn"}"#;
+    let (s, v) = deliver_as(&h, &tok, "text/plain", body, Some(&sign(KEY, body))).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("guard.unsupported_media_type")
+        )
+    );
+    let big = format!(
+        r#"{{"event": "PostSignIn", "pad": "{}"}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    let (s, v) = deliver(&h, &tok, big.as_bytes(), Some(&sign(KEY, big.as_bytes()))).await;
+    assert_eq!(
+        (s, v["code"].as_str(), v["details"][0]["field"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("guard.payload_too_large"),
+            Some("body")
+        )
+    );
     assert_eq!(h.count(&tok).await, 0);
 }
