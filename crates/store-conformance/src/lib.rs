@@ -893,6 +893,10 @@ pub async fn nth_position_is_the_nth_item_of_the_listing(store: Arc<dyn Store>) 
             ..query(1000)
         },
         ActivityQuery {
+            event_names: vec!["logout".into()],
+            ..query(1000)
+        },
+        ActivityQuery {
             start_us: Some(T0 + 3_000_000),
             end_us: Some(T0 + 9_000_000),
             ..query(1000)
