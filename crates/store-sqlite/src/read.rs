@@ -124,7 +124,18 @@ pub(crate) fn count(
     let mut count = CountBuilder::new(q, cap);
     let q = count.query().clone();
     if let Some(stop) = count.index_limit() {
-        let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, stop);
+        // Keys only: every index carries them, so no row is read (a body column here made SQLite
+        // read each row: 44 ms instead of 5 ms for 100,000 entries on the 1M demo trail).
+        let (sql, params) = statement_of(
+            "a.seq, a.time_us",
+            tid,
+            &q,
+            &event_ids,
+            has_extra,
+            None,
+            stop,
+            false,
+        );
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql})"))
             .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
