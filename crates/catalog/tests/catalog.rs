@@ -152,7 +152,26 @@ fn logto_keys_missing_from_the_seed_are_in_the_catalogue() {
         .filter(|e| e.name.starts_with("TriggerHook."))
         .count();
     assert_eq!(hooks, 31, "one TriggerHook key per webhook event");
-    assert_eq!(logto.events.len(), 143);
+    let webhook_events = logto
+        .events
+        .iter()
+        .filter(|e| e.event_type.starts_with("hook_"))
+        .count();
+    assert_eq!(logto.events.len() - webhook_events, 143, "Logto's log keys");
+    // Every webhook event Logto can deliver is an event of its own (TrustedDevice.Created is
+    // also a log key, so it is the one webhook event without a hook_ type).
+    for e in logto.events.iter() {
+        if let Some(hook) = e.name.strip_prefix("TriggerHook.") {
+            let ev = logto
+                .event(hook)
+                .unwrap_or_else(|| panic!("webhook event {hook} is in the catalogue"));
+            assert!(
+                ev.event_type.starts_with("hook_") || ev.name == "TrustedDevice.Created",
+                "{hook}"
+            );
+        }
+    }
+    assert_eq!(webhook_events, 30);
 }
 
 #[test]

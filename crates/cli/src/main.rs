@@ -7,6 +7,7 @@ mod export;
 mod generate;
 mod ingest;
 mod limits;
+mod logto;
 mod query;
 mod retention;
 mod serve;
@@ -98,6 +99,9 @@ enum Command {
     Import(export::ImportArgs),
     /// Check that a store holds exactly the activities of an export (counts and digests).
     VerifyExport(verify::Args),
+    /// Logto integration settings (the webhook signing key).
+    #[command(subcommand)]
+    Logto(logto::Command),
     /// Bring a PostgreSQL database to the newest schema (serve also does this at start).
     Migrate {
         /// postgres://user@host:5432/db
@@ -128,6 +132,7 @@ fn main() -> anyhow::Result<()> {
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => export::import(a).await,
             Command::VerifyExport(a) => verify::run(a).await,
+            Command::Logto(c) => logto::run(c).await,
             Command::Migrate { store } => {
                 let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
                 eprintln!("schema version {} → {}", m.from, m.to);

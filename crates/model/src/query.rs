@@ -57,6 +57,9 @@ pub struct ActivityQuery {
     /// Parameter conditions, evaluated on the events named in `event_names` (or on any event when
     /// no name is given). All must hold on the same event.
     pub filters: Vec<ParamFilter>,
+    /// The client application (`clientApplicationId`; Logto's `applicationId`). Not indexed: it
+    /// is checked on candidate rows, like `filters` (see [`ActivityQuery::checks_rows`]).
+    pub client_application_id: Option<String>,
     /// Start strictly after this position (the previous page's end).
     pub after: Option<Position>,
     /// Page size, 1..=MAX_PAGE.
@@ -64,9 +67,19 @@ pub struct ActivityQuery {
 }
 
 impl ActivityQuery {
+    /// Must candidate rows be decoded and checked in Rust (conditions no index serves)?
+    pub fn checks_rows(&self) -> bool {
+        !self.filters.is_empty() || self.client_application_id.is_some()
+    }
+
     /// Does a stored activity satisfy the parameter filters? Stores call this on candidates their
     /// indexes cannot judge.
     pub fn filters_match(&self, a: &Activity) -> bool {
+        if let Some(app) = &self.client_application_id
+            && a.body.client_application_id.as_ref() != Some(app)
+        {
+            return false;
+        }
         if self.filters.is_empty() {
             return true;
         }
@@ -131,7 +144,7 @@ impl<'q> PageBuilder<'q> {
     /// How many rows the next round should fetch. Without parameter filters every row matches,
     /// so exactly one more than the page needs (to know whether another page follows).
     pub fn chunk(&self) -> usize {
-        if self.query.filters.is_empty() {
+        if !self.query.checks_rows() {
             self.limit + 1 - self.items.len()
         } else {
             SCAN_CHUNK
@@ -236,10 +249,10 @@ impl CountBuilder {
         &self.query
     }
 
-    /// When no parameter filter applies, the engine may count index entries, stopping at this
+    /// When no row check applies, the engine may count index entries, stopping at this
     /// many (one past the cap, to know whether the cap was hit); `None` when rows must be checked.
     pub fn index_limit(&self) -> Option<usize> {
-        self.query.filters.is_empty().then(|| {
+        (!self.query.checks_rows()).then(|| {
             self.cap
                 .map(|c| c.saturating_add(1))
                 .unwrap_or(u64::MAX)

@@ -37,14 +37,24 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
 }
 
+/// The stored form of a value under a secret-looking name: booleans and nulls reveal nothing
+/// and stay; anything else becomes [`REDACTED`].
+pub fn mask_value(v: &Value) -> Value {
+    if v.is_boolean() || v.is_null() {
+        v.clone()
+    } else {
+        Value::String(REDACTED.into())
+    }
+}
+
 /// A copy of `v` with the values of secret-looking keys masked, at any depth. Booleans stay.
 pub fn redact_json(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| {
-                    let v = if is_secret_name(k) && !v.is_boolean() && !v.is_null() {
-                        Value::String(REDACTED.into())
+                    let v = if is_secret_name(k) {
+                        mask_value(v)
                     } else {
                         redact_json(v)
                     };

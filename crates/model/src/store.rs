@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::activity::{Activity, NewActivity, Tenant};
-use crate::query::{ActivityQuery, Page};
+use crate::query::{ActivityQuery, Page, Position};
 
 /// A boxed future, so that `Store` can be used as `dyn Store` and the engine chosen at start-up.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -169,4 +169,38 @@ pub trait Store: Send + Sync + 'static {
     /// A 32-byte server secret named `name`, created on first use and shared by every node that
     /// uses this store (cursor signing uses one).
     fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>>;
+
+    /// The position of the `n`-th activity (1-based), newest first, among those matching the
+    /// query's indexed conditions; `None` when fewer than `n` match. `after`, `limit` and the
+    /// row checks (`filters`, `client_application_id`) are ignored: callers use it only for
+    /// queries without row checks. Engines walk index entries only and never read a row, so an
+    /// OFFSET-style page (Logto's `page`) costs `n` index steps rather than `n` row reads.
+    fn nth_position<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        n: u64,
+    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>>;
+
+    /// A tenant's named secret that must stay recoverable, e.g. a webhook signing key: verifying
+    /// an HMAC needs the key itself, so unlike tokens it cannot be stored hashed. `None` when unset.
+    fn tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Sets (`Some`) or removes (`None`) a tenant's named secret.
+    fn set_tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+        value: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// The `secrets` row name of a tenant's named secret. Tenant names hold no `/`, and server
+/// secrets (`cursor-signing`) none either, so the two never collide.
+pub fn tenant_secret_key(tenant: &Tenant, name: &str) -> String {
+    format!("tenant/{tenant}/{name}")
 }

@@ -783,7 +783,7 @@ fn mask(v: ParamValue) -> ParamValue {
         ParamValue::MultiStr(v) => {
             ParamValue::MultiStr(v.iter().map(|_| REDACTED.into()).collect())
         }
-        ParamValue::Json(_) => ParamValue::Json(Value::String(REDACTED.into())),
+        ParamValue::Json(v) => ParamValue::Json(crate::redact::mask_value(&v)),
         other @ (ParamValue::Int(_) | ParamValue::Bool(_) | ParamValue::MultiInt(_)) => other,
         ParamValue::Message(_) => ParamValue::Str(REDACTED.into()),
     }

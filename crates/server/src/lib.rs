@@ -3,6 +3,7 @@
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
+//! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod google;
 pub mod ingest;
 pub mod listen;
+pub mod logto;
 pub mod metrics;
 pub mod native;
 pub mod params;
@@ -67,6 +69,15 @@ fn routes(state: AppState) -> Router {
             get(admin::list_tokens).post(admin::create_token),
         )
         .route("/v1/admin/tokens/{id}", delete(admin::revoke_token))
+        .route(
+            "/api/logs",
+            get(logto::list::list_logs).post(logto::ingest::post_logs),
+        )
+        .route("/api/logs/{id}", get(logto::list::get_log))
+        .route(
+            "/v1/logto/webhook",
+            axum::routing::post(logto::webhook::post_webhook),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -92,10 +103,13 @@ fn routes(state: AppState) -> Router {
 }
 
 /// Renders an error in the envelope of the API that `path` belongs to (Google's under
-/// `/admin/reports`, the native one elsewhere). For refusals made before any handler runs.
+/// `/admin/reports`, Logto's under `/api/` and for its webhook, the native one elsewhere). For
+/// refusals made before any handler runs.
 pub fn respond(path: &str, e: ApiError) -> Response {
     if path.contains("/admin/reports") {
         google::GoogleError(e).into_response()
+    } else if path.starts_with("/api/") || path == "/v1/logto/webhook" {
+        logto::LogtoError::from(e).into_response()
     } else {
         e.into_response()
     }

@@ -95,6 +95,7 @@ fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQ
         start_us,
         end_us,
         filters,
+        client_application_id: None,
         after,
         limit: p
             .int_in("limit", 1, authtrail_model::query::MAX_PAGE as i64)?

@@ -24,7 +24,7 @@ fn assert_leaks_nothing(what: &str, status: StatusCode, body: &Value) {
                 .is_none_or(|a| a.iter().all(|t| t["tenant"] == "Cother"))
         };
         assert!(
-            empty(&body["items"]) && own_tokens(&body["tokens"]),
+            empty(&body["items"]) && own_tokens(&body["tokens"]) && empty(body),
             "{what}: {text}"
         );
     } else {
@@ -90,6 +90,33 @@ async fn another_tenant_reads_nothing_through_any_endpoint() {
         let (s, body) = h.get(&b, path).await;
         assert_leaks_nothing(path, s, &body);
     }
+    // Logto's API: the list with each filter, and by id.
+    let logto_reads = [
+        "/api/logs",
+        "/api/logs?userId=4242",
+        "/api/logs?ip=198.51.100.77",
+        "/api/logs?sessionId=sess-a-1",
+        "/api/logs?logKey=login_failure",
+        "/api/logs?result=failure",
+        "/api/logs?page=1&page_size=100&enableCap=true",
+    ];
+    for path in logto_reads {
+        let (s, body) = h.get(&b, path).await;
+        assert_leaks_nothing(path, s, &body);
+        let (s, body) = h.get(&a, path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {body}");
+        assert!(
+            body.to_string().contains("victim@a.io"),
+            "A sees its own: {path}: {body}"
+        );
+    }
+    for id in 1..=3 {
+        let path = format!("/api/logs/{id}");
+        let (s, body) = h.get(&b, &path).await;
+        assert_leaks_nothing(&path, s, &body);
+    }
+    let (s, body) = h.get(&b, &format!("/api/logs?cursor={cursor}")).await;
+    assert_leaks_nothing("/api/logs with A's cursor", s, &body);
     // A's token ids cannot be revoked by B.
     let a_tokens = h.get(&a, "/v1/admin/tokens").await.1;
     let a_id = a_tokens["tokens"][0]["id"].as_str().unwrap();

@@ -38,6 +38,9 @@ macro_rules! conformance_tests {
             restore_keeps_qualifiers_and_continues_the_sequence,
             purge_deletes_only_what_is_older_in_every_tenant,
             tenants_lists_those_with_activities,
+            nth_position_is_the_nth_item_of_the_listing,
+            client_application_filter_checks_rows,
+            tenant_secrets_are_set_replaced_removed_and_separate,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -849,4 +852,133 @@ pub async fn tenants_lists_those_with_activities(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.tenants().await.unwrap(), vec![a, b]);
+}
+
+/// Activities whose times are not in sequence order (late arrivals), two event names and two
+/// actors, so that the n-th by time differs from the n-th by sequence.
+async fn shuffled(store: &dyn Store, t: &Tenant) {
+    let mut batch = Vec::new();
+    for i in 0..24i64 {
+        let secs = (i * 7) % 24; // a permutation of 0..24
+        let who = if i % 3 == 0 { "a@x.io" } else { "b@x.io" };
+        let name = if i % 2 == 0 {
+            "login_success"
+        } else {
+            "logout"
+        };
+        batch.push(new_activity(
+            t,
+            json!({
+                "id": {"applicationName": "login", "time": time(secs / 2)},
+                "actor": {"email": who},
+                "clientApplicationId": format!("app-{}", i % 4),
+                "events": [{"name": name}]
+            }),
+        ));
+    }
+    store.append(t, batch).await.unwrap();
+}
+
+pub async fn nth_position_is_the_nth_item_of_the_listing(store: Arc<dyn Store>) {
+    let t = tenant("Cn");
+    shuffled(&*store, &t).await;
+    let queries = [
+        query(1000),
+        ActivityQuery {
+            actor: Some(ActorFilter::Email("b@x.io".into())),
+            ..query(1000)
+        },
+        ActivityQuery {
+            event_names: vec!["logout".into(), "login_success".into()],
+            ..query(1000)
+        },
+        ActivityQuery {
+            event_names: vec!["logout".into()],
+            ..query(1000)
+        },
+        ActivityQuery {
+            start_us: Some(T0 + 3_000_000),
+            end_us: Some(T0 + 9_000_000),
+            ..query(1000)
+        },
+    ];
+    for q in queries {
+        let listed = store.list(&t, &q).await.unwrap().items;
+        for n in 1..=listed.len() as u64 + 1 {
+            let want = listed.get(n as usize - 1).map(|a| Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            });
+            assert_eq!(
+                store.nth_position(&t, &q, n).await.unwrap(),
+                want,
+                "n = {n}, {q:?}"
+            );
+        }
+    }
+    assert_eq!(store.nth_position(&t, &query(10), 0).await.unwrap(), None);
+    assert_eq!(
+        store
+            .nth_position(&tenant("Cother"), &query(10), 1)
+            .await
+            .unwrap(),
+        None,
+        "another tenant has nothing"
+    );
+}
+
+pub async fn client_application_filter_checks_rows(store: Arc<dyn Store>) {
+    let t = tenant("Cc");
+    shuffled(&*store, &t).await;
+    let q = ActivityQuery {
+        client_application_id: Some("app-1".into()),
+        limit: 2,
+        ..Default::default()
+    };
+    let found = all(&*store, &t, q.clone()).await;
+    let mut want: Vec<i64> = (1..=24).filter(|s| (s - 1) % 4 == 1).collect();
+    want.sort();
+    let mut got = found.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let c = store.count(&t, &q, Some(100)).await.unwrap();
+    assert_eq!((c.n, c.capped), (6, false));
+    let c = store.count(&t, &q, Some(4)).await.unwrap();
+    assert_eq!((c.n, c.capped), (4, true));
+}
+
+pub async fn tenant_secrets_are_set_replaced_removed_and_separate(store: Arc<dyn Store>) {
+    let (a, b) = (tenant("Ks"), tenant("Kt"));
+    assert_eq!(
+        store.tenant_secret(&a, "logto-webhook").await.unwrap(),
+        None
+    );
+    store
+        .set_tenant_secret(&a, "logto-webhook", Some(b"first"))
+        .await
+        .unwrap();
+    store
+        .set_tenant_secret(&a, "logto-webhook", Some(b"second"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenant_secret(&a, "logto-webhook").await.unwrap(),
+        Some(b"second".to_vec())
+    );
+    assert_eq!(
+        store.tenant_secret(&b, "logto-webhook").await.unwrap(),
+        None
+    );
+    assert_eq!(store.tenant_secret(&a, "other").await.unwrap(), None);
+    store
+        .set_tenant_secret(&a, "logto-webhook", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenant_secret(&a, "logto-webhook").await.unwrap(),
+        None
+    );
+    // Server secrets are untouched by tenant ones.
+    let s = store.secret("cursor-signing").await.unwrap();
+    assert_eq!(store.secret("cursor-signing").await.unwrap(), s);
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Receipt, Store,
+    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Position, Receipt, Store,
     StoreError, Tenant, TokenRecord,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -280,5 +280,40 @@ impl Store for PgStore {
 
     fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
         Box::pin(tokens::secret(self, name))
+    }
+
+    fn nth_position<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        n: u64,
+    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
+        Box::pin(read::nth_position(self, tenant, query, n))
+    }
+
+    fn tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            tokens::tenant_secret(
+                self,
+                &authtrail_model::store::tenant_secret_key(tenant, name),
+            )
+            .await
+        })
+    }
+
+    fn set_tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+        value: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = authtrail_model::store::tenant_secret_key(tenant, name);
+            tokens::set_tenant_secret(self, &key, value).await
+        })
     }
 }

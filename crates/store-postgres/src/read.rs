@@ -11,7 +11,9 @@
 //! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
 //! a time window prunes partitions at plan time.
 
-use authtrail_model::{Activity, ActivityBody, ActivityQuery, Count, Page, StoreError, Tenant};
+use authtrail_model::{
+    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, Tenant,
+};
 use tokio_postgres::Row;
 
 use crate::{PgStore, backend, pg};
@@ -142,6 +144,35 @@ pub(crate) async fn count(
             return Ok(done);
         }
     }
+}
+
+/// The position of the `n`-th match, newest first, from an index-only walk over keys.
+pub(crate) async fn nth_position(
+    store: &PgStore,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+    n: u64,
+) -> Result<Option<Position>, StoreError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(None);
+    };
+    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+        return Ok(None);
+    };
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    let stmt = build(tid, q, &names, has_extra, None, n, Shape::Nth);
+    let row = c
+        .query_typed_opt(&stmt.sql, &stmt.params())
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| Position {
+        time_us: r.get(0),
+        seq: r.get(1),
+    }))
 }
 
 /// Ascending by uniqueQualifier, after `after`.

@@ -115,3 +115,39 @@ pub(crate) async fn secret(store: &PgStore, name: &str) -> Result<[u8; 32], Stor
         .try_into()
         .map_err(|_| backend("stored secret is not 32 bytes"))
 }
+
+pub(crate) async fn tenant_secret(
+    store: &PgStore,
+    key: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let c = store.client().await?;
+    let row = c
+        .query_opt("SELECT value FROM secrets WHERE name = $1", &[&key])
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+}
+
+pub(crate) async fn set_tenant_secret(
+    store: &PgStore,
+    key: &str,
+    value: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let c = store.client().await?;
+    match value {
+        Some(v) => {
+            c.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&key, &v],
+            )
+            .await
+        }
+        None => {
+            c.execute("DELETE FROM secrets WHERE name = $1", &[&key])
+                .await
+        }
+    }
+    .map_err(pg)?;
+    Ok(())
+}

@@ -14,8 +14,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use authtrail_model::store::tenant_secret_key;
 use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Receipt, Store,
+    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Position, Receipt, Store,
     StoreError, Tenant, TokenRecord,
 };
 use crossbeam_channel::Sender;
@@ -274,5 +275,35 @@ impl Store for SqliteStore {
     fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
         let name = name.to_string();
         Box::pin(self.write(move |c| tokens::secret(c, &name)))
+    }
+
+    fn nth_position<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        n: u64,
+    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        Box::pin(self.read(move |c| read::nth_position(c, &tenant, &query, n)))
+    }
+
+    fn tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let key = tenant_secret_key(tenant, name);
+        Box::pin(self.read(move |c| tokens::tenant_secret(c, &key)))
+    }
+
+    fn set_tenant_secret<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+        value: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let key = tenant_secret_key(tenant, name);
+        let value = value.map(<[u8]>::to_vec);
+        Box::pin(self.write(move |c| tokens::set_tenant_secret(c, &key, value.as_deref())))
     }
 }

@@ -124,7 +124,18 @@ pub(crate) fn count(
     let mut count = CountBuilder::new(q, cap);
     let q = count.query().clone();
     if let Some(stop) = count.index_limit() {
-        let (sql, params) = statement(tid, &q, &event_ids, has_extra, None, stop);
+        // Keys only: every index carries them, so no row is read (a body column here made SQLite
+        // read each row: 44 ms instead of 5 ms for 100,000 entries on the 1M demo trail).
+        let (sql, params) = statement_of(
+            "a.seq, a.time_us",
+            tid,
+            &q,
+            &event_ids,
+            has_extra,
+            None,
+            stop,
+            false,
+        );
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql})"))
             .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
@@ -146,6 +157,49 @@ pub(crate) fn count(
             return Ok(done);
         }
     }
+}
+
+/// The position of the `n`-th match, newest first. The statement selects only `(seq, time)`,
+/// which every index carries, so SQLite walks index entries without reading a row.
+pub(crate) fn nth_position(
+    conn: &Connection,
+    tenant: &Tenant,
+    q: &ActivityQuery,
+    n: u64,
+) -> Result<Option<Position>, StoreError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let Some(tid) = tenant_id(conn, tenant)? else {
+        return Ok(None);
+    };
+    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+        return Ok(None);
+    };
+    let n = usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .min(i64::MAX as usize);
+    let (sql, params) = statement_of(
+        "a.seq, a.time_us",
+        tid,
+        q,
+        &event_ids,
+        has_extra,
+        None,
+        n,
+        true,
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(params_from_iter(params), |r| {
+                Ok(Position {
+                    seq: r.get(0)?,
+                    time_us: r.get(1)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(backend)
 }
 
 /// Ascending by uniqueQualifier, after `after`.
@@ -245,6 +299,24 @@ fn statement(
     after: Option<Position>,
     limit: usize,
 ) -> (String, Vec<Sql>) {
+    statement_of(COLUMNS, tid, q, event_ids, has_extra, after, limit, false)
+}
+
+/// [`statement`] selecting `columns` (whose first two must be seq and time, in that order). With
+/// `nth`, it yields only the `limit`-th row: `LIMIT 1 OFFSET limit - 1` on the walk itself, so
+/// SQLite steps over the skipped index entries without handing them up (twice as fast as an
+/// OFFSET over a subquery, measured at 500,000 entries).
+#[allow(clippy::too_many_arguments)]
+fn statement_of(
+    columns: &str,
+    tid: i64,
+    q: &ActivityQuery,
+    event_ids: &[i64],
+    has_extra: bool,
+    after: Option<Position>,
+    limit: usize,
+    nth: bool,
+) -> (String, Vec<Sql>) {
     let mut c = Conditions {
         sql: Vec::new(),
         params: Vec::new(),
@@ -286,11 +358,16 @@ fn statement(
     }
     c.params.push(Sql::Integer(limit as i64));
     let lim = format!("?{}", c.params.len());
+    let last = if nth {
+        format!("LIMIT 1 OFFSET {lim} - 1")
+    } else {
+        format!("LIMIT {lim}")
+    };
     let order = "ORDER BY a.time_us DESC, a.seq DESC";
     let base = c.sql.join(" AND ");
 
     if event_ids.is_empty() {
-        let sql = format!("SELECT {COLUMNS} FROM activities a WHERE {base} {order} LIMIT {lim}");
+        let sql = format!("SELECT {columns} FROM activities a WHERE {base} {order} {last}");
         return (sql, c.params);
     }
     let mut branches = Vec::new();
@@ -298,24 +375,29 @@ fn statement(
         c.params.push(Sql::Integer(*id));
         let id = format!("?{}", c.params.len());
         branches.push(format!(
-            "SELECT {COLUMNS} FROM activities a WHERE {base} AND a.event_id = {id} {order} LIMIT {lim}"
+            "SELECT {columns} FROM activities a WHERE {base} AND a.event_id = {id} {order} LIMIT {lim}"
         ));
         if has_extra {
             branches.push(format!(
-                "SELECT {COLUMNS} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
+                "SELECT {columns} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
                  WHERE x.tenant_id = a.tenant_id AND x.event_id = {id} AND {base} {order} LIMIT {lim}"
             ));
         }
     }
     if branches.len() == 1 {
-        return (branches.remove(0), c.params);
+        let only = branches.remove(0);
+        let only = match only.strip_suffix(&format!("LIMIT {lim}")) {
+            Some(head) => format!("{head}{last}"),
+            None => only,
+        };
+        return (only, c.params);
     }
     let branches: Vec<String> = branches
         .into_iter()
         .map(|b| format!("SELECT * FROM ({b})"))
         .collect();
     let sql = format!(
-        "{} ORDER BY 2 DESC, 1 DESC LIMIT {lim}",
+        "{} ORDER BY 2 DESC, 1 DESC {last}",
         branches.join(" UNION ")
     );
     (sql, c.params)

@@ -100,3 +100,26 @@ pub(crate) fn secret(c: &mut Connection, name: &str) -> Result<[u8; 32], StoreEr
     v.try_into()
         .map_err(|_| backend("stored secret is not 32 bytes"))
 }
+
+pub(crate) fn tenant_secret(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    c.prepare_cached("SELECT value FROM secrets WHERE name = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+pub(crate) fn set_tenant_secret(
+    c: &mut Connection,
+    key: &str,
+    value: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    match value {
+        Some(v) => c.execute(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![key, v],
+        ),
+        None => c.execute("DELETE FROM secrets WHERE name = ?1", [key]),
+    }
+    .map_err(backend)?;
+    Ok(())
+}

@@ -24,6 +24,9 @@ pub(crate) enum Shape {
     Rows,
     /// One `bigint`: how many rows match, up to the limit.
     Count,
+    /// The `(time_us, seq)` of the limit-th match, newest first (no row if fewer match): keys
+    /// only, so the walk is an index-only scan.
+    Nth,
 }
 
 enum Param {
@@ -175,6 +178,11 @@ pub(crate) fn build(
         match shape {
             Shape::Rows => format!("SELECT {COLUMNS} {}", branches[0]),
             Shape::Count => format!("SELECT count(*) FROM (SELECT 1 {}) s", branches[0]),
+            Shape::Nth => format!(
+                "SELECT time_us, seq FROM (SELECT a.time_us, a.seq {}) s \
+                 ORDER BY time_us DESC, seq DESC OFFSET {lim} - 1 LIMIT 1",
+                branches[0]
+            ),
         }
     } else {
         let union = branches
@@ -192,6 +200,10 @@ pub(crate) fn build(
             Shape::Count => {
                 format!("SELECT count(*) FROM (SELECT 1 FROM ({union}) u LIMIT {lim}) s")
             }
+            Shape::Nth => format!(
+                "SELECT time_us, seq FROM ({union}) u \
+                 ORDER BY time_us DESC, seq DESC OFFSET {lim} - 1 LIMIT 1"
+            ),
         }
     };
     Statement { sql, params: b.0 }

@@ -1,0 +1,153 @@
+//! `POST /api/logs`: Logto log objects in, with the semantics of `POST /v1/activities`.
+//!
+//! The body is one Logto log or a JSON array of them (the `logs` row shape: `id`, `key`,
+//! `payload`, `createdAt` in ms). Each is mapped by the pure [`super::mapping::from_log`], then
+//! checked by the one validator; any problem answers 400 naming the Logto field
+//! (`logs[2].payload.ip`) and stores nothing. Otherwise the batch is appended atomically and
+//! acknowledged once durable. The Logto `id` is the idempotency key (`eventId`), so sending a
+//! log twice stores it once.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{NewActivity, Receipt, Scope, Tenant};
+
+use super::LogtoError;
+use super::mapping::{Mapped, ShapeError};
+use crate::auth::Auth;
+use crate::error::{ApiError, Detail};
+use crate::ingest::read_body;
+use crate::state::AppState;
+
+/// Most problems listed in one answer.
+const MAX_REPORTED: usize = 1000;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptOut {
+    pub index: usize,
+    pub unique_qualifier: String,
+    pub time: String,
+    pub duplicate: bool,
+}
+
+#[derive(Serialize)]
+pub struct IngestResponse {
+    pub receipts: Vec<ReceiptOut>,
+}
+
+impl IngestResponse {
+    pub fn from(receipts: Vec<Receipt>) -> IngestResponse {
+        IngestResponse {
+            receipts: receipts
+                .into_iter()
+                .enumerate()
+                .map(|(index, r)| ReceiptOut {
+                    index,
+                    unique_qualifier: r.unique_qualifier.to_string(),
+                    time: format_rfc3339(r.time_us, Precision::Micros),
+                    duplicate: r.duplicate,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Maps and validates every object; all problems (named in the inbound shape under `root`), or
+/// all activities. `map` turns one inbound object into a native item.
+pub fn validate_all(
+    state: &AppState,
+    tenant: &Tenant,
+    root: &str,
+    objects: &[Value],
+    map: impl Fn(&Value) -> Result<Mapped, Vec<ShapeError>>,
+) -> Result<Vec<NewActivity>, ApiError> {
+    let ctx = Context {
+        catalog: &state.catalog,
+        tenant,
+        now_us: state.clock.now_us(),
+    };
+    let mut out = Vec::with_capacity(objects.len());
+    let mut details = Vec::new();
+    let mut bad = 0;
+    for (i, o) in objects.iter().enumerate() {
+        let before = details.len();
+        match map(o) {
+            Err(errs) => details.extend(errs.into_iter().map(|e| Detail {
+                index: Some(i),
+                field: format!("{root}[{i}]{}", e.field),
+                message: e.message,
+            })),
+            Ok(m) => match validate_item(&ctx, i, &m.item) {
+                Ok(a) => out.push(a),
+                Err(errs) => details.extend(errs.into_iter().map(|e| Detail {
+                    index: Some(i),
+                    field: m.paths.translate(root, &e.field),
+                    message: e.message,
+                })),
+            },
+        }
+        if details.len() > before {
+            bad += 1;
+        }
+    }
+    if bad == 0 {
+        return Ok(out);
+    }
+    let total = details.len();
+    details.truncate(MAX_REPORTED);
+    Err(ApiError::Invalid {
+        message: format!(
+            "{bad} of {} logs are invalid ({total} problems); nothing was stored",
+            objects.len()
+        ),
+        details,
+    })
+}
+
+/// The body as a list of objects: one object, or an array of them.
+pub fn objects(bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+    match v {
+        Value::Array(a) if a.is_empty() => Err(ApiError::field(
+            "body",
+            "is an empty array; send at least one log",
+        )),
+        Value::Array(a) if a.len() > max_batch => Err(ApiError::TooLarge {
+            field: "body".into(),
+            message: format!("the batch has {} logs; the limit is {max_batch}", a.len()),
+        }),
+        Value::Array(a) => Ok(a),
+        o @ Value::Object(_) => Ok(vec![o]),
+        _ => Err(ApiError::field(
+            "body",
+            "must be a Logto log object or a JSON array of them",
+        )),
+    }
+}
+
+pub async fn post_logs(
+    State(state): State<AppState>,
+    auth: Result<Auth, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, LogtoError> {
+    let auth = auth?;
+    auth.require(Scope::Ingest)?;
+    crate::logto::webhook::require_json(&headers)?;
+    let bytes = read_body(&state, &headers, body).await?;
+    let objects = objects(&bytes, state.limits.max_batch)?;
+    let catalog = state.catalog.clone();
+    let batch = validate_all(&state, &auth.tenant, "logs", &objects, |o| {
+        super::mapping::from_log(&catalog, o)
+    })?;
+    let receipts = state.store.append(&auth.tenant, batch).await?;
+    Ok(Json(IngestResponse::from(receipts)))
+}
