@@ -8,6 +8,7 @@ mod ingest;
 mod query;
 mod serve;
 mod token;
+mod user;
 
 use std::path::PathBuf;
 
@@ -75,6 +76,9 @@ enum Command {
     Ingest(ingest::Args),
     /// Query activities and print them as NDJSON.
     Query(query::Args),
+    /// Create, list and delete web console users, and change their passwords.
+    #[command(subcommand)]
+    User(user::Command),
     /// Fill a data directory with realistic sign-in traffic.
     Demo(demo::Args),
     /// Bring a PostgreSQL database to the newest schema (serve also does this at start).
@@ -103,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(a) => ingest::run(a).await,
             Command::Query(a) => query::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::User(c) => user::run(c).await,
             Command::Migrate { store } => {
                 let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
                 eprintln!("schema version {} → {}", m.from, m.to);

@@ -4,6 +4,7 @@
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
+//! - [`console`]: the web console at `/console` (HTML, sessions, CSRF).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
 //!
@@ -11,6 +12,7 @@
 //! start the server the same way.
 
 pub mod auth;
+pub mod console;
 pub mod cursor;
 pub mod error;
 pub mod google;
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/activities/{unique_qualifier}",
             get(native::get_activity),
         )
+        .nest_service("/console", console::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_request))
@@ -115,7 +118,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address reaches handlers (console sign-in throttling by IP).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -1,0 +1,26 @@
+//! The web console at `/console`: the audit trail for people, in zh-TW and English.
+//!
+//! Server-rendered HTML (minijinja templates compiled into the binary), one stylesheet and one
+//! small script for progressive enhancement (local time zone, live tail); everything works
+//! without JavaScript. See `docs/console.md` for the security model.
+//!
+//! - [`routes`]: sign-in, sign-out, the router and the shared page plumbing.
+//! - [`session`]: session cookies and CSRF tokens; [`throttle`]: failed sign-in limits.
+//! - [`filters`]: the audit log's URL filters → the native list query.
+//! - [`pages`]: the audit log and event detail pages; [`tail`]: live tail over SSE.
+//! - [`charts`]: the overview page's server-rendered SVG charts.
+//! - [`i18n`]: the console's strings and language choice.
+//! - [`audit`]: authtrail's own trail of console use; [`password`]: argon2 hashing.
+
+pub mod audit;
+pub mod charts;
+pub mod filters;
+pub mod i18n;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod tail;
+pub mod throttle;
+
+pub use routes::router;
