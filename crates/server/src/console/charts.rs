@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use authtrail_catalog::{Catalog, Lang};
+use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Activity, ActivityQuery, Outcome};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -15,7 +16,8 @@ use axum::response::Response;
 
 use super::filters;
 use super::i18n;
-use super::routes::{Console, Ctx};
+use super::page::Ctx;
+use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
@@ -25,6 +27,9 @@ const HOUR_US: i64 = 3_600_000_000;
 const PALETTE: &[&str] = &[
     "#0a58ca", "#1a7f37", "#bf8700", "#8250df", "#cf222e", "#57606a",
 ];
+const GREEN: &str = "#1a7f37";
+const RED: &str = "#cf222e";
+const AMBER: &str = "#bf8700";
 
 /// Is this activity a warning about suspicious activity? Events named `*suspicious*`, of the
 /// `account_warning` / `attack_warning` categories, or carrying `is_suspicious = true`.
@@ -54,8 +59,15 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Stacked bars: one bar per hour, one colour per series. `series` are (label, per-hour counts).
-pub fn stacked_bars(hours: usize, series: &[(String, Vec<u64>)], title: &str) -> String {
+/// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
+/// `series` are (label, per-hour counts).
+pub fn stacked_bars(
+    start_us: i64,
+    hours: usize,
+    series: &[(String, Vec<u64>)],
+    colors: &[&str],
+    title: &str,
+) -> String {
     let (w, h, left, bottom) = (600.0, 220.0, 36.0, 20.0);
     let totals: Vec<u64> = (0..hours)
         .map(|i| series.iter().map(|s| s.1[i]).sum())
@@ -64,7 +76,7 @@ pub fn stacked_bars(hours: usize, series: &[(String, Vec<u64>)], title: &str) ->
     let bw = (w - left) / hours.max(1) as f64;
     let mut out = format!(
         r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        h + 20.0 + 18.0 * series.len().div_ceil(3) as f64,
+        h + 20.0 + 18.0 * series.len().div_ceil(2) as f64,
         esc(title),
         esc(title)
     );
@@ -87,21 +99,33 @@ pub fn stacked_bars(hours: usize, series: &[(String, Vec<u64>)], title: &str) ->
                 r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}"><title>{}: {v}</title></rect>"#,
                 left + i as f64 * bw,
                 (bw - 1.0).max(0.5),
-                PALETTE[si % PALETTE.len()],
+                colors[si % colors.len()],
                 esc(label)
             ));
         }
     }
+    // The first and last hour, in UTC, under the axis.
+    let hour = |i: usize| {
+        let s = format_rfc3339(start_us + i as i64 * HOUR_US, Precision::Millis);
+        format!("{}:00", s.get(5..13).unwrap_or("").replace('T', " "))
+    };
+    out.push_str(&format!(
+        r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} UTC</text>"##,
+        h - 6.0,
+        hour(0),
+        h - 6.0,
+        hour(hours - 1)
+    ));
     for (si, (label, counts)) in series.iter().enumerate() {
-        let (col, row) = (si % 3, si / 3);
-        let (x, y) = (col as f64 * 200.0, h + 14.0 + row as f64 * 18.0);
+        let (col, row) = (si % 2, si / 2);
+        let (x, y) = (col as f64 * 300.0, h + 14.0 + row as f64 * 18.0);
         out.push_str(&format!(
             r##"<rect x="{x}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="12" fill="#1b1f24">{} ({})</text>"##,
             y - 9.0,
-            PALETTE[si % PALETTE.len()],
+            colors[si % colors.len()],
             x + 14.0,
             y,
-            esc(label),
+            esc(&label.chars().take(34).collect::<String>()),
             counts.iter().sum::<u64>()
         ));
     }
@@ -214,13 +238,21 @@ pub fn build(
         cats.push(("…".into(), other));
     }
     Charts {
-        per_hour: stacked_bars(hours, &cats, t("per_hour")),
+        per_hour: stacked_bars(start_us, hours, &cats, PALETTE, t("per_hour")),
         sign_ins: stacked_bars(
+            start_us,
             hours,
             &[(t("success").into(), ok), (t("failure").into(), bad)],
+            &[GREEN, RED],
             t("sign_ins"),
         ),
-        suspicious: stacked_bars(hours, &[(t("suspicious").into(), susp)], t("suspicious")),
+        suspicious: stacked_bars(
+            start_us,
+            hours,
+            &[(t("suspicious").into(), susp)],
+            &[AMBER],
+            t("suspicious"),
+        ),
         top_ips: top_bars(&top(ips, 10), t("top_ips"), t("none")),
         top_failing: top_bars(&top(failing, 10), t("top_failing"), t("none")),
     }

@@ -4,22 +4,26 @@
 //! small script for progressive enhancement (local time zone, live tail); everything works
 //! without JavaScript. See `docs/console.md` for the security model.
 //!
-//! - [`routes`]: sign-in, sign-out, the router and the shared page plumbing.
+//! - [`routes`]: the router and assets; [`page`]: what every page shares; [`signin`]: sign-in
+//!   and sign-out.
 //! - [`session`]: session cookies and CSRF tokens; [`throttle`]: failed sign-in limits.
 //! - [`filters`]: the audit log's URL filters → the native list query.
-//! - [`pages`]: the audit log and event detail pages; [`tail`]: live tail over SSE.
+//! - [`logs`]: the audit log page; [`detail`]: the event detail page; [`tail`]: live tail (SSE).
 //! - [`charts`]: the overview page's server-rendered SVG charts.
 //! - [`i18n`]: the console's strings and language choice.
 //! - [`audit`]: authtrail's own trail of console use; [`password`]: argon2 hashing.
 
 pub mod audit;
 pub mod charts;
+pub mod detail;
 pub mod filters;
 pub mod i18n;
-pub mod pages;
+pub mod logs;
+pub mod page;
 pub mod password;
 pub mod routes;
 pub mod session;
+pub mod signin;
 pub mod tail;
 pub mod throttle;
 

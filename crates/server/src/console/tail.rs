@@ -15,8 +15,9 @@ use futures_util::stream;
 use authtrail_model::{Activity, ActorFilter};
 
 use super::filters::{self, Parsed};
-use super::pages::row_from_activity;
-use super::routes::{Console, Ctx};
+use super::logs::row_from_activity;
+use super::page::Ctx;
+use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
