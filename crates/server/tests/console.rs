@@ -618,3 +618,64 @@ async fn bad_inputs_get_a_clear_4xx_naming_the_field_and_store_nothing() {
         "only the sign-out was stored"
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_form_missing_a_field_names_it_and_stores_nothing() {
+    let h = Harness::new().await;
+    with_user(&h, "ivan", "Ctest").await;
+    let mut b = Browser::new(&h);
+    let csrf = b.get("/console/login").await.csrf();
+    let p = b
+        .post("/console/login", &[("csrf", &csrf), ("password", PW)])
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("<code>username</code>: is required"));
+    let p = b
+        .post("/console/login", &[("csrf", &csrf), ("username", "ivan")])
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("<code>password</code>: is required"));
+    let p = b.send("POST", "/console/login", None).await;
+    assert_eq!(p.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(admin_events(&h, "Ctest").await.is_empty());
+    assert!(!b.cookies.iter().any(|c| c.0 == "atr_session"));
+}
+
+#[tokio::test]
+async fn the_live_tail_streams_new_matching_rows_as_server_sent_events() {
+    let h = Harness::new().await;
+    with_user(&h, "judy", "Ctest").await;
+    let mut b = Browser::new(&h);
+    b.sign_in("judy", PW).await;
+    ingest(
+        &h,
+        vec![
+            activity("a@example.com", "login_success"),
+            activity("b@example.com", "login_failure"),
+        ],
+    )
+    .await;
+    let mut req = Request::builder().uri("/console/tail?after=1&result=failure");
+    let c: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    req = req.header(header::COOKIE, c.join("; "));
+    let resp = b
+        .app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = resp.into_body();
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        .await
+        .expect("a row within the first poll")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(
+        text.starts_with("event: row\ndata: <tr data-uq=\"3\">"),
+        "{text}"
+    );
+    assert!(text.contains("b@example.com") && !text.contains("a@example.com"));
+}

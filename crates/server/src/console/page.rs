@@ -17,7 +17,6 @@ pub struct Ctx {
     pub viewer: Option<Viewer>,
     pub path: String,
     pub query: Vec<(String, String)>,
-    pub console: Option<Console>,
 }
 
 impl Ctx {
@@ -36,7 +35,6 @@ impl Ctx {
             viewer: None,
             path: String::new(),
             query,
-            console: None,
         }
     }
 
@@ -49,7 +47,6 @@ impl Ctx {
     ) -> Result<Ctx, Response> {
         let mut ctx = Ctx::anonymous(headers, raw);
         ctx.path = path.to_string();
-        ctx.console = Some(console.clone());
         match session::viewer(&console.app, headers).await {
             Ok(Some(v)) => {
                 ctx.viewer = Some(v);
