@@ -191,6 +191,25 @@ impl Ui {
         e.clear().await.unwrap();
         e.send_keys(text).await.unwrap();
     }
+    /// Waits (up to 15 s) until a JavaScript condition holds: a click that submits a form or
+    /// follows a link returns before the next page has loaded.
+    async fn until(&self, condition: &str) {
+        let started = Instant::now();
+        loop {
+            let v = self
+                .c
+                .execute(&format!("return !!({condition})"), vec![])
+                .await;
+            if matches!(v, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "timed out waiting for {condition}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     async fn url(&self) -> String {
         self.c.current_url().await.unwrap().to_string()
     }
@@ -262,6 +281,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // A wrong password fails.
     ui.sign_in(USER, "not the password").await;
+    ui.until("document.getElementById('login-error')").await;
     assert_eq!(ui.text("#login-error").await, "Wrong username or password.");
     assert!(ui.url().await.ends_with("/console/login"));
     ui.shot("01-wrong-password").await;
@@ -277,6 +297,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     ui.fill("#username", USER).await;
     ui.fill("#password", PASSWORD).await;
     ui.click("#sign-in").await;
+    ui.until("document.getElementById('login-error')").await;
     assert!(
         ui.text("#login-error")
             .await
@@ -290,7 +311,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // Sign in: the audit log, newest first.
     ui.sign_in(USER, PASSWORD).await;
-    assert!(ui.url().await.ends_with("/console/logs"));
+    ui.until("location.pathname === '/console/logs'").await;
     assert_eq!(ui.text("main h1").await, "Audit log");
     let first = ui.rows().await;
     assert_eq!(first.len(), 50);
@@ -318,6 +339,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // Switch to zh-TW and filter by an event type chosen by its zh-TW name.
     ui.click("#lang-zh").await;
+    ui.until("document.documentElement.lang === 'zh-TW'").await;
     assert_eq!(ui.text("main h1").await, "稽核記錄");
     let option = ui
         .c
@@ -331,6 +353,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     );
     ui.fill("#f-event", "登入失敗").await;
     ui.click("#apply").await;
+    ui.until("location.search.includes('event=')").await;
     assert!(
         ui.url()
             .await
@@ -347,6 +370,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     // Page to older events: new rows, the filter kept.
     let page1 = ui.rows().await;
     ui.click("#next").await;
+    ui.until("location.search.includes('cursor=')").await;
     let page2 = ui.rows().await;
     assert!(
         !page2.is_empty() && page2.iter().all(|r| !page1.contains(r)),
@@ -362,6 +386,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // Open a detail: the catalogue message in zh-TW, parameters and the raw JSON.
     ui.click("#events tbody tr:first-child .ev").await;
+    ui.until("document.getElementById('event-title')").await;
     assert_eq!(ui.text("#event-title").await, "登入失敗");
     let message = ui.text("#event-message").await;
     assert!(
@@ -373,6 +398,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // Switch language on the detail page.
     ui.click("#lang-en").await;
+    ui.until("document.documentElement.lang === 'en'").await;
     assert_eq!(ui.text("#event-title").await, "Failed login");
     assert!(ui.text("#event-message").await.ends_with("failed to login"));
 
@@ -402,6 +428,7 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
 
     // Sign out: back at the sign-in form, and the log is closed again.
     ui.click("#sign-out").await;
+    ui.until("location.pathname === '/console/login'").await;
     assert_eq!(ui.text(".notice").await, "You have signed out.");
     ui.go("/console/logs").await;
     assert!(ui.url().await.ends_with("/console/login"));
