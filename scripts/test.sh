@@ -7,7 +7,10 @@
 # postgres://postgres@127.0.0.1:5432/test). With CI set they fail when it is unreachable; on a
 # laptop without PostgreSQL they skip, saying so loudly.
 #
-# It installs nothing globally: Python packages go into a virtualenv under the target directory.
+# Python packages go into a virtualenv under the target directory. The one global install is
+# Debian's headless browser for the console's browser tests (chromium, chromium-driver and a CJK
+# font for legible zh-TW screenshots), done only when missing; screenshots land in
+# target/browser-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +21,17 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "browser for the console tests (chromium + chromedriver)"
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then
+    echo "already installed"
+elif [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null
+else
+    echo "not root: install chromium chromium-driver fonts-wqy-zenhei yourself (the browser test skips without them, and fails under CI)"
+fi
 
 step "cargo test (workspace)"
 cargo test --workspace --locked

@@ -12,6 +12,7 @@ mod query;
 mod retention;
 mod serve;
 mod token;
+mod user;
 mod verify;
 
 use std::path::PathBuf;
@@ -88,6 +89,9 @@ enum Command {
     Ingest(ingest::Args),
     /// Query activities and print them as NDJSON.
     Query(query::Args),
+    /// Create, list and delete web console users, and change their passwords.
+    #[command(subcommand)]
+    User(user::Command),
     /// Fill a store with realistic sign-in traffic.
     Demo(demo::Args),
     /// Remove activities older than N days now. serve --retention-days does it periodically; on a
@@ -133,6 +137,7 @@ fn main() -> anyhow::Result<()> {
             Command::Import(a) => export::import(a).await,
             Command::VerifyExport(a) => verify::run(a).await,
             Command::Logto(c) => logto::run(c).await,
+            Command::User(c) => user::run(c).await,
             Command::Migrate { store } => {
                 let m = authtrail_store_postgres::PgStore::migrate(&store).await?;
                 eprintln!("schema version {} → {}", m.from, m.to);

@@ -26,4 +26,6 @@ pub use activity::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use query::{ActivityQuery, ActorFilter, Page, Position};
-pub use store::{BoxFuture, Count, Receipt, Scope, Store, StoreError, TokenRecord};
+pub use store::{
+    BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError, TokenRecord,
+};

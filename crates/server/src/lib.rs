@@ -5,6 +5,7 @@
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
+//! - [`console`]: the web console at `/console` (HTML, sessions, CSRF).
 //! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
 //! - [`metrics`]: `GET /metrics` (Prometheus text) and the request counters behind it.
@@ -14,6 +15,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod cursor;
 pub mod error;
 pub mod google;
@@ -78,6 +80,7 @@ fn routes(state: AppState) -> Router {
             "/v1/logto/webhook",
             axum::routing::post(logto::webhook::post_webhook),
         )
+        .nest_service("/console", console::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

@@ -31,7 +31,11 @@ impl AdminActor {
     fn to_wire(&self) -> Value {
         match self {
             AdminActor::Token(id) => json!({"callerType": "KEY", "key": id}),
-            AdminActor::User(name) => json!({"callerType": "USER", "email": name}),
+            // Console usernames are often e-mails; otherwise they are profile ids.
+            AdminActor::User(name) if name.contains('@') => {
+                json!({"callerType": "USER", "email": name})
+            }
+            AdminActor::User(name) => json!({"callerType": "USER", "profileId": name}),
             AdminActor::Cli(who) => json!({"callerType": "KEY", "key": format!("cli:{who}")}),
             AdminActor::System => json!({"callerType": "KEY", "key": "authtrail"}),
         }
@@ -53,6 +57,7 @@ pub struct AdminEvent {
     pub name: &'static str,
     pub actor: AdminActor,
     pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
     pub outcome: Outcome,
     /// Wire-format parameters, e.g. `[{"name": "token_id", "value": "tok_…"}]`.
     pub parameters: Vec<Value>,
@@ -64,6 +69,7 @@ impl AdminEvent {
             name,
             actor,
             ip: None,
+            user_agent: None,
             outcome: Outcome::Success,
             parameters: Vec::new(),
         }
@@ -71,6 +77,12 @@ impl AdminEvent {
 
     pub fn ip(mut self, ip: Option<IpAddr>) -> AdminEvent {
         self.ip = ip;
+        self
+    }
+
+    /// The client's User-Agent, cut to 512 characters.
+    pub fn user_agent(mut self, ua: Option<&str>) -> AdminEvent {
+        self.user_agent = ua.map(|u| u.chars().take(512).collect());
         self
     }
 
@@ -113,6 +125,9 @@ pub async fn record(
     });
     if let Some(ip) = event.ip {
         item["ipAddress"] = json!(ip.to_string());
+    }
+    if let Some(ua) = &event.user_agent {
+        item["userAgent"] = json!(ua);
     }
     let ctx = Context {
         catalog,

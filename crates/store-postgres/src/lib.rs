@@ -12,6 +12,7 @@
 //! - Reads walk one `(tenant, column, time desc, seq desc)` index per condition, exactly as the
 //!   SQLite engine does (see [`read`]).
 
+mod console;
 mod partitions;
 mod purge;
 mod read;
@@ -24,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Position, Receipt, Store,
-    StoreError, Tenant, TokenRecord,
+    Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
+    Page, Position, Receipt, Store, StoreError, Tenant, TokenRecord,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -315,5 +316,62 @@ impl Store for PgStore {
             let key = authtrail_model::store::tenant_secret_key(tenant, name);
             tokens::set_tenant_secret(self, &key, value).await
         })
+    }
+
+    fn put_console_user<'a>(
+        &'a self,
+        user: &'a ConsoleUser,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(console::put_user(self, user))
+    }
+
+    fn console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
+        Box::pin(console::user(self, username))
+    }
+
+    fn list_console_users<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
+        Box::pin(console::list_users(self, tenant))
+    }
+
+    fn set_console_password<'a>(
+        &'a self,
+        username: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(console::set_password(self, username, password_hash))
+    }
+
+    fn delete_console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(console::delete_user(self, username))
+    }
+
+    fn put_console_session<'a>(
+        &'a self,
+        session: &'a ConsoleSession,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(console::put_session(self, session))
+    }
+
+    fn console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
+        Box::pin(console::session(self, hash))
+    }
+
+    fn delete_console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(console::delete_session(self, hash))
     }
 }

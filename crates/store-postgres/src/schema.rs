@@ -117,6 +117,23 @@ const MIGRATIONS: &[&str] = &[
         value bytea NOT NULL
     );
     "#,
+    // 2: web console users and sessions (only hashes of their secrets).
+    r#"
+    CREATE TABLE console_users (
+        username      text PRIMARY KEY,
+        tenant        text NOT NULL,
+        password_hash text NOT NULL,         -- argon2 PHC string
+        created_us    bigint NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        hash       bytea PRIMARY KEY,        -- SHA-256 of the session id; the id is never stored
+        username   text NOT NULL,
+        tenant     text NOT NULL,
+        created_us bigint NOT NULL,
+        expires_us bigint NOT NULL
+    );
+    CREATE INDEX console_sessions_user ON console_sessions (username);
+    "#,
 ];
 
 /// The schema version this build writes and reads.

@@ -6,6 +6,7 @@
 //! - The per-tenant sequence (`uniqueQualifier`) is assigned by the writer inside the transaction
 //!   that stores the rows, so it is gap-free: a rolled-back batch hands its numbers back.
 
+mod console;
 mod read;
 mod schema;
 mod tokens;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 
 use authtrail_model::store::tenant_secret_key;
 use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, Count, NewActivity, Page, Position, Receipt, Store,
-    StoreError, Tenant, TokenRecord,
+    Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
+    Page, Position, Receipt, Store, StoreError, Tenant, TokenRecord,
 };
 use crossbeam_channel::Sender;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -305,5 +306,70 @@ impl Store for SqliteStore {
         let key = tenant_secret_key(tenant, name);
         let value = value.map(<[u8]>::to_vec);
         Box::pin(self.write(move |c| tokens::set_tenant_secret(c, &key, value.as_deref())))
+    }
+
+    fn put_console_user<'a>(
+        &'a self,
+        user: &'a ConsoleUser,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let user = user.clone();
+        Box::pin(self.write(move |c| console::put_user(c, &user)))
+    }
+
+    fn console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
+        let username = username.to_string();
+        Box::pin(self.read(move |c| console::user(c, &username)))
+    }
+
+    fn list_console_users<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
+        let tenant = tenant.cloned();
+        Box::pin(self.read(move |c| console::list_users(c, tenant.as_ref())))
+    }
+
+    fn set_console_password<'a>(
+        &'a self,
+        username: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        Box::pin(self.write(move |c| console::set_password(c, &username, &hash)))
+    }
+
+    fn delete_console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let username = username.to_string();
+        Box::pin(self.write(move |c| console::delete_user(c, &username)))
+    }
+
+    fn put_console_session<'a>(
+        &'a self,
+        session: &'a ConsoleSession,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let session = session.clone();
+        Box::pin(self.write(move |c| console::put_session(c, &session)))
+    }
+
+    fn console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.read(move |c| console::session(c, &hash)))
+    }
+
+    fn delete_console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.write(move |c| console::delete_session(c, &hash)))
     }
 }

@@ -69,6 +69,23 @@ const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
     "#,
+    // 2: web console users and sessions (only hashes of their secrets).
+    r#"
+    CREATE TABLE console_users (
+        username      TEXT PRIMARY KEY,
+        tenant        TEXT NOT NULL,
+        password_hash TEXT NOT NULL,         -- argon2 PHC string
+        created_us    INTEGER NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        hash       BLOB PRIMARY KEY,         -- SHA-256 of the session id; the id is never stored
+        username   TEXT NOT NULL,
+        tenant     TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        expires_us INTEGER NOT NULL
+    );
+    CREATE INDEX console_sessions_user ON console_sessions (username);
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

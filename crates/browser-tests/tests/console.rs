@@ -1,0 +1,437 @@
+//! The web console in a real browser: headless Debian Chromium driven through chromedriver
+//! (WebDriver), against the real `authtrail` binary serving demo data.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (apt packages `chromium` and
+//! `chromium-driver`; `scripts/test.sh` installs them). Without them the test skips loudly, except
+//! under CI (`CI` set), where it fails. Screenshots go to `target/browser-screenshots/`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const USER: &str = "secadmin@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// Builds the real binary (a no-op when it is current) and returns its path.
+fn authtrail() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "authtrail"])
+        .current_dir(workspace())
+        .status()
+        .expect("running cargo build")
+        .success();
+    assert!(ok, "cargo build -p authtrail failed");
+    target_dir().join("debug/authtrail")
+}
+
+/// A child process killed when the test ends, pass or fail.
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(bin: &Path, args: &[&str], stdin: Option<&str>) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "authtrail {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts `authtrail serve` on a free port; returns the process and its base URL.
+fn serve(bin: &Path, data: &Path) -> (Proc, String) {
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn,authtrail::serve=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .unwrap();
+        if let Some(at) = line.find("http://127.0.0.1:") {
+            break line[at..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Proc(child), url)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn chromedriver() -> (Proc, Client) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let proc = Proc(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--lang=en-US"],
+            "prefs": {"intl.accept_languages": "en-US,en"},
+        }),
+    );
+    let started = Instant::now();
+    loop {
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        match c {
+            Ok(c) => return (proc, c),
+            Err(e) if started.elapsed() > Duration::from_secs(20) => panic!("chromedriver: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+struct Ui {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Ui {
+    async fn go(&self, path: &str) {
+        self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+    async fn text(&self, css: &str) -> String {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+    async fn texts(&self, css: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.c.find_all(Locator::Css(css)).await.unwrap() {
+            out.push(e.text().await.unwrap());
+        }
+        out
+    }
+    async fn click(&self, css: &str) {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.c.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+    /// Waits (up to 15 s) until a JavaScript condition holds: a click that submits a form or
+    /// follows a link returns before the next page has loaded.
+    async fn until(&self, condition: &str) {
+        let started = Instant::now();
+        loop {
+            let v = self
+                .c
+                .execute(&format!("return !!({condition})"), vec![])
+                .await;
+            if matches!(v, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "timed out waiting for {condition}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    async fn url(&self) -> String {
+        self.c.current_url().await.unwrap().to_string()
+    }
+    async fn shot(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+    async fn sign_in(&self, user: &str, pw: &str) {
+        self.go("/console/login").await;
+        self.fill("#username", user).await;
+        self.fill("#password", pw).await;
+        self.click("#sign-in").await;
+    }
+    async fn rows(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self
+            .c
+            .find_all(Locator::Css("#events tbody tr"))
+            .await
+            .unwrap()
+        {
+            out.push(e.attr("data-uq").await.unwrap().unwrap_or_default());
+        }
+        out
+    }
+}
+
+fn browser_available() -> bool {
+    let have = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser tests: install chromium and chromium-driver (scripts/test.sh does)"
+        );
+        eprintln!(
+            "\n*** SKIPPING the browser tests: {CHROMIUM} or {CHROMEDRIVER} is missing ***\n*** apt-get install -y chromium chromium-driver ***\n"
+        );
+    }
+    have
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_admin_uses_the_console_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let bin = authtrail();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    run(
+        &bin,
+        &["demo", "--data", data, "--events", "3000", "--days", "3"],
+        None,
+    );
+    run(
+        &bin,
+        &["user", "create", "--data", data, USER],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let (_server, base) = serve(&bin, dir.path());
+    let (_driver, c) = chromedriver().await;
+    let shots = target_dir().join("browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let ui = Ui { c, base, shots };
+
+    // The console sends a signed-out visitor to the sign-in form.
+    ui.go("/console/logs").await;
+    assert!(ui.url().await.ends_with("/console/login"));
+
+    // A wrong password fails.
+    ui.sign_in(USER, "not the password").await;
+    ui.until("document.getElementById('login-error')").await;
+    assert_eq!(ui.text("#login-error").await, "Wrong username or password.");
+    assert!(ui.url().await.ends_with("/console/login"));
+    ui.shot("01-wrong-password").await;
+
+    // A forged CSRF token fails, even with the right password.
+    ui.go("/console/login").await;
+    ui.c.execute(
+        "document.querySelector('input[name=csrf]').value = 'forged'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    ui.fill("#username", USER).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.until("document.getElementById('login-error')").await;
+    assert!(
+        ui.text("#login-error")
+            .await
+            .contains("did not come from this console")
+    );
+    assert!(
+        ui.c.find(Locator::Css("#sign-out")).await.is_err(),
+        "not signed in"
+    );
+    ui.shot("02-forged-csrf").await;
+
+    // Sign in: the audit log, newest first.
+    ui.sign_in(USER, PASSWORD).await;
+    ui.until("location.pathname === '/console/logs'").await;
+    assert_eq!(ui.text("main h1").await, "Audit log");
+    let first = ui.rows().await;
+    assert_eq!(first.len(), 50);
+    assert_eq!(
+        ui.text("#events tbody tr:first-child .ev").await,
+        "Console sign-in",
+        "our own sign-in, newest"
+    );
+    ui.shot("03-audit-log").await;
+
+    // Keyboard: the first Tab stop skips to the content, and every control is reachable.
+    let tab = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: Key::Tab.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Tab.into(),
+        });
+    ui.c.perform_actions(tab).await.unwrap();
+    let focused =
+        ui.c.execute("return document.activeElement.className", vec![])
+            .await
+            .unwrap();
+    assert_eq!(focused, json!("skip"));
+
+    // Switch to zh-TW and filter by an event type chosen by its zh-TW name.
+    ui.click("#lang-zh").await;
+    ui.until("document.documentElement.lang === 'zh-TW'").await;
+    assert_eq!(ui.text("main h1").await, "稽核記錄");
+    let option = ui
+        .c
+        .execute("return [...document.querySelectorAll('#event-list option')].find(o => o.value === 'login_failure').label", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        option,
+        json!("登入 › 登入 › 登入失敗"),
+        "the picker shows the zh-TW names, grouped"
+    );
+    ui.fill("#f-event", "登入失敗").await;
+    ui.click("#apply").await;
+    ui.until("location.search.includes('event=')").await;
+    assert!(
+        ui.url()
+            .await
+            .contains("event=%E7%99%BB%E5%85%A5%E5%A4%B1%E6%95%97"),
+        "the filter is in the URL"
+    );
+    let names = ui.texts("#events tbody .ev").await;
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n == "登入失敗"),
+        "{names:?}"
+    );
+    ui.shot("04-filtered-zh-tw").await;
+
+    // Page to older events: new rows, the filter kept.
+    let page1 = ui.rows().await;
+    ui.click("#next").await;
+    ui.until("location.search.includes('cursor=')").await;
+    let page2 = ui.rows().await;
+    assert!(
+        !page2.is_empty() && page2.iter().all(|r| !page1.contains(r)),
+        "keyset paging"
+    );
+    assert!(
+        ui.texts("#events tbody .ev")
+            .await
+            .iter()
+            .all(|n| n == "登入失敗")
+    );
+    assert!(ui.c.find(Locator::Css("#newest")).await.is_ok());
+
+    // Open a detail: the catalogue message in zh-TW, parameters and the raw JSON.
+    ui.click("#events tbody tr:first-child .ev").await;
+    ui.until("document.getElementById('event-title')").await;
+    assert_eq!(ui.text("#event-title").await, "登入失敗");
+    let message = ui.text("#event-message").await;
+    assert!(
+        message.ends_with("登入失敗") && message.contains("@example.com"),
+        "{message}"
+    );
+    assert!(ui.text("#raw-json").await.contains("\"login_failure\""));
+    ui.shot("05-detail-zh-tw").await;
+
+    // Switch language on the detail page.
+    ui.click("#lang-en").await;
+    ui.until("document.documentElement.lang === 'en'").await;
+    assert_eq!(ui.text("#event-title").await, "Failed login");
+    assert!(ui.text("#event-message").await.ends_with("failed to login"));
+
+    // The overview draws its charts as SVG.
+    ui.go("/console/overview").await;
+    let charts = ui.c.find_all(Locator::Css(".charts svg")).await.unwrap();
+    assert!(charts.len() >= 4, "{} charts", charts.len());
+    assert!(ui.text("#basis").await.starts_with("Based on"));
+    ui.shot("06-overview").await;
+
+    // Usable at 375 px: nothing but the table scrolls sideways.
+    ui.c.set_window_size(375, 800).await.unwrap();
+    ui.go("/console/logs").await;
+    let overflow =
+        ui.c.execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the page overflows at 375 px by {overflow}"
+    );
+    ui.shot("07-mobile-375").await;
+    ui.c.set_window_size(1280, 900).await.unwrap();
+
+    // Sign out: back at the sign-in form, and the log is closed again.
+    ui.click("#sign-out").await;
+    ui.until("location.pathname === '/console/login'").await;
+    assert_eq!(ui.text(".notice").await, "You have signed out.");
+    ui.go("/console/logs").await;
+    assert!(ui.url().await.ends_with("/console/login"));
+    ui.shot("08-signed-out").await;
+    ui.c.close().await.unwrap();
+}

@@ -1,0 +1,261 @@
+//! The event detail page: the catalogue message in the viewer's language, every field and typed
+//! parameter, the related events, and the raw JSON.
+
+use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{ActivityQuery, ActorFilter};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::i18n;
+use super::logs::{Row, row_from_activity, time_label};
+use super::page::Ctx;
+use super::routes::Console;
+use crate::error::ApiError;
+use crate::native;
+
+#[derive(Serialize)]
+struct Field {
+    label: String,
+    value: String,
+    time: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ParamRow {
+    label: String,
+    name: String,
+    kind: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct EventView {
+    key: String,
+    name: String,
+    params: Vec<ParamRow>,
+}
+
+/// How long around an event "the same actor" counts as the same sign-in, when no session id
+/// ties events together.
+pub const RELATED_WINDOW_US: i64 = 30 * 60 * 1_000_000;
+
+pub async fn detail(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(raw_uq): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let ctx = match Ctx::signed_in(
+        &console,
+        &headers,
+        &format!("/logs/{raw_uq}"),
+        raw.as_deref(),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let app = &console.app;
+    let lang = ctx.lang;
+    let tenant = &ctx.viewer().tenant;
+    let uq = match native::parse_unique_qualifier(&raw_uq) {
+        Ok(n) => n,
+        Err(e) => return ctx.api_error(e),
+    };
+    let a = match app.store.get(tenant, uq).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return ctx.api_error(ApiError::NotFound(format!(
+                "no activity {uq} in this tenant"
+            )));
+        }
+        Err(e) => return ctx.api_error(e.into()),
+    };
+    let catalog = &app.catalog;
+    let application = catalog.application(&a.application);
+    let actor = a.body.actor.display().unwrap_or("").to_string();
+    let first = a.body.events.first();
+    let def = first.and_then(|e| catalog.event(&a.application, &e.name));
+    let key = first.map(|e| e.name.clone()).unwrap_or_default();
+    let name = def
+        .map(|d| d.names.get(lang).to_string())
+        .unwrap_or_else(|| key.clone());
+    let message = match (def, first) {
+        (Some(d), Some(e)) => authtrail_catalog::render(d.template.get(lang), "—", |p| {
+            if p == "actor" {
+                Some(if actor.is_empty() {
+                    "—".to_string()
+                } else {
+                    actor.clone()
+                })
+            } else {
+                e.param(p).map(|v| v.display())
+            }
+        }),
+        _ => name.clone(),
+    };
+    let t = |k: &str| i18n::text(lang, k).to_string();
+    let mut fields = vec![
+        Field {
+            label: t("id"),
+            value: a.unique_qualifier.to_string(),
+            time: None,
+        },
+        Field {
+            label: t("time"),
+            value: time_label(a.time_us),
+            time: Some(format_rfc3339(a.time_us, Precision::Micros)),
+        },
+        Field {
+            label: t("received"),
+            value: time_label(a.received_us),
+            time: Some(format_rfc3339(a.received_us, Precision::Micros)),
+        },
+        Field {
+            label: t("application"),
+            value: format!(
+                "{} ({})",
+                application.map(|x| x.names.get(lang)).unwrap_or(""),
+                a.application
+            ),
+            time: None,
+        },
+        Field {
+            label: t("actor"),
+            value: actor.clone(),
+            time: None,
+        },
+        Field {
+            label: t("result"),
+            value: t(a.body.result.as_str()),
+            time: None,
+        },
+    ];
+    let b = &a.body;
+    for (k, v) in [
+        ("ip_col", b.ip_address.clone()),
+        ("user_agent", b.user_agent.clone()),
+        ("session", b.session_id.clone()),
+        (
+            "application",
+            b.client_application_id
+                .clone()
+                .map(|c| format!("client: {c}")),
+        ),
+        (
+            "actor",
+            b.actor
+                .caller_type
+                .clone()
+                .map(|c| format!("callerType: {c}")),
+        ),
+        (
+            "actor",
+            b.actor
+                .profile_id
+                .clone()
+                .filter(|_| b.actor.email.is_some())
+                .map(|p| format!("profileId: {p}")),
+        ),
+        ("id", b.event_id.clone().map(|e| format!("eventId: {e}"))),
+        (
+            "fields",
+            b.owner_domain.clone().map(|d| format!("ownerDomain: {d}")),
+        ),
+        ("failure", b.error.as_ref().map(|e| e.to_string())),
+    ] {
+        if let Some(v) = v {
+            fields.push(Field {
+                label: t(k),
+                value: v,
+                time: None,
+            });
+        }
+    }
+    let events: Vec<EventView> = b
+        .events
+        .iter()
+        .map(|e| {
+            let d = catalog.event(&a.application, &e.name);
+            EventView {
+                key: e.name.clone(),
+                name: d
+                    .map(|d| d.names.get(lang).to_string())
+                    .unwrap_or_else(|| e.name.clone()),
+                params: e
+                    .parameters
+                    .iter()
+                    .map(|p| {
+                        let pd = application.and_then(|x| x.parameters.get(&p.name));
+                        ParamRow {
+                            label: pd
+                                .map(|x| x.names.get(lang).to_string())
+                                .unwrap_or_else(|| p.name.clone()),
+                            name: p.name.clone(),
+                            kind: pd
+                                .map(|x| x.kind.as_str())
+                                .unwrap_or("undeclared")
+                                .to_string(),
+                            value: p.value.display(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    // Related: the same session id when the event has one; otherwise the same actor within
+    // RELATED_WINDOW_US either side. Newest 20, this event excluded.
+    let (rule, q) = match (&b.session_id, actor.is_empty()) {
+        (Some(s), _) => (
+            t("related_session"),
+            Some(ActivityQuery {
+                session_id: Some(s.clone()),
+                limit: 21,
+                ..Default::default()
+            }),
+        ),
+        (None, false) => (
+            t("related_actor"),
+            Some(ActivityQuery {
+                actor: Some(ActorFilter::from_key(
+                    b.actor
+                        .email
+                        .as_deref()
+                        .or(b.actor.profile_id.as_deref())
+                        .unwrap_or(&actor),
+                )),
+                start_us: Some(a.time_us - RELATED_WINDOW_US),
+                end_us: Some(a.time_us + RELATED_WINDOW_US),
+                limit: 21,
+                ..Default::default()
+            }),
+        ),
+        (None, true) => (t("none"), None),
+    };
+    let related: Vec<Row> = match q {
+        Some(q) => match app.store.list(tenant, &q).await {
+            Ok(p) => p
+                .items
+                .iter()
+                .filter(|r| r.unique_qualifier != a.unique_qualifier)
+                .take(20)
+                .map(|r| row_from_activity(catalog, lang, r))
+                .collect(),
+            Err(e) => return ctx.api_error(e.into()),
+        },
+        None => Vec::new(),
+    };
+    let raw_json = serde_json::to_string_pretty(&a.to_wire(Precision::Micros)).unwrap_or_default();
+    ctx.render(
+        &console,
+        "detail.html",
+        "detail",
+        minijinja::context! {
+            key => key, name => name, message => message, fields => fields, events => events,
+            related => related, related_rule => rule, raw => raw_json,
+        },
+    )
+}

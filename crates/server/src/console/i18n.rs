@@ -1,0 +1,227 @@
+//! The console's own words in every language authtrail ships, and the choice of language:
+//! `?lang=` (which also sets the `atr_lang` cookie), else the cookie, else `Accept-Language`,
+//! else English. Catalogue names and templates come from the catalogue, not from here.
+
+use std::collections::BTreeMap;
+
+use authtrail_catalog::Lang;
+use axum::http::HeaderMap;
+
+use super::session::cookie;
+
+/// The cookie that remembers a language chosen with the switch.
+pub const LANG_COOKIE: &str = "atr_lang";
+
+/// (key, English, Traditional Chinese). One table, so a missing translation cannot compile away.
+const STRINGS: &[(&str, &str, &str)] = &[
+    ("title", "authtrail console", "authtrail 主控台"),
+    ("skip", "Skip to content", "跳至內容"),
+    ("nav_logs", "Audit log", "稽核記錄"),
+    ("nav_overview", "Overview", "總覽"),
+    ("sign_in", "Sign in", "登入"),
+    ("sign_out", "Sign out", "登出"),
+    ("username", "Username", "使用者名稱"),
+    ("password", "Password", "密碼"),
+    (
+        "bad_credentials",
+        "Wrong username or password.",
+        "使用者名稱或密碼錯誤。",
+    ),
+    (
+        "throttled",
+        "Too many failed sign-ins. Try again in a few minutes.",
+        "登入失敗次數過多，請幾分鐘後再試。",
+    ),
+    (
+        "csrf",
+        "The form expired or did not come from this console. Reload the page and try again.",
+        "表單已失效或並非來自此主控台，請重新載入頁面後再試。",
+    ),
+    ("signed_out", "You have signed out.", "您已登出。"),
+    ("language", "Language", "語言"),
+    ("tenant", "Tenant", "租用戶"),
+    ("filters", "Filters", "篩選條件"),
+    ("event", "Event", "事件"),
+    (
+        "event_hint",
+        "Type a name or key in either language",
+        "輸入任一語言的名稱或事件代碼",
+    ),
+    ("actor", "Actor", "操作者"),
+    ("ip", "IP or CIDR", "IP 或 CIDR"),
+    ("ip_col", "IP", "IP"),
+    ("result", "Result", "結果"),
+    ("any", "Any", "全部"),
+    ("success", "Success", "成功"),
+    ("failure", "Failure", "失敗"),
+    ("application", "Application", "應用程式"),
+    ("time", "Time", "時間"),
+    ("range", "Time range", "時間範圍"),
+    ("r_1h", "Last hour", "過去 1 小時"),
+    ("r_24h", "Last 24 hours", "過去 24 小時"),
+    ("r_7d", "Last 7 days", "過去 7 天"),
+    ("r_30d", "Last 30 days", "過去 30 天"),
+    ("r_custom", "Custom (UTC)", "自訂（UTC）"),
+    ("from", "From", "起"),
+    ("to", "To", "迄"),
+    ("apply", "Apply", "套用"),
+    ("clear", "Clear", "清除"),
+    ("next", "Older →", "較舊 →"),
+    ("newest", "← Newest", "← 最新"),
+    (
+        "no_events",
+        "No events match these filters.",
+        "沒有符合篩選條件的事件。",
+    ),
+    (
+        "scan_short",
+        "This page stopped early after examining many rows; continue with the next page.",
+        "已檢查大量資料列，此頁提前結束；請繼續至下一頁。",
+    ),
+    ("live", "Live tail", "即時追蹤"),
+    (
+        "live_on",
+        "Live: new events appear at the top",
+        "即時：新事件會出現在最上方",
+    ),
+    ("detail", "Event detail", "事件詳情"),
+    ("message", "Message", "訊息"),
+    ("fields", "Fields", "欄位"),
+    ("parameters", "Parameters", "參數"),
+    ("related", "Related events", "相關事件"),
+    ("related_session", "Same session", "同一工作階段"),
+    (
+        "related_actor",
+        "Same actor within 30 minutes",
+        "同一操作者 30 分鐘內",
+    ),
+    ("none", "None", "無"),
+    ("key", "Key", "代碼"),
+    ("kind", "Type", "型別"),
+    ("value", "Value", "值"),
+    ("raw", "Raw JSON", "原始 JSON"),
+    ("user_agent", "User agent", "使用者代理程式"),
+    ("session", "Session", "工作階段"),
+    ("id", "ID", "ID"),
+    ("received", "Received", "接收時間"),
+    ("back", "← Back to the audit log", "← 返回稽核記錄"),
+    (
+        "per_hour",
+        "Events per hour by category",
+        "各類別每小時事件數",
+    ),
+    (
+        "sign_ins",
+        "Sign-ins: success and failure",
+        "登入：成功與失敗",
+    ),
+    ("suspicious", "Suspicious events", "可疑事件"),
+    ("top_ips", "Top IP addresses", "最常見 IP 位址"),
+    ("top_failing", "Top failing accounts", "最常失敗的帳戶"),
+    ("count", "Count", "次數"),
+    (
+        "sampled",
+        "Based on the newest {n} events of the range.",
+        "依據此範圍內最新的 {n} 筆事件。",
+    ),
+    (
+        "all_events",
+        "Based on all {n} events of the range.",
+        "依據此範圍內全部 {n} 筆事件。",
+    ),
+    (
+        "error",
+        "Something is wrong with this request",
+        "此請求有問題",
+    ),
+    ("not_found", "Not found", "找不到"),
+];
+
+/// The console's strings for one language, as a map the templates read (`t.sign_in`).
+pub fn strings(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    STRINGS
+        .iter()
+        .map(|(k, en, zh)| (*k, if lang == Lang::ZhTw { *zh } else { *en }))
+        .collect()
+}
+
+/// One string, for messages built in Rust.
+pub fn text(lang: Lang, key: &str) -> &'static str {
+    STRINGS
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .map(|(_, en, zh)| if lang == Lang::ZhTw { *zh } else { *en })
+        .unwrap_or("")
+}
+
+/// The language of a request: an explicit `?lang=` wins, then the cookie, then the browser's
+/// `Accept-Language` in its order of preference (q-values honoured), then English.
+pub fn negotiate(query_lang: Option<&str>, headers: &HeaderMap) -> Lang {
+    if let Some(l) = query_lang.and_then(Lang::from_tag) {
+        return l;
+    }
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|v| Lang::from_tag(&v)) {
+        return l;
+    }
+    accept_language(
+        headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
+}
+
+/// Picks the first language we ship from an `Accept-Language` value, by descending q.
+pub fn accept_language(header: &str) -> Lang {
+    let mut offers: Vec<(f32, usize, Lang)> = header
+        .split(',')
+        .take(32)
+        .enumerate()
+        .filter_map(|(i, part)| {
+            let mut bits = part.split(';');
+            let tag = bits.next()?.trim();
+            let q = bits
+                .filter_map(|b| b.trim().strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = Lang::from_tag(tag).or_else(|| {
+                // A bare `zh` most often comes from a Taiwanese or Hong Kong browser set to
+                // Chinese; Traditional is the only Chinese we have.
+                tag.eq_ignore_ascii_case("zh").then_some(Lang::ZhTw)
+            })?;
+            (q > 0.0).then_some((q, i, lang))
+        })
+        .collect();
+    offers.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    offers.first().map(|o| o.2).unwrap_or(Lang::En)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_has_both_languages() {
+        for (k, en, zh) in STRINGS {
+            assert!(!en.is_empty() && !zh.is_empty(), "{k}");
+        }
+        let mut keys: Vec<_> = STRINGS.iter().map(|s| s.0).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), STRINGS.len(), "duplicate key");
+    }
+
+    #[test]
+    fn accept_language_honours_order_and_q() {
+        assert_eq!(accept_language("zh-TW,zh;q=0.9,en;q=0.8"), Lang::ZhTw);
+        assert_eq!(accept_language("en-US,en;q=0.9,zh-TW;q=0.8"), Lang::En);
+        assert_eq!(
+            accept_language("fr;q=1, zh-Hant;q=0.5, en;q=0.4"),
+            Lang::ZhTw
+        );
+        assert_eq!(accept_language("en;q=0.1, zh-TW;q=0.9"), Lang::ZhTw);
+        assert_eq!(accept_language("zh-CN"), Lang::En);
+        assert_eq!(accept_language(""), Lang::En);
+        assert_eq!(accept_language("zh-TW;q=0"), Lang::En);
+    }
+}

@@ -1,0 +1,30 @@
+//! The web console at `/console`: the audit trail for people, in zh-TW and English.
+//!
+//! Server-rendered HTML (minijinja templates compiled into the binary), one stylesheet and one
+//! small script for progressive enhancement (local time zone, live tail); everything works
+//! without JavaScript. See `docs/console.md` for the security model.
+//!
+//! - [`routes`]: the router and assets; [`page`]: what every page shares; [`signin`]: sign-in
+//!   and sign-out.
+//! - [`session`]: session cookies and CSRF tokens; [`throttle`]: failed sign-in limits.
+//! - [`filters`]: the audit log's URL filters → the native list query.
+//! - [`logs`]: the audit log page; [`detail`]: the event detail page; [`tail`]: live tail (SSE).
+//! - [`charts`]: the overview page's server-rendered SVG charts.
+//! - [`i18n`]: the console's strings and language choice.
+//! - [`password`]: argon2 hashing. Sign-ins, sign-outs and user changes are recorded through
+//!   [`crate::self_audit`].
+
+pub mod charts;
+pub mod detail;
+pub mod filters;
+pub mod i18n;
+pub mod logs;
+pub mod page;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod signin;
+pub mod tail;
+pub mod throttle;
+
+pub use routes::router;

@@ -1,0 +1,158 @@
+//! Live tail: `GET /console/tail?after=<uniqueQualifier>&<filters>` streams rows newer than
+//! `after` as server-sent events (`event: row`, data: one `<tr>`), polling the store's sequence
+//! ([`Store::tail`](authtrail_model::Store::tail)) once a second. The audit log's filters apply
+//! (time range aside: new rows are always inside it).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+
+use authtrail_model::{Activity, ActorFilter};
+
+use super::filters::{self, Parsed};
+use super::logs::row_from_activity;
+use super::page::Ctx;
+use super::routes::Console;
+use crate::error::ApiError;
+use crate::params::Params;
+
+/// Rows read from the store per poll.
+const BATCH: usize = 200;
+const POLL: Duration = Duration::from_secs(1);
+
+fn matches(f: &Parsed, a: &Activity) -> bool {
+    let b = &a.body;
+    if f.application.as_ref().is_some_and(|x| *x != a.application) {
+        return false;
+    }
+    if !f.event_names.is_empty() && !b.events.iter().any(|e| f.event_names.contains(&e.name)) {
+        return false;
+    }
+    if !f.form.result.is_empty() && b.result.as_str() != f.form.result {
+        return false;
+    }
+    if !f.form.actor.is_empty() {
+        let ok = match ActorFilter::from_key(&f.form.actor) {
+            ActorFilter::Email(e) => b
+                .actor
+                .email
+                .as_ref()
+                .is_some_and(|x| x.to_lowercase() == e),
+            ActorFilter::ProfileId(p) => b.actor.profile_id.as_ref() == Some(&p),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if !f.form.ip.is_empty() {
+        let ip = b
+            .ip_address
+            .as_deref()
+            .and_then(|s| s.parse::<std::net::IpAddr>().ok());
+        let ok = match (&f.cidr, ip) {
+            (Some(net), Some(ip)) => net.contains(&ip),
+            (None, Some(ip)) => f.form.ip.parse::<std::net::IpAddr>().ok() == Some(ip),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+pub async fn tail(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let ctx = match Ctx::signed_in(&console, &headers, "/tail", raw.as_deref()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let app = &console.app;
+    // `after` is ours; the rest are the audit log's filters.
+    let (after, rest) = match split_after(raw.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return ctx.api_error(e),
+    };
+    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), Some(&rest)) {
+        Ok(p) => p,
+        Err(e) => return ctx.api_error(e),
+    };
+    let tenant = ctx.viewer().tenant.clone();
+    let lang = ctx.lang;
+    let (store, catalog) = (app.store.clone(), app.catalog.clone());
+    let env = console.clone();
+    let events = stream::unfold(
+        (after, Vec::<Event>::new(), true),
+        move |(mut after, mut queue, mut first)| {
+            let (store, catalog, tenant, parsed, env) = (
+                store.clone(),
+                catalog.clone(),
+                tenant.clone(),
+                parsed.clone(),
+                env.clone(),
+            );
+            async move {
+                loop {
+                    if let Some(ev) = queue.pop() {
+                        return Some((Ok::<Event, Infallible>(ev), (after, queue, first)));
+                    }
+                    if !first {
+                        tokio::time::sleep(POLL).await;
+                    }
+                    first = false;
+                    let batch = match store.tail(&tenant, after, BATCH).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "console tail: the store failed");
+                            return None;
+                        }
+                    };
+                    for a in &batch {
+                        after = after.max(a.unique_qualifier);
+                    }
+                    // The queue pops from its end, so it is reversed: the oldest row goes out first and
+                    // the browser, inserting each at the top, ends with the newest on top.
+                    let mut rows: Vec<Event> = batch
+                    .iter()
+                    .filter(|a| matches(&parsed, a))
+                    .filter_map(|a| {
+                        let row = row_from_activity(&catalog, lang, a);
+                        let html = env
+                            .env
+                            .get_template("row.html")
+                            .and_then(|t| t.render(minijinja::context! { r => row, t => super::i18n::strings(lang) }))
+                            .ok()?;
+                        Some(Event::default().event("row").data(html.replace(['\n', '\r'], " ")))
+                    })
+                    .collect();
+                    rows.reverse();
+                    queue = rows;
+                }
+            }
+        },
+    );
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Takes `after` out of the query string; the rest goes to the filter parser.
+fn split_after(raw: Option<&str>) -> Result<(i64, String), ApiError> {
+    let p = Params::parse(raw)?;
+    let after = p.int_in("after", 0, i64::MAX)?.unwrap_or(0);
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if k != "after" {
+            s.append_pair(&k, &v);
+        }
+    }
+    Ok((after, s.finish()))
+}
