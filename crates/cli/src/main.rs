@@ -3,7 +3,6 @@
 
 mod client;
 mod demo;
-mod generate;
 mod ingest;
 mod query;
 mod serve;
