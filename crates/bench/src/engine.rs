@@ -133,7 +133,11 @@ pub async fn run(
 
     let bytes = match backing {
         Backing::Sqlite(dir) => {
-            crate::sqlite_baseline::file_bytes(&dir.join(authtrail_store_sqlite::DB_FILE))
+            // Fold the WAL back in first: the WAL is bounded by the checkpoint interval, not by
+            // the number of events, so it does not belong in bytes per event.
+            let db = dir.join(authtrail_store_sqlite::DB_FILE);
+            rusqlite::Connection::open(&db)?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            crate::sqlite_baseline::file_bytes(&db)
         }
         Backing::Postgres { url, schema } => crate::logto::schema_bytes(url, schema).await?,
     };

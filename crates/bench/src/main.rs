@@ -60,6 +60,10 @@ struct Args {
     /// Skip everything that needs PostgreSQL.
     #[arg(long)]
     no_postgres: bool,
+    /// Skip authtrail's PostgreSQL engine, keeping the Logto-style baseline (its ingest is the
+    /// slowest part of a large run).
+    #[arg(long)]
+    no_postgres_engine: bool,
     /// The `authtrail` binary to benchmark (default: next to this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -248,25 +252,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut logto_result = None;
     if !args.no_postgres {
         let result = async {
-            logto::connect(&args.postgres)
-                .await?
-                .batch_execute(&format!("CREATE SCHEMA {engine_schema}"))
-                .await?;
-            let backing = Backing::Postgres {
-                url: args.postgres.clone(),
-                schema: engine_schema.clone(),
-            };
-            engines.push(
-                engine::run(
-                    "postgres",
-                    &bin,
-                    &backing,
-                    &tmp.path().join("postgres.log"),
-                    &data,
-                    budget,
-                )
-                .await?,
-            );
+            if !args.no_postgres_engine {
+                logto::connect(&args.postgres)
+                    .await?
+                    .batch_execute(&format!("CREATE SCHEMA {engine_schema}"))
+                    .await?;
+                let backing = Backing::Postgres {
+                    url: args.postgres.clone(),
+                    schema: engine_schema.clone(),
+                };
+                engines.push(
+                    engine::run(
+                        "postgres",
+                        &bin,
+                        &backing,
+                        &tmp.path().join("postgres.log"),
+                        &data,
+                        budget,
+                    )
+                    .await?,
+                );
+            }
             logto_result = Some(logto_run(&args.postgres, &logto_schema, &data, budget).await?);
             Ok::<_, anyhow::Error>(())
         }
@@ -307,5 +313,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn args_json(args: &Args, n: usize) -> Value {
-    json!({"events": n, "seed": args.seed, "quick": args.quick, "smoke": args.smoke, "postgres": !args.no_postgres})
+    json!({"events": n, "seed": args.seed, "quick": args.quick, "smoke": args.smoke, "postgres": !args.no_postgres,
+           "postgres_engine": !args.no_postgres && !args.no_postgres_engine})
 }

@@ -197,8 +197,20 @@ pub async fn post_activities(
     auth.require(Scope::Ingest)?;
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
-    let items = parse_items(format, &bytes, state.limits.max_batch)?;
-    let batch = validate_batch(&state, &auth, &items)?;
+    // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so
+    // that the async workers keep answering queries (and small batches) meanwhile. The raw body
+    // and its JSON tree (several times the body's size) are freed there too, before the batch
+    // waits for its commit.
+    let (st, au) = (state.clone(), auth.clone());
+    let batch = tokio::task::spawn_blocking(move || {
+        let items = parse_items(format, &bytes, st.limits.max_batch)?;
+        validate_batch(&st, &au, &items)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "ingest validation task failed");
+        ApiError::Internal
+    })??;
     let receipts = state.store.append(&auth.tenant, batch).await?;
     Ok(Json(IngestResponse {
         receipts: receipts
