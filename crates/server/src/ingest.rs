@@ -188,6 +188,16 @@ pub fn validate_batch(
     Err(ApiError::Invalid { message, details })
 }
 
+/// At most one batch per core is parsed and validated at a time: more would not go faster, and
+/// each holds its JSON tree (several times the body's size) in memory.
+fn validation_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
 pub async fn post_activities(
     State(state): State<AppState>,
     auth: Auth,
@@ -202,7 +212,12 @@ pub async fn post_activities(
     // and its JSON tree (several times the body's size) are freed there too, before the batch
     // waits for its commit.
     let (st, au) = (state.clone(), auth.clone());
+    let permit = validation_slots()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal)?;
     let batch = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let items = parse_items(format, &bytes, st.limits.max_batch)?;
         validate_batch(&st, &au, &items)
     })
