@@ -67,6 +67,9 @@ struct Args {
     /// The `authtrail` binary to benchmark (default: next to this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Print the tables of an earlier run's JSON file, and run nothing.
+    #[arg(long, value_name = "FILE")]
+    table_from: Option<PathBuf>,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -189,6 +192,11 @@ fn machine() -> Value {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.table_from {
+        let out: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        println!("{}", report::table(&out));
+        return Ok(());
+    }
     let n = if args.smoke {
         5_000
     } else if args.quick {

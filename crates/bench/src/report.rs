@@ -184,7 +184,7 @@ pub fn build(
 
 fn f(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x >= 1000.0 => format!("{x:.0}"),
+        Some(x) if x >= 100.0 => format!("{x:.0}"),
         Some(x) => format!("{x:.2}"),
         None => "—".into(),
     }
