@@ -42,3 +42,19 @@ cargo test --workspace --locked
 step "Google's Python client against a real server"
 cargo build -p authtrail --locked
 AUTHTRAIL_GOOGLE_PREFIX=/audit tests/google-client/run.sh
+
+# The benchmark in its smoke size: it must run end to end (both engines through the real binary,
+# every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
+step "authtrail-bench --smoke (completes and writes its JSON)"
+cargo build -p authtrail -p authtrail-bench --locked
+bench_out=$(mktemp -d)
+cargo run -q -p authtrail-bench --locked -- --smoke --out "$bench_out/bench.json" > "$bench_out/table.md"
+python3 - "$bench_out/bench.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for engine in ("sqlite", "postgres"):
+    assert d["engines"][engine]["stored_events"] >= 5000, engine
+assert d["baselines"]["logto_postgres"]["bytes"] > 0 and d["targets"]
+print("bench JSON complete:", len(d["targets"]), "targets recorded")
+PY
+rm -rf "$bench_out"

@@ -12,8 +12,8 @@ use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{Clock, Store, SystemClock, Tenant};
 use authtrail_store_sqlite::SqliteStore;
 
-use crate::generate::Generator;
 use crate::{DEFAULT_TENANT, StoreArgs};
+use authtrail_workload::Generator;
 
 /// Activities per append (one transaction each).
 const BATCH: usize = 5_000;

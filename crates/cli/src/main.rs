@@ -4,7 +4,6 @@
 mod client;
 mod demo;
 mod export;
-mod generate;
 mod ingest;
 mod limits;
 mod logto;

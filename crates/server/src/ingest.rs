@@ -199,6 +199,16 @@ pub fn validate_batch(
     Err(ApiError::Invalid { message, details })
 }
 
+/// At most one batch per core is parsed and validated at a time: more would not go faster, and
+/// each holds its JSON tree (several times the body's size) in memory.
+fn validation_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
 pub async fn post_activities(
     State(state): State<AppState>,
     auth: Auth,
@@ -209,9 +219,25 @@ pub async fn post_activities(
     let started = std::time::Instant::now();
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
-    let items = parse_items(format, &bytes, state.limits.max_batch)?;
-    let batch = validate_batch(&state, &auth, &items)
-        .inspect_err(|_| state.metrics.ingest_rejected(items.len()))?;
+    // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so
+    // that the async workers keep answering queries (and small batches) meanwhile. The raw body
+    // and its JSON tree (several times the body's size) are freed there too, before the batch
+    // waits for its commit.
+    let (st, au) = (state.clone(), auth.clone());
+    let permit = validation_slots()
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    let batch = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let items = parse_items(format, &bytes, st.limits.max_batch)?;
+        validate_batch(&st, &au, &items).inspect_err(|_| st.metrics.ingest_rejected(items.len()))
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "ingest validation task failed");
+        ApiError::Internal
+    })??;
     let appending = std::time::Instant::now();
     let receipts = state.store.append(&auth.tenant, batch).await?;
     state

@@ -6,6 +6,7 @@
 //! - The per-tenant sequence (`uniqueQualifier`) is assigned by the writer inside the transaction
 //!   that stores the rows, so it is gap-free: a rolled-back batch hands its numbers back.
 
+mod body;
 mod console;
 mod read;
 mod schema;

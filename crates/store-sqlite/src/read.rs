@@ -13,7 +13,9 @@ use authtrail_model::{
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
+/// The row, then the columns whose values the writer keeps out of the body (`writer::Columns`).
+const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body, \
+                       a.actor_email, a.actor_profile, a.ip, a.session_id, a.source_id";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -26,10 +28,24 @@ fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreErr
 }
 
 fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
-    let body: Vec<u8> = row.get(4)?;
-    let body: ActivityBody = serde_json::from_slice(&body).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, Box::new(e))
-    })?;
+    let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
+    };
+    let blob = row.get_ref(4)?.as_blob()?;
+    let json = crate::body::decode(blob).map_err(|e| corrupt(e.into()))?;
+    let mut body: ActivityBody = serde_json::from_slice(&json).map_err(|e| corrupt(Box::new(e)))?;
+    // A value is in the body (rows of schema 1, e-mails with capitals) or only in its column.
+    let fill = |field: &mut Option<String>, i: usize| -> rusqlite::Result<()> {
+        if field.is_none() {
+            *field = row.get(i)?;
+        }
+        Ok(())
+    };
+    fill(&mut body.actor.email, 5)?;
+    fill(&mut body.actor.profile_id, 6)?;
+    fill(&mut body.ip_address, 7)?;
+    fill(&mut body.session_id, 8)?;
+    fill(&mut body.event_id, 9)?;
     Ok(Activity {
         tenant: tenant.clone(),
         unique_qualifier: row.get(0)?,
@@ -334,10 +350,9 @@ fn statement_of(
         c.push("a.ip = ?", Sql::Text(ip.to_string()));
     }
     if let Some(r) = q.result {
-        c.push(
-            "a.result = ?",
-            Sql::Integer(i64::from(r == Outcome::Success)),
-        );
+        // A literal, not a parameter: only then can the planner use the partial failure index.
+        c.sql
+            .push(format!("a.result = {}", i64::from(r == Outcome::Success)));
     }
     if let Some(s) = &q.session_id {
         c.push("a.session_id = ?", Sql::Text(s.clone()));

@@ -11,7 +11,7 @@ use authtrail_model::{
     Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, Tenant,
 };
 use crossbeam_channel::Receiver;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
@@ -44,7 +44,8 @@ pub(crate) struct Writer {
     /// database inside the transaction (never carried across transactions), so that another
     /// process writing the same file, such as `authtrail demo`, cannot make it stale.
     seqs: HashMap<i64, i64>,
-    names: HashMap<(String, String), i64>,
+    /// Application → event name → interned id (nested so that a lookup borrows, never allocates).
+    names: HashMap<String, HashMap<String, i64>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -83,7 +84,7 @@ impl Writer {
                     } => {
                         self.commit_group(std::mem::take(&mut group));
                         events = 0;
-                        let _ = reply.send(self.restore(&tenant, &items));
+                        let _ = reply.send(self.restore(&tenant, items));
                     }
                     Request::Append {
                         tenant,
@@ -130,7 +131,7 @@ impl Writer {
                 .conn
                 .execute_batch("SAVEPOINT request")
                 .map_err(backend)
-                .and_then(|_| self.append(&tenant, &batch));
+                .and_then(|_| self.append(&tenant, batch));
             match result {
                 Ok(receipts) => {
                     let _ = self.conn.execute_batch("RELEASE request");
@@ -217,8 +218,7 @@ impl Writer {
     }
 
     fn name_id(&mut self, app: &str, name: &str) -> Result<i64, StoreError> {
-        let key = (app.to_string(), name.to_string());
-        if let Some(id) = self.names.get(&key) {
+        if let Some(id) = self.names.get(app).and_then(|m| m.get(name)) {
             return Ok(*id);
         }
         self.conn
@@ -230,50 +230,55 @@ impl Writer {
             .prepare_cached("SELECT id FROM event_names WHERE app = ?1 AND name = ?2")
             .and_then(|mut s| s.query_row(params![app, name], |r| r.get(0)))
             .map_err(backend)?;
-        self.names.insert(key, id);
+        self.names
+            .entry(app.to_string())
+            .or_default()
+            .insert(name.to_string(), id);
         Ok(id)
     }
 
     fn append(
         &mut self,
         tenant: &Tenant,
-        batch: &[NewActivity],
+        batch: Vec<NewActivity>,
     ) -> Result<Vec<Receipt>, StoreError> {
         let (tenant_id, mut seq) = self.tenant(tenant)?;
         let received_us = self.clock.now_us();
         let mut receipts = Vec::with_capacity(batch.len());
         for a in batch {
-            if let Some(source) = &a.body.event_id {
-                let existing: Option<(i64, i64)> = self
-                    .conn
-                    .prepare_cached("SELECT seq, time_us FROM activities WHERE tenant_id = ?1 AND source_id = ?2")
-                    .and_then(|mut s| {
-                        s.query_row(params![tenant_id, source], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()
-                    })
-                    .map_err(backend)?;
-                if let Some((unique_qualifier, time_us)) = existing {
-                    receipts.push(Receipt {
-                        unique_qualifier,
-                        time_us,
-                        duplicate: true,
-                    });
-                    continue;
-                }
-            }
-            seq += 1;
-            self.insert(
+            let source = a.body.event_id.clone();
+            let time_us = a.time_us;
+            // The (tenant, eventId) unique index answers "already stored?" as part of the insert;
+            // only a duplicate costs a second lookup, for its original receipt.
+            if self.insert(
                 tenant_id,
-                seq,
-                a.time_us,
+                seq + 1,
+                time_us,
                 received_us,
                 &a.application,
-                &a.body,
-            )?;
+                a.body,
+            )? {
+                seq += 1;
+                receipts.push(Receipt {
+                    unique_qualifier: seq,
+                    time_us,
+                    duplicate: false,
+                });
+                continue;
+            }
+            let (unique_qualifier, time_us): (i64, i64) = self
+                .conn
+                .prepare_cached(
+                    "SELECT seq, time_us FROM activities WHERE tenant_id = ?1 AND source_id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![tenant_id, source], |r| Ok((r.get(0)?, r.get(1)?)))
+                })
+                .map_err(backend)?;
             receipts.push(Receipt {
-                unique_qualifier: seq,
-                time_us: a.time_us,
-                duplicate: false,
+                unique_qualifier,
+                time_us,
+                duplicate: true,
             });
         }
         self.seqs.insert(tenant_id, seq);
@@ -281,6 +286,9 @@ impl Writer {
     }
 
     /// Writes one activity row (and its extra event names). Shared by append and restore.
+    /// Returns false, storing nothing, when the tenant already has an activity with its eventId.
+    ///
+    /// Values with their own column leave the body JSON (see [`Columns`]): stored once, not twice.
     fn insert(
         &mut self,
         tenant_id: i64,
@@ -288,8 +296,8 @@ impl Writer {
         time_us: i64,
         received_us: i64,
         app: &str,
-        body: &ActivityBody,
-    ) -> Result<(), StoreError> {
+        mut body: ActivityBody,
+    ) -> Result<bool, StoreError> {
         let mut names = Vec::with_capacity(body.events.len());
         for e in &body.events {
             let id = self.name_id(app, &e.name)?;
@@ -300,13 +308,16 @@ impl Writer {
         let Some(&first) = names.first() else {
             return Err(backend("an activity without events cannot be stored"));
         };
-        let json = serde_json::to_vec(body).map_err(backend)?;
-        let actor = &body.actor;
-        self.conn
+        let success = i64::from(body.result == Outcome::Success);
+        let cols = Columns::take(&mut body);
+        let json = crate::body::encode(serde_json::to_vec(&body).map_err(backend)?);
+        let stored = self
+            .conn
             .prepare_cached(
                 "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
                     actor_email, actor_profile, ip, result, session_id, source_id, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -316,16 +327,19 @@ impl Writer {
                     received_us,
                     app,
                     first,
-                    actor.email.as_ref().map(|e| e.to_lowercase()),
-                    actor.profile_id,
-                    body.ip_address,
-                    i64::from(body.result == Outcome::Success),
-                    body.session_id,
-                    body.event_id,
+                    cols.email,
+                    cols.profile_id,
+                    cols.ip,
+                    success,
+                    cols.session_id,
+                    cols.source_id,
                     json,
                 ])
             })
             .map_err(backend)?;
+        if stored == 0 {
+            return Ok(false);
+        }
         if names.len() > 1 {
             let rowid = self.conn.last_insert_rowid();
             for id in &names[1..] {
@@ -338,14 +352,14 @@ impl Writer {
                     .map_err(backend)?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Copies activities verbatim in one transaction (see `Store::restore`).
     pub(crate) fn restore(
         &mut self,
         tenant: &Tenant,
-        items: &[Activity],
+        items: Vec<Activity>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -355,21 +369,23 @@ impl Writer {
             let (tenant_id, last) = self.tenant(tenant)?;
             let mut high = last;
             for a in items {
-                self.insert(
-                    tenant_id,
-                    a.unique_qualifier,
-                    a.time_us,
-                    a.received_us,
-                    &a.application,
-                    &a.body,
-                )
-                .map_err(|e| {
-                    backend(format!(
-                        "restoring uniqueQualifier {}: {e}",
-                        a.unique_qualifier
-                    ))
-                })?;
-                high = high.max(a.unique_qualifier);
+                let uq = a.unique_qualifier;
+                let stored = self
+                    .insert(
+                        tenant_id,
+                        uq,
+                        a.time_us,
+                        a.received_us,
+                        &a.application,
+                        a.body,
+                    )
+                    .map_err(|e| backend(format!("restoring uniqueQualifier {uq}: {e}")))?;
+                if !stored {
+                    return Err(backend(format!(
+                        "restoring uniqueQualifier {uq}: its eventId is already stored"
+                    )));
+                }
+                high = high.max(uq);
             }
             self.seqs.insert(tenant_id, high);
             self.save_sequences()
@@ -382,6 +398,37 @@ impl Writer {
                 self.tenant_ids.clear();
                 Err(e)
             }
+        }
+    }
+}
+
+/// The values of a body that have their own column. Taken out of the body before it is
+/// serialized, and put back by the reader (`read::decode`) when the body lacks them, so each is
+/// stored once. The e-mail column is lowercase (for case-insensitive lookup), so an e-mail with
+/// capitals stays in the body as sent.
+pub(crate) struct Columns {
+    pub email: Option<String>,
+    pub profile_id: Option<String>,
+    pub ip: Option<String>,
+    pub session_id: Option<String>,
+    pub source_id: Option<String>,
+}
+
+impl Columns {
+    fn take(body: &mut ActivityBody) -> Columns {
+        let email = body.actor.email.take().map(|e| {
+            let lower = e.to_lowercase();
+            if lower != e {
+                body.actor.email = Some(e);
+            }
+            lower
+        });
+        Columns {
+            email,
+            profile_id: body.actor.profile_id.take(),
+            ip: body.ip_address.take(),
+            session_id: body.session_id.take(),
+            source_id: body.event_id.take(),
         }
     }
 }

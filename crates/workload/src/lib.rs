@@ -1,4 +1,4 @@
-//! Realistic sign-in traffic for `authtrail demo` (and benchmarks): both vocabularies, a
+//! Realistic sign-in traffic for `authtrail demo` and `authtrail-bench`: both vocabularies, a
 //! Zipf-skewed population of users with home IPs and devices, MFA challenges with multi-value
 //! `login_challenge_method`, password and 2SV changes, suspicious logins and a credential-stuffing
 //! botnet, and Logto interaction flows whose events share one session id.

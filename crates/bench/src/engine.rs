@@ -1,0 +1,159 @@
+//! One authtrail engine under test, end to end: start the real server, ingest the data set
+//! through HTTP, read its peak RSS, run the query suite through HTTP (and the capped count through
+//! the engine), stop it, and measure its bytes on disk.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::bail;
+use serde_json::{Value, json};
+
+use authtrail_model::{ActivityQuery, Store, SystemClock, Tenant};
+
+use crate::data::Dataset;
+use crate::ingest::{self, IngestRun};
+use crate::query::{self, Budget, CAP};
+use crate::server::Server;
+use crate::stats::Latency;
+
+/// Where the engine keeps its data.
+pub enum Backing {
+    Sqlite(std::path::PathBuf),
+    Postgres { url: String, schema: String },
+}
+
+pub struct EngineRun {
+    pub engine: &'static str,
+    pub ingest: IngestRun,
+    pub queries: Vec<(String, Latency)>,
+    pub deep_page: usize,
+    pub stored: u64,
+    pub bytes: u64,
+}
+
+impl EngineRun {
+    pub fn query(&self, name: &str) -> Option<Latency> {
+        self.queries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| *l)
+    }
+
+    pub fn json(&self) -> Value {
+        let queries: serde_json::Map<String, Value> = self
+            .queries
+            .iter()
+            .map(|(n, l)| (n.clone(), l.json()))
+            .collect();
+        json!({
+            "ingest": ingest::cells_json(&self.ingest.cells),
+            "freshness_ms": self.ingest.freshness.json(),
+            "peak_rss_mib": self.ingest.peak_rss_kib.map(|k| k as f64 / 1024.0),
+            "queries": queries,
+            "deep_page_number": self.deep_page,
+            "stored_events": self.stored,
+            "bytes": self.bytes,
+            "bytes_per_event": self.bytes as f64 / self.stored.max(1) as f64,
+        })
+    }
+}
+
+/// A URL whose connections use `schema`.
+pub fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+pub async fn run(
+    engine: &'static str,
+    bin: &Path,
+    backing: &Backing,
+    log: &Path,
+    data: &Dataset,
+    budget: Budget,
+) -> anyhow::Result<EngineRun> {
+    let args: Vec<String> = match backing {
+        Backing::Sqlite(dir) => vec!["--data".into(), dir.display().to_string()],
+        Backing::Postgres { url, schema } => vec!["--store".into(), with_schema(url, schema)],
+    };
+    let server = Server::start(bin, engine, &args, log)?;
+    eprintln!("{engine}: server pid {} at {}", server.pid(), server.base);
+    let ingest = ingest::run(&server, data).await?;
+
+    // The same engine, opened in this process, for the count (no HTTP count endpoint on main yet)
+    // and to check that every acknowledged event is there.
+    let clock = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = match backing {
+        Backing::Sqlite(dir) => Arc::new(authtrail_store_sqlite::SqliteStore::open(dir, clock)?),
+        Backing::Postgres { url, schema } => Arc::new(
+            authtrail_store_postgres::PgStore::connect_with_schema(url, schema, clock).await?,
+        ),
+    };
+    let tenant = Tenant::new(crate::server::TENANT).map_err(anyhow::Error::msg)?;
+    let all = ActivityQuery {
+        limit: 1,
+        ..ActivityQuery::default()
+    };
+    // Creating the bench's token records a `token.create` event in the tenant (self-audit).
+    let admin = ActivityQuery {
+        application: Some("admin".into()),
+        limit: 1,
+        ..ActivityQuery::default()
+    };
+    let stored =
+        store.count(&tenant, &all, None).await?.n - store.count(&tenant, &admin, None).await?.n;
+    let expected = (data.events.len() + ingest.freshness.n) as u64;
+    if stored != expected {
+        bail!("{engine}: {stored} events stored, {expected} acknowledged");
+    }
+
+    let mut queries = Vec::new();
+    for case in query::cases(data) {
+        let l = query::time_http(&server.base, &server.token, &case.ours, budget).await?;
+        eprintln!(
+            "  {engine:<8} {:<22} p50 {:>7.2} ms  p99 {:>7.2} ms",
+            case.name, l.p50_ms, l.p99_ms
+        );
+        queries.push((case.name.to_string(), l));
+    }
+    let (deep_page, path) = query::deep_page(&server.base, &server.token, 1000).await?;
+    let first = vec![format!("/v1/activities?limit={}", query::PAGE)];
+    queries.push((
+        "page 1".into(),
+        query::time_http(&server.base, &server.token, &first, budget).await?,
+    ));
+    let deep = query::time_http(&server.base, &server.token, &[path], budget).await?;
+    queries.push(("page 1000".into(), deep));
+    let names: Vec<String> = data.sample(16).iter().map(|e| e.name.clone()).collect();
+    let capped = query::time_count(store.as_ref(), &names, Some(CAP), budget).await?;
+    queries.push(("capped count".into(), capped));
+    let exact = query::time_count(store.as_ref(), &names, None, budget).await?;
+    queries.push(("exact count".into(), exact));
+    for (n, l) in &queries[queries.len() - 4..] {
+        eprintln!(
+            "  {engine:<8} {n:<22} p50 {:>7.2} ms  p99 {:>7.2} ms",
+            l.p50_ms, l.p99_ms
+        );
+    }
+    drop(store);
+    server.stop()?;
+
+    let bytes = match backing {
+        Backing::Sqlite(dir) => {
+            // Fold the WAL back in first: the WAL is bounded by the checkpoint interval, not by
+            // the number of events, so it does not belong in bytes per event.
+            let db = dir.join(authtrail_store_sqlite::DB_FILE);
+            rusqlite::Connection::open(&db)?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            crate::sqlite_baseline::file_bytes(&db)
+        }
+        Backing::Postgres { url, schema } => crate::logto::schema_bytes(url, schema).await?,
+    };
+    Ok(EngineRun {
+        engine,
+        ingest,
+        queries,
+        deep_page,
+        stored,
+        bytes,
+    })
+}

@@ -1,0 +1,326 @@
+//! `authtrail-bench`: one run, one data set, every contender.
+//!
+//! authtrail (SQLite and PostgreSQL engines, each as the real `authtrail serve` binary, driven
+//! through its HTTP APIs) against what its users would otherwise pick: Logto's `logs` table in
+//! the same PostgreSQL (one INSERT per event, and COPY), a plain SQLite table, and authtrail's own
+//! engine without HTTP. Prints a table and writes every figure to a JSON file. See
+//! docs/performance.md.
+
+mod data;
+mod engine;
+mod ingest;
+mod logto;
+mod query;
+mod report;
+mod server;
+mod sqlite_baseline;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{Value, json};
+
+use authtrail_model::{Clock, SystemClock};
+
+use crate::data::Dataset;
+use crate::engine::Backing;
+use crate::query::{Budget, CAP};
+use crate::stats::Latency;
+
+#[derive(Parser)]
+#[command(
+    name = "authtrail-bench",
+    about = "Benchmarks authtrail against a Logto-style table"
+)]
+struct Args {
+    /// Events in the data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// 200,000 events and shorter query loops: about a minute.
+    #[arg(long)]
+    quick: bool,
+    /// 5,000 events: checks that everything runs (CI), figures mean little.
+    #[arg(long)]
+    smoke: bool,
+    /// 10,000,000 events.
+    #[arg(long = "10m")]
+    ten_million: bool,
+    /// Seed of the workload generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// PostgreSQL for the PostgreSQL engine and the Logto-style baseline.
+    #[arg(
+        long,
+        env = "AUTHTRAIL_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Skip everything that needs PostgreSQL.
+    #[arg(long)]
+    no_postgres: bool,
+    /// Skip authtrail's PostgreSQL engine, keeping the Logto-style baseline (its ingest is the
+    /// slowest part of a large run).
+    #[arg(long)]
+    no_postgres_engine: bool,
+    /// The `authtrail` binary to benchmark (default: next to this one).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Print the tables of an earlier run's JSON file, and run nothing.
+    #[arg(long, value_name = "FILE")]
+    table_from: Option<PathBuf>,
+    /// Where to write the JSON of every figure.
+    #[arg(long, default_value = "bench-results.json")]
+    out: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args))
+}
+
+/// Baselines on PostgreSQL: Logto's table by INSERT (1 and 16 clients) and COPY, then queried.
+pub(crate) struct LogtoRun {
+    pub insert_1: (usize, f64, Latency),
+    pub insert_16: (usize, f64, Latency),
+    pub copy_eps: f64,
+    pub queries: Vec<(String, Latency)>,
+    pub bytes: u64,
+}
+
+async fn logto_run(
+    url: &str,
+    schema: &str,
+    data: &Dataset,
+    budget: Budget,
+) -> anyhow::Result<LogtoRun> {
+    logto::create(url, schema).await?;
+    let ev = &data.events;
+    let n1 = (ev.len() / 300).clamp(50, 3_000).min(ev.len());
+    let n16 = (ev.len() / 50).clamp(200, 20_000).min(ev.len() - n1);
+    let (e1, l1) = logto::insert_each(url, schema, &ev[..n1], 1).await?;
+    eprintln!(
+        "  logto    INSERT per event x  1: {n1:>8} events {e1:>9.0} ev/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        l1.p50_ms, l1.p99_ms
+    );
+    let (e16, l16) = logto::insert_each(url, schema, &ev[n1..n1 + n16], 16).await?;
+    eprintln!(
+        "  logto    INSERT per event x 16: {n16:>8} events {e16:>9.0} ev/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+        l16.p50_ms, l16.p99_ms
+    );
+    let copy_eps = logto::copy(url, schema, &ev[n1 + n16..]).await?;
+    eprintln!(
+        "  logto    COPY: {:>8} events {copy_eps:>9.0} ev/s",
+        ev.len() - n1 - n16
+    );
+    let bytes = logto::schema_bytes(url, schema).await?;
+    // Autovacuum would have analysed a table this size; do it now rather than wait for it.
+    let c = logto::connect(url).await?;
+    c.batch_execute(&format!("ANALYZE {schema}.logs")).await?;
+
+    let mut queries = Vec::new();
+    for case in query::cases(data) {
+        let (sql, params) = &case.logto;
+        let l = query::time_sql(url, schema, sql, params, budget).await?;
+        eprintln!(
+            "  logto    {:<22} p50 {:>7.2} ms  p99 {:>7.2} ms",
+            case.name, l.p50_ms, l.p99_ms
+        );
+        queries.push((case.name.to_string(), l));
+    }
+    let page = |offset: usize| {
+        format!(
+            "SELECT id, key, payload, created_at FROM logs WHERE tenant_id = $1 ORDER BY created_at DESC LIMIT {} OFFSET {offset}",
+            query::PAGE
+        )
+    };
+    let deep = ((ev.len() / query::PAGE).clamp(1, 1000) - 1) * query::PAGE;
+    let names: Vec<Vec<String>> = data
+        .sample(16)
+        .iter()
+        .map(|e| vec![e.name.clone()])
+        .collect();
+    let count_sql = [
+        ("page 1".to_string(), page(0), vec![vec![]]),
+        ("page 1000".to_string(), page(deep), vec![vec![]]),
+        (
+            "capped count".to_string(),
+            format!(
+                "SELECT count(*) FROM (SELECT 1 FROM logs WHERE tenant_id = $1 AND key = $2 LIMIT {CAP}) t"
+            ),
+            names.clone(),
+        ),
+        (
+            "exact count".to_string(),
+            "SELECT count(*) FROM logs WHERE tenant_id = $1 AND key = $2".to_string(),
+            names,
+        ),
+    ];
+    for (name, sql, params) in count_sql {
+        let l = query::time_sql(url, schema, &sql, &params, budget).await?;
+        eprintln!(
+            "  logto    {name:<22} p50 {:>7.2} ms  p99 {:>7.2} ms",
+            l.p50_ms, l.p99_ms
+        );
+        queries.push((name, l));
+    }
+    Ok(LogtoRun {
+        insert_1: (n1, e1, l1),
+        insert_16: (n16, e16, l16),
+        copy_eps,
+        queries,
+        bytes,
+    })
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+    });
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": cpu,
+        "load_average_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(path) = &args.table_from {
+        let out: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        println!("{}", report::table(&out));
+        return Ok(());
+    }
+    let n = if args.smoke {
+        5_000
+    } else if args.quick {
+        200_000
+    } else if args.ten_million {
+        10_000_000
+    } else {
+        args.events
+    };
+    let budget = match n {
+        0..=20_000 => Budget {
+            iterations: 20,
+            max_time: Duration::from_secs(2),
+        },
+        20_001..=500_000 => Budget {
+            iterations: 100,
+            max_time: Duration::from_secs(4),
+        },
+        _ => Budget {
+            iterations: 200,
+            max_time: Duration::from_secs(10),
+        },
+    };
+    let bin = args
+        .server_bin
+        .clone()
+        .unwrap_or_else(server::default_binary);
+    let started = Instant::now();
+    let machine = machine();
+    eprintln!(
+        "authtrail-bench: {n} events, seed {}, machine {machine}",
+        args.seed
+    );
+    let data = Dataset::generate(n as u64, args.seed, SystemClock.now_us(), 7);
+    let mean = data.events.iter().map(|e| e.json.len()).sum::<usize>() as f64 / n.max(1) as f64;
+    eprintln!(
+        "generated in {:.1} s ({mean:.0} bytes of JSON per event)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let tmp = tempfile::Builder::new()
+        .prefix("authtrail-bench-")
+        .tempdir()?;
+    let mut engines = Vec::new();
+    let sqlite_dir = tmp.path().join("sqlite");
+    engines.push(
+        engine::run(
+            "sqlite",
+            &bin,
+            &Backing::Sqlite(sqlite_dir),
+            &tmp.path().join("sqlite.log"),
+            &data,
+            budget,
+        )
+        .await?,
+    );
+
+    let pid = std::process::id();
+    let (engine_schema, logto_schema) =
+        (format!("bench_{pid}_engine"), format!("bench_{pid}_logto"));
+    let mut logto_result = None;
+    if !args.no_postgres {
+        let result = async {
+            if !args.no_postgres_engine {
+                logto::connect(&args.postgres)
+                    .await?
+                    .batch_execute(&format!("CREATE SCHEMA {engine_schema}"))
+                    .await?;
+                let backing = Backing::Postgres {
+                    url: args.postgres.clone(),
+                    schema: engine_schema.clone(),
+                };
+                engines.push(
+                    engine::run(
+                        "postgres",
+                        &bin,
+                        &backing,
+                        &tmp.path().join("postgres.log"),
+                        &data,
+                        budget,
+                    )
+                    .await?,
+                );
+            }
+            logto_result = Some(logto_run(&args.postgres, &logto_schema, &data, budget).await?);
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        for s in [&engine_schema, &logto_schema] {
+            if let Err(e) = logto::drop_schema(&args.postgres, s).await {
+                eprintln!("could not drop schema {s}: {e}");
+            }
+        }
+        result?;
+    }
+
+    let direct_eps = sqlite_baseline::engine(&tmp.path().join("direct"), &data.events).await?;
+    eprintln!("  sqlite engine without HTTP (batch 1000): {direct_eps:.0} ev/s");
+    let table_path = tmp.path().join("table.db");
+    let table_eps = sqlite_baseline::table(&table_path, &data.events)?;
+    let table_bytes = sqlite_baseline::file_bytes(&table_path);
+    eprintln!("  sqlite table (batch 1000): {table_eps:.0} ev/s");
+
+    let baselines = report::Baselines {
+        direct_eps,
+        table_eps,
+        table_bytes,
+        logto: logto_result.as_ref(),
+    };
+    let out = report::build(
+        n,
+        &args_json(&args, n),
+        machine,
+        &engines,
+        &baselines,
+        started.elapsed(),
+    );
+    println!("{}", report::table(&out));
+    std::fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn args_json(args: &Args, n: usize) -> Value {
+    json!({"events": n, "seed": args.seed, "quick": args.quick, "smoke": args.smoke, "postgres": !args.no_postgres,
+           "postgres_engine": !args.no_postgres && !args.no_postgres_engine})
+}
