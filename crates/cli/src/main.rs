@@ -90,8 +90,7 @@ enum Command {
     Query(query::Args),
     /// Fill a store with realistic sign-in traffic.
     Demo(demo::Args),
-    /// Remove activities older than N days now. serve --retention-days does it periodically; on a
-    /// data directory, use that while a server runs there.
+    /// Remove activities older than N days now (serve --retention-days does it periodically).
     Retention(retention::Args),
     /// Write every activity (of one tenant or all) to an NDJSON file, optionally zstd-compressed.
     Export(export::Args),

@@ -284,3 +284,24 @@ fn demo_fills_a_store_that_the_server_then_serves() {
     );
     assert!(started.elapsed() < Duration::from_secs(600));
 }
+
+#[test]
+fn url_must_be_http_or_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("one.ndjson");
+    std::fs::write(&f, activity(1).to_string()).unwrap();
+    for args in [
+        vec!["ingest", f.to_str().unwrap()],
+        vec!["query", "--limit", "1"],
+    ] {
+        let mut args = args;
+        args.extend(["--url", "ftp://127.0.0.1:21", "--token", "atr_x"]);
+        let out = try_authtrail(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the scheme must be http or https, not ftp"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
