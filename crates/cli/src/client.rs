@@ -13,8 +13,8 @@ use crate::{DEFAULT_TENANT, StoreArgs};
 
 #[derive(clap::Args, Clone)]
 pub struct TargetArgs {
-    /// The server's base URL (e.g. http://127.0.0.1:8080). Without it, the store (--data or
-    /// --store) is opened directly.
+    /// The server's base URL, http:// or https:// (e.g. http://127.0.0.1:8080). Without it, the
+    /// store (--data or --store) is opened directly.
     #[arg(long, env = "AUTHTRAIL_URL")]
     pub url: Option<String>,
     /// The API token for --url.
@@ -45,12 +45,13 @@ impl TargetArgs {
             let Some(token) = &self.token else {
                 bail!("--url needs --token (or AUTHTRAIL_TOKEN)");
             };
+            let url = base_url(url)?;
             let http = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(300))
                 .build()?;
             return Ok(Target::Remote {
                 http,
-                url: url.trim_end_matches('/').to_string(),
+                url,
                 token: token.clone(),
             });
         }
@@ -60,6 +61,18 @@ impl TargetArgs {
         let catalog = Arc::new(Catalog::builtin()?);
         let state = AppState::new(store, catalog, clock, Limits::default()).await?;
         Ok(Target::Local { state, tenant })
+    }
+}
+
+/// The server's base URL without a trailing `/`, refused before any request unless it is
+/// http:// or https:// (the only schemes the client speaks; https through rustls).
+fn base_url(url: &str) -> anyhow::Result<String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        anyhow::anyhow!("--url {url:?} is not a URL ({e}); e.g. https://authtrail.example.com")
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(url.trim_end_matches('/').to_string()),
+        other => bail!("--url {url:?}: the scheme must be http or https, not {other}"),
     }
 }
 
@@ -81,4 +94,27 @@ pub async fn explain(resp: reqwest::Response) -> anyhow::Error {
         }
     }
     anyhow::anyhow!(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn base_url_takes_http_and_https_only() {
+        assert_eq!(
+            base_url("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            base_url("https://a.example/x/").unwrap(),
+            "https://a.example/x"
+        );
+        let e = base_url("ftp://a.example").unwrap_err().to_string();
+        assert!(e.contains("must be http or https, not ftp"), "{e}");
+        let e = base_url("127.0.0.1:8080").unwrap_err().to_string();
+        assert!(e.contains("--url"), "{e}");
+        let e = base_url("localhost").unwrap_err().to_string();
+        assert!(e.contains("not a URL"), "{e}");
+    }
 }

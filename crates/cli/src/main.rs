@@ -93,8 +93,7 @@ enum Command {
     User(user::Command),
     /// Fill a store with realistic sign-in traffic.
     Demo(demo::Args),
-    /// Remove activities older than N days now. serve --retention-days does it periodically; on a
-    /// data directory, use that while a server runs there.
+    /// Remove activities older than N days now (serve --retention-days does it periodically).
     Retention(retention::Args),
     /// Write every activity (of one tenant or all) to an NDJSON file, optionally zstd-compressed.
     Export(export::Args),

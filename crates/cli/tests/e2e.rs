@@ -1,31 +1,16 @@
 //! The real `authtrail` binary, end to end: a server process, tokens from the CLI, ingest and
 //! query over HTTP, and durability across `kill -9`.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
-
-fn authtrail(args: &[&str]) -> std::process::Output {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run authtrail");
-    assert!(
-        out.status.success(),
-        "authtrail {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use support::{Server, authtrail, http, try_authtrail};
 
 fn create_token(dir: &Path, scopes: &str) -> String {
-    let out = authtrail(&[
+    let (stdout, _) = authtrail(&[
         "token",
         "create",
         "--data",
@@ -33,7 +18,6 @@ fn create_token(dir: &Path, scopes: &str) -> String {
         "--scopes",
         scopes,
     ]);
-    let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines.len(),
@@ -44,63 +28,8 @@ fn create_token(dir: &Path, scopes: &str) -> String {
     lines[0].to_string()
 }
 
-/// A running server; killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--data",
-                dir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("listening on ") {
-                    let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs where it listens");
-        Server { child, url }
-    }
-
-    fn kill9(mut self) {
-        // Child::kill sends SIGKILL on Unix: no chance to flush or shut down cleanly.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+fn serve(dir: &Path) -> Server {
+    Server::start(&["--data", dir.to_str().unwrap()])
 }
 
 fn activity(i: usize) -> Value {
@@ -147,7 +76,7 @@ fn all_activities(s: &Server, token: &str) -> Vec<(i64, String)> {
 fn acknowledged_events_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path(), "ingest,read");
-    let server = Server::start(dir.path());
+    let server = serve(dir.path());
     let client = http();
     // Several concurrent producers, so that acknowledgements come from group commits.
     let acked: Vec<Value> = std::thread::scope(|s| {
@@ -182,7 +111,7 @@ fn acknowledged_events_survive_kill_9() {
     assert_eq!(acked.len(), 2000);
     server.kill9();
 
-    let server = Server::start(dir.path());
+    let server = serve(dir.path());
     let mut stored = all_qualifiers(&server, &token);
     stored.sort_unstable();
     let mut acked_ids: Vec<i64> = acked
@@ -232,12 +161,10 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
 
     // Straight into the data directory, in batches of 7; then again: all duplicates.
     authtrail(&["ingest", f, "--data", d, "--batch", "7"]);
-    let out = authtrail(&["ingest", f, "--data", d]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("0 activities stored, 30 already present")
-    );
+    let (_, stderr) = authtrail(&["ingest", f, "--data", d]);
+    assert!(stderr.contains("0 activities stored, 30 already present"));
 
-    let out = authtrail(&[
+    let (stdout, _) = authtrail(&[
         "query",
         "--data",
         d,
@@ -246,8 +173,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
         "--limit",
         "100",
     ]);
-    let rows: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let rows: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -263,7 +189,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
 
     // Over HTTP against a running server.
     let token = create_token(dir.path(), "ingest,read");
-    let server = Server::start(dir.path());
+    let server = serve(dir.path());
     let more = dir.path().join("more.ndjson");
     std::fs::write(
         &more,
@@ -281,7 +207,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
         "--token",
         &token,
     ]);
-    let out = authtrail(&[
+    let (stdout, _) = authtrail(&[
         "query",
         "--url",
         &server.url,
@@ -291,7 +217,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
         "15",
     ]);
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap().lines().count(),
+        stdout.lines().count(),
         15,
         "query pages through to its limit"
     );
@@ -303,17 +229,14 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
         "{\"id\": {\"applicationName\": \"login\"}, \"events\": [{\"name\": \"nope\"}]}\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "ingest",
-            bad.to_str().unwrap(),
-            "--url",
-            &server.url,
-            "--token",
-            &token,
-        ])
-        .output()
-        .unwrap();
+    let out = try_authtrail(&[
+        "ingest",
+        bad.to_str().unwrap(),
+        "--url",
+        &server.url,
+        "--token",
+        &token,
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("activities[0].events[0].name"));
     assert_eq!(all_qualifiers(&server, &token).len(), 40);
@@ -327,7 +250,7 @@ fn demo_fills_a_store_that_the_server_then_serves() {
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]);
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]); // idempotent rerun
     let token = create_token(dir.path(), "read");
-    let server = Server::start(dir.path());
+    let server = serve(dir.path());
     let all = all_qualifiers(&server, &token);
     assert_eq!(
         all.len(),
@@ -360,4 +283,25 @@ fn demo_fills_a_store_that_the_server_then_serves() {
         "a sign-in flow has several steps in one session"
     );
     assert!(started.elapsed() < Duration::from_secs(600));
+}
+
+#[test]
+fn url_must_be_http_or_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("one.ndjson");
+    std::fs::write(&f, activity(1).to_string()).unwrap();
+    for args in [
+        vec!["ingest", f.to_str().unwrap()],
+        vec!["query", "--limit", "1"],
+    ] {
+        let mut args = args;
+        args.extend(["--url", "ftp://127.0.0.1:21", "--token", "atr_x"]);
+        let out = try_authtrail(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the scheme must be http or https, not ftp"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

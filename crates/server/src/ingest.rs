@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{NewActivity, Scope};
+use authtrail_model::{NewActivity, Receipt, Scope};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
@@ -36,6 +36,25 @@ pub struct ReceiptOut {
 #[derive(Serialize)]
 pub struct IngestResponse {
     receipts: Vec<ReceiptOut>,
+}
+
+/// The answer to a stored batch, one receipt per item in the order sent (also the answer of
+/// Logto's `POST /api/logs` and webhook).
+impl From<Vec<Receipt>> for IngestResponse {
+    fn from(receipts: Vec<Receipt>) -> IngestResponse {
+        IngestResponse {
+            receipts: receipts
+                .into_iter()
+                .enumerate()
+                .map(|(index, r)| ReceiptOut {
+                    index,
+                    unique_qualifier: r.unique_qualifier.to_string(),
+                    time: format_rfc3339(r.time_us, Precision::Micros),
+                    duplicate: r.duplicate,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// How an ingest body is framed.
@@ -243,16 +262,5 @@ pub async fn post_activities(
     state
         .metrics
         .ingest_stored(&receipts, started.elapsed(), appending.elapsed());
-    Ok(Json(IngestResponse {
-        receipts: receipts
-            .into_iter()
-            .enumerate()
-            .map(|(index, r)| ReceiptOut {
-                index,
-                unique_qualifier: r.unique_qualifier.to_string(),
-                time: format_rfc3339(r.time_us, Precision::Micros),
-                duplicate: r.duplicate,
-            })
-            .collect(),
-    }))
+    Ok(Json(IngestResponse::from(receipts)))
 }

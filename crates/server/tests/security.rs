@@ -14,6 +14,34 @@ use authtrail_model::Store;
 use authtrail_server::Limits;
 use support::{Harness, activity};
 
+/// `POST /v1/admin/tokens` with `body`, as `token`.
+async fn create_token(h: &Harness, token: &str, body: &Value) -> (StatusCode, Value) {
+    let (s, b, _) = h
+        .request(
+            "POST",
+            "/v1/admin/tokens",
+            Some(token),
+            Some("application/json"),
+            Some(body.to_string().into_bytes()),
+        )
+        .await;
+    (s, b)
+}
+
+/// `DELETE /v1/admin/tokens/{id}`, as `token`.
+async fn revoke_token(h: &Harness, token: &str, id: &str) -> (StatusCode, Value) {
+    let (s, b, _) = h
+        .request(
+            "DELETE",
+            &format!("/v1/admin/tokens/{id}"),
+            Some(token),
+            None,
+            None,
+        )
+        .await;
+    (s, b)
+}
+
 async fn admin_events(h: &Harness, token: &str) -> Vec<Value> {
     let (s, b) = h.get(token, "/v1/activities?application=admin").await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -25,15 +53,7 @@ async fn tokens_are_created_listed_and_revoked_through_the_admin_api_and_audited
     let h = Harness::new().await;
     let admin = h.token(&["admin", "read"]).await;
     let body = json!({"name": "ci producer", "scopes": ["ingest"], "expiresInDays": 30});
-    let (s, created, _) = h
-        .request(
-            "POST",
-            "/v1/admin/tokens",
-            Some(&admin),
-            Some("application/json"),
-            Some(body.to_string().into_bytes()),
-        )
-        .await;
+    let (s, created) = create_token(&h, &admin, &body).await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let secret = created["token"].as_str().unwrap().to_string();
     assert!(secret.starts_with("atr_"));
@@ -64,15 +84,7 @@ async fn tokens_are_created_listed_and_revoked_through_the_admin_api_and_audited
 
     // Revocation takes effect on the very next request.
     let id = created["id"].as_str().unwrap();
-    let (s, revoked, _) = h
-        .request(
-            "DELETE",
-            &format!("/v1/admin/tokens/{id}"),
-            Some(&admin),
-            None,
-            None,
-        )
-        .await;
+    let (s, revoked) = revoke_token(&h, &admin, id).await;
     assert_eq!(s, StatusCode::OK, "{revoked}");
     assert!(revoked["revokeTime"].is_string());
     let (s, _) = h
@@ -112,15 +124,7 @@ async fn bad_token_requests_name_the_field_and_create_nothing() {
             "expiresInDays",
         ),
     ] {
-        let (s, b, _) = h
-            .request(
-                "POST",
-                "/v1/admin/tokens",
-                Some(&admin),
-                Some("application/json"),
-                Some(body.to_string().into_bytes()),
-            )
-            .await;
+        let (s, b) = create_token(&h, &admin, &body).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {b}");
         assert_eq!(b["error"]["details"][0]["field"], field, "{b}");
     }
@@ -148,15 +152,7 @@ async fn the_admin_api_needs_the_admin_scope_and_stays_in_its_tenant() {
         .clone();
     let (_, list) = h.get(&other_admin, "/v1/admin/tokens").await;
     assert!(!list.to_string().contains(&ours), "{list}");
-    let (s, _, _) = h
-        .request(
-            "DELETE",
-            &format!("/v1/admin/tokens/{ours}"),
-            Some(&other_admin),
-            None,
-            None,
-        )
-        .await;
+    let (s, _) = revoke_token(&h, &other_admin, &ours).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = h.get(&reader, "/v1/activities").await;
     assert_eq!(s, StatusCode::OK, "our token still works");

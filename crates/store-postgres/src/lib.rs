@@ -17,6 +17,8 @@ mod partitions;
 mod purge;
 mod read;
 mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_db;
 mod tokens;
 mod write;
 

@@ -1,21 +1,19 @@
 //! What the process-level tests share: running the real binary, starting servers, and a fresh
 //! PostgreSQL schema per test.
 //!
-//! PostgreSQL is `AUTHTRAIL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
-//! When it is unreachable, CI (env `CI` set) fails; elsewhere the test warns loudly and passes
-//! without testing anything, as the tests in `crates/store-postgres/tests/` do.
+//! PostgreSQL is `authtrail_store_postgres::test_db`, shared with the tests in
+//! `crates/store-postgres/tests/`: when it is unreachable, CI (env `CI` set) fails; elsewhere the
+//! test warns loudly and passes without testing anything.
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
+use authtrail_store_postgres::test_db;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Schemas of these tests; a later run drops any left older than an hour.
 const PREFIX: &str = "ops_test_";
 
@@ -80,6 +78,14 @@ impl Server {
             .expect("the server logs where it listens");
         Server { child, url }
     }
+
+    /// Kills the server with SIGKILL (what `Child::kill` sends on Unix): no chance to flush or
+    /// shut down cleanly.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Server {
@@ -96,35 +102,12 @@ pub fn http() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-pub fn base_url() -> String {
-    std::env::var("AUTHTRAIL_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_URL.to_string())
-}
-
-fn unix_secs() -> u64 {
-    #[allow(clippy::disallowed_methods)] // naming test schemas, not application time
-    let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
-
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
         .block_on(f)
-}
-
-async fn connect() -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let mut cfg: tokio_postgres::Config = base_url().parse().expect("AUTHTRAIL_TEST_POSTGRES_URL");
-    cfg.connect_timeout(Duration::from_secs(5));
-    let (client, conn) = cfg.connect(NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
 }
 
 /// A schema of this test's own on the test database, dropped when this value is dropped.
@@ -137,40 +120,16 @@ pub struct PgSchema {
 impl PgSchema {
     /// A fresh schema, or `None` (after a loud warning) when PostgreSQL is unreachable outside CI.
     pub fn create() -> Option<PgSchema> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "{PREFIX}{}_{}_{}",
-            unix_secs(),
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = test_db::schema_name(PREFIX);
         let created = block_on(async {
-            let c = connect().await?;
-            sweep(&c).await;
-            c.batch_execute(&format!("CREATE SCHEMA {name}")).await
+            let c = test_db::database(PREFIX).await?;
+            c.batch_execute(&format!("CREATE SCHEMA {name}"))
+                .await
+                .unwrap_or_else(|e| panic!("CREATE SCHEMA {name}: {e}"));
+            Some(())
         });
-        if let Err(e) = created {
-            let url = base_url();
-            let e = match std::error::Error::source(&e) {
-                Some(cause) => format!("{e}: {cause}"),
-                None => e.to_string(),
-            };
-            if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-                panic!(
-                    "PostgreSQL not reachable at {url}: {e}. CI must run the PostgreSQL tests; \
-                     start PostgreSQL or set AUTHTRAIL_TEST_POSTGRES_URL"
-                );
-            }
-            // Straight to the stderr handle: `eprintln!` is captured, and so hidden, for a test
-            // that passes.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n**********\nSKIPPED: PostgreSQL not reachable at {url} ({e}); \
-                 set AUTHTRAIL_TEST_POSTGRES_URL to run the PostgreSQL tests\n**********"
-            );
-            return None;
-        }
-        let base = base_url();
+        created?;
+        let base = test_db::url();
         let sep = if base.contains('?') { '&' } else { '?' };
         // `options=-c search_path=<schema>`, URL-encoded: every connection of the node resolves
         // the tables in this schema (the name is [a-z0-9_], so it needs no quoting).
@@ -181,10 +140,7 @@ impl PgSchema {
     /// Runs one SQL statement in the schema, returning the first column of the first row as text.
     pub fn query_text(&self, sql: &str) -> Option<String> {
         block_on(async {
-            let c = connect().await.unwrap();
-            c.batch_execute(&format!("SET search_path = {}", self.name))
-                .await
-                .unwrap();
+            let c = test_db::connect(Some(&self.name)).await.unwrap();
             let rows = c.query(sql, &[]).await.unwrap();
             rows.first().map(|r| r.get::<_, String>(0))
         })
@@ -195,35 +151,9 @@ impl Drop for PgSchema {
     fn drop(&mut self) {
         let name = self.name.clone();
         let _ = block_on(async move {
-            let c = connect().await?;
+            let c = test_db::connect(None).await?;
             c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
                 .await
         });
-    }
-}
-
-/// Drops schemas of these tests left by runs more than an hour old.
-async fn sweep(c: &tokio_postgres::Client) {
-    let Ok(rows) = c
-        .query(
-            "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
-            &[&PREFIX],
-        )
-        .await
-    else {
-        return;
-    };
-    let cutoff = unix_secs().saturating_sub(3_600);
-    for r in rows {
-        let name: String = r.get(0);
-        let created = name[PREFIX.len()..]
-            .split('_')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok());
-        if created.is_some_and(|t| t < cutoff) {
-            let _ = c
-                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                .await;
-        }
     }
 }

@@ -11,53 +11,20 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Serialize;
 use serde_json::Value;
 
 use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{NewActivity, Receipt, Scope, Tenant};
+use authtrail_model::{NewActivity, Scope, Tenant};
 
 use super::LogtoError;
 use super::mapping::{Mapped, ShapeError};
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
-use crate::ingest::read_body;
+use crate::ingest::{IngestResponse, read_body};
 use crate::state::AppState;
 
 /// Most problems listed in one answer.
 const MAX_REPORTED: usize = 1000;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReceiptOut {
-    pub index: usize,
-    pub unique_qualifier: String,
-    pub time: String,
-    pub duplicate: bool,
-}
-
-#[derive(Serialize)]
-pub struct IngestResponse {
-    pub receipts: Vec<ReceiptOut>,
-}
-
-impl IngestResponse {
-    pub fn from(receipts: Vec<Receipt>) -> IngestResponse {
-        IngestResponse {
-            receipts: receipts
-                .into_iter()
-                .enumerate()
-                .map(|(index, r)| ReceiptOut {
-                    index,
-                    unique_qualifier: r.unique_qualifier.to_string(),
-                    time: format_rfc3339(r.time_us, Precision::Micros),
-                    duplicate: r.duplicate,
-                })
-                .collect(),
-        }
-    }
-}
 
 /// Maps and validates every object; all problems (named in the inbound shape under `root`), or
 /// all activities. `map` turns one inbound object into a native item.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use authtrail_catalog::Catalog;
-use authtrail_model::{Activity, Outcome, ParamValue};
+use authtrail_model::Outcome;
 
 /// The catalogue application of Logto's keys.
 pub const APPLICATION: &str = "logto";
@@ -52,6 +52,25 @@ pub struct Log {
 pub struct Mapped {
     pub item: Value,
     pub paths: PathMap,
+}
+
+impl Mapped {
+    /// `item` completed with its one event, `name` with `params`.
+    pub fn with_event(
+        mut item: Map<String, Value>,
+        name: String,
+        params: Vec<Value>,
+        paths: PathMap,
+    ) -> Mapped {
+        item.insert(
+            "events".into(),
+            json!([{"name": name, "parameters": params}]),
+        );
+        Mapped {
+            item: Value::Object(item),
+            paths,
+        }
+    }
 }
 
 /// Translates the validator's field paths (`activities[3].ipAddress`) into the inbound shape's
@@ -168,6 +187,24 @@ pub fn split_payload(
     }
 }
 
+/// The event name Logto's `key` is stored under: the key itself when catalogued, else
+/// [`UNKNOWN`] with the key kept as the parameter `key` (which came from the inbound field
+/// `from`).
+pub fn event_name(
+    catalog: &Catalog,
+    key: String,
+    from: &str,
+    params: &mut Vec<Value>,
+    paths: &mut PathMap,
+) -> String {
+    if catalog.event(APPLICATION, &key).is_some() {
+        return key;
+    }
+    params.push(json!({"name": "key", "value": key}));
+    paths.param(from);
+    UNKNOWN.to_string()
+}
+
 /// Maps one Logto log object to a native activity item (not yet validated).
 pub fn from_log(catalog: &Catalog, log: &Value) -> Result<Mapped, Vec<ShapeError>> {
     let Value::Object(m) = log else {
@@ -257,13 +294,7 @@ pub fn from_log(catalog: &Catalog, log: &Value) -> Result<Mapped, Vec<ShapeError
     item.insert("eventId".into(), json!(id));
     item.insert("id".into(), time);
     let mut params = Vec::new();
-    let name = if catalog.event(APPLICATION, &key).is_some() {
-        key
-    } else {
-        params.push(json!({"name": "key", "value": key}));
-        paths.param("key");
-        UNKNOWN.to_string()
-    };
+    let name = event_name(catalog, key, "key", &mut params, &mut paths);
     let mut skip = vec!["key", "result"];
     if let Some(e) = payload
         .get("error")
@@ -284,114 +315,12 @@ pub fn from_log(catalog: &Catalog, log: &Value) -> Result<Mapped, Vec<ShapeError
     if let Some(r) = result {
         item.insert("result".into(), json!(r.as_str()));
     }
-    item.insert(
-        "events".into(),
-        json!([{"name": name, "parameters": params}]),
-    );
-    Ok(Mapped {
-        item: Value::Object(item),
-        paths,
-    })
+    Ok(Mapped::with_event(item, name, params, paths))
 }
 
-fn param_json(v: &ParamValue) -> Value {
-    match v {
-        ParamValue::Str(s) => json!(s),
-        ParamValue::Int(i) => json!(i),
-        ParamValue::Bool(b) => json!(b),
-        ParamValue::MultiStr(v) => json!(v),
-        ParamValue::MultiInt(v) => json!(v),
-        ParamValue::Message(m) => serde_json::to_value(m).unwrap_or(Value::Null),
-        ParamValue::Json(v) => v.clone(),
-    }
-}
-
-/// A stored activity as a Logto log. Its `id` is the uniqueQualifier (what `GET /api/logs/{id}`
-/// takes); a Logto log's own id stays the activity's `eventId`.
-pub fn to_log(a: &Activity) -> Log {
-    let b = &a.body;
-    let first = b.events.first();
-    let mut key = first
-        .map(|e| e.name.clone())
-        .unwrap_or_else(|| UNKNOWN.into());
-    let original = first
-        .filter(|e| e.name == UNKNOWN)
-        .and_then(|e| match e.param("key") {
-            Some(ParamValue::Str(k)) => Some(k.clone()),
-            _ => None,
-        });
-    if let Some(k) = &original {
-        key = k.clone();
-    }
-    let mut p = Map::new();
-    p.insert("key".into(), json!(key));
-    let result = match b.result {
-        Outcome::Success => "Success",
-        Outcome::Failure => "Error",
-    };
-    p.insert("result".into(), json!(result));
-    if let Some(e) = &b.error {
-        p.insert("error".into(), e.clone());
-    }
-    let declared = [
-        ("ip", &b.ip_address),
-        ("userAgent", &b.user_agent),
-        ("userId", &b.actor.profile_id),
-        ("applicationId", &b.client_application_id),
-        ("sessionId", &b.session_id),
-    ];
-    for (name, v) in declared {
-        if let Some(v) = v {
-            p.insert(name.into(), json!(v));
-        }
-    }
-    if let Some(e) = first {
-        for param in &e.parameters {
-            if original.is_some() && param.name == "key" {
-                continue;
-            }
-            p.insert(param.name.clone(), param_json(&param.value));
-        }
-    }
-    // What Logto's payload has no place for, so that a non-Logto activity keeps its context.
-    let mut extras = Map::new();
-    if a.application != APPLICATION {
-        extras.insert("application".into(), json!(a.application));
-    }
-    let actor = &b.actor;
-    if actor.email.is_some() || actor.key.is_some() || actor.caller_type.is_some() {
-        let mut v = serde_json::to_value(actor).unwrap_or(Value::Null);
-        if let Value::Object(o) = &mut v {
-            o.remove("profileId");
-        }
-        extras.insert("actor".into(), v);
-    }
-    if let Some(d) = &b.owner_domain {
-        extras.insert("ownerDomain".into(), json!(d));
-    }
-    if let Some(n) = &b.network_info {
-        extras.insert(
-            "networkInfo".into(),
-            serde_json::to_value(n).unwrap_or(Value::Null),
-        );
-    }
-    if b.events.len() > 1 {
-        extras.insert(
-            "events".into(),
-            serde_json::to_value(&b.events[1..]).unwrap_or(Value::Null),
-        );
-    }
-    if !extras.is_empty() && !p.contains_key(EXTRAS) {
-        p.insert(EXTRAS.into(), Value::Object(extras));
-    }
-    Log {
-        tenant_id: a.tenant.to_string(),
-        id: a.unique_qualifier.to_string(),
-        key,
-        payload: p,
-        created_at: a.time_us.div_euclid(1000),
-    }
-}
+#[path = "mapping_outbound.rs"]
+mod outbound;
+pub use outbound::to_log;
 
 #[cfg(test)]
 #[path = "mapping_tests.rs"]

@@ -24,10 +24,11 @@ use authtrail_catalog::Catalog;
 use authtrail_model::Scope;
 
 use super::LogtoError;
-use super::ingest::{IngestResponse, validate_all};
-use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, UNKNOWN, split_payload};
+use super::ingest::validate_all;
+use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, event_name, split_payload};
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::ingest::IngestResponse;
 use crate::state::AppState;
 
 /// The header Logto signs with.
@@ -119,13 +120,7 @@ pub fn from_hook(
     }
     item.insert("id".into(), id);
     let mut params = Vec::new();
-    let name = if catalog.event(APPLICATION, &event).is_some() {
-        event
-    } else {
-        params.push(json!({"name": "key", "value": event}));
-        paths.param("event");
-        UNKNOWN.to_string()
-    };
+    let name = event_name(catalog, event, "event", &mut params, &mut paths);
     split_payload(
         m,
         DECLARED,
@@ -141,14 +136,7 @@ pub fn from_hook(
     {
         item.insert("clientApplicationId".into(), json!(app));
     }
-    item.insert(
-        "events".into(),
-        json!([{"name": name, "parameters": params}]),
-    );
-    Ok(Mapped {
-        item: Value::Object(item),
-        paths,
-    })
+    Ok(Mapped::with_event(item, name, params, paths))
 }
 
 /// A delivery is one object: its problems are named `body.event`, not `body[0].event`.
