@@ -12,7 +12,7 @@ use authtrail_model::{ActivityQuery, Store, SystemClock, Tenant};
 
 use crate::data::Dataset;
 use crate::ingest::{self, IngestRun};
-use crate::query::{self, Budget, CAP};
+use crate::query::{self, Budget};
 use crate::server::Server;
 use crate::stats::Latency;
 
@@ -80,8 +80,8 @@ pub async fn run(
     eprintln!("{engine}: server pid {} at {}", server.pid(), server.base);
     let ingest = ingest::run(&server, data).await?;
 
-    // The same engine, opened in this process, for the count (no HTTP count endpoint on main yet)
-    // and to check that every acknowledged event is there.
+    // The same engine, opened in this process, for the exact count (no HTTP API counts without a
+    // cap) and to check that every acknowledged event is there.
     let clock = Arc::new(SystemClock);
     let store: Arc<dyn Store> = match backing {
         Backing::Sqlite(dir) => Arc::new(authtrail_store_sqlite::SqliteStore::open(dir, clock)?),
@@ -125,7 +125,18 @@ pub async fn run(
     let deep = query::time_http(&server.base, &server.token, &[path], budget).await?;
     queries.push(("page 1000".into(), deep));
     let names: Vec<String> = data.sample(16).iter().map(|e| e.name.clone()).collect();
-    let capped = query::time_count(store.as_ref(), &names, Some(CAP), budget).await?;
+    // Logto's capped count, through the real `/api/logs` (a page plus `Total-Number`, capped at
+    // 10,000 with `enableCap=true`): what a Logto console or client asks for.
+    let logto: Vec<String> = names
+        .iter()
+        .map(|n| {
+            format!(
+                "/api/logs?logKey={n}&enableCap=true&page_size={}",
+                query::PAGE
+            )
+        })
+        .collect();
+    let capped = query::time_http(&server.base, &server.token, &logto, budget).await?;
     queries.push(("capped count".into(), capped));
     let exact = query::time_count(store.as_ref(), &names, None, budget).await?;
     queries.push(("exact count".into(), exact));
