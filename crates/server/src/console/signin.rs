@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::params::Params;
 use crate::protect::ClientIp;
 use crate::self_audit::{self, AdminActor, AdminEvent};
+use crate::state::AppState;
 
 /// Largest form body read (a sign-in form is well under 1 KiB).
 const MAX_FORM_BYTES: usize = 8 * 1024;
@@ -89,6 +90,35 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, ApiErr
     Params::parse(Some(text))
 }
 
+/// Records a failed sign-in in the tenant of the account it named. An unknown username has no
+/// tenant, so it is only logged (with no password, ever). A failure to record is logged: the
+/// sign-in is refused either way.
+async fn record_failure(
+    app: &AppState,
+    username: &str,
+    ip: Option<std::net::IpAddr>,
+    ua: Option<&str>,
+    now: i64,
+    reason: &str,
+) {
+    let Ok(Some(user)) = app.store.console_user(username).await else {
+        tracing::warn!(
+            ?ip,
+            reason,
+            "console: failed sign-in with an unknown username"
+        );
+        return;
+    };
+    let e = AdminEvent::new("console.sign_in", AdminActor::User(username.to_string()))
+        .ip(ip)
+        .user_agent(ua)
+        .outcome(Outcome::Failure)
+        .string("login_failure_reason", reason);
+    if let Err(e) = self_audit::record(&*app.store, &app.catalog, now, &user.tenant, e).await {
+        tracing::error!(error = %e, reason, "console: cannot record a failed sign-in");
+    }
+}
+
 pub(super) async fn login(State(console): State<Console>, req: Request) -> Response {
     let ip = req.extensions().get::<ClientIp>().and_then(|c| c.0);
     let (parts, body) = req.into_parts();
@@ -129,18 +159,7 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
         .and_then(|v| v.to_str().ok());
     let now = app.clock.now_us();
     if console.throttle.blocked(&username, &ip_key, now) {
-        if let Ok(Some(user)) = app.store.console_user(&username).await {
-            let e = AdminEvent::new("console.sign_in", AdminActor::User(username.clone()))
-                .ip(ip)
-                .user_agent(ua)
-                .outcome(Outcome::Failure)
-                .string("login_failure_reason", "throttled");
-            if let Err(e) =
-                self_audit::record(&*app.store, &app.catalog, now, &user.tenant, e).await
-            {
-                tracing::error!(error = %e, "console: cannot record a throttled sign-in");
-            }
-        }
+        record_failure(app, &username, ip, ua, now, "throttled").await;
         let msg = i18n::text(ctx.lang, "throttled");
         let mut resp = login_page(
             &console,
@@ -169,23 +188,7 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
         && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
         console.throttle.failed(&username, &ip_key, now);
-        // A failure is recorded in the tenant of the account it named; an unknown username has no
-        // tenant, so it is only logged (with no password, ever).
-        match app.store.console_user(&username).await {
-            Ok(Some(u)) => {
-                let e = AdminEvent::new("console.sign_in", AdminActor::User(username.clone()))
-                    .ip(ip)
-                    .user_agent(ua)
-                    .outcome(Outcome::Failure)
-                    .string("login_failure_reason", "wrong_password");
-                if let Err(e) =
-                    self_audit::record(&*app.store, &app.catalog, now, &u.tenant, e).await
-                {
-                    tracing::error!(error = %e, "console: cannot record a failed sign-in");
-                }
-            }
-            _ => tracing::warn!(ip = %ip_key, "console: sign-in with an unknown username"),
-        }
+        record_failure(app, &username, ip, ua, now, "wrong_password").await;
         let msg = i18n::text(ctx.lang, "bad_credentials");
         return login_page(
             &console,
