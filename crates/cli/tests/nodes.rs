@@ -162,3 +162,45 @@ fn two_server_processes_on_one_database_share_one_gap_free_sequence() {
     let distinct: BTreeSet<i64> = listed(&third.url, &tok).into_iter().collect();
     assert_eq!(distinct.len() as i64, base + n + 1);
 }
+
+#[test]
+fn a_token_revoked_through_one_node_is_refused_by_the_other_at_once() {
+    let Some(pg) = PgSchema::create() else {
+        return;
+    };
+    let store = ["--store", pg.url.as_str()];
+    let admin = token(&store, "Cnodes", "admin");
+    let nodes = [Server::start(&store), Server::start(&store)];
+    // Node A mints a read token through the admin API; node B accepts it.
+    let created: Value = http()
+        .post(format!("{}/v1/admin/tokens", nodes[0].url))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "short-lived", "scopes": ["read"]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["token"].as_str().unwrap(),
+    );
+    let read = |node: &Server| {
+        http()
+            .get(format!("{}/v1/activities", node.url))
+            .bearer_auth(secret)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(read(&nodes[1]), 200);
+    // Revoked through node A: node B refuses the very next request (no cache to expire).
+    let revoked = http()
+        .delete(format!("{}/v1/admin/tokens/{id}", nodes[0].url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    assert_eq!(read(&nodes[1]), 401);
+    assert_eq!(read(&nodes[0]), 401);
+}
