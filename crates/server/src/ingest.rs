@@ -86,13 +86,24 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
-/// Reads the body up to the limit, answering 413 (not a dropped connection) above it.
+/// Reads the body up to the server's body limit, answering 413 (not a dropped connection) above
+/// it, and 408 if it does not arrive within the body timeout.
 pub async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<bytes::Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
+    read_body_up_to(state, headers, body, limit).await
+}
+
+/// [`read_body`] with a smaller limit of the endpoint's own (a webhook delivery, a console form).
+pub async fn read_body_up_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
     let too_large = || ApiError::TooLarge {
         field: "body".into(),
         message: format!("the request body is larger than {limit} bytes; split the batch"),
@@ -257,10 +268,22 @@ pub async fn post_activities(
         tracing::error!(error = %e, "ingest validation task failed");
         ApiError::Internal
     })??;
+    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
+    Ok(Json(IngestResponse::from(receipts)))
+}
+
+/// Appends a validated batch (durably) and counts it in `/metrics`: every ingest path (native,
+/// Logto logs, Logto webhooks) ends here. `started` is when the request began.
+pub async fn store_batch(
+    state: &AppState,
+    tenant: &authtrail_model::Tenant,
+    batch: Vec<NewActivity>,
+    started: std::time::Instant,
+) -> Result<Vec<authtrail_model::Receipt>, ApiError> {
     let appending = std::time::Instant::now();
-    let receipts = state.store.append(&auth.tenant, batch).await?;
+    let receipts = state.store.append(tenant, batch).await?;
     state
         .metrics
         .ingest_stored(&receipts, started.elapsed(), appending.elapsed());
-    Ok(Json(IngestResponse::from(receipts)))
+    Ok(receipts)
 }

@@ -98,6 +98,38 @@ async fn metrics_count_requests_ingest_outcomes_and_latency() {
 }
 
 #[tokio::test]
+async fn logto_shaped_ingest_is_counted_like_native_ingest() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest"]).await;
+    let admin = h.token(&["admin"]).await;
+    let log = json!([{"id": "l1", "key": "RevokeToken", "createdAt": 1_795_391_000_000_i64,
+                      "payload": {"key": "RevokeToken", "result": "Success"}}]);
+    let post = |body: &serde_json::Value| {
+        h.request(
+            "POST",
+            "/api/logs",
+            Some(&tok),
+            Some("application/json"),
+            Some(body.to_string().into_bytes()),
+        )
+    };
+    assert_eq!(post(&log).await.0, StatusCode::OK);
+    let bad = json!([{"id": "l2", "key": "RevokeToken", "payload": {"ip": "nope"}}]);
+    assert_eq!(post(&bad).await.0, StatusCode::BAD_REQUEST);
+    let (_, text, _) = h.request_raw("GET", "/metrics", &admin).await;
+    let v = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
+    assert_eq!(
+        v(r#"authtrail_ingest_events_total{outcome="accepted"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(r#"authtrail_ingest_events_total{outcome="rejected"}"#),
+        1.0
+    );
+    assert_eq!(v("authtrail_store_append_duration_seconds_count"), 1.0);
+}
+
+#[tokio::test]
 async fn metrics_show_the_last_purge() {
     let h = Harness::new().await;
     let admin = h.token(&["admin"]).await;

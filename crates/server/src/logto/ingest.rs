@@ -20,7 +20,7 @@ use super::LogtoError;
 use super::mapping::{Mapped, ShapeError};
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
-use crate::ingest::{IngestResponse, read_body};
+use crate::ingest::{IngestResponse, read_body, store_batch};
 use crate::state::AppState;
 
 /// Most problems listed in one answer.
@@ -106,6 +106,7 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, LogtoError> {
+    let started = std::time::Instant::now();
     let auth = auth?;
     auth.require(Scope::Ingest)?;
     crate::logto::webhook::require_json(&headers)?;
@@ -114,7 +115,8 @@ pub async fn post_logs(
     let catalog = state.catalog.clone();
     let batch = validate_all(&state, &auth.tenant, "logs", &objects, |o| {
         super::mapping::from_log(&catalog, o)
-    })?;
-    let receipts = state.store.append(&auth.tenant, batch).await?;
+    })
+    .inspect_err(|_| state.metrics.ingest_rejected(objects.len()))?;
+    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
     Ok(Json(IngestResponse::from(receipts)))
 }

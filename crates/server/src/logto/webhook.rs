@@ -28,7 +28,7 @@ use super::ingest::validate_all;
 use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, event_name, split_payload};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::IngestResponse;
+use crate::ingest::{IngestResponse, read_body_up_to, store_batch};
 use crate::state::AppState;
 
 /// The header Logto signs with.
@@ -165,6 +165,7 @@ pub async fn post_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, LogtoError> {
+    let started = std::time::Instant::now();
     let auth = auth?;
     auth.require(Scope::Ingest)?;
     let refuse = |why: &str| -> LogtoError {
@@ -185,20 +186,8 @@ pub async fn post_webhook(
         return Err(refuse("the header is missing"));
     };
     require_json(&headers)?;
-    let too_large = || ApiError::TooLarge {
-        field: "body".into(),
-        message: format!("a webhook body is at most {MAX_BODY_BYTES} bytes"),
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large().into());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| too_large())?;
+    // Bounded, and timed like every other body: a delivery is far smaller than an ingest batch.
+    let bytes = read_body_up_to(&state, &headers, body, MAX_BODY_BYTES).await?;
     if !verify(&key, &bytes, signature) {
         return Err(refuse(
             "does not match the body under this tenant's signing key",
@@ -212,6 +201,6 @@ pub async fn post_webhook(
         from_hook(&catalog, o, &event_id)
     })
     .map_err(single)?;
-    let receipts = state.store.append(&auth.tenant, batch).await?;
+    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
     Ok(Json(IngestResponse::from(receipts)))
 }
