@@ -7,8 +7,10 @@
 use std::io::BufRead;
 
 use anyhow::bail;
-use authtrail_model::Tenant;
+use authtrail_catalog::Catalog;
+use authtrail_model::{Clock, Store, SystemClock, Tenant};
 use authtrail_server::logto::webhook::{KEY_NAME, MAX_KEY_BYTES};
+use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 
 use crate::{DEFAULT_TENANT, StoreArgs};
 
@@ -60,6 +62,14 @@ fn check_key(key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records a key change in the tenant's trail (self-audit); never the key.
+async fn audit(store: &dyn Store, tenant: &Tenant, event: &'static str) -> anyhow::Result<()> {
+    let catalog = Catalog::builtin().map_err(anyhow::Error::msg)?;
+    let e = AdminEvent::new(event, AdminActor::cli()).string("source", "logto");
+    record(store, &catalog, SystemClock.now_us(), tenant, e).await?;
+    Ok(())
+}
+
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
     let Command::WebhookKey(cmd) = cmd;
     match cmd {
@@ -78,14 +88,14 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
             store
                 .set_tenant_secret(&tenant, KEY_NAME, Some(key.as_bytes()))
                 .await?;
+            audit(store.as_ref(), &tenant, "webhook_key.set").await?;
             eprintln!("the Logto webhook signing key of tenant {tenant} is set");
         }
         KeyCommand::Clear { data, tenant } => {
             let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            data.open()
-                .await?
-                .set_tenant_secret(&tenant, KEY_NAME, None)
-                .await?;
+            let store = data.open().await?;
+            store.set_tenant_secret(&tenant, KEY_NAME, None).await?;
+            audit(store.as_ref(), &tenant, "webhook_key.clear").await?;
             eprintln!("the Logto webhook signing key of tenant {tenant} is removed");
         }
         KeyCommand::Show { data, tenant } => {

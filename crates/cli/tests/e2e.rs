@@ -305,3 +305,22 @@ fn url_must_be_http_or_https() {
         );
     }
 }
+
+#[test]
+fn setting_the_logto_webhook_key_is_audited_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let key = "whsec-e2e-0123456789abcdef";
+    authtrail(&["logto", "webhook-key", "set", "--data", d, "--key", key]);
+    authtrail(&["logto", "webhook-key", "clear", "--data", d]);
+    let (out, _) = authtrail(&["query", "--data", d, "--tenant", "Cdefault"]);
+    let names: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["events"][0]["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(names, ["webhook_key.clear", "webhook_key.set"], "{out}");
+    assert!(!out.contains(key), "the key is never in the trail");
+}
