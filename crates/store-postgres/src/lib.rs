@@ -86,10 +86,10 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
 /// index that stops after a page (see [`read`]). Without statistics (a partition that was never
 /// analysed: a new month, `autovacuum = off`, or autovacuum behind a fast ingest) the planner
 /// guesses that a few rows match, and prefers a bitmap scan of *every* match followed by a sort:
-/// 160 ms instead of 1 ms for an event name with 37,000 rows. With sorts and bitmap scans costed
-/// out it takes the walk, and a sort still runs where nothing else can answer (the few keys of a
-/// `UNION` of names, or a small table's `ORDER BY`). No statement of this engine needs either
-/// one to be fast. JIT compilation costs tens of milliseconds and only pays off for long
+/// 164 ms instead of under 1 ms for an event name with 37,000 rows. With sorts and bitmap scans
+/// costed out it takes the walk, and a sort still runs where nothing else can answer (the few
+/// keys of a `UNION` of names, or a small table's `ORDER BY`). No statement of this engine needs
+/// either one to be fast. JIT compilation costs tens of milliseconds and only pays off for long
 /// analytical queries, which this engine never sends. An operator's own `options` in the URL
 /// come after these and win.
 const PLANNER: &str = "-c enable_sort=off -c enable_bitmapscan=off -c jit=off";

@@ -101,7 +101,7 @@ pub(crate) async fn append(
         // One primary-key probe per id, whatever the statistics say. `event_id = ANY($2)` let
         // the planner, when `event_ids` had no statistics yet (a fresh table, autovacuum off or
         // behind), walk the whole tenant's key range and compare each row against the array:
-        // 360 ms per batch of 1000 at 70,000 stored ids, growing with the table.
+        // 358 ms (p50) per batch of 1000 with 23,000-43,000 ids stored, growing with the table.
         // Sent unprepared (`query_typed`), so each batch is planned with its own array length
         // and the table's current size: a plan cached while the table was small would stay.
         let rows = tx
