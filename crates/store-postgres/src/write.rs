@@ -98,13 +98,21 @@ pub(crate) async fn append(
         .collect();
     let mut known: HashMap<String, (i64, i64)> = HashMap::new();
     if !ids.is_empty() {
-        let stmt = tx
-            .prepare_cached(
-                "SELECT event_id, seq, time_us FROM event_ids WHERE tenant_id = $1 AND event_id = ANY($2)",
+        // One primary-key probe per id, whatever the statistics say. `event_id = ANY($2)` let
+        // the planner, when `event_ids` had no statistics yet (a fresh table, autovacuum off or
+        // behind), walk the whole tenant's key range and compare each row against the array:
+        // 358 ms (p50) per batch of 1000 with 23,000-43,000 ids stored, growing with the table.
+        // Sent unprepared (`query_typed`), so each batch is planned with its own array length
+        // and the table's current size: a plan cached while the table was small would stay.
+        let rows = tx
+            .query_typed(
+                "SELECT e.event_id, e.seq, e.time_us FROM unnest($2::text[]) AS k(event_id)
+                 JOIN event_ids e ON e.tenant_id = $1 AND e.event_id = k.event_id",
+                &[(&tid, Type::INT4), (&ids, Type::TEXT_ARRAY)],
             )
             .await
             .map_err(pg)?;
-        for r in tx.query(&stmt, &[&tid, &ids]).await.map_err(pg)? {
+        for r in rows {
             known.insert(r.get(0), (r.get(1), r.get(2)));
         }
     }
@@ -187,10 +195,12 @@ pub(crate) async fn restore(
     let last = lock_tenant(&tx, tid).await?;
     // Under the tenant lock no append can take one of these numbers between this check and the
     // commit.
+    // One index probe per number, as for eventIds in `append`.
     let taken = tx
-        .query_opt(
-            "SELECT seq FROM activities WHERE tenant_id = $1 AND seq = ANY($2) LIMIT 1",
-            &[&tid, &seqs],
+        .query_typed_opt(
+            "SELECT a.seq FROM unnest($2::bigint[]) AS k(seq)
+             JOIN activities a ON a.tenant_id = $1 AND a.seq = k.seq LIMIT 1",
+            &[(&tid, Type::INT4), (&seqs, Type::INT8_ARRAY)],
         )
         .await
         .map_err(pg)?;
