@@ -53,6 +53,17 @@ const TOP_FIELDS: &[&str] = &[
     "result",
     "error",
 ];
+/// The fields of a parameter: its name, then [`PARAM_VALUE_FIELDS`] in the same order.
+const PARAMETER_FIELDS: &[&str] = &[
+    "name",
+    "value",
+    "intValue",
+    "boolValue",
+    "multiValue",
+    "multiIntValue",
+    "messageValue",
+    "jsonValue",
+];
 const PARAM_VALUE_FIELDS: &[&str] = &[
     "value",
     "intValue",
@@ -73,11 +84,42 @@ pub fn validate_item(
         index,
         errors: Vec::new(),
     };
-    let root = format!("activities[{index}]");
-    let out = v.activity(ctx, &root, item);
+    let out = v.activity(ctx, &Path::Item(index), item);
     match out {
         Some(a) if v.errors.is_empty() => Ok(a),
         _ => Err(v.errors),
+    }
+}
+
+/// Where a field is in the batch, rendered (`activities[3].events[0].name`) only when an error
+/// names it: the happy path, by far the common one, builds no path strings.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// `activities[i]`
+    Item(usize),
+    /// `parent.key`
+    Key(&'a Path<'a>, &'a str),
+    /// `parent[i]`
+    Index(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    fn key(&'a self, key: &'a str) -> Path<'a> {
+        Path::Key(self, key)
+    }
+
+    fn at(&'a self, i: usize) -> Path<'a> {
+        Path::Index(self, i)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Item(i) => write!(f, "activities[{i}]"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
     }
 }
 
@@ -87,7 +129,7 @@ struct Walker {
 }
 
 impl Walker {
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    fn fail(&mut self, field: &Path<'_>, message: impl Into<String>) {
         self.errors.push(FieldError {
             index: self.index,
             field: field.to_string(),
@@ -95,7 +137,7 @@ impl Walker {
         });
     }
 
-    fn object<'v>(&mut self, path: &str, v: &'v Value) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(&mut self, path: &Path<'_>, v: &'v Value) -> Option<&'v Map<String, Value>> {
         match v {
             Value::Object(m) => Some(m),
             _ => {
@@ -105,11 +147,11 @@ impl Walker {
         }
     }
 
-    fn no_unknown(&mut self, path: &str, m: &Map<String, Value>, allowed: &[&str]) {
+    fn no_unknown(&mut self, path: &Path<'_>, m: &Map<String, Value>, allowed: &[&str]) {
         for k in m.keys() {
             if !allowed.contains(&k.as_str()) {
                 self.fail(
-                    &format!("{path}.{k}"),
+                    &path.key(k),
                     format!(
                         "is not a known field (expected one of: {})",
                         allowed.join(", ")
@@ -120,7 +162,7 @@ impl Walker {
     }
 
     /// A string field: present, a string, no NUL, at most `max` bytes.
-    fn string(&mut self, path: &str, v: &Value, max: usize) -> Option<String> {
+    fn string(&mut self, path: &Path<'_>, v: &Value, max: usize) -> Option<String> {
         match v {
             Value::String(s) => {
                 if s.len() > max {
@@ -142,18 +184,18 @@ impl Walker {
 
     fn opt_string(
         &mut self,
-        path: &str,
+        path: &Path<'_>,
         m: &Map<String, Value>,
         key: &str,
         max: usize,
     ) -> Option<String> {
         match m.get(key) {
             None | Some(Value::Null) => None,
-            Some(v) => self.string(&format!("{path}.{key}"), v, max),
+            Some(v) => self.string(&path.key(key), v, max),
         }
     }
 
-    fn int64(&mut self, path: &str, v: &Value) -> Option<i64> {
+    fn int64(&mut self, path: &Path<'_>, v: &Value) -> Option<i64> {
         // Google sends int64 as strings; producers writing by hand send numbers. Both are exact.
         match v {
             Value::Number(n) => match n.as_i64() {
@@ -186,7 +228,7 @@ impl Walker {
         }
     }
 
-    fn array<'v>(&mut self, path: &str, v: &'v Value, max: usize) -> Option<&'v Vec<Value>> {
+    fn array<'v>(&mut self, path: &Path<'_>, v: &'v Value, max: usize) -> Option<&'v Vec<Value>> {
         match v {
             Value::Array(a) if a.len() > max => {
                 self.fail(path, format!("has {} entries; the limit is {max}", a.len()));
@@ -200,14 +242,12 @@ impl Walker {
         }
     }
 
-    fn json(&mut self, path: &str, v: &Value) -> Option<Value> {
+    fn json(&mut self, path: &Path<'_>, v: &Value) -> Option<Value> {
         if depth(v) > MAX_JSON_DEPTH {
             self.fail(path, format!("nests deeper than {MAX_JSON_DEPTH} levels"));
             return None;
         }
-        let size = serde_json::to_string(v)
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
+        let size = json_len(v);
         if size > MAX_JSON_BYTES {
             self.fail(
                 path,
@@ -222,33 +262,32 @@ impl Walker {
         Some(redact_json(v))
     }
 
-    fn activity(&mut self, ctx: &Context<'_>, path: &str, item: &Value) -> Option<NewActivity> {
+    fn activity(
+        &mut self,
+        ctx: &Context<'_>,
+        path: &Path<'_>,
+        item: &Value,
+    ) -> Option<NewActivity> {
         let m = self.object(path, item)?;
         self.no_unknown(path, m, TOP_FIELDS);
 
         let event_id = self.opt_string(path, m, "eventId", MAX_ID_BYTES);
         if event_id.as_deref() == Some("") {
-            self.fail(
-                &format!("{path}.eventId"),
-                "must not be empty (omit it instead)",
-            );
+            self.fail(&path.key("eventId"), "must not be empty (omit it instead)");
         }
 
         // id: applicationName is required; time defaults to now; the server assigns the rest.
         let (app, time_us) = match m.get("id") {
             None => {
-                self.fail(
-                    &format!("{path}.id"),
-                    "is required (at least id.applicationName)",
-                );
+                self.fail(&path.key("id"), "is required (at least id.applicationName)");
                 (None, None)
             }
-            Some(v) => self.id(ctx, &format!("{path}.id"), v),
+            Some(v) => self.id(ctx, &path.key("id"), v),
         };
 
         let actor = match m.get("actor") {
             None | Some(Value::Null) => Actor::default(),
-            Some(v) => self.actor(&format!("{path}.actor"), v).unwrap_or_default(),
+            Some(v) => self.actor(&path.key("actor"), v).unwrap_or_default(),
         };
         let ip_address =
             self.opt_string(path, m, "ipAddress", 64)
@@ -256,7 +295,7 @@ impl Walker {
                     Ok(ip) => Some(ip.to_string()),
                     Err(_) => {
                         self.fail(
-                            &format!("{path}.ipAddress"),
+                            &path.key("ipAddress"),
                             format!("{s:?} is not an IPv4 or IPv6 address"),
                         );
                         None
@@ -264,7 +303,7 @@ impl Walker {
                 });
         let network_info = match m.get("networkInfo") {
             None | Some(Value::Null) => None,
-            Some(v) => self.network_info(&format!("{path}.networkInfo"), v),
+            Some(v) => self.network_info(&path.key("networkInfo"), v),
         };
         let owner_domain = self.opt_string(path, m, "ownerDomain", 255);
         let user_agent = self.opt_string(path, m, "userAgent", MAX_STRING_BYTES);
@@ -272,12 +311,10 @@ impl Walker {
         let client_application_id = self.opt_string(path, m, "clientApplicationId", MAX_ID_BYTES);
         let error = match m.get("error") {
             None | Some(Value::Null) => None,
-            Some(v @ (Value::String(_) | Value::Object(_))) => {
-                self.json(&format!("{path}.error"), v)
-            }
+            Some(v @ (Value::String(_) | Value::Object(_))) => self.json(&path.key("error"), v),
             Some(v) => {
                 self.fail(
-                    &format!("{path}.error"),
+                    &path.key("error"),
                     format!("must be a string or an object, not {}", kind_of(v)),
                 );
                 None
@@ -286,20 +323,20 @@ impl Walker {
 
         let events = match (m.get("events"), app) {
             (None, _) => {
-                self.fail(&format!("{path}.events"), "is required: at least one event");
+                self.fail(&path.key("events"), "is required: at least one event");
                 None
             }
-            (Some(v), Some(app)) => self.events(&format!("{path}.events"), ctx, app, v),
+            (Some(v), Some(app)) => self.events(&path.key("events"), ctx, app, v),
             (Some(_), None) => None, // the application is unknown; its events cannot be checked
         };
 
         let result = match m.get("result") {
             None | Some(Value::Null) => None,
-            Some(v) => self.string(&format!("{path}.result"), v, 16).and_then(|s| {
+            Some(v) => self.string(&path.key("result"), v, 16).and_then(|s| {
                 let r = Outcome::parse(&s);
                 if r.is_none() {
                     self.fail(
-                        &format!("{path}.result"),
+                        &path.key("result"),
                         format!("{s:?} must be \"success\" or \"failure\""),
                     );
                 }
@@ -330,7 +367,7 @@ impl Walker {
     fn id<'c>(
         &mut self,
         ctx: &Context<'c>,
-        path: &str,
+        path: &Path<'_>,
         v: &Value,
     ) -> (Option<&'c Application>, Option<i64>) {
         let Some(m) = self.object(path, v) else {
@@ -343,7 +380,7 @@ impl Walker {
         );
         if m.contains_key("uniqueQualifier") {
             self.fail(
-                &format!("{path}.uniqueQualifier"),
+                &path.key("uniqueQualifier"),
                 "is assigned by authtrail; omit it",
             );
         }
@@ -351,17 +388,17 @@ impl Walker {
             && c != ctx.tenant.as_str()
         {
             self.fail(
-                &format!("{path}.customerId"),
+                &path.key("customerId"),
                 "does not match the tenant of the token; omit it or send the token's tenant",
             );
         }
         let app = match m.get("applicationName") {
             None => {
-                self.fail(&format!("{path}.applicationName"), "is required");
+                self.fail(&path.key("applicationName"), "is required");
                 None
             }
             Some(v) => self
-                .string(&format!("{path}.applicationName"), v, 64)
+                .string(&path.key("applicationName"), v, 64)
                 .and_then(|name| {
                     let app = ctx.catalog.application(&name);
                     if app.is_none() {
@@ -371,7 +408,7 @@ impl Walker {
                             .map(|a| a.name.as_str())
                             .collect();
                         self.fail(
-                            &format!("{path}.applicationName"),
+                            &path.key("applicationName"),
                             format!(
                                 "{name:?} is not in the catalogue (known: {})",
                                 known.join(", ")
@@ -384,22 +421,19 @@ impl Walker {
         let time = match m.get("time") {
             None | Some(Value::Null) => Some(ctx.now_us),
             Some(v) => {
-                self.string(&format!("{path}.time"), v, 64)
+                self.string(&path.key("time"), v, 64)
                     .and_then(|s| match parse_rfc3339(&s) {
                         Ok(us) if us < 0 => {
-                            self.fail(&format!("{path}.time"), "is before 1970");
+                            self.fail(&path.key("time"), "is before 1970");
                             None
                         }
                         Ok(us) if us > ctx.now_us + MAX_FUTURE_SKEW_US => {
-                            self.fail(
-                                &format!("{path}.time"),
-                                "is more than 24 hours in the future",
-                            );
+                            self.fail(&path.key("time"), "is more than 24 hours in the future");
                             None
                         }
                         Ok(us) => Some(us),
                         Err(e) => {
-                            self.fail(&format!("{path}.time"), e);
+                            self.fail(&path.key("time"), e);
                             None
                         }
                     })
@@ -408,7 +442,7 @@ impl Walker {
         (app, time)
     }
 
-    fn actor(&mut self, path: &str, v: &Value) -> Option<Actor> {
+    fn actor(&mut self, path: &Path<'_>, v: &Value) -> Option<Actor> {
         let m = self.object(path, v)?;
         self.no_unknown(path, m, &["email", "profileId", "callerType", "key"]);
         let email = self.opt_string(path, m, "email", MAX_ID_BYTES);
@@ -419,7 +453,7 @@ impl Walker {
                 && !e.chars().any(char::is_whitespace);
             if !ok {
                 self.fail(
-                    &format!("{path}.email"),
+                    &path.key("email"),
                     format!("{e:?} is not an e-mail address"),
                 );
             }
@@ -430,7 +464,7 @@ impl Walker {
             && c != "KEY"
         {
             self.fail(
-                &format!("{path}.callerType"),
+                &path.key("callerType"),
                 format!("{c:?} must be \"USER\" or \"KEY\""),
             );
         }
@@ -442,19 +476,15 @@ impl Walker {
         })
     }
 
-    fn network_info(&mut self, path: &str, v: &Value) -> Option<NetworkInfo> {
+    fn network_info(&mut self, path: &Path<'_>, v: &Value) -> Option<NetworkInfo> {
         let m = self.object(path, v)?;
         self.no_unknown(path, m, &["ipAsn", "regionCode", "subdivisionCode"]);
         let mut ip_asn = Vec::new();
         if let Some(a) = m.get("ipAsn") {
-            for (i, n) in self
-                .array(&format!("{path}.ipAsn"), a, 16)?
-                .iter()
-                .enumerate()
-            {
+            for (i, n) in self.array(&path.key("ipAsn"), a, 16)?.iter().enumerate() {
                 match n.as_i64().and_then(|n| i32::try_from(n).ok()) {
                     Some(n) => ip_asn.push(n),
-                    None => self.fail(&format!("{path}.ipAsn[{i}]"), "must be an int32 number"),
+                    None => self.fail(&path.key("ipAsn").at(i), "must be an int32 number"),
                 }
             }
         }
@@ -467,7 +497,7 @@ impl Walker {
 
     fn events(
         &mut self,
-        path: &str,
+        path: &Path<'_>,
         ctx: &Context<'_>,
         app: &Application,
         v: &Value,
@@ -480,7 +510,7 @@ impl Walker {
         let mut out = Vec::with_capacity(list.len());
         let mut hint = None;
         for (i, e) in list.iter().enumerate() {
-            let p = format!("{path}[{i}]");
+            let p = path.at(i);
             if let Some((event, def)) = self.event(&p, ctx, app, e) {
                 if hint.is_none() {
                     hint = def.result.map(|r| match r {
@@ -496,7 +526,7 @@ impl Walker {
 
     fn event<'c>(
         &mut self,
-        path: &str,
+        path: &Path<'_>,
         _ctx: &Context<'c>,
         app: &'c Application,
         v: &Value,
@@ -504,13 +534,13 @@ impl Walker {
         let m = self.object(path, v)?;
         self.no_unknown(path, m, &["type", "name", "parameters"]);
         let Some(name) = m.get("name") else {
-            self.fail(&format!("{path}.name"), "is required");
+            self.fail(&path.key("name"), "is required");
             return None;
         };
-        let name = self.string(&format!("{path}.name"), name, 128)?;
+        let name = self.string(&path.key("name"), name, 128)?;
         let Some(def) = app.event(&name) else {
             self.fail(
-                &format!("{path}.name"),
+                &path.key("name"),
                 format!(
                     "{name:?} is not an event of application {:?} in the catalogue",
                     app.name
@@ -522,7 +552,7 @@ impl Walker {
             && t != def.event_type
         {
             self.fail(
-                &format!("{path}.type"),
+                &path.key("type"),
                 format!(
                     "{t:?} does not match the catalogue: {} is of type {:?}",
                     def.name, def.event_type
@@ -531,15 +561,15 @@ impl Walker {
         }
         let mut parameters = Vec::new();
         if let Some(ps) = m.get("parameters") {
-            let ppath = format!("{path}.parameters");
+            let ppath = path.key("parameters");
             let list = self.array(&ppath, ps, MAX_PARAMETERS)?;
             let mut seen = HashSet::new();
             for (i, p) in list.iter().enumerate() {
-                let pp = format!("{ppath}[{i}]");
+                let pp = ppath.at(i);
                 if let Some(param) = self.parameter(&pp, app, def, p) {
                     if !seen.insert(param.name.clone()) {
                         self.fail(
-                            &format!("{pp}.name"),
+                            &pp.key("name"),
                             format!("{:?} appears twice in this event", param.name),
                         );
                     } else {
@@ -560,35 +590,33 @@ impl Walker {
 
     fn parameter(
         &mut self,
-        path: &str,
+        path: &Path<'_>,
         app: &Application,
         event: &EventDef,
         v: &Value,
     ) -> Option<Parameter> {
         let m = self.object(path, v)?;
-        let mut allowed = vec!["name"];
-        allowed.extend_from_slice(PARAM_VALUE_FIELDS);
-        self.no_unknown(path, m, &allowed);
+        self.no_unknown(path, m, PARAMETER_FIELDS);
         let Some(name) = m.get("name") else {
-            self.fail(&format!("{path}.name"), "is required");
+            self.fail(&path.key("name"), "is required");
             return None;
         };
-        let name = self.string(&format!("{path}.name"), name, 128)?;
-        let present: Vec<&str> = PARAM_VALUE_FIELDS
+        let name = self.string(&path.key("name"), name, 128)?;
+        let mut present = PARAM_VALUE_FIELDS
             .iter()
             .copied()
-            .filter(|f| m.contains_key(*f))
-            .collect();
-        let field = match present.as_slice() {
-            [one] => *one,
-            [] => {
+            .filter(|f| m.contains_key(*f));
+        let field = match (present.next(), present.next()) {
+            (Some(one), None) => one,
+            (None, _) => {
                 self.fail(
                     path,
                     format!("needs exactly one of {}", PARAM_VALUE_FIELDS.join(", ")),
                 );
                 return None;
             }
-            many => {
+            (Some(first), Some(second)) => {
+                let many: Vec<&str> = [first, second].into_iter().chain(present).collect();
                 self.fail(
                     path,
                     format!("has {} value fields; send exactly one", many.join(" and ")),
@@ -596,7 +624,7 @@ impl Walker {
                 return None;
             }
         };
-        let fpath = format!("{path}.{field}");
+        let fpath = path.key(field);
         let declared = app.param_of(event, &name);
         let kind = match declared {
             Some(def) => {
@@ -621,7 +649,7 @@ impl Walker {
                     format!("its parameters are {}", event.parameters.join(", "))
                 };
                 self.fail(
-                    &format!("{path}.name"),
+                    &path.key("name"),
                     format!("{name:?} is not a parameter of {}; {known}", event.name),
                 );
                 return None;
@@ -656,7 +684,7 @@ impl Walker {
         Some(Parameter { name, value })
     }
 
-    fn param_value(&mut self, path: &str, kind: ParamKind, v: &Value) -> Option<ParamValue> {
+    fn param_value(&mut self, path: &Path<'_>, kind: ParamKind, v: &Value) -> Option<ParamValue> {
         Some(match kind {
             ParamKind::String => ParamValue::Str(self.string(path, v, MAX_STRING_BYTES)?),
             ParamKind::Int64 => ParamValue::Int(self.int64(path, v)?),
@@ -671,7 +699,7 @@ impl Walker {
                 let list = self.array(path, v, MAX_MULTI_VALUES)?;
                 let mut out = Vec::with_capacity(list.len());
                 for (i, s) in list.iter().enumerate() {
-                    out.push(self.string(&format!("{path}[{i}]"), s, MAX_STRING_BYTES)?);
+                    out.push(self.string(&path.at(i), s, MAX_STRING_BYTES)?);
                 }
                 ParamValue::MultiStr(out)
             }
@@ -679,7 +707,7 @@ impl Walker {
                 let list = self.array(path, v, MAX_MULTI_VALUES)?;
                 let mut out = Vec::with_capacity(list.len());
                 for (i, n) in list.iter().enumerate() {
-                    out.push(self.int64(&format!("{path}[{i}]"), n)?);
+                    out.push(self.int64(&path.at(i), n)?);
                 }
                 ParamValue::MultiInt(out)
             }
@@ -688,16 +716,17 @@ impl Walker {
         })
     }
 
-    fn message(&mut self, path: &str, v: &Value) -> Option<MessageValue> {
+    fn message(&mut self, path: &Path<'_>, v: &Value) -> Option<MessageValue> {
         let m = self.object(path, v)?;
         self.no_unknown(path, m, &["parameter"]);
         let Some(list) = m.get("parameter") else {
             return Some(MessageValue::default());
         };
-        let list = self.array(&format!("{path}.parameter"), list, MAX_PARAMETERS)?;
+        let list_path = path.key("parameter");
+        let list = self.array(&list_path, list, MAX_PARAMETERS)?;
         let mut out = Vec::with_capacity(list.len());
         for (i, p) in list.iter().enumerate() {
-            let pp = format!("{path}.parameter[{i}]");
+            let pp = list_path.at(i);
             let pm = self.object(&pp, p)?;
             self.no_unknown(
                 &pp,
@@ -713,9 +742,9 @@ impl Walker {
                 ],
             );
             let name = match pm.get("name") {
-                Some(n) => self.string(&format!("{pp}.name"), n, 128)?,
+                Some(n) => self.string(&pp.key("name"), n, 128)?,
                 None => {
-                    self.fail(&format!("{pp}.name"), "is required");
+                    self.fail(&pp.key("name"), "is required");
                     return None;
                 }
             };
@@ -725,31 +754,29 @@ impl Walker {
                 ..NestedParameter::default()
             };
             if let Some(x) = pm.get("value") {
-                let s = self.string(&format!("{pp}.value"), x, MAX_STRING_BYTES)?;
+                let s = self.string(&pp.key("value"), x, MAX_STRING_BYTES)?;
                 np.value = Some(if secret { REDACTED.to_string() } else { s });
             }
             if let Some(x) = pm.get("intValue") {
-                np.int_value = Some(crate::activity::I64Str(
-                    self.int64(&format!("{pp}.intValue"), x)?,
-                ));
+                np.int_value = Some(crate::activity::I64Str(self.int64(&pp.key("intValue"), x)?));
             }
             if let Some(x) = pm.get("boolValue") {
                 np.bool_value = match x {
                     Value::Bool(b) => Some(*b),
                     _ => {
-                        self.fail(&format!("{pp}.boolValue"), "must be true or false");
+                        self.fail(&pp.key("boolValue"), "must be true or false");
                         return None;
                     }
                 };
             }
             if let Some(x) = pm.get("multiValue") {
-                match self.param_value(&format!("{pp}.multiValue"), ParamKind::MultiString, x)? {
+                match self.param_value(&pp.key("multiValue"), ParamKind::MultiString, x)? {
                     ParamValue::MultiStr(v) => np.multi_value = Some(v),
                     _ => return None,
                 }
             }
             if let Some(x) = pm.get("multiIntValue") {
-                match self.param_value(&format!("{pp}.multiIntValue"), ParamKind::MultiInt64, x)? {
+                match self.param_value(&pp.key("multiIntValue"), ParamKind::MultiInt64, x)? {
                     ParamValue::MultiInt(v) => {
                         np.multi_int_value =
                             Some(v.into_iter().map(crate::activity::I64Str).collect())
@@ -758,15 +785,12 @@ impl Walker {
                 }
             }
             if let Some(x) = pm.get("multiBoolValue") {
-                let list = self.array(&format!("{pp}.multiBoolValue"), x, MAX_MULTI_VALUES)?;
+                let list = self.array(&pp.key("multiBoolValue"), x, MAX_MULTI_VALUES)?;
                 let bools: Option<Vec<bool>> = list.iter().map(Value::as_bool).collect();
                 match bools {
                     Some(b) => np.multi_bool_value = Some(b),
                     None => {
-                        self.fail(
-                            &format!("{pp}.multiBoolValue"),
-                            "must hold only true or false",
-                        );
+                        self.fail(&pp.key("multiBoolValue"), "must hold only true or false");
                         return None;
                     }
                 }
@@ -826,5 +850,82 @@ fn contains_nul(v: &Value) -> bool {
         Value::Array(a) => a.iter().any(contains_nul),
         Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
         _ => false,
+    }
+}
+
+/// The length of `v` as compact JSON, counted without building the string.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, v) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parameter_fields_are_the_name_then_the_value_fields() {
+        assert_eq!(PARAMETER_FIELDS[0], "name");
+        assert_eq!(&PARAMETER_FIELDS[1..], PARAM_VALUE_FIELDS);
+    }
+
+    /// Paths are rendered only on failure; these pin the rendering at every depth.
+    #[test]
+    fn error_paths_name_the_field_at_every_depth() {
+        let catalog = Catalog::builtin().unwrap();
+        let tenant = Tenant::new("Ctest").unwrap();
+        let ctx = Context {
+            catalog: &catalog,
+            tenant: &tenant,
+            now_us: 1_795_392_000_000_000,
+        };
+        let item = json!({
+            "bogus": 1,
+            "id": {"applicationName": "logto", "uniqueQualifier": "1"},
+            "networkInfo": {"ipAsn": [1, "x"]},
+            "events": [
+                {"name": "ExchangeTokenBy.AuthorizationCode"},
+                {"name": "ExchangeTokenBy.RefreshToken", "parameters": [
+                    {"name": "a", "multiValue": ["ok", 5]},
+                    {"name": "b", "messageValue": {"parameter": [{"name": "c", "boolValue": 1}]}},
+                    {"name": "d", "value": "x", "intValue": "1", "boolValue": true},
+                    {"name": "e", "value": "1"},
+                    {"name": "e", "value": "2"},
+                ]},
+            ],
+        });
+        let errs = validate_item(&ctx, 7, &item).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "activities[7].bogus",
+                "activities[7].id.uniqueQualifier",
+                "activities[7].networkInfo.ipAsn[1]",
+                "activities[7].events[1].parameters[0].multiValue[1]",
+                "activities[7].events[1].parameters[1].messageValue.parameter[0].boolValue",
+                "activities[7].events[1].parameters[2]",
+                "activities[7].events[1].parameters[4].name",
+            ]
+        );
+        assert_eq!(
+            errs[5].message,
+            "has value and intValue and boolValue value fields; send exactly one"
+        );
+        assert!(errs.iter().all(|e| e.index == 7));
     }
 }

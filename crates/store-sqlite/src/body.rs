@@ -19,14 +19,18 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The stored form of a body's JSON.
 pub(crate) fn encode(json: Vec<u8>) -> Vec<u8> {
-    let packed = lz4_flex::block::compress_with_dict(&json, DICT_1);
-    if packed.len() + 5 >= json.len() {
+    // Compressed straight behind the header: one allocation, no copy.
+    let mut out = vec![0; 5 + lz4_flex::block::get_maximum_output_size(json.len())];
+    let packed = match lz4_flex::block::compress_into_with_dict(&json, &mut out[5..], DICT_1) {
+        Ok(n) => n,
+        Err(_) => return json,
+    };
+    if packed + 5 >= json.len() {
         return json;
     }
-    let mut out = Vec::with_capacity(packed.len() + 5);
-    out.push(LZ4_DICT_1);
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&packed);
+    out[0] = LZ4_DICT_1;
+    out[1..5].copy_from_slice(&(json.len() as u32).to_le_bytes());
+    out.truncate(5 + packed);
     out
 }
 

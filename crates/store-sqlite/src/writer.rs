@@ -11,7 +11,7 @@ use authtrail_model::{
     Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, Tenant,
 };
 use crossbeam_channel::Receiver;
-use rusqlite::{Connection, params};
+use rusqlite::{CachedStatement, Connection, params};
 use tokio::sync::oneshot;
 
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
@@ -44,8 +44,7 @@ pub(crate) struct Writer {
     /// database inside the transaction (never carried across transactions), so that another
     /// process writing the same file, such as `authtrail demo`, cannot make it stale.
     seqs: HashMap<i64, i64>,
-    /// Application → event name → interned id (nested so that a lookup borrows, never allocates).
-    names: HashMap<String, HashMap<String, i64>>,
+    names: Names,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -217,26 +216,6 @@ impl Writer {
         Ok((id, seq))
     }
 
-    fn name_id(&mut self, app: &str, name: &str) -> Result<i64, StoreError> {
-        if let Some(id) = self.names.get(app).and_then(|m| m.get(name)) {
-            return Ok(*id);
-        }
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO event_names (app, name) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![app, name]))
-            .map_err(backend)?;
-        let id: i64 = self
-            .conn
-            .prepare_cached("SELECT id FROM event_names WHERE app = ?1 AND name = ?2")
-            .and_then(|mut s| s.query_row(params![app, name], |r| r.get(0)))
-            .map_err(backend)?;
-        self.names
-            .entry(app.to_string())
-            .or_default()
-            .insert(name.to_string(), id);
-        Ok(id)
-    }
-
     fn append(
         &mut self,
         tenant: &Tenant,
@@ -245,12 +224,14 @@ impl Writer {
         let (tenant_id, mut seq) = self.tenant(tenant)?;
         let received_us = self.clock.now_us();
         let mut receipts = Vec::with_capacity(batch.len());
+        let mut rows = Rows::new(&self.conn)?;
         for a in batch {
             let source = a.body.event_id.clone();
             let time_us = a.time_us;
             // The (tenant, eventId) unique index answers "already stored?" as part of the insert;
             // only a duplicate costs a second lookup, for its original receipt.
-            if self.insert(
+            if rows.insert(
+                &mut self.names,
                 tenant_id,
                 seq + 1,
                 time_us,
@@ -285,76 +266,6 @@ impl Writer {
         Ok(receipts)
     }
 
-    /// Writes one activity row (and its extra event names). Shared by append and restore.
-    /// Returns false, storing nothing, when the tenant already has an activity with its eventId.
-    ///
-    /// Values with their own column leave the body JSON (see [`Columns`]): stored once, not twice.
-    fn insert(
-        &mut self,
-        tenant_id: i64,
-        seq: i64,
-        time_us: i64,
-        received_us: i64,
-        app: &str,
-        mut body: ActivityBody,
-    ) -> Result<bool, StoreError> {
-        let mut names = Vec::with_capacity(body.events.len());
-        for e in &body.events {
-            let id = self.name_id(app, &e.name)?;
-            if !names.contains(&id) {
-                names.push(id);
-            }
-        }
-        let Some(&first) = names.first() else {
-            return Err(backend("an activity without events cannot be stored"));
-        };
-        let success = i64::from(body.result == Outcome::Success);
-        let cols = Columns::take(&mut body);
-        let json = crate::body::encode(serde_json::to_vec(&body).map_err(backend)?);
-        let stored = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
-                    actor_email, actor_profile, ip, result, session_id, source_id, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    tenant_id,
-                    seq,
-                    time_us,
-                    received_us,
-                    app,
-                    first,
-                    cols.email,
-                    cols.profile_id,
-                    cols.ip,
-                    success,
-                    cols.session_id,
-                    cols.source_id,
-                    json,
-                ])
-            })
-            .map_err(backend)?;
-        if stored == 0 {
-            return Ok(false);
-        }
-        if names.len() > 1 {
-            let rowid = self.conn.last_insert_rowid();
-            for id in &names[1..] {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .and_then(|mut s| s.execute(params![tenant_id, id, time_us, seq, rowid]))
-                    .map_err(backend)?;
-            }
-        }
-        Ok(true)
-    }
-
     /// Copies activities verbatim in one transaction (see `Store::restore`).
     pub(crate) fn restore(
         &mut self,
@@ -368,10 +279,12 @@ impl Writer {
         let result = (|| {
             let (tenant_id, last) = self.tenant(tenant)?;
             let mut high = last;
+            let mut rows = Rows::new(&self.conn)?;
             for a in items {
                 let uq = a.unique_qualifier;
-                let stored = self
+                let stored = rows
                     .insert(
+                        &mut self.names,
                         tenant_id,
                         uq,
                         a.time_us,
@@ -387,6 +300,7 @@ impl Writer {
                 }
                 high = high.max(uq);
             }
+            drop(rows);
             self.seqs.insert(tenant_id, high);
             self.save_sequences()
         })();
@@ -399,6 +313,117 @@ impl Writer {
                 Err(e)
             }
         }
+    }
+}
+
+/// Application → event name → interned id (nested so that a lookup borrows, never allocates).
+type Names = HashMap<String, HashMap<String, i64>>;
+
+/// The statements that write activity rows, prepared once per request: looking a cached
+/// statement up by its SQL text for every row costs more than binding the row.
+struct Rows<'c> {
+    conn: &'c Connection,
+    insert: CachedStatement<'c>,
+}
+
+impl<'c> Rows<'c> {
+    fn new(conn: &'c Connection) -> Result<Rows<'c>, StoreError> {
+        let insert = conn
+            .prepare_cached(
+                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
+                    actor_email, actor_profile, ip, result, session_id, source_id, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
+            )
+            .map_err(backend)?;
+        Ok(Rows { conn, insert })
+    }
+
+    fn name_id(&self, names: &mut Names, app: &str, name: &str) -> Result<i64, StoreError> {
+        if let Some(id) = names.get(app).and_then(|m| m.get(name)) {
+            return Ok(*id);
+        }
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO event_names (app, name) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![app, name]))
+            .map_err(backend)?;
+        let id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM event_names WHERE app = ?1 AND name = ?2")
+            .and_then(|mut s| s.query_row(params![app, name], |r| r.get(0)))
+            .map_err(backend)?;
+        names
+            .entry(app.to_string())
+            .or_default()
+            .insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Writes one activity row (and its extra event names). Shared by append and restore.
+    /// Returns false, storing nothing, when the tenant already has an activity with its eventId.
+    ///
+    /// Values with their own column leave the body JSON (see [`Columns`]): stored once, not twice.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        names: &mut Names,
+        tenant_id: i64,
+        seq: i64,
+        time_us: i64,
+        received_us: i64,
+        app: &str,
+        mut body: ActivityBody,
+    ) -> Result<bool, StoreError> {
+        let mut ids = Vec::with_capacity(body.events.len());
+        for e in &body.events {
+            let id = self.name_id(names, app, &e.name)?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let Some(&first) = ids.first() else {
+            return Err(backend("an activity without events cannot be stored"));
+        };
+        let success = i64::from(body.result == Outcome::Success);
+        let cols = Columns::take(&mut body);
+        // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
+        let mut json = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut json, &body).map_err(backend)?;
+        let json = crate::body::encode(json);
+        let stored = self
+            .insert
+            .execute(params![
+                tenant_id,
+                seq,
+                time_us,
+                received_us,
+                app,
+                first,
+                cols.email,
+                cols.profile_id,
+                cols.ip,
+                success,
+                cols.session_id,
+                cols.source_id,
+                json,
+            ])
+            .map_err(backend)?;
+        if stored == 0 {
+            return Ok(false);
+        }
+        if ids.len() > 1 {
+            let rowid = self.conn.last_insert_rowid();
+            for id in &ids[1..] {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut s| s.execute(params![tenant_id, id, time_us, seq, rowid]))
+                    .map_err(backend)?;
+            }
+        }
+        Ok(true)
     }
 }
 
