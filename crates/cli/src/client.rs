@@ -7,9 +7,22 @@ use std::sync::Arc;
 use anyhow::bail;
 use authtrail_catalog::Catalog;
 use authtrail_model::{SystemClock, Tenant};
-use authtrail_server::{AppState, Limits};
+use authtrail_service::Service;
 
 use crate::{DEFAULT_TENANT, StoreArgs};
+
+/// The application layer over the store of `args` (a data directory or PostgreSQL), with the
+/// built-in catalogue: what every command that works straight on a store calls.
+pub async fn service(args: &StoreArgs) -> anyhow::Result<Service> {
+    let store = args.open().await?;
+    let catalog = Arc::new(Catalog::builtin()?);
+    Ok(Service::open(store, catalog, Arc::new(SystemClock)).await?)
+}
+
+/// A tenant named on the command line.
+pub fn tenant(t: &str) -> anyhow::Result<Tenant> {
+    Tenant::new(t).map_err(anyhow::Error::msg)
+}
 
 #[derive(clap::Args, Clone)]
 pub struct TargetArgs {
@@ -34,7 +47,7 @@ pub enum Target {
         token: String,
     },
     Local {
-        state: AppState,
+        service: Service,
         tenant: Tenant,
     },
 }
@@ -55,12 +68,9 @@ impl TargetArgs {
                 token: token.clone(),
             });
         }
-        let tenant = Tenant::new(&self.tenant).map_err(anyhow::Error::msg)?;
-        let clock = Arc::new(SystemClock);
-        let store = self.store.open().await?;
-        let catalog = Arc::new(Catalog::builtin()?);
-        let state = AppState::new(store, catalog, clock, Limits::default()).await?;
-        Ok(Target::Local { state, tenant })
+        let tenant = tenant(&self.tenant)?;
+        let service = service(&self.store).await?;
+        Ok(Target::Local { service, tenant })
     }
 }
 

@@ -8,8 +8,8 @@ use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use authtrail_catalog::Catalog;
-use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{Clock, Store, SystemClock, Tenant};
+use authtrail_service::{Service, Source};
 use authtrail_store_sqlite::SqliteStore;
 
 use crate::{DEFAULT_TENANT, StoreArgs};
@@ -47,7 +47,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (s.clone() as Arc<dyn Store>, Some(s))
         }
     };
-    let catalog = Catalog::builtin()?;
+    let service =
+        Service::open(store.clone(), Arc::new(Catalog::builtin()?), clock.clone()).await?;
     eprintln!(
         "generating {} activities for tenant {tenant} in {}",
         args.events,
@@ -65,18 +66,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // overlap.
     let mut pending: Option<tokio::task::JoinHandle<anyhow::Result<(usize, usize)>>> = None;
     loop {
-        let ctx = Context {
-            catalog: &catalog,
-            tenant: &tenant,
-            now_us: now,
-        };
-        let mut batch = Vec::with_capacity(BATCH);
-        for (i, item) in generator.by_ref().take(BATCH).enumerate() {
-            let a = validate_item(&ctx, i, &item).map_err(|e| {
-                anyhow!("the generator made an invalid activity (a bug): {e:?}\n{item}")
+        let items: Vec<_> = generator.by_ref().take(BATCH).collect();
+        let batch = service
+            .validate(&tenant, Source::Cli, &items)
+            .map_err(|e| {
+                anyhow!(
+                    "the generator made an invalid activity (a bug): {}",
+                    e.explain()
+                )
             })?;
-            batch.push(a);
-        }
         if let Some(p) = pending.take() {
             let (s, d) = p.await??;
             stored += s;
@@ -86,9 +84,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             break;
         }
         let n = batch.len() as u64;
-        let (store, tenant, bar) = (store.clone(), tenant.clone(), bar.clone());
+        let (service, tenant, bar) = (service.clone(), tenant.clone(), bar.clone());
         pending = Some(tokio::spawn(async move {
-            let receipts = store.append(&tenant, batch).await?;
+            let receipts = service
+                .ingest(&tenant, Source::Cli, batch, Instant::now())
+                .await?;
             bar.inc(n);
             let d = receipts.iter().filter(|r| r.duplicate).count();
             Ok((receipts.len() - d, d))
@@ -103,7 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "stored {stored} activities ({duplicates} were already there) in {secs:.1} s ({:.0}/s)",
         (stored + duplicates) as f64 / secs.max(1e-9)
     );
-    let has_token = !store.list_tokens(Some(&tenant)).await?.is_empty();
+    let has_token = !service.list_tokens(Some(&tenant)).await?.is_empty();
     let at = match &args.data.store {
         Some(_) => "--store postgres://…".to_string(),
         None => format!("--data {}", args.data.data.dir.display()),

@@ -1,11 +1,11 @@
 //! `authtrail export` and `authtrail import`: moving a trail between stores (SQLite ⇄ PostgreSQL,
 //! or into a fresh one), keeping every uniqueQualifier, time and eventId.
 //!
-//! An export is NDJSON, one row per activity (see [`crate::verify::Row`]), tenant by tenant in
-//! ascending uniqueQualifier order, read with `Store::tail` so that memory stays flat whatever the
-//! size. Import feeds the rows to `Store::restore` in batches; each batch is atomic. Both print
-//! each tenant's count and digest, and `import --verify` (or `verify-export`) compares them with
-//! what the target store holds afterwards.
+//! The operations (rows, their order, batches, digests) are `authtrail_service::export`; this
+//! module is the file around them: NDJSON, optionally zstd-compressed, written as FILE.partial and
+//! renamed when whole, with a progress bar. Both print each tenant's count and digest, and
+//! `import --verify` (or `verify-export`) compares them with what the target store holds
+//! afterwards.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use authtrail_model::{Activity, ActivityQuery, Store, Tenant};
+use authtrail_model::Activity;
+use authtrail_service::export::Digests;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::StoreArgs;
-use crate::verify::{self, Digests, PAGE, Rows, TenantDigest};
+use crate::client::{service, tenant};
+use crate::verify::{self, Rows};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,15 +61,10 @@ impl Out {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let store = args.store.open().await?;
-    let tenants = match &args.tenant {
-        Some(t) => vec![Tenant::new(t).map_err(anyhow::Error::msg)?],
-        None => store.tenants().await?,
-    };
-    let mut total = 0u64;
-    for t in &tenants {
-        total += store.count(t, &ActivityQuery::default(), None).await?.n;
-    }
+    let service = service(&args.store).await?;
+    let only = args.tenant.as_deref().map(tenant).transpose()?;
+    let tenants = service.export_tenants(only).await?;
+    let total = service.total(&tenants).await?;
     let partial = partial_path(&args.out);
     let file = File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let compress = args.zstd || args.out.extension().is_some_and(|e| e == "zst");
@@ -82,7 +79,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )?);
     let mut digests = Digests::new();
     for tenant in &tenants {
-        let d = export_tenant(&*store, tenant, out.writer(), &bar).await?;
+        let d = service
+            .export_tenant(tenant, out.writer(), &mut |n| bar.inc(n))
+            .await?;
         digests.insert(tenant.clone(), d);
     }
     out.finish()
@@ -105,30 +104,6 @@ fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     out.with_file_name(name)
-}
-
-/// Writes one tenant's activities in ascending uniqueQualifier order, as canonical rows.
-async fn export_tenant(
-    store: &dyn Store,
-    tenant: &Tenant,
-    w: &mut dyn Write,
-    bar: &ProgressBar,
-) -> anyhow::Result<TenantDigest> {
-    let mut d = TenantDigest::default();
-    let mut after = 0;
-    loop {
-        let page = store.tail(tenant, after, PAGE).await?;
-        for a in &page {
-            w.write_all(&verify::canonical(a)?)?;
-            w.write_all(b"\n")?;
-            d.add(a)?;
-        }
-        bar.inc(page.len() as u64);
-        match page.last() {
-            Some(a) if page.len() == PAGE => after = a.unique_qualifier,
-            _ => return Ok(d),
-        }
-    }
 }
 
 pub fn print_digests(what: &str, digests: &Digests) {
@@ -158,7 +133,7 @@ pub struct ImportArgs {
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let store = args.store.open().await?;
+    let service = service(&args.store).await?;
     let mut rows = Rows::open(&args.file)?;
     let bar = ProgressBar::new(rows.size);
     bar.set_style(ProgressStyle::with_template(
@@ -179,8 +154,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             let n = batch.len() as u64;
             let tenant = batch[0].tenant.clone();
             let last_line = rows.line_no - usize::from(next.is_some());
-            store
-                .restore(&tenant, std::mem::take(&mut batch))
+            service
+                .import_batch(&tenant, std::mem::take(&mut batch))
                 .await
                 .with_context(|| {
                     format!(
@@ -213,7 +188,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         args.store.describe()
     );
     if args.verify {
-        verify::compare(&*store, &digests).await?;
+        verify::compare(&service, &digests).await?;
     }
     Ok(())
 }

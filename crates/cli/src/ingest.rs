@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use authtrail_server::ingest::validate_batch;
+use authtrail_service::Source;
 
 use crate::client::{Target, TargetArgs, explain};
 
@@ -90,7 +90,7 @@ async fn send(target: &Target, lines: &[String]) -> anyhow::Result<usize> {
             let receipts = body["receipts"].as_array().cloned().unwrap_or_default();
             Ok(receipts.iter().filter(|r| r["duplicate"] == true).count())
         }
-        Target::Local { state, tenant } => {
+        Target::Local { service, tenant } => {
             let mut items = Vec::with_capacity(lines.len());
             for (i, l) in lines.iter().enumerate() {
                 match serde_json::from_str(l) {
@@ -98,19 +98,12 @@ async fn send(target: &Target, lines: &[String]) -> anyhow::Result<usize> {
                     Err(e) => bail!("item {i} of the batch is not valid JSON: {e}"),
                 }
             }
-            let auth = authtrail_server::auth::Auth {
-                token_id: "cli".into(),
-                tenant: tenant.clone(),
-                scopes: vec![authtrail_model::Scope::Ingest],
-            };
-            let batch = validate_batch(state, &auth, &items).map_err(|e| {
-                let mut msg = e.message();
-                for d in e.details().iter().take(20) {
-                    msg.push_str(&format!("\n  {}: {}", d.field, d.message));
-                }
-                anyhow::anyhow!(msg)
-            })?;
-            let receipts = state.store.append(tenant, batch).await?;
+            let batch = service
+                .validate(tenant, Source::Cli, &items)
+                .map_err(|e| anyhow::anyhow!(e.explain()))?;
+            let receipts = service
+                .ingest(tenant, Source::Cli, batch, std::time::Instant::now())
+                .await?;
             Ok(receipts.iter().filter(|r| r.duplicate).count())
         }
     }

@@ -1,6 +1,12 @@
-//! `authtrail query`: prints matching activities as NDJSON, newest first.
+//! `authtrail query`: prints matching activities as NDJSON, newest first. Over HTTP (`--url`) it
+//! pages through `GET /v1/activities`; on a store it builds the [`ActivityQuery`] and pages
+//! through the service.
 
 use anyhow::anyhow;
+use authtrail_model::wire_time::{Precision, parse_rfc3339};
+use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
+use authtrail_service::query::{application, parse_filters, resolve_events};
+use authtrail_service::{Service, ServiceError};
 
 use crate::client::{Target, TargetArgs, explain};
 
@@ -39,7 +45,89 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let target = args.target.open().await?;
+    match args.target.open().await? {
+        Target::Remote { http, url, token } => remote(&args, &http, &url, &token).await,
+        Target::Local { service, tenant } => {
+            let mut q = query_from(&service, &args).map_err(|e| anyhow!(e.explain()))?;
+            let mut printed = 0;
+            while printed < args.limit {
+                q.limit = (args.limit - printed).min(authtrail_model::query::MAX_PAGE);
+                let page = service.list(&tenant, &q).await?;
+                for a in &page.items {
+                    println!("{}", serde_json::to_string(&a.to_wire(Precision::Micros))?);
+                    printed += 1;
+                }
+                // A page may be short (even empty) when parameter filters hit the scan budget;
+                // the position still moves forward, so following it always ends.
+                match page.next {
+                    Some(p) => q.after = Some(p),
+                    None => break,
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The query the flags describe, each problem naming its flag.
+fn query_from(service: &Service, args: &Args) -> Result<ActivityQuery, ServiceError> {
+    let catalog = service.catalog();
+    let app = args
+        .application
+        .as_deref()
+        .map(|a| application(catalog, a, "--application"))
+        .transpose()?;
+    let event_names = match &args.event {
+        Some(e) => resolve_events(catalog, app.as_deref(), e, "--event")?,
+        None => Vec::new(),
+    };
+    let filters = match &args.filters {
+        Some(f) => parse_filters(catalog, app.as_deref(), &event_names, f, "--filters")?,
+        None => Vec::new(),
+    };
+    let time = |v: &Option<String>, flag: &str| {
+        v.as_deref()
+            .map(|t| parse_rfc3339(t).map_err(|m| ServiceError::field(flag, m)))
+            .transpose()
+    };
+    let (start_us, end_us) = (time(&args.start, "--start")?, time(&args.end, "--end")?);
+    if let (Some(s), Some(e)) = (start_us, end_us)
+        && s >= e
+    {
+        return Err(ServiceError::field("--start", "must be before --end"));
+    }
+    Ok(ActivityQuery {
+        application: app,
+        event_names,
+        actor: args.actor.as_deref().map(ActorFilter::from_key),
+        ip: args
+            .ip
+            .as_deref()
+            .map(|ip| {
+                ip.parse().map_err(|_| {
+                    ServiceError::field("--ip", format!("{ip:?} is not an IPv4 or IPv6 address"))
+                })
+            })
+            .transpose()?,
+        result: args
+            .result
+            .as_deref()
+            .map(|r| {
+                Outcome::parse(r).ok_or_else(|| {
+                    ServiceError::field("--result", format!("{r:?} must be success or failure"))
+                })
+            })
+            .transpose()?,
+        session_id: args.session_id.clone(),
+        start_us,
+        end_us,
+        filters,
+        ..ActivityQuery::default()
+    })
+}
+
+/// Pages through `GET /v1/activities` of a server.
+async fn remote(args: &Args, http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<()> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for (k, v) in [
         ("application", &args.application),
@@ -64,38 +152,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(c) = &cursor {
             q.append_pair("cursor", c);
         }
-        let raw = q.finish();
-        let (items, next) = match &target {
-            Target::Remote { http, url, token } => {
-                let resp = http
-                    .get(format!("{url}/v1/activities?{raw}"))
-                    .bearer_auth(token)
-                    .send()
-                    .await?;
-                if !resp.status().is_success() {
-                    return Err(explain(resp).await);
-                }
-                let body: serde_json::Value = resp.json().await?;
-                (
-                    body["items"].as_array().cloned().unwrap_or_default(),
-                    body["nextCursor"].as_str().map(String::from),
-                )
-            }
-            Target::Local { state, tenant } => {
-                let page = authtrail_server::native::list(state, tenant, Some(&raw))
-                    .await
-                    .map_err(|e| anyhow!("{}", e.message()))?;
-                (page.items, page.next_cursor)
-            }
-        };
-        for item in &items {
+        let resp = http
+            .get(format!("{url}/v1/activities?{}", q.finish()))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(explain(resp).await);
+        }
+        let body: serde_json::Value = resp.json().await?;
+        for item in body["items"].as_array().into_iter().flatten() {
             println!("{}", serde_json::to_string(item)?);
             printed += 1;
         }
-        match next {
+        match body["nextCursor"].as_str() {
             // A page may be short (even empty) when parameter filters hit the scan budget; the
             // cursor still moves forward, so following it always ends.
-            Some(c) => cursor = Some(c),
+            Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
     }

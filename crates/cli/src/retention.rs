@@ -1,31 +1,17 @@
 //! Retention: `authtrail retention --days N` (one purge, now) and the server's periodic purge
-//! (`serve --retention-days N`).
-//!
-//! The engines do the deleting (`Store::purge_before`): PostgreSQL drops whole monthly partitions
-//! and trims the boundary month in bounded batches; SQLite deletes in bounded batches, each a short
-//! transaction queued behind waiting appends. So a purge never blocks ingest for long, and the
-//! periodic one runs on its own task.
-//!
-//! Every run is written to the `admin` trail (`retention.purge`) of each tenant that loses
-//! activities, and a changed retention period to `retention.change`, so a tenant's auditors can
-//! see that, when and by which policy old records were removed.
+//! (`serve --retention-days N`). The purge and its audit records are
+//! `authtrail_service::retention`; this module is the command and the server's loop.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context as _;
-use authtrail_catalog::Catalog;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{ActivityQuery, Clock, ParamValue, Store, SystemClock, Tenant};
 use authtrail_server::AppState;
-use authtrail_server::metrics::PurgeRun;
-use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
+use authtrail_service::AdminActor;
+
+pub use authtrail_service::retention::MAX_DAYS;
 
 use crate::StoreArgs;
-
-const DAY_US: i64 = 86_400_000_000;
-
-/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
-pub const MAX_DAYS: u32 = 36_500;
+use crate::client::service;
 
 /// Safe beside a running server on the same data directory: the SQLite writer reads each
 /// tenant's sequence inside its own `BEGIN IMMEDIATE` transaction (see docs/operations.md).
@@ -39,146 +25,34 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let store = args.store.open().await?;
-    let catalog = Catalog::builtin()?;
-    let done = purge(&*store, &SystemClock, args.days).await?;
+    let service = service(&args.store).await?;
+    let done = service.purge(args.days).await?;
     eprintln!(
         "removed {} activities older than {} in {:.1} s",
         done.run.rows,
         format_rfc3339(done.run.cutoff_us, Precision::Millis),
         done.run.duration.as_secs_f64()
     );
-    record_purge(&*store, &catalog, &SystemClock, &done, AdminActor::cli()).await
-}
-
-/// A finished purge, and the tenants whose trails must record it.
-pub struct Purged {
-    pub run: PurgeRun,
-    days: u32,
-    /// The tenants that had activities older than the cut-off.
-    affected: Vec<Tenant>,
-}
-
-/// Removes everything older than `days`, logging the run.
-pub async fn purge(store: &dyn Store, clock: &dyn Clock, days: u32) -> anyhow::Result<Purged> {
-    let cutoff_us = clock.now_us() - i64::from(days) * DAY_US;
-    let cutoff = format_rfc3339(cutoff_us, Precision::Millis);
-    // Only the trails of tenants that lose something record the run (a capped count stops at the
-    // first match, through the time index).
-    let older = ActivityQuery {
-        end_us: Some(cutoff_us),
-        ..ActivityQuery::default()
-    };
-    let mut affected = Vec::new();
-    for tenant in store.tenants().await? {
-        if store.count(&tenant, &older, Some(1)).await?.n > 0 {
-            affected.push(tenant);
-        }
-    }
-    let started = Instant::now();
-    tracing::info!(%cutoff, retention_days = days, "retention purge started");
-    let rows = store
-        .purge_before(cutoff_us)
-        .await
-        .context("the retention purge failed")?;
-    let run = PurgeRun {
-        finished_us: clock.now_us(),
-        cutoff_us,
-        rows,
-        duration: started.elapsed(),
-    };
-    tracing::info!(
-        rows,
-        %cutoff,
-        retention_days = days,
-        ms = run.duration.as_millis() as u64,
-        "retention purge finished"
-    );
-    Ok(Purged {
-        run,
-        days,
-        affected,
-    })
-}
-
-/// Records `retention.purge` in the admin trail of each tenant that lost activities (a run that
-/// removed nothing from a tenant is only logged and counted).
-pub async fn record_purge(
-    store: &dyn Store,
-    catalog: &Catalog,
-    clock: &dyn Clock,
-    done: &Purged,
-    actor: AdminActor,
-) -> anyhow::Result<()> {
-    let cutoff = format_rfc3339(done.run.cutoff_us, Precision::Millis);
-    for tenant in &done.affected {
-        let event = AdminEvent::new("retention.purge", actor.clone())
-            .int("retention_days", i64::from(done.days))
-            .string("cutoff", &cutoff);
-        record(store, catalog, clock.now_us(), tenant, event).await?;
-    }
-    Ok(())
-}
-
-/// Records `retention.change` in each tenant whose last recorded period differs from `days` (a
-/// node restarting with the same setting records nothing).
-pub async fn note_setting(
-    store: &dyn Store,
-    catalog: &Catalog,
-    clock: &dyn Clock,
-    days: u32,
-) -> anyhow::Result<()> {
-    let query = ActivityQuery {
-        application: Some("admin".into()),
-        event_names: vec!["retention.change".into()],
-        limit: 1,
-        ..ActivityQuery::default()
-    };
-    for tenant in store.tenants().await? {
-        let last = store.list(&tenant, &query).await?.items.into_iter().next();
-        let last_days = last.as_ref().and_then(|a| {
-            a.body
-                .events
-                .iter()
-                .find_map(|e| match e.param("retention_days") {
-                    Some(ParamValue::Int(d)) if e.name == "retention.change" => Some(*d),
-                    _ => None,
-                })
-        });
-        if last_days != Some(i64::from(days)) {
-            let event = AdminEvent::new("retention.change", AdminActor::System)
-                .int("retention_days", i64::from(days));
-            record(store, catalog, clock.now_us(), &tenant, event).await?;
-        }
-    }
-    Ok(())
+    Ok(service.record_purge(&done, &AdminActor::cli()).await?)
 }
 
 /// Runs a purge now and then every `every`, on its own task, until the process ends. A failed run
 /// is logged and counted in `/metrics`; the next one tries again.
 pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
     tokio::spawn(async move {
-        if let Err(e) = note_setting(&*state.store, &state.catalog, &*state.clock, days).await {
-            tracing::error!(error = %format!("{e:#}"), "cannot record the retention setting");
+        let service = &state.service;
+        if let Err(e) = service.note_retention_setting(days).await {
+            tracing::error!(error = %e, "cannot record the retention setting");
         }
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let (store, catalog, clock) = (&*state.store, &state.catalog, &*state.clock);
-            match purge(store, clock, days).await {
-                Ok(done) => {
-                    // A failed audit record does not make the purge a failure; it is logged.
-                    if let Err(e) =
-                        record_purge(store, catalog, clock, &done, AdminActor::System).await
-                    {
-                        tracing::error!(error = %format!("{e:#}"), "the purge ran, but recording it in the admin trail failed");
-                    }
-                    state.metrics.purge_succeeded(&done.run);
-                }
+            match service.retention_once(days).await {
+                Ok(run) => state.metrics.purge_succeeded(&run),
                 Err(e) => {
                     state.metrics.purge_failed();
-                    tracing::error!(error = %format!("{e:#}"), "retention purge failed; retrying at the next interval");
+                    tracing::error!(error = %e, "retention purge failed; retrying at the next interval");
                 }
             }
         }

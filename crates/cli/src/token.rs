@@ -1,14 +1,13 @@
-//! `authtrail token create | list | revoke`, straight on a data directory.
+//! `authtrail token create | list | revoke`, straight on a store (`authtrail_service::tokens`
+//! does the work and its self-audit).
 
-use std::sync::Arc;
-
-use anyhow::{Context, bail};
-use authtrail_catalog::Catalog;
+use anyhow::Context;
+use authtrail_model::Scope;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Clock, Scope, Store, SystemClock, Tenant};
-use authtrail_server::auth::mint_token;
-use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
+use authtrail_service::AdminActor;
+use authtrail_service::tokens::{Caller, NewToken};
 
+use crate::client::{service, tenant};
 use crate::{DEFAULT_TENANT, StoreArgs};
 
 #[derive(clap::Subcommand)]
@@ -26,7 +25,7 @@ pub enum Command {
         /// A name to recognise the token by in listings.
         #[arg(long, default_value = "")]
         name: String,
-        /// Expire the token after this many days.
+        /// Expire the token after this many days (1 to 3650).
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
@@ -48,65 +47,47 @@ pub enum Command {
     },
 }
 
-/// Records a CLI admin action in the tenant's trail (self-audit).
-async fn audit(store: &dyn Store, tenant: &Tenant, event: AdminEvent) -> anyhow::Result<()> {
-    let catalog = Catalog::builtin().map_err(anyhow::Error::msg)?;
-    record(store, &catalog, SystemClock.now_us(), tenant, event)
-        .await
-        .context("recording the action in the audit trail")
-}
-
-async fn open(data: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
-    data.open().await
+fn caller() -> Caller {
+    Caller::new(AdminActor::cli(), None)
 }
 
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
-    let now = SystemClock.now_us();
     match cmd {
         Command::Create {
             data,
-            tenant,
+            tenant: t,
             scopes,
             name,
             expires_in_days,
         } => {
-            let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            let mut parsed = Vec::new();
-            for s in &scopes {
-                let scope = Scope::parse(s.trim())
-                    .with_context(|| format!("unknown scope {s:?}: use ingest, read or admin"))?;
-                if !parsed.contains(&scope) {
-                    parsed.push(scope);
-                }
-            }
-            let expires = expires_in_days.map(|d| now + i64::from(d) * 86_400_000_000);
-            let minted = mint_token(tenant, &name, parsed, now, expires);
-            let store = open(&data).await?;
-            store.put_token(&minted.record).await?;
-            let scopes: Vec<&str> = minted.record.scopes.iter().map(|s| s.as_str()).collect();
-            let event = AdminEvent::new("token.create", AdminActor::cli())
-                .string("token_id", &minted.record.id)
-                .string("tenant", minted.record.tenant.as_str())
-                .strings("scopes", &scopes);
-            if let Err(e) = audit(store.as_ref(), &minted.record.tenant, event).await {
-                // An unaudited token must not work.
-                let _ = store
-                    .revoke_token(&minted.record.tenant, &minted.record.id, now)
-                    .await;
-                return Err(e);
-            }
+            let tenant = tenant(&t)?;
+            let scopes = scopes
+                .iter()
+                .map(|s| {
+                    Scope::parse(s.trim())
+                        .with_context(|| format!("unknown scope {s:?}: use ingest, read or admin"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let req = NewToken {
+                tenant,
+                name,
+                scopes,
+                expires_in_days: expires_in_days.map(i64::from),
+            };
+            let minted = service(&data)
+                .await?
+                .create_token(req, &caller())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.explain()))?;
             eprintln!(
                 "created {} for tenant {}",
                 minted.record.id, minted.record.tenant
             );
             println!("{}", minted.secret);
         }
-        Command::List { data, tenant } => {
-            let tenant = tenant
-                .map(|t| Tenant::new(&t))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let tokens = open(&data).await?.list_tokens(tenant.as_ref()).await?;
+        Command::List { data, tenant: t } => {
+            let t = t.as_deref().map(tenant).transpose()?;
+            let tokens = service(&data).await?.list_tokens(t.as_ref()).await?;
             println!(
                 "{:<18} {:<12} {:<18} {:<20} {:<24} {:<24} REVOKED",
                 "ID", "TENANT", "SCOPES", "NAME", "CREATED", "EXPIRES"
@@ -129,20 +110,17 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Revoke { data, tenant, id } => {
-            let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            let store = open(&data).await?;
-            let tokens = store.list_tokens(Some(&tenant)).await?;
-            let Some(token) = tokens.into_iter().find(|t| t.id == id) else {
-                bail!("tenant {tenant} has no token {id}");
-            };
-            store.revoke_token(&tenant, &id, now).await?;
-            let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
-            let event = AdminEvent::new("token.revoke", AdminActor::cli())
-                .string("token_id", &id)
-                .string("tenant", tenant.as_str())
-                .strings("scopes", &scopes);
-            audit(store.as_ref(), &tenant, event).await?;
+        Command::Revoke {
+            data,
+            tenant: t,
+            id,
+        } => {
+            let tenant = tenant(&t)?;
+            service(&data)
+                .await?
+                .revoke_token(&tenant, &id, &caller())
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
             eprintln!("revoked {id}");
         }
     }

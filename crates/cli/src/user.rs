@@ -1,21 +1,16 @@
-//! `authtrail user create | list | delete | passwd`: console users, straight on the store.
-//! Passwords are read from the first line of stdin (never from a flag, which would leave them in
-//! shell history and the process list) and stored only as argon2id hashes. Every change is
-//! recorded as an `admin` event in the user's tenant, with the operating-system user as actor.
+//! `authtrail user create | list | delete | passwd`: console users, straight on the store
+//! (`authtrail_service::users` does the work and records each change, with the operating-system
+//! user as actor). Passwords are read from the first line of stdin (never from a flag, which
+//! would leave them in shell history and the process list).
 
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
-use authtrail_catalog::Catalog;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Clock, ConsoleUser, Store, SystemClock, Tenant};
-use authtrail_server::console::password;
-use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
+use authtrail_service::{AdminActor, ServiceError};
 
+use crate::client::{service, tenant};
 use crate::{DEFAULT_TENANT, StoreArgs};
-
-/// Longest username: an e-mail address fits.
-const MAX_USERNAME: usize = 320;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -63,65 +58,30 @@ fn read_password() -> anyhow::Result<String> {
     Ok(pw)
 }
 
-fn check_username(u: &str) -> anyhow::Result<()> {
-    if u.is_empty()
-        || u.len() > MAX_USERNAME
-        || u.trim() != u
-        || u.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        bail!(
-            "username {u:?} must be 1 to {MAX_USERNAME} bytes without spaces or control characters"
-        );
-    }
-    Ok(())
-}
-
-/// Who ran the command, as the actor of the admin event.
-async fn audit(
-    store: &dyn Store,
-    tenant: &Tenant,
-    name: &'static str,
-    target: &str,
-) -> anyhow::Result<()> {
-    let catalog = Catalog::builtin()?;
-    let event = AdminEvent::new(name, AdminActor::cli()).string("target_user", target);
-    record(store, &catalog, SystemClock.now_us(), tenant, event).await?;
-    Ok(())
+fn explain(e: ServiceError) -> anyhow::Error {
+    anyhow::anyhow!(e.explain())
 }
 
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
+    let actor = AdminActor::cli();
     match cmd {
         Command::Create {
             data,
-            tenant,
+            tenant: t,
             username,
         } => {
-            check_username(&username)?;
-            let tenant = Tenant::new(&tenant).map_err(anyhow::Error::msg)?;
-            let hash = password::hash(&read_password()?).map_err(anyhow::Error::msg)?;
-            let store = data.open().await?;
-            let user = ConsoleUser {
-                username: username.clone(),
-                tenant: tenant.clone(),
-                password_hash: hash,
-                created_us: SystemClock.now_us(),
-            };
-            if !store.put_console_user(&user).await? {
-                bail!("a console user named {username:?} already exists");
-            }
-            audit(&*store, &tenant, "user.create", &username).await?;
+            let tenant = tenant(&t)?;
+            let pw = read_password()?;
+            service(&data)
+                .await?
+                .create_user(&tenant, &username, &pw, &actor)
+                .await
+                .map_err(explain)?;
             eprintln!("created console user {username} for tenant {tenant}");
         }
-        Command::List { data, tenant } => {
-            let tenant = tenant
-                .map(|t| Tenant::new(&t))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let users = data
-                .open()
-                .await?
-                .list_console_users(tenant.as_ref())
-                .await?;
+        Command::List { data, tenant: t } => {
+            let t = t.as_deref().map(tenant).transpose()?;
+            let users = service(&data).await?.list_users(t.as_ref()).await?;
             println!("{:<32} {:<16} CREATED", "USERNAME", "TENANT");
             for u in users {
                 println!(
@@ -133,26 +93,20 @@ pub async fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Delete { data, username } => {
-            let store = data.open().await?;
-            let Some(user) = store.console_user(&username).await? else {
-                bail!("no console user named {username:?}");
-            };
-            if !store.delete_console_user(&username).await? {
-                bail!("no console user named {username:?}");
-            }
-            audit(&*store, &user.tenant, "user.delete", &username).await?;
+            service(&data)
+                .await?
+                .delete_user(&username, &actor)
+                .await
+                .map_err(explain)?;
             eprintln!("deleted console user {username}");
         }
         Command::Passwd { data, username } => {
-            let hash = password::hash(&read_password()?).map_err(anyhow::Error::msg)?;
-            let store = data.open().await?;
-            let Some(user) = store.console_user(&username).await? else {
-                bail!("no console user named {username:?}");
-            };
-            if !store.set_console_password(&username, &hash).await? {
-                bail!("no console user named {username:?}");
-            }
-            audit(&*store, &user.tenant, "user.password_change", &username).await?;
+            let pw = read_password()?;
+            service(&data)
+                .await?
+                .set_password(&username, &pw, &actor)
+                .await
+                .map_err(explain)?;
             eprintln!("changed the password of {username}; their sessions have ended");
         }
     }

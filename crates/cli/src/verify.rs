@@ -1,145 +1,22 @@
-//! The export format's rows, their canonical bytes, and the per-tenant digests that prove an
-//! import complete: `authtrail verify-export FILE` (and `import --verify`).
-//!
-//! A tenant's digest is the SHA-256 of its canonical rows in ascending `uniqueQualifier` order,
-//! each followed by a newline. A row holds everything a store keeps about an activity (tenant,
-//! uniqueQualifier, event and receive times, application, the whole body with its eventId), and
-//! its JSON objects have their keys sorted, so that the same activity gives the same bytes from
-//! either engine (PostgreSQL's jsonb does not keep key order). Equal counts and equal digests mean
-//! that every activity arrived, with identical content and the same sequence numbers.
+//! Reading an export file row by row (plain or zstd NDJSON), and `authtrail verify-export FILE`
+//! (and `import --verify`): the file's per-tenant digests compared with the store's. Rows,
+//! canonical bytes and digests are `authtrail_service::export`.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use authtrail_model::{Activity, ActivityBody, Store, Tenant};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest as _, Sha256};
+use authtrail_model::Activity;
+use authtrail_service::Service;
+use authtrail_service::export::{Digests, Row};
 
 use crate::StoreArgs;
+use crate::client::service;
 
 /// Longest line read from an export (a row is far smaller: request bodies are capped at 16 MiB).
 pub const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
-
-/// Activities read per `Store::tail` call.
-pub const PAGE: usize = 1000;
-
-/// One line of an export.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Row {
-    pub tenant: Tenant,
-    pub unique_qualifier: i64,
-    pub time_us: i64,
-    pub received_us: i64,
-    pub application: String,
-    pub body: ActivityBody,
-}
-
-impl Row {
-    pub fn of(a: &Activity) -> Row {
-        Row {
-            tenant: a.tenant.clone(),
-            unique_qualifier: a.unique_qualifier,
-            time_us: a.time_us,
-            received_us: a.received_us,
-            application: a.application.clone(),
-            body: a.body.clone(),
-        }
-    }
-
-    /// Checks what serde cannot (the tenant's shape) and makes the activity.
-    pub fn into_activity(self) -> anyhow::Result<Activity> {
-        let tenant = Tenant::new(self.tenant.as_str()).map_err(anyhow::Error::msg)?;
-        if self.unique_qualifier < 1 {
-            bail!("uniqueQualifier {} is not positive", self.unique_qualifier);
-        }
-        Ok(Activity {
-            tenant,
-            unique_qualifier: self.unique_qualifier,
-            time_us: self.time_us,
-            received_us: self.received_us,
-            application: self.application,
-            body: self.body,
-        })
-    }
-}
-
-/// The canonical bytes of an activity: its row as JSON with every object's keys sorted.
-pub fn canonical(a: &Activity) -> anyhow::Result<Vec<u8>> {
-    let v = serde_json::to_value(Row::of(a))?;
-    Ok(serde_json::to_vec(&sorted(v))?)
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
-
-/// What one tenant's activities add up to.
-#[derive(Clone)]
-pub struct TenantDigest {
-    pub count: u64,
-    pub first: i64,
-    pub last: i64,
-    hash: Sha256,
-}
-
-impl Default for TenantDigest {
-    fn default() -> TenantDigest {
-        TenantDigest {
-            count: 0,
-            first: 0,
-            last: 0,
-            hash: Sha256::new(),
-        }
-    }
-}
-
-impl TenantDigest {
-    /// Adds the next activity; they must come in ascending uniqueQualifier order.
-    pub fn add(&mut self, a: &Activity) -> anyhow::Result<()> {
-        if self.count > 0 && a.unique_qualifier <= self.last {
-            bail!(
-                "tenant {}: uniqueQualifier {} follows {}; rows must ascend",
-                a.tenant,
-                a.unique_qualifier,
-                self.last
-            );
-        }
-        if self.count == 0 {
-            self.first = a.unique_qualifier;
-        }
-        self.count += 1;
-        self.last = a.unique_qualifier;
-        self.hash.update(canonical(a)?);
-        self.hash.update(b"\n");
-        Ok(())
-    }
-
-    pub fn hex(&self) -> String {
-        hex::encode(self.hash.clone().finalize())
-    }
-
-    /// Same activities, same sequence, same content.
-    pub fn same(&self, other: &TenantDigest) -> bool {
-        (self.count, self.first, self.last, self.hex())
-            == (other.count, other.first, other.last, other.hex())
-    }
-}
-
-pub type Digests = BTreeMap<Tenant, TenantDigest>;
 
 /// Counts the bytes read from the file (below the decompressor), for the progress bar.
 struct Counting<R> {
@@ -217,7 +94,7 @@ impl Rows {
             return row
                 .into_activity()
                 .map(Some)
-                .with_context(|| format!("line {no}"));
+                .map_err(|e| anyhow::anyhow!("line {no}: {e}"));
         }
     }
 }
@@ -233,25 +110,9 @@ pub fn digest_file(path: &Path) -> anyhow::Result<Digests> {
         out.entry(a.tenant.clone())
             .or_default()
             .add(&a)
-            .with_context(|| format!("line {}", rows.line_no))?;
+            .map_err(|e| anyhow::anyhow!("line {}: {e}", rows.line_no))?;
     }
     Ok(out)
-}
-
-/// The digest of one tenant's activities in a store, read through `Store::tail`.
-pub async fn digest_store(store: &dyn Store, tenant: &Tenant) -> anyhow::Result<TenantDigest> {
-    let mut d = TenantDigest::default();
-    let mut after = 0;
-    loop {
-        let page = store.tail(tenant, after, PAGE).await?;
-        for a in &page {
-            d.add(a)?;
-        }
-        match page.last() {
-            Some(a) if page.len() == PAGE => after = a.unique_qualifier,
-            _ => return Ok(d),
-        }
-    }
 }
 
 #[derive(clap::Args)]
@@ -263,21 +124,19 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let store = args.store.open().await?;
+    let service = service(&args.store).await?;
     let expected = digest_file(&args.file)?;
-    compare(&*store, &expected).await
+    compare(&service, &expected).await
 }
 
 /// Compares a store with an export's digests, tenant by tenant; prints one line per tenant and
 /// fails if any differs.
-pub async fn compare(store: &dyn Store, expected: &Digests) -> anyhow::Result<()> {
-    let mut bad = 0;
-    for (tenant, want) in expected {
-        let got = digest_store(store, tenant).await?;
-        let ok = got.same(want);
+pub async fn compare(service: &Service, expected: &Digests) -> anyhow::Result<()> {
+    let v = service.verify(expected).await?;
+    for (tenant, want, got) in &v.tenants {
         eprintln!(
             "{} tenant {tenant}: file {} activities (#{}..#{}) sha256 {}; store {} activities (#{}..#{}) sha256 {}",
-            if ok { "ok  " } else { "DIFF" },
+            if got.same(want) { "ok  " } else { "DIFF" },
             want.count,
             want.first,
             want.last,
@@ -287,21 +146,15 @@ pub async fn compare(store: &dyn Store, expected: &Digests) -> anyhow::Result<()
             got.last,
             got.hex()
         );
-        bad += usize::from(!ok);
     }
-    let others: Vec<String> = store
-        .tenants()
-        .await?
-        .into_iter()
-        .filter(|t| !expected.contains_key(t))
-        .map(|t| t.to_string())
-        .collect();
-    if !others.is_empty() {
+    if !v.others.is_empty() {
+        let others: Vec<String> = v.others.iter().map(|t| t.to_string()).collect();
         eprintln!(
             "note: the store also holds tenants that are not in the export: {}",
             others.join(", ")
         );
     }
+    let bad = v.differing();
     if bad > 0 {
         bail!("{bad} of {} tenants differ from the export", expected.len());
     }

@@ -6,26 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use authtrail_model::StoreError;
-use authtrail_model::validate::FieldError;
+use authtrail_service::ServiceError;
 
 /// One problem, naming the field (a query parameter, or a path into the request body).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Detail {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    pub field: String,
-    pub message: String,
-}
-
-impl From<FieldError> for Detail {
-    fn from(e: FieldError) -> Detail {
-        Detail {
-            index: Some(e.index),
-            field: e.field,
-            message: e.message,
-        }
-    }
-}
+pub use authtrail_service::Detail;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -39,6 +23,8 @@ pub enum ApiError {
     /// 403: the token lacks the scope the endpoint needs.
     Forbidden(String),
     NotFound(String),
+    /// 409: the thing to create exists already.
+    Conflict(String),
     /// 413: a body, batch or field over its limit.
     TooLarge {
         field: String,
@@ -82,6 +68,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -99,6 +86,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RequestTimeout(_) => "request_timeout",
@@ -116,6 +104,7 @@ impl ApiError {
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
             | ApiError::UnsupportedMediaType(m)
             | ApiError::RequestTimeout(m)
             | ApiError::HeadersTooLarge(m)
@@ -147,15 +136,28 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
+/// The one mapping from the domain's errors to HTTP; every envelope (native, Google, Logto)
+/// renders the `ApiError` this makes.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
         match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Backend(m) => {
-                tracing::error!(error = %m, "store failure");
+            ServiceError::Invalid { message, details } => ApiError::Invalid { message, details },
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Internal { source } => {
+                tracing::error!(error = %source, "internal failure");
                 ApiError::Internal
             }
         }
+    }
+}
+
+/// Store errors met outside an operation of the service (health checks, the live tail) take the
+/// same road.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::from(ServiceError::from(e))
     }
 }
 

@@ -13,16 +13,13 @@ use axum::http::{HeaderMap, header};
 use serde::Serialize;
 use serde_json::Value;
 
-use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{NewActivity, Receipt, Scope};
+use authtrail_model::{Receipt, Scope};
+use authtrail_service::Source;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
 use crate::state::AppState;
-
-/// Most per-field errors reported for one batch (the rest are counted).
-const MAX_REPORTED_ERRORS: usize = 1000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,48 +184,6 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
     }
 }
 
-/// Validates every item; all errors, or all activities.
-pub fn validate_batch(
-    state: &AppState,
-    auth: &Auth,
-    items: &[Value],
-) -> Result<Vec<NewActivity>, ApiError> {
-    let ctx = Context {
-        catalog: &state.catalog,
-        tenant: &auth.tenant,
-        now_us: state.clock.now_us(),
-    };
-    let mut out = Vec::with_capacity(items.len());
-    let mut details: Vec<Detail> = Vec::new();
-    let mut bad_items = 0;
-    let mut total_errors = 0;
-    for (i, item) in items.iter().enumerate() {
-        match validate_item(&ctx, i, item) {
-            Ok(a) => out.push(a),
-            Err(errs) => {
-                bad_items += 1;
-                total_errors += errs.len();
-                let room = MAX_REPORTED_ERRORS.saturating_sub(details.len());
-                details.extend(errs.into_iter().take(room).map(Detail::from));
-            }
-        }
-    }
-    if bad_items == 0 {
-        return Ok(out);
-    }
-    let mut message = format!(
-        "{bad_items} of {} activities are invalid ({total_errors} problems); nothing was stored",
-        items.len()
-    );
-    if total_errors > details.len() {
-        message.push_str(&format!(
-            "; the first {} problems are listed",
-            details.len()
-        ));
-    }
-    Err(ApiError::Invalid { message, details })
-}
-
 /// At most one batch per core is parsed and validated at a time: more would not go faster, and
 /// each holds its JSON tree (several times the body's size) in memory.
 fn validation_slots() -> &'static tokio::sync::Semaphore {
@@ -253,7 +208,7 @@ pub async fn post_activities(
     // that the async workers keep answering queries (and small batches) meanwhile. The raw body
     // and its JSON tree (several times the body's size) are freed there too, before the batch
     // waits for its commit.
-    let (st, au) = (state.clone(), auth.clone());
+    let (st, tenant) = (state.clone(), auth.tenant.clone());
     let permit = validation_slots()
         .acquire()
         .await
@@ -261,29 +216,18 @@ pub async fn post_activities(
     let batch = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let items = parse_items(format, &bytes, st.limits.max_batch)?;
-        validate_batch(&st, &au, &items).inspect_err(|_| st.metrics.ingest_rejected(items.len()))
+        st.service
+            .validate(&tenant, Source::Native, &items)
+            .map_err(ApiError::from)
     })
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "ingest validation task failed");
         ApiError::Internal
     })??;
-    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
+    let receipts = state
+        .service
+        .ingest(&auth.tenant, Source::Native, batch, started)
+        .await?;
     Ok(Json(IngestResponse::from(receipts)))
-}
-
-/// Appends a validated batch (durably) and counts it in `/metrics`: every ingest path (native,
-/// Logto logs, Logto webhooks) ends here. `started` is when the request began.
-pub async fn store_batch(
-    state: &AppState,
-    tenant: &authtrail_model::Tenant,
-    batch: Vec<NewActivity>,
-    started: std::time::Instant,
-) -> Result<Vec<authtrail_model::Receipt>, ApiError> {
-    let appending = std::time::Instant::now();
-    let receipts = state.store.append(tenant, batch).await?;
-    state
-        .metrics
-        .ingest_stored(&receipts, started.elapsed(), appending.elapsed());
-    Ok(receipts)
 }

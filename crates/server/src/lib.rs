@@ -1,4 +1,6 @@
-//! The HTTP surface of authtrail: one axum router, one module per API.
+//! The HTTP surface of authtrail: one axum router, one module per API. Handlers are thin
+//! adapters: they parse a request into the typed input of an `authtrail_service::Service`
+//! operation, call it, and render the answer in their API's shape.
 //!
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
@@ -6,7 +8,6 @@
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
 //! - [`console`]: the web console at `/console` (HTML, sessions, CSRF).
-//! - [`cursor`]: signed, tenant-bound page tokens.
 //! - [`error`]: the one error type and the native envelope.
 //! - [`metrics`]: `GET /metrics` (Prometheus text) and the request counters behind it.
 //!
@@ -16,7 +17,6 @@
 pub mod admin;
 pub mod auth;
 pub mod console;
-pub mod cursor;
 pub mod error;
 pub mod google;
 pub mod ingest;
@@ -27,7 +27,6 @@ pub mod native;
 pub mod params;
 pub mod protect;
 pub mod ratelimit;
-pub mod self_audit;
 pub mod state;
 
 use axum::Router;

@@ -30,16 +30,7 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The outcome of one retention run, as `/metrics` and the logs report it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PurgeRun {
-    /// When the run finished, microseconds since the epoch.
-    pub finished_us: i64,
-    /// Activities older than this were removed, microseconds since the epoch.
-    pub cutoff_us: i64,
-    pub rows: u64,
-    pub duration: Duration,
-}
+pub use authtrail_service::retention::PurgeRun;
 
 pub struct Metrics {
     registry: Registry,

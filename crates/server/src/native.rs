@@ -6,12 +6,13 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Serialize;
 
 use authtrail_model::wire_time::Precision;
-use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Scope, Tenant};
+use authtrail_model::{Activity, ActivityQuery, ActorFilter, Outcome, Scope, Tenant};
+use authtrail_service::Service;
+use authtrail_service::query::{application, parse_filters, resolve_events};
 
 use crate::auth::Auth;
-use crate::cursor::{self, Cursor};
 use crate::error::ApiError;
-use crate::params::{Params, parse_filters, resolve_events};
+use crate::params::Params;
 use crate::state::AppState;
 
 /// Default page size of the native API.
@@ -40,24 +41,20 @@ pub struct ListResponse {
 }
 
 /// Builds the query from native parameters.
-fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQuery, ApiError> {
+fn query_from(service: &Service, tenant: &Tenant, p: &Params) -> Result<ActivityQuery, ApiError> {
     p.only(KNOWN)?;
-    let application = match p.bounded("application", 64)? {
-        Some(a) if state.catalog.application(a).is_none() => {
-            return Err(ApiError::field(
-                "application",
-                format!("{a:?} is not an application in the catalogue"),
-            ));
-        }
-        other => other.map(str::to_string),
-    };
+    let catalog = service.catalog();
+    let application = p
+        .bounded("application", 64)?
+        .map(|a| application(catalog, a, "application"))
+        .transpose()?;
     let event_names = match p.bounded("eventName", 2048)? {
-        Some(raw) => resolve_events(&state.catalog, application.as_deref(), raw, "eventName")?,
+        Some(raw) => resolve_events(catalog, application.as_deref(), raw, "eventName")?,
         None => Vec::new(),
     };
     let filters = match p.get("filters") {
         Some(raw) => parse_filters(
-            &state.catalog,
+            catalog,
             application.as_deref(),
             &event_names,
             raw,
@@ -72,20 +69,13 @@ fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQ
         })?),
     };
     let start_us = p.time("startTime")?;
-    let mut end_us = p.time("endTime")?;
+    let end_us = p.time("endTime")?;
     if let (Some(s), Some(e)) = (start_us, end_us)
         && s >= e
     {
         return Err(ApiError::field("startTime", "must be before endTime"));
     }
-    let mut after = None;
-    if let Some(c) = p.get("cursor") {
-        let c = cursor::decode(&state.cursor_key, tenant, c)
-            .map_err(|m| ApiError::field("cursor", m))?;
-        after = Some(c.after);
-        end_us = (c.end_us != i64::MAX).then_some(c.end_us);
-    }
-    Ok(ActivityQuery {
+    let mut q = ActivityQuery {
         application,
         event_names,
         actor: p.bounded("actor", 320)?.map(ActorFilter::from_key),
@@ -96,11 +86,20 @@ fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQ
         end_us,
         filters,
         client_application_id: None,
-        after,
+        after: None,
         limit: p
             .int_in("limit", 1, authtrail_model::query::MAX_PAGE as i64)?
             .unwrap_or(DEFAULT_LIMIT) as usize,
-    })
+    };
+    if let Some(c) = p.get("cursor") {
+        service.resume(tenant, &mut q, "cursor", c)?;
+    }
+    Ok(q)
+}
+
+/// An activity in the native wire form (microsecond times).
+pub fn wire(a: &Activity) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(a.to_wire(Precision::Micros)).map_err(|_| ApiError::Internal)
 }
 
 pub async fn list_activities(
@@ -109,35 +108,14 @@ pub async fn list_activities(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ListResponse>, ApiError> {
     auth.require(Scope::Read)?;
-    Ok(Json(list(&state, &auth.tenant, raw.as_deref()).await?))
-}
-
-/// One page of the native list for a raw query string; the handler and `authtrail query --data`
-/// share it.
-pub async fn list(
-    state: &AppState,
-    tenant: &Tenant,
-    raw: Option<&str>,
-) -> Result<ListResponse, ApiError> {
-    let p = Params::parse(raw)?;
-    let q = query_from(state, tenant, &p)?;
-    let page = state.store.list(tenant, &q).await?;
-    let next_cursor = page.next.map(|after| {
-        cursor::encode(
-            &state.cursor_key,
-            tenant,
-            Cursor {
-                after,
-                end_us: q.end_us.unwrap_or(i64::MAX),
-            },
-        )
-    });
-    let items = page
-        .items
-        .iter()
-        .map(|a| serde_json::to_value(a.to_wire(Precision::Micros)).map_err(|_| ApiError::Internal))
-        .collect::<Result<_, _>>()?;
-    Ok(ListResponse { items, next_cursor })
+    let p = Params::parse(raw.as_deref())?;
+    let q = query_from(&state.service, &auth.tenant, &p)?;
+    let page = state.service.list(&auth.tenant, &q).await?;
+    let items = page.items.iter().map(wire).collect::<Result<_, _>>()?;
+    Ok(Json(ListResponse {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Parses a uniqueQualifier from a path segment: a positive integer, nothing else.
@@ -167,12 +145,6 @@ pub async fn get_activity(
     let Path(raw) =
         path.map_err(|_| ApiError::field("uniqueQualifier", "is not valid percent-encoded UTF-8"))?;
     let id = parse_unique_qualifier(&raw)?;
-    match state.store.get(&auth.tenant, id).await? {
-        Some(a) => Ok(Json(
-            serde_json::to_value(a.to_wire(Precision::Micros)).map_err(|_| ApiError::Internal)?,
-        )),
-        None => Err(ApiError::NotFound(format!(
-            "no activity {id} in this tenant"
-        ))),
-    }
+    let a = state.service.get(&auth.tenant, id).await?;
+    Ok(Json(wire(&a)?))
 }

@@ -1,10 +1,9 @@
 //! Query-string parameters, decoded once. Duplicates follow Google's rule: the last value wins.
+//! Names are resolved against the catalogue by `authtrail_service::query`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use authtrail_catalog::{Catalog, ParamKind};
-use authtrail_model::filters::{self, ParamFilter};
 use authtrail_model::wire_time::parse_rfc3339;
 
 use crate::error::ApiError;
@@ -101,88 +100,4 @@ impl Params {
             other => Ok(other),
         }
     }
-}
-
-/// Parses a `filters` value and checks it against the catalogue: each clause's value must fit the
-/// parameter's declared type (a bool compared with `maybe` is a mistake worth a 400).
-pub fn parse_filters(
-    catalog: &Catalog,
-    app: Option<&str>,
-    event_names: &[String],
-    raw: &str,
-    field: &str,
-) -> Result<Vec<ParamFilter>, ApiError> {
-    let parsed = filters::parse(raw).map_err(|m| ApiError::field(field, m))?;
-    let apps: Vec<_> = match app {
-        Some(a) => catalog.application(a).into_iter().collect(),
-        None => catalog.applications().collect(),
-    };
-    for f in &parsed {
-        for a in &apps {
-            let defs = a
-                .events
-                .iter()
-                .filter(|e| event_names.is_empty() || event_names.contains(&e.name));
-            for ev in defs {
-                let Some(def) = a.param_of(ev, &f.name) else {
-                    continue;
-                };
-                let ok = match def.kind {
-                    ParamKind::Bool => f.value == "true" || f.value == "false",
-                    ParamKind::Int64 | ParamKind::MultiInt64 => f.value.parse::<i64>().is_ok(),
-                    _ => true,
-                };
-                if !ok {
-                    return Err(ApiError::field(
-                        field,
-                        format!(
-                            "{}: {:?} does not fit the parameter's type ({})",
-                            f.name,
-                            f.value,
-                            def.kind.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(parsed)
-}
-
-/// Resolves event names (any spelling) to canonical names, within `app` when given.
-pub fn resolve_events(
-    catalog: &Catalog,
-    app: Option<&str>,
-    raw: &str,
-    field: &str,
-) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let found: Vec<String> = match app {
-            Some(a) => catalog
-                .event(a, name)
-                .map(|e| e.name.clone())
-                .into_iter()
-                .collect(),
-            None => catalog
-                .find_event_anywhere(name)
-                .map(|(_, e)| e.name.clone())
-                .collect(),
-        };
-        if found.is_empty() {
-            let scope = app
-                .map(|a| format!("application {a:?}"))
-                .unwrap_or_else(|| "any application".into());
-            return Err(ApiError::field(
-                field,
-                format!("{name:?} is not an event of {scope} in the catalogue"),
-            ));
-        }
-        for f in found {
-            if !out.contains(&f) {
-                out.push(f);
-            }
-        }
-    }
-    Ok(out)
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use authtrail_catalog::Catalog;
-use authtrail_model::{Clock, Store, StoreError};
+use authtrail_model::{Clock, Receipt, Store};
+use authtrail_service::{IngestObserver, Service, ServiceError, Source};
 
 use crate::ratelimit::KeyedLimit;
 
@@ -63,13 +64,13 @@ pub struct RateLimits {
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
+    /// The application layer every handler calls.
+    pub service: Service,
     pub store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     pub rate: Arc<RateLimits>,
-    /// Signs page tokens; shared by every node through the store.
-    pub cursor_key: [u8; 32],
     /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
     pub google_prefix: Option<String>,
     /// What `GET /metrics` reports; shared by every copy of this state.
@@ -84,27 +85,31 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state, fetching (or creating) the store's cursor-signing secret.
+    /// Builds the state and its service (which fetches, or creates, the store's cursor-signing
+    /// secret).
     pub async fn new(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
         limits: Limits,
-    ) -> Result<AppState, StoreError> {
-        let cursor_key = store.secret("cursor-signing").await?;
+    ) -> Result<AppState, ServiceError> {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let service = Service::open(store.clone(), catalog.clone(), clock.clone())
+            .await?
+            .observed_by(metrics.clone());
         let rate = Arc::new(RateLimits {
             per_ip: KeyedLimit::new(limits.per_ip_rps),
             per_token: KeyedLimit::new(limits.per_token_rps),
         });
         Ok(AppState(Arc::new(Inner {
+            service,
             store,
             catalog,
             clock,
             limits,
             rate,
-            cursor_key,
             google_prefix: None,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics,
         })))
     }
 
@@ -130,14 +135,37 @@ impl AppState {
         };
         let inner = &self.0;
         Ok(AppState(Arc::new(Inner {
+            service: inner.service.clone(),
             store: inner.store.clone(),
             catalog: inner.catalog.clone(),
             clock: inner.clock.clone(),
             limits: inner.limits.clone(),
             rate: inner.rate.clone(),
-            cursor_key: inner.cursor_key,
             google_prefix: prefix,
             metrics: inner.metrics.clone(),
         })))
     }
+}
+
+/// `/metrics` counts what arrives through the API; the server's own admin events and the CLI's
+/// loads are not client ingest.
+impl IngestObserver for crate::metrics::Metrics {
+    fn rejected(&self, source: Source, items: usize) {
+        if counted(source) {
+            self.ingest_rejected(items);
+        }
+    }
+
+    fn stored(&self, source: Source, receipts: &[Receipt], since: Duration, append: Duration) {
+        if counted(source) {
+            self.ingest_stored(receipts, since, append);
+        }
+    }
+}
+
+fn counted(source: Source) -> bool {
+    matches!(
+        source,
+        Source::Native | Source::Logto | Source::LogtoWebhook
+    )
 }

@@ -278,7 +278,7 @@ pub async fn overview(
         Ok(r) => r,
         Err(e) => return ctx.api_error(e),
     };
-    let end = app.clock.now_us();
+    let end = app.service.now_us();
     let start = end - range.1 * 1_000_000;
     let tenant = &ctx.viewer().tenant;
     let mut items: Vec<Activity> = Vec::new();
@@ -290,7 +290,7 @@ pub async fn overview(
     };
     let mut capped = false;
     loop {
-        let page = match app.store.list(tenant, &q).await {
+        let page = match app.service.list(tenant, &q).await {
             Ok(p) => p,
             Err(e) => return ctx.api_error(e.into()),
         };

@@ -12,7 +12,6 @@ use super::i18n;
 use super::logs::{Row, row_from_activity, time_label};
 use super::page::Ctx;
 use super::routes::Console;
-use crate::error::ApiError;
 use crate::native;
 
 #[derive(Serialize)]
@@ -65,13 +64,8 @@ pub async fn detail(
         Ok(n) => n,
         Err(e) => return ctx.api_error(e),
     };
-    let a = match app.store.get(tenant, uq).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return ctx.api_error(ApiError::NotFound(format!(
-                "no activity {uq} in this tenant"
-            )));
-        }
+    let a = match app.service.get(tenant, uq).await {
+        Ok(a) => a,
         Err(e) => return ctx.api_error(e.into()),
     };
     let catalog = &app.catalog;
@@ -236,7 +230,7 @@ pub async fn detail(
         (None, true) => (t("none"), None),
     };
     let related: Vec<Row> = match q {
-        Some(q) => match app.store.list(tenant, &q).await {
+        Some(q) => match app.service.list(tenant, &q).await {
             Ok(p) => p
                 .items
                 .iter()

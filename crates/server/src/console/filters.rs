@@ -1,5 +1,5 @@
-//! The audit log's filters, all in the URL so that a view can be shared, translated into the
-//! native list's query string (so the console pages exactly as `GET /v1/activities` does).
+//! The audit log's filters, all in the URL so that a view can be shared, translated into an
+//! [`ActivityQuery`] (so the console pages exactly as `GET /v1/activities` does).
 //!
 //! - `event`: a catalogue key in any spelling (aliases included), or an event's name in either
 //!   language as the picker shows it (`登入失敗`, `Failed login`).
@@ -8,10 +8,10 @@
 //!   rows, within the native scan budget).
 //! - `range`: `1h`, `24h`, `7d` (the default), `30d`, or `custom` with `from`/`to`
 //!   (`YYYY-MM-DDTHH:MM`, UTC, as a `datetime-local` input sends them).
-//! - `cursor`: the native page token.
+//! - `cursor`: the page token (the service's, as the native API's).
 
 use authtrail_catalog::{Catalog, Lang};
-use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -44,12 +44,11 @@ pub struct Form {
     pub to: String,
 }
 
-/// The parsed filters: the native query (without cursor/limit) and what the console checks itself.
+/// The parsed filters: the query (without cursor and limit) and what the console checks itself.
 #[derive(Debug, Clone)]
 pub struct Parsed {
     pub form: Form,
-    /// `application=..&eventName=..&actor=..&ip=..&result=..&startTime=..&endTime=..`
-    pub native: Vec<(&'static str, String)>,
+    pub query: ActivityQuery,
     pub application: Option<String>,
     pub event_names: Vec<String>,
     pub cidr: Option<IpNet>,
@@ -144,39 +143,43 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
         from: get("from", 32)?,
         to: get("to", 32)?,
     };
-    let mut native: Vec<(&'static str, String)> = Vec::new();
+    let mut query = ActivityQuery::default();
     let application = (!form.application.is_empty()).then(|| form.application.clone());
     if let Some(a) = &application {
-        if catalog.application(a).is_none() {
-            return Err(ApiError::field(
-                "application",
-                format!("{a:?} is not an application in the catalogue"),
-            ));
-        }
-        native.push(("application", a.clone()));
+        query.application = Some(authtrail_service::query::application(
+            catalog,
+            a,
+            "application",
+        )?);
     }
     let mut event_names = Vec::new();
     if !form.event.is_empty() {
         event_names = resolve_event(catalog, application.as_deref(), &form.event)?;
-        native.push(("eventName", event_names.join(",")));
+        query.event_names = event_names.clone();
     }
     if !form.actor.is_empty() {
-        native.push(("actor", form.actor.clone()));
+        query.actor = Some(ActorFilter::from_key(&form.actor));
     }
     let mut cidr = None;
+    let bad_ip = || {
+        ApiError::field(
+            "ip",
+            format!("{:?} is not an IP address or CIDR block", form.ip),
+        )
+    };
     if form.ip.contains('/') {
-        cidr = Some(form.ip.parse::<IpNet>().map_err(|_| {
+        cidr = Some(form.ip.parse::<IpNet>().map_err(|_| bad_ip())?);
+    } else if !form.ip.is_empty() {
+        query.ip = Some(form.ip.parse().map_err(|_| {
             ApiError::field(
                 "ip",
-                format!("{:?} is not an IP address or CIDR block", form.ip),
+                format!("{:?} is not an IPv4 or IPv6 address", form.ip),
             )
         })?);
-    } else if !form.ip.is_empty() {
-        native.push(("ip", form.ip.clone()));
     }
     match form.result.as_str() {
         "" => {}
-        "success" | "failure" => native.push(("result", form.result.clone())),
+        r @ ("success" | "failure") => query.result = Outcome::parse(r),
         r => {
             return Err(ApiError::field(
                 "result",
@@ -196,12 +199,8 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
         {
             return Err(ApiError::field("from", "must be before to"));
         }
-        if let Some(s) = start {
-            native.push(("startTime", format_rfc3339(s, Precision::Micros)));
-        }
-        if let Some(e) = end {
-            native.push(("endTime", format_rfc3339(e, Precision::Micros)));
-        }
+        query.start_us = start;
+        query.end_us = end;
     } else {
         let secs = RANGES
             .iter()
@@ -213,14 +212,11 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
                     format!("{:?} must be 1h, 24h, 7d, 30d or custom", form.range),
                 )
             })?;
-        native.push((
-            "startTime",
-            format_rfc3339(now_us - secs * 1_000_000, Precision::Micros),
-        ));
+        query.start_us = Some(now_us - secs * 1_000_000);
     }
     Ok(Parsed {
         form,
-        native,
+        query,
         application,
         event_names,
         cidr,
@@ -336,8 +332,8 @@ mod tests {
     fn cidr_is_kept_for_the_console_and_addresses_go_native() {
         let c = cat();
         let p = parse(&c, 0, Some("ip=203.0.113.0/24")).unwrap();
-        assert!(p.cidr.is_some() && !p.native.iter().any(|(k, _)| *k == "ip"));
+        assert!(p.cidr.is_some() && p.query.ip.is_none());
         let p = parse(&c, 0, Some("ip=203.0.113.7")).unwrap();
-        assert!(p.cidr.is_none() && p.native.iter().any(|(k, _)| *k == "ip"));
+        assert!(p.cidr.is_none() && p.query.ip.is_some());
     }
 }

@@ -1,27 +1,24 @@
-//! The audit log page: the native list, paged by its keyset cursor.
+//! The audit log page: the service's list, paged by its keyset cursor.
 
 use authtrail_catalog::{Catalog, Lang};
-use authtrail_model::wire_time::{Precision, format_rfc3339, parse_rfc3339};
-use authtrail_model::{Activity, Position};
+use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_model::{Activity, ActivityQuery, Outcome, Position};
+use authtrail_service::ServiceError;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::filters::{self, Parsed};
 use super::page::Ctx;
 use super::routes::Console;
-use crate::cursor::{self, Cursor};
-use crate::error::ApiError;
-use crate::native;
 
 /// Rows per console page.
 pub const PAGE: usize = 50;
-/// Native pages read (of the native maximum each) when the console checks a CIDR itself.
+/// Pages read (of the largest size each) when the console checks a CIDR itself.
 const CIDR_ROUNDS: usize = 20;
 
-/// One table row, from an activity's wire JSON.
+/// One table row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub uq: String,
@@ -43,45 +40,33 @@ pub fn time_label(us: i64) -> String {
     format!("{} UTC", s.get(..19).unwrap_or(&s).replace('T', " "))
 }
 
-pub fn row_from_wire(catalog: &Catalog, lang: Lang, item: &Value) -> Row {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let app = s(&item["id"]["applicationName"]);
-    let key = s(&item["events"][0]["name"]);
-    let time = s(&item["id"]["time"]);
-    let us = parse_rfc3339(&time).unwrap_or(0);
-    let actor = &item["actor"];
-    let actor = [&actor["email"], &actor["profileId"], &actor["key"]]
-        .into_iter()
-        .find_map(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
+    let app = &a.application;
+    let key = a
+        .body
+        .events
+        .first()
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
     Row {
-        uq: s(&item["id"]["uniqueQualifier"]),
-        time_label: time_label(us),
-        time,
+        uq: a.unique_qualifier.to_string(),
+        time_label: time_label(a.time_us),
+        time: format_rfc3339(a.time_us, Precision::Micros),
         name: catalog
-            .event(&app, &key)
+            .event(app, &key)
             .map(|e| e.names.get(lang).to_string())
             .unwrap_or_else(|| key.clone()),
-        more: item["events"]
-            .as_array()
-            .map(|a| a.len().saturating_sub(1))
-            .unwrap_or(0),
+        more: a.body.events.len().saturating_sub(1),
         key,
-        actor,
-        ip: s(&item["ipAddress"]),
-        success: item["result"].as_str() != Some("failure"),
+        actor: a.body.actor.display().unwrap_or("").to_string(),
+        ip: a.body.ip_address.clone().unwrap_or_default(),
+        success: a.body.result != Outcome::Failure,
         app_name: catalog
-            .application(&app)
-            .map(|a| a.names.get(lang).to_string())
+            .application(app)
+            .map(|x| x.names.get(lang).to_string())
             .unwrap_or_else(|| app.clone()),
-        app,
+        app: app.clone(),
     }
-}
-
-pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
-    let wire = serde_json::to_value(a.to_wire(Precision::Micros)).unwrap_or(Value::Null);
-    row_from_wire(catalog, lang, &wire)
 }
 
 fn query_string(pairs: &[(&str, String)]) -> String {
@@ -93,82 +78,65 @@ fn query_string(pairs: &[(&str, String)]) -> String {
 }
 
 struct Listed {
-    items: Vec<Value>,
+    items: Vec<Activity>,
     next_cursor: Option<String>,
     short: bool,
 }
 
-/// One console page through the native list. A CIDR filter reads native pages of the largest
-/// size and keeps matching rows, for at most [`CIDR_ROUNDS`] pages; then the page ends short and
-/// "Older" continues from the last row examined.
-async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, ApiError> {
-    let app = &console.app;
+/// One console page through the service. A CIDR filter reads pages of the largest size and keeps
+/// matching rows, for at most [`CIDR_ROUNDS`] pages; then the page ends short and "Older"
+/// continues from the last row examined.
+async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, ServiceError> {
+    let service = &console.app.service;
     let tenant = &ctx.viewer().tenant;
+    let mut q = ActivityQuery {
+        limit: PAGE,
+        ..f.query.clone()
+    };
+    if let Some(c) = &f.cursor {
+        service.resume(tenant, &mut q, "cursor", c)?;
+    }
     let Some(net) = f.cidr else {
-        let mut q = f.native.clone();
-        q.push(("limit", PAGE.to_string()));
-        if let Some(c) = &f.cursor {
-            q.push(("cursor", c.clone()));
-        }
-        let r = native::list(app, tenant, Some(&query_string(&q))).await?;
+        let page = service.list(tenant, &q).await?;
         return Ok(Listed {
-            items: r.items,
-            next_cursor: r.next_cursor,
+            items: page.items,
+            next_cursor: page.next_cursor,
             short: false,
         });
     };
-    // The window's end, as the native cursor freezes it.
-    let end_us = match &f.cursor {
-        Some(c) => {
-            cursor::decode(&app.cursor_key, tenant, c)
-                .map_err(|m| ApiError::field("cursor", m))?
-                .end_us
-        }
-        None => f
-            .native
-            .iter()
-            .find(|(k, _)| *k == "endTime")
-            .and_then(|(_, v)| parse_rfc3339(v).ok())
-            .unwrap_or(i64::MAX),
-    };
+    q.limit = authtrail_model::query::MAX_PAGE;
     let mut items = Vec::new();
-    let mut cur = f.cursor.clone();
+    let mut cursor = f.cursor.clone();
     for _ in 0..CIDR_ROUNDS {
-        let mut q = f.native.clone();
-        q.push(("limit", authtrail_model::query::MAX_PAGE.to_string()));
-        if let Some(c) = &cur {
-            q.push(("cursor", c.clone()));
-        }
-        let r = native::list(app, tenant, Some(&query_string(&q))).await?;
-        for item in r.items {
-            let inside = item["ipAddress"]
-                .as_str()
+        let page = service.list(tenant, &q).await?;
+        for a in page.items {
+            let inside = a
+                .body
+                .ip_address
+                .as_deref()
                 .and_then(|s| s.parse::<std::net::IpAddr>().ok())
                 .is_some_and(|ip| net.contains(&ip));
-            if inside {
-                items.push(item);
-                if items.len() == PAGE {
-                    let last = &items[PAGE - 1];
-                    let pos = Position {
-                        time_us: parse_rfc3339(last["id"]["time"].as_str().unwrap_or(""))
-                            .map_err(|_| ApiError::Internal)?,
-                        seq: last["id"]["uniqueQualifier"]
-                            .as_str()
-                            .and_then(|s| s.parse().ok())
-                            .ok_or(ApiError::Internal)?,
-                    };
-                    let next =
-                        cursor::encode(&app.cursor_key, tenant, Cursor { after: pos, end_us });
-                    return Ok(Listed {
-                        items,
-                        next_cursor: Some(next),
-                        short: false,
-                    });
-                }
+            if !inside {
+                continue;
+            }
+            let pos = Position {
+                time_us: a.time_us,
+                seq: a.unique_qualifier,
+            };
+            items.push(a);
+            if items.len() == PAGE {
+                return Ok(Listed {
+                    items,
+                    next_cursor: Some(service.cursor(tenant, &q, pos)),
+                    short: false,
+                });
             }
         }
-        match r.next_cursor {
-            Some(c) => cur = Some(c),
+        match page.next {
+            Some(after) => {
+                q.after = Some(after);
+                cursor = page.next_cursor;
+            }
             None => {
                 return Ok(Listed {
                     items,
@@ -180,7 +148,7 @@ async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, ApiErr
     }
     Ok(Listed {
         items,
-        next_cursor: cur,
+        next_cursor: cursor,
         short: true,
     })
 }
@@ -201,12 +169,12 @@ pub async fn logs(
     };
     let listed = match list(&console, &ctx, &parsed).await {
         Ok(l) => l,
-        Err(e) => return ctx.api_error(e),
+        Err(e) => return ctx.api_error(e.into()),
     };
     let rows: Vec<Row> = listed
         .items
         .iter()
-        .map(|i| row_from_wire(&app.catalog, ctx.lang, i))
+        .map(|a| row_from_activity(&app.catalog, ctx.lang, a))
         .collect();
     // Links keep every filter (and the language only if the URL chose one).
     let base: Vec<(&str, String)> = ctx

@@ -11,8 +11,8 @@
 //! - [`logs`]: the audit log page; [`detail`]: the event detail page; [`tail`]: live tail (SSE).
 //! - [`charts`]: the overview page's server-rendered SVG charts.
 //! - [`i18n`]: the console's strings and language choice.
-//! - [`password`]: argon2 hashing. Sign-ins, sign-outs and user changes are recorded through
-//!   [`crate::self_audit`].
+//! - Accounts, sessions and their self-audit are `authtrail_service::users`; [`password`] is its
+//!   argon2 hashing.
 
 pub mod charts;
 pub mod detail;
@@ -20,11 +20,11 @@ pub mod filters;
 pub mod i18n;
 pub mod logs;
 pub mod page;
-pub mod password;
 pub mod routes;
 pub mod session;
 pub mod signin;
 pub mod tail;
 pub mod throttle;
 
+pub use authtrail_service::password;
 pub use routes::router;

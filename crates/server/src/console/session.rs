@@ -1,4 +1,4 @@
-//! Console sessions, cookies and CSRF tokens.
+//! Console session cookies and CSRF tokens (sessions themselves are `authtrail_service::users`).
 //!
 //! - The session id is 32 random bytes, sent only in the `atr_session` cookie (HttpOnly,
 //!   SameSite=Strict, Path=/console, Secure behind TLS). The store keeps its SHA-256, so sign-out
@@ -10,13 +10,13 @@
 //!   pre-session cookie.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use authtrail_model::{ConsoleSession, Tenant};
+use authtrail_model::Tenant;
+
+pub use authtrail_service::users::{SESSION_TTL_US, hash_session_id as hash_id, new_id};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,8 +24,6 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "atr_session";
 /// Binds the sign-in form's CSRF token before a session exists.
 pub const PRE_SESSION_COOKIE: &str = "atr_presession";
-/// A session lasts 12 hours from sign-in; then the user signs in again.
-pub const SESSION_TTL_US: i64 = 12 * 3_600_000_000;
 /// Longest cookie value read.
 const MAX_COOKIE: usize = 128;
 
@@ -50,17 +48,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
         .filter(|v| !v.is_empty() && v.len() <= MAX_COOKIE)
-}
-
-/// A fresh random id (session or pre-session), URL-safe.
-pub fn new_id() -> String {
-    let bytes: [u8; 32] = rand::random();
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What the store keeps of a session id.
-pub fn hash_id(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
 }
 
 /// The CSRF token bound to a (pre-)session id.
@@ -110,36 +97,14 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Head
     .expect("cookie values are URL-safe base64 or hex")
 }
 
-/// Starts a session for a user; returns its id (for the cookie).
-pub async fn start(state: &AppState, username: &str, tenant: &Tenant) -> Result<String, ApiError> {
-    let id = new_id();
-    let now = state.clock.now_us();
-    state
-        .store
-        .put_console_session(&ConsoleSession {
-            hash: hash_id(&id),
-            username: username.to_string(),
-            tenant: tenant.clone(),
-            created_us: now,
-            expires_us: now + SESSION_TTL_US,
-        })
-        .await?;
-    Ok(id)
-}
-
-/// The viewer of a request, if its cookie names a live session. An expired session is deleted.
+/// The viewer of a request, if its cookie names a live session.
 pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, ApiError> {
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let hash = hash_id(&id);
-    let Some(s) = state.store.console_session(&hash).await? else {
+    let Some(s) = state.service.session(&id).await? else {
         return Ok(None);
     };
-    if s.expires_us <= state.clock.now_us() {
-        state.store.delete_console_session(&hash).await?;
-        return Ok(None);
-    }
     Ok(Some(Viewer {
         username: s.username,
         tenant: s.tenant,

@@ -10,13 +10,11 @@ use super::page::Ctx;
 use super::password;
 use super::routes::Console;
 use super::session::{self, PRE_SESSION_COOKIE, SESSION_COOKIE};
-use authtrail_model::Outcome;
+use authtrail_service::users::Client;
 
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::protect::ClientIp;
-use crate::self_audit::{self, AdminActor, AdminEvent};
-use crate::state::AppState;
 
 /// Largest form body read (a sign-in form is well under 1 KiB).
 const MAX_FORM_BYTES: usize = 8 * 1024;
@@ -90,32 +88,14 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, ApiErr
     Params::parse(Some(text))
 }
 
-/// Records a failed sign-in in the tenant of the account it named. An unknown username has no
-/// tenant, so it is only logged (with no password, ever). A failure to record is logged: the
-/// sign-in is refused either way.
-async fn record_failure(
-    app: &AppState,
-    username: &str,
-    ip: Option<std::net::IpAddr>,
-    ua: Option<&str>,
-    now: i64,
-    reason: &str,
-) {
-    let Ok(Some(user)) = app.store.console_user(username).await else {
-        tracing::warn!(
-            ?ip,
-            reason,
-            "console: failed sign-in with an unknown username"
-        );
-        return;
-    };
-    let e = AdminEvent::new("console.sign_in", AdminActor::User(username.to_string()))
-        .ip(ip)
-        .user_agent(ua)
-        .outcome(Outcome::Failure)
-        .string("login_failure_reason", reason);
-    if let Err(e) = self_audit::record(&*app.store, &app.catalog, now, &user.tenant, e).await {
-        tracing::error!(error = %e, reason, "console: cannot record a failed sign-in");
+/// The browser of a request, for the audit record.
+fn client(ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> Client {
+    Client {
+        ip,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }
 }
 
@@ -152,14 +132,14 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
         (Ok(None), _) => return ctx.api_error(ApiError::field("username", "is required")),
         (_, Ok(None)) => return ctx.api_error(ApiError::field("password", "is required")),
     };
-    let app = &console.app;
+    let service = &console.app.service;
     let ip_key = ip.map(|i| i.to_string()).unwrap_or_default();
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let now = app.clock.now_us();
+    let client = client(ip, &headers);
+    let now = service.now_us();
     if console.throttle.blocked(&username, &ip_key, now) {
-        record_failure(app, &username, ip, ua, now, "throttled").await;
+        service
+            .sign_in_failed(&username, &client, "throttled")
+            .await;
         let msg = i18n::text(ctx.lang, "throttled");
         let mut resp = login_page(
             &console,
@@ -174,21 +154,13 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
         return resp;
     }
-    let user = match app.store.console_user(&username).await {
-        Ok(u) => u,
+    // A wrong password is recorded by the service; no trail, no session.
+    let signed_in = match service.sign_in(&username, pw, &client).await {
+        Ok(s) => s,
         Err(e) => return ctx.api_error(e.into()),
     };
-    let phc = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy().to_string());
-    let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
-        .await
-        .unwrap_or(false)
-        && user.is_some();
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(signed_in) = signed_in else {
         console.throttle.failed(&username, &ip_key, now);
-        record_failure(app, &username, ip, ua, now, "wrong_password").await;
         let msg = i18n::text(ctx.lang, "bad_credentials");
         return login_page(
             &console,
@@ -201,17 +173,7 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
         );
     };
     console.throttle.succeeded(&username);
-    let e = AdminEvent::new("console.sign_in", AdminActor::User(user.username.clone()))
-        .ip(ip)
-        .user_agent(ua);
-    // No trail, no session: a sign-in that cannot be recorded does not happen.
-    if let Err(e) = self_audit::record(&*app.store, &app.catalog, now, &user.tenant, e).await {
-        return ctx.api_error(e.into());
-    }
-    let id = match session::start(app, &user.username, &user.tenant).await {
-        Ok(id) => id,
-        Err(e) => return ctx.api_error(e),
-    };
+    let id = signed_in.session_id;
     let secure = session::behind_tls(&headers);
     let mut resp = Redirect::to("/console/logs").into_response();
     let h = resp.headers_mut();
@@ -252,25 +214,13 @@ pub(super) async fn logout(State(console): State<Console>, req: Request) -> Resp
             i18n::text(ctx.lang, "csrf"),
         );
     }
-    let app = &console.app;
-    if let Err(e) = app
-        .store
-        .delete_console_session(&session::hash_id(&v.session_id))
-        .await
-    {
+    let signed_out = console
+        .app
+        .service
+        .sign_out(&v.session_id, &v.username, &v.tenant, &client(ip, &headers))
+        .await;
+    if let Err(e) = signed_out {
         return ctx.api_error(e.into());
-    }
-    let e = AdminEvent::new("console.sign_out", AdminActor::User(v.username.clone()))
-        .ip(ip)
-        .user_agent(
-            headers
-                .get(header::USER_AGENT)
-                .and_then(|x| x.to_str().ok()),
-        );
-    if let Err(e) =
-        self_audit::record(&*app.store, &app.catalog, app.clock.now_us(), &v.tenant, e).await
-    {
-        tracing::error!(error = %e, "console: cannot record a sign-out");
     }
     let mut resp = Redirect::to("/console/login?signed_out=1").into_response();
     resp.headers_mut().append(

@@ -22,14 +22,21 @@ use sha2::{Digest, Sha256};
 use authtrail_model::query::MAX_PAGE;
 use authtrail_model::wire_time::Precision;
 use authtrail_model::{ActivityQuery, ActorFilter, Scope};
+use authtrail_service::ServiceError;
+use authtrail_service::query::{parse_filters, resolve_events};
 
 pub use envelope::GoogleError;
 
 use crate::auth::{authenticate, bearer};
-use crate::cursor::{self, Cursor};
 use crate::error::ApiError;
-use crate::params::{Params, parse_filters, resolve_events};
+use crate::params::Params;
 use crate::state::AppState;
+
+impl From<ServiceError> for GoogleError {
+    fn from(e: ServiceError) -> GoogleError {
+        GoogleError(e.into())
+    }
+}
 
 /// The list route, relative to the API root (a configurable prefix may stand before it).
 pub const LIST_PATH: &str =
@@ -85,7 +92,8 @@ async fn list_inner(
     }
     check_unsupported(&p)?;
 
-    let now = state.clock.now_us();
+    let service = &state.service;
+    let now = service.now_us();
     let mut q = ActivityQuery {
         application: Some(app.clone()),
         limit: p
@@ -100,10 +108,16 @@ async fn list_inner(
         q.actor = Some(ActorFilter::from_key(&user_key));
     }
     if let Some(raw) = p.bounded("eventName", 128)? {
-        q.event_names = resolve_events(&state.catalog, Some(&app), raw, "eventName")?;
+        q.event_names = resolve_events(service.catalog(), Some(&app), raw, "eventName")?;
     }
     if let Some(raw) = p.get("filters") {
-        q.filters = parse_filters(&state.catalog, Some(&app), &q.event_names, raw, "filters")?;
+        q.filters = parse_filters(
+            service.catalog(),
+            Some(&app),
+            &q.event_names,
+            raw,
+            "filters",
+        )?;
     }
     q.ip = p.ip("actorIpAddress")?;
     q.start_us = p.time("startTime")?;
@@ -119,13 +133,10 @@ async fn list_inner(
     // The window's end is frozen on the first page, so that paging never shifts under new events.
     q.end_us = Some(end.unwrap_or(now + 1));
     if let Some(token) = p.get("pageToken") {
-        let c = cursor::decode(&state.cursor_key, &auth.tenant, token)
-            .map_err(|m| ApiError::field("pageToken", m))?;
-        q.after = Some(c.after);
-        q.end_us = Some(c.end_us);
+        service.resume(&auth.tenant, &mut q, "pageToken", token)?;
     }
 
-    let page = state.store.list(&auth.tenant, &q).await?;
+    let page = service.list(&auth.tenant, &q).await?;
     let items: Vec<Value> = page
         .items
         .iter()
@@ -135,13 +146,8 @@ async fn list_inner(
     if !items.is_empty() {
         body["items"] = Value::Array(items);
     }
-    if let Some(after) = page.next {
-        let end_us = q.end_us.unwrap_or(i64::MAX);
-        body["nextPageToken"] = json!(cursor::encode(
-            &state.cursor_key,
-            &auth.tenant,
-            Cursor { after, end_us }
-        ));
+    if let Some(token) = page.next_cursor {
+        body["nextPageToken"] = json!(token);
     }
     render(&p, body)
 }

@@ -13,69 +13,54 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::validate::validate_item;
 use authtrail_model::{NewActivity, Scope, Tenant};
+use authtrail_service::ingest::Noun;
+use authtrail_service::{ServiceError, Source};
 
 use super::LogtoError;
 use super::mapping::{Mapped, ShapeError};
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
-use crate::ingest::{IngestResponse, read_body, store_batch};
+use crate::ingest::{IngestResponse, read_body};
 use crate::state::AppState;
 
-/// Most problems listed in one answer.
-const MAX_REPORTED: usize = 1000;
-
-/// Maps and validates every object; all problems (named in the inbound shape under `root`), or
-/// all activities. `map` turns one inbound object into a native item.
+/// Maps and validates every object through the service's one batch validator; all problems
+/// (named in the inbound shape under `root`), or all activities. `map` turns one inbound object
+/// into a native item.
 pub fn validate_all(
     state: &AppState,
     tenant: &Tenant,
+    source: Source,
     root: &str,
     objects: &[Value],
     map: impl Fn(&Value) -> Result<Mapped, Vec<ShapeError>>,
-) -> Result<Vec<NewActivity>, ApiError> {
-    let ctx = Context {
-        catalog: &state.catalog,
+) -> Result<Vec<NewActivity>, ServiceError> {
+    state.service.validate_with(
         tenant,
-        now_us: state.clock.now_us(),
-    };
-    let mut out = Vec::with_capacity(objects.len());
-    let mut details = Vec::new();
-    let mut bad = 0;
-    for (i, o) in objects.iter().enumerate() {
-        let before = details.len();
-        match map(o) {
-            Err(errs) => details.extend(errs.into_iter().map(|e| Detail {
-                index: Some(i),
-                field: format!("{root}[{i}]{}", e.field),
-                message: e.message,
-            })),
-            Ok(m) => match validate_item(&ctx, i, &m.item) {
-                Ok(a) => out.push(a),
-                Err(errs) => details.extend(errs.into_iter().map(|e| Detail {
+        source,
+        Noun("logs"),
+        objects,
+        |ctx, i, o| match map(o) {
+            Err(errs) => Err(errs
+                .into_iter()
+                .map(|e| Detail {
                     index: Some(i),
-                    field: m.paths.translate(root, &e.field),
+                    field: format!("{root}[{i}]{}", e.field),
                     message: e.message,
-                })),
-            },
-        }
-        if details.len() > before {
-            bad += 1;
-        }
-    }
-    if bad == 0 {
-        return Ok(out);
-    }
-    let total = details.len();
-    details.truncate(MAX_REPORTED);
-    Err(ApiError::Invalid {
-        message: format!(
-            "{bad} of {} logs are invalid ({total} problems); nothing was stored",
-            objects.len()
-        ),
-        details,
-    })
+                })
+                .collect()),
+            Ok(m) => validate_item(ctx, i, &m.item).map_err(|errs| {
+                errs.into_iter()
+                    .map(|e| Detail {
+                        index: Some(i),
+                        field: m.paths.translate(root, &e.field),
+                        message: e.message,
+                    })
+                    .collect()
+            }),
+        },
+    )
 }
 
 /// The body as a list of objects: one object, or an array of them.
@@ -113,10 +98,12 @@ pub async fn post_logs(
     let bytes = read_body(&state, &headers, body).await?;
     let objects = objects(&bytes, state.limits.max_batch)?;
     let catalog = state.catalog.clone();
-    let batch = validate_all(&state, &auth.tenant, "logs", &objects, |o| {
+    let batch = validate_all(&state, &auth.tenant, Source::Logto, "logs", &objects, |o| {
         super::mapping::from_log(&catalog, o)
-    })
-    .inspect_err(|_| state.metrics.ingest_rejected(objects.len()))?;
-    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
+    })?;
+    let receipts = state
+        .service
+        .ingest(&auth.tenant, Source::Logto, batch, started)
+        .await?;
     Ok(Json(IngestResponse::from(receipts)))
 }

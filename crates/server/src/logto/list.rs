@@ -6,7 +6,7 @@
 //!
 //! Paging:
 //! - `page`/`page_size` (Logto's OFFSET paging). Page 1 is an index walk of `page_size` rows. A
-//!   deeper page first finds where it starts with [`Store::nth_position`], an index-only walk of
+//!   deeper page first finds where it starts with `Service::seek`, an index-only walk of
 //!   `(page-1)*page_size` keys that never reads a row. Only `applicationId` needs rows checked;
 //!   with it, the skip reads rows, at most [`MAX_CHECKED_OFFSET`] matches under the store's scan
 //!   budget, past which the answer is 400 and the message points to `cursor`.
@@ -22,14 +22,15 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 
-use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Position, Scope, Store, Tenant};
+use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Scope};
+use authtrail_service::query::{application, resolve_events};
+use authtrail_service::read::Seek;
 
 use super::LogtoError;
 use super::mapping::{Log, to_log};
 use crate::auth::Auth;
-use crate::cursor::{self, Cursor};
 use crate::error::ApiError;
-use crate::params::{Params, resolve_events};
+use crate::params::Params;
 use crate::state::AppState;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -84,16 +85,10 @@ fn pagination(p: &Params, name: &str, max: i64) -> Result<Option<i64>, LogtoErro
 /// The query for Logto's parameters; the window's end is exclusive here (`end_time` + 1 ms).
 fn query_from(state: &AppState, p: &Params) -> Result<ActivityQuery, LogtoError> {
     p.only(KNOWN)?;
-    let application = match p.bounded("application", 64)? {
-        Some(a) if state.catalog.application(a).is_none() => {
-            return Err(ApiError::field(
-                "application",
-                format!("{a:?} is not an application in the catalogue"),
-            )
-            .into());
-        }
-        other => other.map(str::to_string),
-    };
+    let application = p
+        .bounded("application", 64)?
+        .map(|a| application(&state.catalog, a, "application"))
+        .transpose()?;
     let app = application.as_deref();
     let mut event_names = match p.bounded("logKey", 256)? {
         Some(k) => resolve_events(&state.catalog, app, k, "logKey")?,
@@ -168,41 +163,6 @@ fn query_from(state: &AppState, p: &Params) -> Result<ActivityQuery, LogtoError>
     })
 }
 
-/// Where an OFFSET page starts: `None` for the first page, `Some(None)` when the page lies past
-/// the end.
-async fn skip(
-    store: &dyn Store,
-    tenant: &Tenant,
-    q: &ActivityQuery,
-    offset: u64,
-) -> Result<Option<Option<Position>>, LogtoError> {
-    if offset == 0 {
-        return Ok(None);
-    }
-    if !q.checks_rows() {
-        return Ok(Some(store.nth_position(tenant, q, offset).await?));
-    }
-    if offset > MAX_CHECKED_OFFSET {
-        return Err(too_deep());
-    }
-    // One list round of `offset` rows: it reads at most the store's scan budget, like any
-    // filtered page. Coming back short with more to read means the budget ran out first.
-    let q = ActivityQuery {
-        limit: offset as usize,
-        ..q.clone()
-    };
-    let page = store.list(tenant, &q).await?;
-    let last = page.items.last().map(|a| Position {
-        time_us: a.time_us,
-        seq: a.unique_qualifier,
-    });
-    match (page.items.len() as u64 == offset, page.next) {
-        (true, _) => Ok(Some(last)),
-        (false, None) => Ok(Some(None)),
-        (false, Some(_)) => Err(too_deep()),
-    }
-}
-
 fn too_deep() -> LogtoError {
     LogtoError::field(
         "guard.invalid_pagination",
@@ -259,6 +219,7 @@ pub async fn list_logs(
     let auth = auth?;
     auth.require(Scope::Read)?;
     let tenant = &auth.tenant;
+    let service = &state.service;
     let p = Params::parse(raw.as_deref())?;
     let mut q = query_from(&state, &p)?;
     let page_no = pagination(&p, "page", i64::MAX / MAX_PAGE_SIZE)?;
@@ -282,25 +243,24 @@ pub async fn list_logs(
                 "cursor and page are exclusive: the cursor says where the page starts",
             ));
         }
-        let c = cursor::decode(&state.cursor_key, tenant, c)
-            .map_err(|m| ApiError::field("cursor", m))?;
-        q.after = Some(c.after);
-        q.end_us = (c.end_us != i64::MAX).then_some(c.end_us);
+        service.resume(tenant, &mut q, "cursor", c)?;
     } else {
-        match skip(&*state.store, tenant, &q, (page as u64 - 1) * size as u64).await? {
-            None => {}
-            Some(Some(pos)) => q.after = Some(pos),
-            Some(None) => q.limit = 0,
+        let offset = (page as u64 - 1) * size as u64;
+        match service.seek(tenant, &q, offset, MAX_CHECKED_OFFSET).await? {
+            Seek::Start => {}
+            Seek::After(pos) => q.after = Some(pos),
+            Seek::PastEnd => q.limit = 0,
+            Seek::TooDeep => return Err(too_deep()),
         }
     }
     let cap = if enable_cap { LOGTO_CAP } else { COUNT_LIMIT };
-    let (items, next) = if q.limit == 0 {
+    let (items, next_cursor) = if q.limit == 0 {
         (Vec::new(), None)
     } else {
-        let pg = state.store.list(tenant, &q).await?;
-        (pg.items, pg.next)
+        let pg = service.list(tenant, &q).await?;
+        (pg.items, pg.next_cursor)
     };
-    let count = state.store.count(tenant, &q, Some(cap)).await?;
+    let count = service.count(tenant, &q, Some(cap)).await?;
 
     let logs: Vec<Log> = items.iter().map(to_log).collect();
     let mut resp = axum::Json(logs).into_response();
@@ -316,16 +276,8 @@ pub async fn list_logs(
         "link",
         &link(uri.path(), raw.as_deref(), page, size, last),
     );
-    if let Some(after) = next {
-        let c = Cursor {
-            after,
-            end_us: q.end_us.unwrap_or(i64::MAX),
-        };
-        header(
-            h,
-            "next-cursor",
-            &cursor::encode(&state.cursor_key, tenant, c),
-        );
+    if let Some(c) = next_cursor {
+        header(h, "next-cursor", &c);
     }
     Ok(resp)
 }
@@ -349,8 +301,9 @@ pub async fn get_log(
     let Ok(id) = crate::native::parse_unique_qualifier(&raw) else {
         return Err(not_found());
     };
-    match state.store.get(&auth.tenant, id).await? {
-        Some(a) => Ok(axum::Json(to_log(&a))),
-        None => Err(not_found()),
+    match state.service.get(&auth.tenant, id).await {
+        Ok(a) => Ok(axum::Json(to_log(&a))),
+        Err(authtrail_service::ServiceError::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -45,6 +45,7 @@ impl LogtoError {
             ApiError::Unauthenticated(_) => "auth.unauthorized",
             ApiError::Forbidden(_) => "auth.forbidden",
             ApiError::NotFound(_) => "entity.not_found",
+            ApiError::Conflict(_) => "entity.conflict",
             ApiError::TooLarge { .. } => "guard.payload_too_large",
             ApiError::UnsupportedMediaType(_) => "guard.unsupported_media_type",
             ApiError::RequestTimeout(_) => "request.timeout",
@@ -64,6 +65,12 @@ impl From<ApiError> for LogtoError {
 
 impl From<authtrail_model::StoreError> for LogtoError {
     fn from(e: authtrail_model::StoreError) -> LogtoError {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<authtrail_service::ServiceError> for LogtoError {
+    fn from(e: authtrail_service::ServiceError) -> LogtoError {
         ApiError::from(e).into()
     }
 }

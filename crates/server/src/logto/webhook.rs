@@ -6,8 +6,8 @@
 //!   tokens are hashed, scoped, expiring and revocable, which a tenant id in the URL is not.
 //! - `logto-signature-sha-256`: the lowercase hex HMAC-SHA256 of the raw body under the hook's
 //!   signing key, which proves the body is Logto's and unaltered. The key is stored per tenant
-//!   as-is (verifying an HMAC needs the key itself) and set with
-//!   `authtrail logto webhook-key set`. It is compared in constant time.
+//!   as-is (verifying an HMAC needs the key itself; see `authtrail_service::webhook_key`) and set
+//!   with `authtrail logto webhook-key set`. It is compared in constant time.
 //!
 //! Any failure is 401 and nothing is stored. Logto sends no delivery id, so the eventId is the
 //! SHA-256 of the raw body: a replayed (or retried) delivery is stored once.
@@ -22,21 +22,20 @@ use sha2::{Digest, Sha256};
 
 use authtrail_catalog::Catalog;
 use authtrail_model::Scope;
+use authtrail_service::{ServiceError, Source};
 
 use super::LogtoError;
 use super::ingest::validate_all;
 use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, event_name, split_payload};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::{IngestResponse, read_body_up_to, store_batch};
+use crate::ingest::{IngestResponse, read_body_up_to};
 use crate::state::AppState;
+
+pub use authtrail_service::webhook_key::KEY_NAME;
 
 /// The header Logto signs with.
 pub const SIGNATURE_HEADER: &str = "logto-signature-sha-256";
-/// The tenant secret holding the hook's signing key.
-pub const KEY_NAME: &str = "logto-webhook-signing-key";
-/// Longest signing key accepted (Logto's column is varchar(64)).
-pub const MAX_KEY_BYTES: usize = 256;
 /// Largest webhook body read (Logto caps membership deltas at 5,000 ids each).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -140,9 +139,9 @@ pub fn from_hook(
 }
 
 /// A delivery is one object: its problems are named `body.event`, not `body[0].event`.
-fn single(e: ApiError) -> ApiError {
+fn single(e: ServiceError) -> ServiceError {
     match e {
-        ApiError::Invalid { details, .. } => ApiError::Invalid {
+        ServiceError::Invalid { details, .. } => ServiceError::Invalid {
             message: "the delivery is invalid; nothing was stored".into(),
             details: details
                 .into_iter()
@@ -177,7 +176,7 @@ pub async fn post_webhook(
             code: Some("hook.invalid_signature"),
         }
     };
-    let Some(key) = state.store.tenant_secret(&auth.tenant, KEY_NAME).await? else {
+    let Some(key) = state.service.webhook_key(&auth.tenant).await? else {
         return Err(refuse(
             "no signing key is set for this tenant (authtrail logto webhook-key set)",
         ));
@@ -197,10 +196,18 @@ pub async fn post_webhook(
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     let event_id = delivery_id(&bytes);
     let catalog = state.catalog.clone();
-    let batch = validate_all(&state, &auth.tenant, "body", &[v], |o| {
-        from_hook(&catalog, o, &event_id)
-    })
+    let batch = validate_all(
+        &state,
+        &auth.tenant,
+        Source::LogtoWebhook,
+        "body",
+        &[v],
+        |o| from_hook(&catalog, o, &event_id),
+    )
     .map_err(single)?;
-    let receipts = store_batch(&state, &auth.tenant, batch, started).await?;
+    let receipts = state
+        .service
+        .ingest(&auth.tenant, Source::LogtoWebhook, batch, started)
+        .await?;
     Ok(Json(IngestResponse::from(receipts)))
 }

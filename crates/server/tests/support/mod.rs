@@ -11,8 +11,8 @@ use tower::ServiceExt;
 
 use authtrail_catalog::Catalog;
 use authtrail_model::{ManualClock, Scope, Store, Tenant};
-use authtrail_server::auth::mint_token;
 use authtrail_server::{AppState, Limits, router};
+use authtrail_service::tokens::mint_token;
 use authtrail_store_sqlite::SqliteStore;
 
 /// 2026-11-23T00:00:00Z.

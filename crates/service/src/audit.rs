@@ -8,11 +8,15 @@
 
 use std::net::IpAddr;
 
+use std::time::Instant;
+
 use serde_json::{Value, json};
 
-use authtrail_catalog::Catalog;
-use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::{Outcome, Store, StoreError, Tenant};
+use authtrail_model::validate::validate_item;
+use authtrail_model::{Outcome, Tenant};
+
+use crate::error::ServiceError;
+use crate::{Service, Source};
 
 /// Who performed an admin action.
 #[derive(Debug, Clone)]
@@ -109,35 +113,28 @@ impl AdminEvent {
     }
 }
 
-/// Stores `event` in `tenant`'s trail, durably, before returning.
-pub async fn record(
-    store: &dyn Store,
-    catalog: &Catalog,
-    now_us: i64,
-    tenant: &Tenant,
-    event: AdminEvent,
-) -> Result<(), StoreError> {
-    let mut item = json!({
-        "id": {"applicationName": "admin"},
-        "actor": event.actor.to_wire(),
-        "events": [{"name": event.name, "parameters": event.parameters}],
-        "result": event.outcome.as_str(),
-    });
-    if let Some(ip) = event.ip {
-        item["ipAddress"] = json!(ip.to_string());
+impl Service {
+    /// Stores `event` in `tenant`'s trail, durably, before returning. Admin events go through
+    /// the same validator as producer input and are ingested as [`Source::SelfAudit`].
+    pub async fn audit(&self, tenant: &Tenant, event: AdminEvent) -> Result<(), ServiceError> {
+        let mut item = json!({
+            "id": {"applicationName": "admin"},
+            "actor": event.actor.to_wire(),
+            "events": [{"name": event.name, "parameters": event.parameters}],
+            "result": event.outcome.as_str(),
+        });
+        if let Some(ip) = event.ip {
+            item["ipAddress"] = json!(ip.to_string());
+        }
+        if let Some(ua) = &event.user_agent {
+            item["userAgent"] = json!(ua);
+        }
+        let activity = validate_item(&self.context(tenant), 0, &item).map_err(|errors| {
+            // Only a programming error (an admin event the catalogue lacks) lands here.
+            ServiceError::internal(format!("admin event {} is invalid: {errors:?}", event.name))
+        })?;
+        self.ingest(tenant, Source::SelfAudit, vec![activity], Instant::now())
+            .await?;
+        Ok(())
     }
-    if let Some(ua) = &event.user_agent {
-        item["userAgent"] = json!(ua);
-    }
-    let ctx = Context {
-        catalog,
-        tenant,
-        now_us,
-    };
-    let activity = validate_item(&ctx, 0, &item).map_err(|errors| {
-        // Only a programming error (an admin event the catalogue lacks) lands here.
-        StoreError::Backend(format!("admin event {} is invalid: {errors:?}", event.name))
-    })?;
-    store.append(tenant, vec![activity]).await?;
-    Ok(())
 }

@@ -1,6 +1,9 @@
 //! Opaque page tokens. A cursor carries the last position of a page and the upper time bound the
 //! first page froze, signed with a server secret and bound to the tenant, so that a client cannot
 //! forge a position or replay another tenant's cursor (either is a 400, not a silent reposition).
+//!
+//! Only [`crate::paging`] calls this module: it is the one place that freezes, encodes and decodes
+//! page positions.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,8 +22,9 @@ const MAX_LEN: usize = 128;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub after: Position,
-    /// The exclusive end of the time window, frozen when the first page was served.
-    pub end_us: i64,
+    /// The exclusive end of the time window, frozen when the first page was served; `None` when
+    /// the window is open-ended.
+    pub end_us: Option<i64>,
 }
 
 fn mac(key: &[u8; 32], tenant: &Tenant, payload: &[u8]) -> [u8; MAC_LEN] {
@@ -38,7 +42,8 @@ pub fn encode(key: &[u8; 32], tenant: &Tenant, c: Cursor) -> String {
     buf.push(VERSION);
     buf.extend_from_slice(&c.after.time_us.to_be_bytes());
     buf.extend_from_slice(&c.after.seq.to_be_bytes());
-    buf.extend_from_slice(&c.end_us.to_be_bytes());
+    // An open end is `i64::MAX` on the wire (no time reaches it), as cursors always encoded it.
+    buf.extend_from_slice(&c.end_us.unwrap_or(i64::MAX).to_be_bytes());
     let tag = mac(key, tenant, &buf);
     buf.extend_from_slice(&tag);
     URL_SAFE_NO_PAD.encode(buf)
@@ -67,7 +72,7 @@ pub fn decode(key: &[u8; 32], tenant: &Tenant, text: &str) -> Result<Cursor, &'s
             time_us: int(1),
             seq: int(9),
         },
-        end_us: int(17),
+        end_us: Some(int(17)).filter(|&e| e != i64::MAX),
     })
 }
 
@@ -84,7 +89,7 @@ mod tests {
                 time_us: 123,
                 seq: -4,
             },
-            end_us: 999,
+            end_us: Some(999),
         };
         let s = encode(&key, &t, c);
         assert_eq!(decode(&key, &t, &s), Ok(c));
@@ -102,6 +107,8 @@ mod tests {
             decode(&key, &t, &URL_SAFE_NO_PAD.encode(bytes)).is_err(),
             "tampering is detected"
         );
+        let open = Cursor { end_us: None, ..c };
+        assert_eq!(decode(&key, &t, &encode(&key, &t, open)), Ok(open));
         for junk in ["", "Mg==", "!!!", &"A".repeat(500)] {
             assert!(decode(&key, &t, junk).is_err(), "{junk:?}");
         }

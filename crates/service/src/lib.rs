@@ -1,0 +1,148 @@
+//! The application layer of authtrail: every operation a front end (HTTP API, web console, CLI)
+//! performs, typed, in one place. Front ends parse their input into the types here, call a
+//! [`Service`] method and render the answer; none of them talks to the store directly for these
+//! operations, and none calls another front end.
+//!
+//! One [`Service`] value (cheap to clone) holds the store, the catalogue, the clock and the
+//! cursor-signing key; each module adds the methods of one concern to it:
+//!
+//! - [`ingest`]: validation of a batch, and `ingest` (a validated batch plus its [`Source`] →
+//!   receipts), the one place ingest is counted (through an [`IngestObserver`]).
+//! - [`read`]: `list`, `get`, `count`, and [`read::Seek`] for offset paging; [`paging`] is the one
+//!   place page cursors are frozen, encoded and decoded ([`cursor`] is their byte format).
+//! - [`query`]: catalogue-aware query building (event names in any spelling, typed `filters`).
+//! - [`audit`]: self-audit: admin actions recorded as `admin` activities.
+//! - [`tokens`]: API tokens: mint, list, revoke, authenticate, each change audited.
+//! - [`users`]: console users (create, password, delete, list) and their sessions (sign-in,
+//!   sign-out), each change audited; [`password`] is the argon2 hashing.
+//! - [`retention`]: the purge and its audit records.
+//! - [`export`]: export, import and verify of whole trails.
+//! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
+//! - [`error`]: [`ServiceError`], the domain error every operation returns.
+
+pub mod audit;
+pub mod cursor;
+pub mod error;
+pub mod export;
+pub mod ingest;
+pub mod paging;
+pub mod password;
+pub mod query;
+pub mod read;
+pub mod retention;
+pub mod tokens;
+pub mod users;
+pub mod webhook_key;
+
+use std::sync::Arc;
+
+use authtrail_catalog::Catalog;
+use authtrail_model::{Clock, Store};
+
+pub use audit::{AdminActor, AdminEvent};
+pub use error::{Detail, ServiceError};
+pub use ingest::{IngestObserver, Source};
+pub use read::Listed;
+
+/// The operations of authtrail over one store. Clones share everything.
+#[derive(Clone)]
+pub struct Service(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    /// Signs page cursors; shared by every node through the store.
+    cursor_key: [u8; 32],
+    observer: Arc<dyn IngestObserver>,
+}
+
+impl Service {
+    /// The service over `store`, fetching (or creating) the store's cursor-signing secret.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Service, ServiceError> {
+        let cursor_key = store.secret("cursor-signing").await?;
+        Ok(Service(Arc::new(Inner {
+            store,
+            catalog,
+            clock,
+            cursor_key,
+            observer: Arc::new(ingest::Unobserved),
+        })))
+    }
+
+    /// The same service, reporting every ingest to `observer` (the server's metrics).
+    pub fn observed_by(self, observer: Arc<dyn IngestObserver>) -> Service {
+        let i = &self.0;
+        Service(Arc::new(Inner {
+            store: i.store.clone(),
+            catalog: i.catalog.clone(),
+            clock: i.clock.clone(),
+            cursor_key: i.cursor_key,
+            observer,
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.0.catalog
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    pub fn now_us(&self) -> i64 {
+        self.0.clock.now_us()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A service on a temporary SQLite store with a manual clock.
+
+    use std::sync::Arc;
+
+    use authtrail_catalog::Catalog;
+    use authtrail_model::{ManualClock, Tenant};
+    use authtrail_store_sqlite::SqliteStore;
+
+    use super::Service;
+
+    /// 2026-11-23T00:00:00Z.
+    pub const NOW: i64 = 1_795_392_000_000_000;
+
+    pub struct Fixture {
+        pub service: Service,
+        pub clock: ManualClock,
+        _dir: tempfile::TempDir,
+    }
+
+    pub async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at(NOW);
+        let store = Arc::new(SqliteStore::open(dir.path(), Arc::new(clock.clone())).unwrap());
+        let service = Service::open(
+            store,
+            Arc::new(Catalog::builtin().unwrap()),
+            Arc::new(clock.clone()),
+        )
+        .await
+        .unwrap();
+        Fixture {
+            service,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub fn tenant(t: &str) -> Tenant {
+        Tenant::new(t).unwrap()
+    }
+}
