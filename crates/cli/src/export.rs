@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use authtrail_model::{Activity, ActivityQuery, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{Activity, ActivityQuery, Tenant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::StoreArgs;

@@ -8,7 +8,8 @@ use std::io::BufRead;
 
 use anyhow::bail;
 use authtrail_catalog::Catalog;
-use authtrail_model::{Clock, Store, SystemClock, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{Clock, SystemClock, Tenant};
 use authtrail_server::logto::webhook::{KEY_NAME, MAX_KEY_BYTES};
 use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 

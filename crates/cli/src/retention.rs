@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use authtrail_catalog::Catalog;
+use authtrail_model::store::prelude::*;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{ActivityQuery, Clock, ParamValue, Store, SystemClock, Tenant};
+use authtrail_model::{ActivityQuery, Clock, ParamValue, SystemClock, Tenant};
 use authtrail_server::AppState;
 use authtrail_server::metrics::PurgeRun;
 use authtrail_server::self_audit::{AdminActor, AdminEvent, record};

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use authtrail_catalog::Catalog;
+use authtrail_model::store::prelude::*;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Clock, Scope, Store, SystemClock, Tenant};
+use authtrail_model::{Clock, Scope, SystemClock, Tenant};
 use authtrail_server::auth::mint_token;
 use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 

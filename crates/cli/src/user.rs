@@ -7,8 +7,9 @@ use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use authtrail_catalog::Catalog;
+use authtrail_model::store::prelude::*;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Clock, ConsoleUser, Store, SystemClock, Tenant};
+use authtrail_model::{Clock, ConsoleUser, SystemClock, Tenant};
 use authtrail_server::console::password;
 use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 

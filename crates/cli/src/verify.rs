@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use authtrail_model::{Activity, ActivityBody, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{Activity, ActivityBody, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};

@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use authtrail_model::StoreError;
 use authtrail_model::validate::FieldError;
+use authtrail_model::{StoreError, StoreErrorKind};
 
 /// One problem, naming the field (a query parameter, or a path into the request body).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -149,10 +149,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Backend(m) => {
-                tracing::error!(error = %m, "store failure");
+        match e.kind() {
+            StoreErrorKind::Unavailable => ApiError::Unavailable(e.message().to_string()),
+            _ => {
+                // Recorded as an error value, so the log carries the engine's error chain too.
+                tracing::error!(error = &e as &dyn std::error::Error, "store failure");
                 ApiError::Internal
             }
         }

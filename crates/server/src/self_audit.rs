@@ -11,8 +11,9 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use authtrail_catalog::Catalog;
+use authtrail_model::store::prelude::*;
 use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::{Outcome, Store, StoreError, Tenant};
+use authtrail_model::{Outcome, Tenant};
 
 /// Who performed an admin action.
 #[derive(Debug, Clone)]
@@ -136,7 +137,10 @@ pub async fn record(
     };
     let activity = validate_item(&ctx, 0, &item).map_err(|errors| {
         // Only a programming error (an admin event the catalogue lacks) lands here.
-        StoreError::Backend(format!("admin event {} is invalid: {errors:?}", event.name))
+        StoreError::new(
+            StoreErrorKind::Invalid,
+            format!("admin event {} is invalid: {errors:?}", event.name),
+        )
     })?;
     store.append(tenant, vec![activity]).await?;
     Ok(())

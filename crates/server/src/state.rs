@@ -7,7 +7,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use authtrail_catalog::Catalog;
-use authtrail_model::{Clock, Store, StoreError};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{Clock, StoreError};
 
 use crate::ratelimit::KeyedLimit;
 

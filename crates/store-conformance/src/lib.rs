@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use authtrail_catalog::Catalog;
 use authtrail_model::filters;
+use authtrail_model::store::prelude::*;
 use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{
     ActivityQuery, ActorFilter, ConsoleSession, ConsoleUser, NewActivity, Outcome, Position, Scope,
-    Store, Tenant, TokenRecord,
+    Tenant, TokenRecord,
 };
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use authtrail_model::{ConsoleSession, ConsoleUser, StoreError, Tenant};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::{PgStore, backend, pg};
+use crate::{PgStore, corrupt, pg};
 
 const USER_COLUMNS: &str = "username, tenant, password_hash, created_us";
 const SESSION_COLUMNS: &str = "hash, username, tenant, created_us, expires_us";
@@ -13,7 +13,7 @@ const SESSION_COLUMNS: &str = "hash, username, tenant, created_us, expires_us";
 fn decode_user(r: &Row) -> Result<ConsoleUser, StoreError> {
     Ok(ConsoleUser {
         username: r.get(0),
-        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(corrupt)?,
         password_hash: r.get(2),
         created_us: r.get(3),
     })
@@ -24,9 +24,9 @@ fn decode_session(r: &Row) -> Result<ConsoleSession, StoreError> {
     Ok(ConsoleSession {
         hash: hash
             .try_into()
-            .map_err(|_| backend("session hash is not 32 bytes"))?,
+            .map_err(|_| corrupt("session hash is not 32 bytes"))?,
         username: r.get(1),
-        tenant: Tenant::new(r.get::<_, &str>(2)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(2)).map_err(corrupt)?,
         created_us: r.get(3),
         expires_us: r.get(4),
     })

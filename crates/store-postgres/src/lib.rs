@@ -13,6 +13,7 @@
 //!   SQLite engine does (see [`read`]).
 
 mod console;
+mod errors;
 mod partitions;
 mod purge;
 mod read;
@@ -26,12 +27,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::{CommitHub, CommitWatch};
 use authtrail_model::{
     Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
-    Page, Position, Receipt, Store, StoreError, Tenant, TokenRecord,
+    Page, Position, Receipt, StoreError, StoreErrorKind, Tenant, TokenRecord,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+
+pub(crate) use errors::{corrupt, fail, pg};
 
 pub use schema::{Migrated, SCHEMA_VERSION};
 
@@ -44,6 +49,8 @@ pub struct PgStore {
     pool: Pool,
     clock: Arc<dyn Clock>,
     cache: Cache,
+    /// This node's view of each tenant's committed sequence number.
+    commits: Arc<CommitHub>,
 }
 
 /// Facts that never change once true, remembered per node to save round trips. Nothing here may
@@ -55,29 +62,6 @@ pub(crate) struct Cache {
     tenants: Mutex<HashMap<String, i32>>,
     names: Mutex<HashMap<(String, String), i32>>,
     months: Mutex<HashSet<partitions::Month>>,
-}
-
-/// A database error with PostgreSQL's own message: `tokio_postgres::Error`'s `Display` alone says
-/// only "db error".
-pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error() {
-        let mut s = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
-        if let Some(detail) = db.detail() {
-            s.push_str(&format!(" ({detail})"));
-        }
-        return StoreError::Backend(s);
-    }
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        s.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    StoreError::Backend(s)
-}
-
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
 }
 
 /// Session settings of every connection, so that no query's cost depends on table statistics.
@@ -98,7 +82,7 @@ const PLANNER: &str = "-c enable_sort=off -c enable_bitmapscan=off -c jit=off";
 fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, StoreError> {
     let mut cfg: tokio_postgres::Config = url
         .parse()
-        .map_err(|e| backend(format!("invalid PostgreSQL URL: {e}")))?;
+        .map_err(|e| StoreError::caused(StoreErrorKind::Invalid, "invalid PostgreSQL URL", e))?;
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
     }
@@ -171,22 +155,17 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
-            .map_err(backend)?;
+            .map_err(|e| StoreError::caused(StoreErrorKind::Backend, "cannot build the pool", e))?;
         Ok(PgStore {
             pool,
             clock,
             cache: Cache::default(),
+            commits: Arc::new(CommitHub::default()),
         })
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Closed => {
-                StoreError::Unavailable("the connection pool is closed".into())
-            }
-            deadpool_postgres::PoolError::Backend(e) => pg(e),
-            e => backend(format!("cannot get a database connection: {e}")),
-        })
+        self.pool.get().await.map_err(errors::pool)
     }
 
     /// The tenant's id, if it was ever written to.
@@ -215,7 +194,7 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
+impl ActivityLog for PgStore {
     fn append<'a>(
         &'a self,
         tenant: &'a Tenant,
@@ -274,6 +253,17 @@ impl Store for PgStore {
         Box::pin(read::tenants(self))
     }
 
+    fn nth_position<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        n: u64,
+    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
+        Box::pin(read::nth_position(self, tenant, query, n))
+    }
+}
+
+impl TokenStore for PgStore {
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(tokens::put(self, token))
     }
@@ -300,18 +290,11 @@ impl Store for PgStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(tokens::revoke(self, tenant, id, at_us))
     }
+}
 
+impl SecretStore for PgStore {
     fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
         Box::pin(tokens::secret(self, name))
-    }
-
-    fn nth_position<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        n: u64,
-    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
-        Box::pin(read::nth_position(self, tenant, query, n))
     }
 
     fn tenant_secret<'a>(
@@ -339,7 +322,9 @@ impl Store for PgStore {
             tokens::set_tenant_secret(self, &key, value).await
         })
     }
+}
 
+impl ConsoleStore for PgStore {
     fn put_console_user<'a>(
         &'a self,
         user: &'a ConsoleUser,
@@ -395,6 +380,12 @@ impl Store for PgStore {
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(console::delete_session(self, hash))
+    }
+}
+
+impl CommitNotifier for PgStore {
+    fn subscribe(&self, tenant: &Tenant) -> CommitWatch {
+        self.commits.subscribe(tenant)
     }
 }
 

@@ -3,7 +3,7 @@
 use authtrail_model::{Scope, StoreError, Tenant, TokenRecord};
 use tokio_postgres::Row;
 
-use crate::{PgStore, backend, pg};
+use crate::{PgStore, corrupt, pg};
 
 const COLUMNS: &str = "id, tenant, name, scopes, hash, created_us, expires_us, revoked_us";
 
@@ -11,7 +11,7 @@ fn decode(r: &Row) -> Result<TokenRecord, StoreError> {
     let hash: &[u8] = r.get(4);
     Ok(TokenRecord {
         id: r.get(0),
-        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(corrupt)?,
         name: r.get(2),
         scopes: r
             .get::<_, &str>(3)
@@ -20,7 +20,7 @@ fn decode(r: &Row) -> Result<TokenRecord, StoreError> {
             .collect(),
         hash: hash
             .try_into()
-            .map_err(|_| backend("token hash is not 32 bytes"))?,
+            .map_err(|_| corrupt("token hash is not 32 bytes"))?,
         created_us: r.get(5),
         expires_us: r.get(6),
         revoked_us: r.get(7),
@@ -113,7 +113,7 @@ pub(crate) async fn secret(store: &PgStore, name: &str) -> Result<[u8; 32], Stor
         .map_err(pg)?;
     row.get::<_, &[u8]>(0)
         .try_into()
-        .map_err(|_| backend("stored secret is not 32 bytes"))
+        .map_err(|_| corrupt("stored secret is not 32 bytes"))
 }
 
 pub(crate) async fn tenant_secret(

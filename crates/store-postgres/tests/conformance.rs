@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::Arc;
 
-use authtrail_model::Store;
+use authtrail_model::store::prelude::*;
 use authtrail_store_conformance::conformance_tests;
 
 async fn fresh() -> Option<Arc<dyn Store>> {

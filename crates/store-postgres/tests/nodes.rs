@@ -7,7 +7,8 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use authtrail_model::{ActivityQuery, NewActivity, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, NewActivity, Tenant};
 use authtrail_store_conformance::{T0, login};
 use authtrail_store_postgres::{PgStore, SCHEMA_VERSION};
 use tokio::sync::Barrier;

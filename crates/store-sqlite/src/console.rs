@@ -4,9 +4,7 @@
 use authtrail_model::{ConsoleSession, ConsoleUser, StoreError, Tenant};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::errors::backend;
 
 fn bad(m: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, m.into())

@@ -8,6 +8,7 @@
 
 mod body;
 mod console;
+mod errors;
 mod read;
 mod schema;
 mod tokens;
@@ -16,16 +17,18 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use authtrail_model::store::tenant_secret_key;
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::{CommitHub, CommitWatch, tenant_secret_key};
 use authtrail_model::{
     Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
-    Page, Position, Receipt, Store, StoreError, Tenant, TokenRecord,
+    Page, Position, Receipt, StoreError, StoreErrorKind, Tenant, TokenRecord,
 };
 use crossbeam_channel::Sender;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use errors::{backend, stopped};
 use writer::{Job, Request};
 
 /// The database file inside a data directory.
@@ -35,26 +38,21 @@ pub struct SqliteStore {
     path: PathBuf,
     tx: Sender<Request>,
     readers: r2d2::Pool<SqliteConnectionManager>,
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+    commits: Arc<CommitHub>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, migrating its schema to the newest version.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            backend(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
+            let context = format!("cannot create data directory {}", dir.display());
+            StoreError::caused(StoreErrorKind::Backend, context, e)
         })?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)
-            .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| backend(e).context(format!("cannot open {}", path.display())))?;
         schema::configure(&conn, false).map_err(backend)?;
-        schema::migrate(&mut conn).map_err(backend)?;
+        schema::migrate(&mut conn).map_err(|m| errors::fail(StoreErrorKind::Backend, m))?;
 
         let manager =
             SqliteConnectionManager::file(&path).with_init(|c| schema::configure(c, true));
@@ -64,12 +62,18 @@ impl SqliteStore {
             .map_err(backend)?;
 
         let (tx, rx) = crossbeam_channel::bounded(1024);
-        let w = writer::Writer::new(conn, clock);
+        let commits = Arc::new(CommitHub::default());
+        let w = writer::Writer::new(conn, clock, commits.clone());
         std::thread::Builder::new()
             .name("authtrail-sqlite-writer".into())
             .spawn(move || w.run(rx))
             .map_err(backend)?;
-        Ok(SqliteStore { path, tx, readers })
+        Ok(SqliteStore {
+            path,
+            tx,
+            readers,
+            commits,
+        })
     }
 
     /// The database file.
@@ -109,11 +113,8 @@ impl SqliteStore {
         let job: Job = Box::new(move |c| {
             let _ = reply.send(f(c));
         });
-        self.tx
-            .send(Request::Run(job))
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+        self.tx.send(Request::Run(job)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 }
 
@@ -138,7 +139,7 @@ fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64,
     Ok(n as u64)
 }
 
-impl Store for SqliteStore {
+impl ActivityLog for SqliteStore {
     fn append<'a>(
         &'a self,
         tenant: &'a Tenant,
@@ -155,9 +156,8 @@ impl Store for SqliteStore {
                     batch,
                     reply,
                 })
-                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-            rx.await
-                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+                .map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())?
         })
     }
 
@@ -212,9 +212,8 @@ impl Store for SqliteStore {
                     items,
                     reply,
                 })
-                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
-            rx.await
-                .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+                .map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())?
         })
     }
 
@@ -243,6 +242,18 @@ impl Store for SqliteStore {
         Box::pin(self.read(read::tenants))
     }
 
+    fn nth_position<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        query: &'a ActivityQuery,
+        n: u64,
+    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        Box::pin(self.read(move |c| read::nth_position(c, &tenant, &query, n)))
+    }
+}
+
+impl TokenStore for SqliteStore {
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
         let token = token.clone();
         Box::pin(self.write(move |c| tokens::put(c, &token)))
@@ -273,20 +284,12 @@ impl Store for SqliteStore {
         let (tenant, id) = (tenant.clone(), id.to_string());
         Box::pin(self.write(move |c| tokens::revoke(c, &tenant, &id, at_us)))
     }
+}
 
+impl SecretStore for SqliteStore {
     fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
         let name = name.to_string();
         Box::pin(self.write(move |c| tokens::secret(c, &name)))
-    }
-
-    fn nth_position<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        n: u64,
-    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
-        let (tenant, query) = (tenant.clone(), query.clone());
-        Box::pin(self.read(move |c| read::nth_position(c, &tenant, &query, n)))
     }
 
     fn tenant_secret<'a>(
@@ -308,7 +311,9 @@ impl Store for SqliteStore {
         let value = value.map(<[u8]>::to_vec);
         Box::pin(self.write(move |c| tokens::set_tenant_secret(c, &key, value.as_deref())))
     }
+}
 
+impl ConsoleStore for SqliteStore {
     fn put_console_user<'a>(
         &'a self,
         user: &'a ConsoleUser,
@@ -372,5 +377,11 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let hash = *hash;
         Box::pin(self.write(move |c| console::delete_session(c, &hash)))
+    }
+}
+
+impl CommitNotifier for SqliteStore {
+    fn subscribe(&self, tenant: &Tenant) -> CommitWatch {
+        self.commits.subscribe(tenant)
     }
 }

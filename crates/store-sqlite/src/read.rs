@@ -8,18 +8,16 @@
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
-    Tenant,
+    StoreErrorKind, Tenant,
 };
 use rusqlite::types::Value as Sql;
+
+use crate::errors::{backend, fail};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 /// The row, then the columns whose values the writer keeps out of the body (`writer::Columns`).
 const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body, \
                        a.actor_email, a.actor_profile, a.ip, a.session_id, a.source_id";
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached("SELECT id FROM tenants WHERE name = ?1")
@@ -249,7 +247,9 @@ pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
         .map_err(backend)?;
     let mut out = Vec::new();
     for name in rows {
-        out.push(Tenant::new(&name.map_err(backend)?).map_err(backend)?);
+        out.push(
+            Tenant::new(&name.map_err(backend)?).map_err(|m| fail(StoreErrorKind::Corrupt, m))?,
+        );
     }
     Ok(out)
 }

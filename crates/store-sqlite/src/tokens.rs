@@ -1,11 +1,9 @@
 //! API tokens and server secrets. Only a token's SHA-256 is stored.
 
-use authtrail_model::{Scope, StoreError, Tenant, TokenRecord};
+use authtrail_model::{Scope, StoreError, StoreErrorKind, Tenant, TokenRecord};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::errors::{backend, fail};
 
 const COLUMNS: &str = "id, tenant, name, scopes, hash, created_us, expires_us, revoked_us";
 
@@ -98,7 +96,7 @@ pub(crate) fn secret(c: &mut Connection, name: &str) -> Result<[u8; 32], StoreEr
         })
         .map_err(backend)?;
     v.try_into()
-        .map_err(|_| backend("stored secret is not 32 bytes"))
+        .map_err(|_| fail(StoreErrorKind::Corrupt, "stored secret is not 32 bytes"))
 }
 
 pub(crate) fn tenant_secret(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -22,7 +22,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 
-use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Position, Scope, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Position, Scope, Tenant};
 
 use super::LogtoError;
 use super::mapping::{Log, to_log};
