@@ -4,35 +4,35 @@
 //!   sequence number there, writes the rows with `COPY ... FROM STDIN BINARY` and stores the new
 //!   last number. The row lock serializes the writers of one tenant across every node, and a
 //!   rollback hands its numbers back, so `uniqueQualifier` is gap-free and duplicate-free (see
-//!   [`write`]). Tenants do not wait for each other.
-//! - Activities live in a table partitioned by month on their event time (see [`partitions`]);
-//!   retention drops whole months (see [`purge`]).
+//!   [`activities::write`]). Tenants do not wait for each other.
+//! - Activities live in a table partitioned by month on their event time (see
+//!   [`activities::partitions`]);
+//!   retention drops whole months (see [`activities::purge`]).
 //! - The schema is a list of numbered migrations applied at start under an advisory lock (see
 //!   [`schema`]), or ahead of time with [`PgStore::migrate`].
 //! - Reads walk one `(tenant, column, time desc, seq desc)` index per condition, exactly as the
-//!   SQLite engine does (see [`read`]).
+//!   SQLite engine does (see [`activities::read`]).
+//!
+//! Map, one file per capability: [`activities`] (the activity log: reads, writes, partitions,
+//! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
+//! across nodes through LISTEN/NOTIFY); plus [`schema`] (migrations) and [`errors`].
 
+mod activities;
 mod console;
 mod errors;
-mod partitions;
-mod purge;
-mod read;
+mod notify;
 mod schema;
+mod secrets;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;
-mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authtrail_model::store::prelude::*;
-use authtrail_model::store::{CommitHub, CommitWatch};
-use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
-    Page, Position, Receipt, StoreError, StoreErrorKind, Tenant, TokenRecord,
-};
+use authtrail_model::store::CommitHub;
+use authtrail_model::{Clock, StoreError, StoreErrorKind, Tenant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
@@ -56,18 +56,18 @@ pub struct PgStore {
 /// Facts that never change once true, remembered per node to save round trips. Nothing here may
 /// affect correctness when another node changes the database: tenant and event-name ids are never
 /// deleted or renumbered, and a month wrongly believed to have a partition only sends rows to the
-/// default partition, where they are still found (see [`partitions`]).
+/// default partition, where they are still found (see [`activities::partitions`]).
 #[derive(Default)]
 pub(crate) struct Cache {
     tenants: Mutex<HashMap<String, i32>>,
     names: Mutex<HashMap<(String, String), i32>>,
-    months: Mutex<HashSet<partitions::Month>>,
+    months: Mutex<HashSet<activities::partitions::Month>>,
 }
 
 /// Session settings of every connection, so that no query's cost depends on table statistics.
 ///
 /// Every list, count and tail statement is an ordered walk of one `(tenant, column, time, seq)`
-/// index that stops after a page (see [`read`]). Without statistics (a partition that was never
+/// index that stops after a page (see [`activities::read`]). Without statistics (a partition that was never
 /// analysed: a new month, `autovacuum = off`, or autovacuum behind a fast ingest) the planner
 /// guesses that a few rows match, and prefers a bitmap scan of *every* match followed by a sort:
 /// 164 ms instead of under 1 ms for an event name with 37,000 rows. With sorts and bitmap scans
@@ -191,201 +191,6 @@ impl PgStore {
                 .insert(tenant.as_str().to_string(), id);
         }
         Ok(id)
-    }
-}
-
-impl ActivityLog for PgStore {
-    fn append<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        batch: Vec<NewActivity>,
-    ) -> BoxFuture<'a, Result<Vec<Receipt>, StoreError>> {
-        Box::pin(write::append(self, tenant, batch))
-    }
-
-    fn get<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        unique_qualifier: i64,
-    ) -> BoxFuture<'a, Result<Option<Activity>, StoreError>> {
-        Box::pin(read::get(self, tenant, unique_qualifier))
-    }
-
-    fn list<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-    ) -> BoxFuture<'a, Result<Page, StoreError>> {
-        Box::pin(read::list(self, tenant, query))
-    }
-
-    fn count<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        cap: Option<u64>,
-    ) -> BoxFuture<'a, Result<Count, StoreError>> {
-        Box::pin(read::count(self, tenant, query, cap))
-    }
-
-    fn tail<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Activity>, StoreError>> {
-        Box::pin(read::tail(self, tenant, after, limit))
-    }
-
-    fn restore<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        items: Vec<Activity>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(write::restore(self, tenant, items))
-    }
-
-    fn purge_before<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(purge::purge_before(self, before_us))
-    }
-
-    fn tenants<'a>(&'a self) -> BoxFuture<'a, Result<Vec<Tenant>, StoreError>> {
-        Box::pin(read::tenants(self))
-    }
-
-    fn nth_position<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        n: u64,
-    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
-        Box::pin(read::nth_position(self, tenant, query, n))
-    }
-}
-
-impl TokenStore for PgStore {
-    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(tokens::put(self, token))
-    }
-
-    fn token_by_hash<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
-        Box::pin(tokens::by_hash(self, hash))
-    }
-
-    fn list_tokens<'a>(
-        &'a self,
-        tenant: Option<&'a Tenant>,
-    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
-        Box::pin(tokens::list(self, tenant))
-    }
-
-    fn revoke_token<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        id: &'a str,
-        at_us: i64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(tokens::revoke(self, tenant, id, at_us))
-    }
-}
-
-impl SecretStore for PgStore {
-    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
-        Box::pin(tokens::secret(self, name))
-    }
-
-    fn tenant_secret<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move {
-            tokens::tenant_secret(
-                self,
-                &authtrail_model::store::tenant_secret_key(tenant, name),
-            )
-            .await
-        })
-    }
-
-    fn set_tenant_secret<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        name: &'a str,
-        value: Option<&'a [u8]>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let key = authtrail_model::store::tenant_secret_key(tenant, name);
-            tokens::set_tenant_secret(self, &key, value).await
-        })
-    }
-}
-
-impl ConsoleStore for PgStore {
-    fn put_console_user<'a>(
-        &'a self,
-        user: &'a ConsoleUser,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::put_user(self, user))
-    }
-
-    fn console_user<'a>(
-        &'a self,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
-        Box::pin(console::user(self, username))
-    }
-
-    fn list_console_users<'a>(
-        &'a self,
-        tenant: Option<&'a Tenant>,
-    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
-        Box::pin(console::list_users(self, tenant))
-    }
-
-    fn set_console_password<'a>(
-        &'a self,
-        username: &'a str,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::set_password(self, username, password_hash))
-    }
-
-    fn delete_console_user<'a>(
-        &'a self,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::delete_user(self, username))
-    }
-
-    fn put_console_session<'a>(
-        &'a self,
-        session: &'a ConsoleSession,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(console::put_session(self, session))
-    }
-
-    fn console_session<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
-        Box::pin(console::session(self, hash))
-    }
-
-    fn delete_console_session<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::delete_session(self, hash))
-    }
-}
-
-impl CommitNotifier for PgStore {
-    fn subscribe(&self, tenant: &Tenant) -> CommitWatch {
-        self.commits.subscribe(tenant)
     }
 }
 

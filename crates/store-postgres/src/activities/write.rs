@@ -32,7 +32,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::partitions::{self, Month};
+use super::partitions::{self, Month};
 use crate::{PgStore, fail, pg};
 
 /// One row ready for `COPY`.
