@@ -7,6 +7,9 @@ use authtrail_model::{BoxFuture, Tenant};
 
 use crate::{PgStore, corrupt, pg};
 
+/// Created on first use by whichever node asks first; the others read that one. The insert and
+/// the read are separate statements so that the read, taking a fresh snapshot, sees a value
+/// another node committed while our insert waited on it.
 async fn secret(store: &PgStore, name: &str) -> Result<[u8; 32], StoreError> {
     let fresh: [u8; 32] = rand::random();
     let c = store.client().await?;

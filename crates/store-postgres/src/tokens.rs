@@ -90,10 +90,6 @@ async fn revoke(
     Ok(n == 1)
 }
 
-/// Created on first use by whichever node asks first; the others read that one. The insert and
-/// the read are separate statements so that the read, taking a fresh snapshot, sees a value
-/// another node committed while our insert waited on it.
-
 impl TokenStore for PgStore {
     fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(put(self, token))
