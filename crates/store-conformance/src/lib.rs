@@ -3,11 +3,12 @@
 //! An engine's test file calls [`conformance_tests!`] with an async expression that makes a fresh,
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
-//! [`activity_log`], [`tokens`], [`secrets`], [`console`]. A new capability adds its module here
+//! [`activity_log`], [`tokens`], [`secrets`], [`console`], [`notify`]. A new capability adds its module here
 //! and its cases to the macro.
 
 pub mod activity_log;
 pub mod console;
+pub mod notify;
 pub mod secrets;
 pub mod tokens;
 
@@ -61,6 +62,10 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; console:
             console_users_are_unique_listed_and_deleted,
             console_sessions_end_with_their_user,
+        );
+        $crate::conformance_tests!(@module $make; notify:
+            append_wakes_the_tenants_subscribers_only,
+            restore_wakes_the_tenants_subscribers,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

@@ -51,6 +51,16 @@ pub struct PgStore {
     cache: Cache,
     /// This node's view of each tenant's committed sequence number.
     commits: Arc<CommitHub>,
+    /// The schema holding our tables: commit notices name it (see [`notify`]).
+    schema: String,
+    /// The task listening for other nodes' commits; stopped with the store.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 /// Facts that never change once true, remembered per node to save round trips. Nothing here may
@@ -146,7 +156,7 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         schema::migrate(&cfg, schema).await?;
         let manager = Manager::from_config(
-            cfg,
+            cfg.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -156,11 +166,24 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::caused(StoreErrorKind::Backend, "cannot build the pool", e))?;
+        let schema: String = pool
+            .get()
+            .await
+            .map_err(errors::pool)?
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .map_err(pg)?
+            .get::<_, Option<String>>(0)
+            .unwrap_or_default();
+        let commits = Arc::new(CommitHub::default());
+        let listener = notify::listen(cfg, schema.clone(), commits.clone()).await;
         Ok(PgStore {
             pool,
             clock,
             cache: Cache::default(),
-            commits: Arc::new(CommitHub::default()),
+            commits,
+            schema,
+            listener,
         })
     }
 

@@ -34,6 +34,12 @@ impl CommitWatch {
         *self.rx.borrow()
     }
 
+    /// True when a higher sequence number than the last one seen has been committed since (the
+    /// next [`changed`](Self::changed) returns at once), or the store is gone.
+    pub fn has_changed(&self) -> bool {
+        self.rx.has_changed().unwrap_or(true)
+    }
+
     /// Waits until a higher sequence number than the last one seen is committed, and returns it.
     /// Several commits in between are reported once, with the highest. `None` once the store is
     /// gone.
@@ -99,7 +105,7 @@ mod tests {
         hub.publish(&a, 2);
         assert_eq!(wa.changed().await, Some(3));
         assert_eq!(wb.seq(), 0);
-        assert!(!wb.rx.has_changed().unwrap());
+        assert!(!wb.has_changed());
         assert_eq!(hub.watched().len(), 2);
         drop(wb);
         assert_eq!(hub.watched(), vec![a.clone()]);

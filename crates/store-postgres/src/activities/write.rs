@@ -33,7 +33,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::partitions::{self, Month};
-use crate::{PgStore, fail, pg};
+use crate::{PgStore, fail, notify, pg};
 
 /// One row ready for `COPY`.
 struct Row<'a> {
@@ -155,7 +155,7 @@ pub(crate) async fn append(
     let wrote = !rows.is_empty();
     if wrote {
         write_rows(&tx, tid, &rows).await?;
-        set_last_seq(&tx, tid, seq).await?;
+        set_last_seq(&tx, tid, seq, &notify::notice(&store.schema, tenant, seq)).await?;
     }
     tx.commit().await.map_err(pg)?;
     if wrote {
@@ -236,7 +236,7 @@ pub(crate) async fn restore(
         .collect();
     write_rows(&tx, tid, &rows).await?;
     let high = seqs.last().copied().unwrap_or(last).max(last);
-    set_last_seq(&tx, tid, high).await?;
+    set_last_seq(&tx, tid, high, &notify::notice(&store.schema, tenant, high)).await?;
     tx.commit().await.map_err(pg)?;
     store.commits.publish(tenant, high);
     Ok(())
@@ -255,10 +255,17 @@ async fn lock_tenant(tx: &Transaction<'_>, tid: i32) -> Result<i64, StoreError> 
     Ok(row.get(0))
 }
 
-async fn set_last_seq(tx: &Transaction<'_>, tid: i32, seq: i64) -> Result<(), StoreError> {
+/// Stores the tenant's new last sequence number and announces it: the notice is delivered to
+/// every listening node when (and only if) the transaction commits (see [`crate::notify`]).
+async fn set_last_seq(
+    tx: &Transaction<'_>,
+    tid: i32,
+    seq: i64,
+    notice: &str,
+) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE tenants SET last_seq = $2 WHERE id = $1",
-        &[&tid, &seq],
+        "UPDATE tenants SET last_seq = $2 WHERE id = $1 RETURNING pg_notify($3, $4)",
+        &[&tid, &seq, &notify::CHANNEL, &notice],
     )
     .await
     .map_err(pg)?;
