@@ -26,7 +26,7 @@ pub use activity::{
     Activity, ActivityBody, Actor, Event, NewActivity, Outcome, ParamValue, Parameter, Tenant,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use query::{ActivityQuery, ActorFilter, Page, Position};
+pub use query::{ActivityQuery, ActorFilter, IpFilter, Page, Position};
 pub use store::{
     BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError,
     StoreErrorKind, TokenRecord,

@@ -89,7 +89,7 @@ fn query_from(state: &AppState, tenant: &Tenant, p: &Params) -> Result<ActivityQ
         application,
         event_names,
         actor: p.bounded("actor", 320)?.map(ActorFilter::from_key),
-        ip: p.ip("ip")?,
+        ip: p.ip("ip")?.map(authtrail_model::IpFilter::Addr),
         result,
         session_id: p.bounded("sessionId", 320)?.map(str::to_string),
         start_us,

@@ -8,6 +8,7 @@
 
 pub mod activity_log;
 pub mod console;
+pub mod matches_prop;
 pub mod notify;
 pub mod secrets;
 pub mod tokens;
@@ -48,6 +49,7 @@ macro_rules! conformance_tests {
             counts_are_exact_or_capped,
             nth_position_is_the_nth_item_of_the_listing,
             client_application_filter_checks_rows,
+            ip_filter_takes_an_address_or_a_cidr_block,
             tail_walks_the_sequence_in_order,
             purge_deletes_only_what_is_older_in_every_tenant,
             tenants_lists_those_with_activities,

@@ -105,7 +105,7 @@ async fn list_inner(
     if let Some(raw) = p.get("filters") {
         q.filters = parse_filters(&state.catalog, Some(&app), &q.event_names, raw, "filters")?;
     }
-    q.ip = p.ip("actorIpAddress")?;
+    q.ip = p.ip("actorIpAddress")?.map(authtrail_model::IpFilter::Addr);
     q.start_us = p.time("startTime")?;
     let end = p.time("endTime")?;
     if let Some(s) = q.start_us {

@@ -500,3 +500,57 @@ pub async fn client_application_filter_checks_rows(store: Arc<dyn Store>) {
     let c = store.count(&t, &q, Some(4)).await.unwrap();
     assert_eq!((c.n, c.capped), (4, true));
 }
+
+pub async fn ip_filter_takes_an_address_or_a_cidr_block(store: Arc<dyn Store>) {
+    let t = tenant("Cip");
+    let at = |secs: i64, ip: &str| {
+        new_activity(
+            &t,
+            json!({
+                "id": {"applicationName": "login", "time": time(secs)},
+                "actor": {"email": "ip@x.io"},
+                "ipAddress": ip,
+                "events": [{"name": "login_success"}]
+            }),
+        )
+    };
+    store
+        .append(
+            &t,
+            vec![
+                at(0, "203.0.113.7"),
+                at(1, "203.0.114.1"),
+                at(2, "2001:db8::1"),
+                at(3, "203.0.113.255"),
+                at(4, "2001:db8:1::1"),
+                login(&t, "none@x.io", 5), // 203.0.113.7 as well
+            ],
+        )
+        .await
+        .unwrap();
+    let by = |ip: &str, limit| ActivityQuery {
+        ip: Some(ip.parse().unwrap()),
+        limit,
+        ..ActivityQuery::default()
+    };
+    assert_eq!(all(&*store, &t, by("203.0.113.7", 10)).await, vec![6, 1]);
+    assert_eq!(
+        all(&*store, &t, by("203.0.113.0/24", 1)).await,
+        vec![6, 4, 1],
+        "a block is checked on rows, page by page"
+    );
+    assert_eq!(all(&*store, &t, by("2001:db8::/32", 10)).await, vec![5, 3]);
+    assert_eq!(all(&*store, &t, by("2001:db8::/48", 10)).await, vec![3]);
+    assert!(
+        all(&*store, &t, by("0.0.0.0/0", 10))
+            .await
+            .iter()
+            .all(|uq| ![3, 5].contains(uq)),
+        "an IPv4 block holds no IPv6 address"
+    );
+    let n = store
+        .count(&t, &by("203.0.113.0/24", 10), None)
+        .await
+        .unwrap();
+    assert_eq!((n.n, n.capped), (3, false));
+}

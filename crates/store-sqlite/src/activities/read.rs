@@ -346,7 +346,8 @@ fn statement_of(
         Some(ActorFilter::ProfileId(p)) => c.push("a.actor_profile = ?", Sql::Text(p.clone())),
         None => {}
     }
-    if let Some(ip) = q.ip {
+    // A CIDR block is a row check (`ActivityQuery::matches`), like `filters`.
+    if let Some(ip) = q.ip.and_then(|f| f.addr()) {
         c.push("a.ip = ?", Sql::Text(ip.to_string()));
     }
     if let Some(r) = q.result {
