@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use serde_json::{Value, json};
 
-use authtrail_model::{ActivityQuery, Store, SystemClock, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, SystemClock, Tenant};
 
 use crate::data::Dataset;
 use crate::ingest::{self, IngestRun};

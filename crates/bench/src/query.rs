@@ -9,8 +9,9 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio_postgres::types::Type;
 
+use authtrail_model::store::prelude::*;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{ActivityQuery, Store, Tenant};
+use authtrail_model::{ActivityQuery, Tenant};
 
 use crate::data::Dataset;
 use crate::ingest::http_client;

@@ -13,8 +13,9 @@ use anyhow::anyhow;
 use rusqlite::{Connection, params};
 
 use authtrail_catalog::Catalog;
+use authtrail_model::store::prelude::*;
 use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::{Clock, Store, SystemClock, Tenant};
+use authtrail_model::{Clock, SystemClock, Tenant};
 use authtrail_store_sqlite::SqliteStore;
 
 use crate::data::Event;

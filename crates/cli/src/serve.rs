@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use authtrail_catalog::Catalog;
-use authtrail_model::{Store, SystemClock};
+use authtrail_model::SystemClock;
+use authtrail_model::store::prelude::*;
 use authtrail_server::AppState;
 use authtrail_store_postgres::PgStore;
 use authtrail_store_sqlite::SqliteStore;

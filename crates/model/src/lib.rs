@@ -1,6 +1,6 @@
 //! The domain of authtrail, free of I/O: the [`Activity`] model, validation against the
 //! catalogue, Google's `filters` grammar, the query model with keyset positions, and the
-//! [`Store`] trait that storage engines implement.
+//! store's capability traits that storage engines implement.
 //!
 //! Module map:
 //! - [`activity`]: the Activity in Google's resource shape, and its wire form.
@@ -8,7 +8,8 @@
 //! - [`redact`]: masking of secret-looking fields before storage.
 //! - [`filters`]: Google's `filters` parameter: parsing and evaluation.
 //! - [`query`]: [`ActivityQuery`], [`Position`], [`Page`].
-//! - [`store`]: the [`Store`] trait, receipts and tokens.
+//! - [`store`]: the store's capability traits (activity log, tokens, secrets, console accounts,
+//!   commit notifier), the umbrella [`Store`] and [`StoreError`].
 //! - [`wire_time`], [`clock`], [`limits`]: times on the wire, the injectable clock, input limits.
 
 pub mod activity;
@@ -25,7 +26,8 @@ pub use activity::{
     Activity, ActivityBody, Actor, Event, NewActivity, Outcome, ParamValue, Parameter, Tenant,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use query::{ActivityQuery, ActorFilter, Page, Position};
+pub use query::{ActivityQuery, ActorFilter, IpFilter, Page, Position};
 pub use store::{
-    BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError, TokenRecord,
+    BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError,
+    StoreErrorKind, TokenRecord,
 };

@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use crate::activity::{Activity, Outcome};
 use crate::filters::ParamFilter;
 use crate::store::Count;
@@ -40,6 +42,50 @@ impl ActorFilter {
     }
 }
 
+/// Which addresses an `ip` condition accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpFilter {
+    /// Exactly this address: served by the engines' ip index.
+    Addr(IpAddr),
+    /// Any address in this CIDR block: checked on candidate rows, like `filters`
+    /// (see [`ActivityQuery::checks_rows`]). An IPv4 block never contains an IPv6 address.
+    Net(IpNet),
+}
+
+impl IpFilter {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match self {
+            IpFilter::Addr(a) => *a == ip,
+            IpFilter::Net(n) => n.contains(&ip),
+        }
+    }
+
+    /// The exact address an index can look up, if this is one.
+    pub fn addr(&self) -> Option<IpAddr> {
+        match self {
+            IpFilter::Addr(a) => Some(*a),
+            IpFilter::Net(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for IpFilter {
+    type Err = String;
+
+    /// An address (`203.0.113.7`, `2001:db8::1`) or a CIDR block (`203.0.113.0/24`).
+    fn from_str(s: &str) -> Result<IpFilter, String> {
+        if s.contains('/') {
+            s.parse::<IpNet>()
+                .map(IpFilter::Net)
+                .map_err(|_| format!("{s:?} is not a CIDR block"))
+        } else {
+            s.parse::<IpAddr>()
+                .map(IpFilter::Addr)
+                .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ActivityQuery {
     /// `None` means every application.
@@ -47,7 +93,8 @@ pub struct ActivityQuery {
     /// Canonical event names; an activity matches if it contains an event with any of them.
     pub event_names: Vec<String>,
     pub actor: Option<ActorFilter>,
-    pub ip: Option<IpAddr>,
+    /// An address or a CIDR block (see [`IpFilter`]).
+    pub ip: Option<IpFilter>,
     pub result: Option<Outcome>,
     pub session_id: Option<String>,
     /// Inclusive lower bound, microseconds.
@@ -67,26 +114,77 @@ pub struct ActivityQuery {
 }
 
 impl ActivityQuery {
-    /// Must candidate rows be decoded and checked in Rust (conditions no index serves)?
+    /// Must candidate rows be decoded and checked in Rust (conditions no index serves: parameter
+    /// filters, the client application, a CIDR block)?
     pub fn checks_rows(&self) -> bool {
-        !self.filters.is_empty() || self.client_application_id.is_some()
+        !self.filters.is_empty()
+            || self.client_application_id.is_some()
+            || matches!(self.ip, Some(IpFilter::Net(_)))
     }
 
-    /// Does a stored activity satisfy the parameter filters? Stores call this on candidates their
-    /// indexes cannot judge.
-    pub fn filters_match(&self, a: &Activity) -> bool {
-        if let Some(app) = &self.client_application_id
-            && a.body.client_application_id.as_ref() != Some(app)
+    /// Does `a` satisfy every condition of this query? The one definition of what a query
+    /// selects: engines check their candidate rows with it, and whatever filters activities in
+    /// memory (a live tail, the console) uses it too; the store's property tests show that each
+    /// engine's `list` returns exactly the activities for which it holds. The paging fields
+    /// (`after`, `limit`) are not conditions and are ignored, and so is the tenant, which every
+    /// store call names separately.
+    pub fn matches(&self, a: &Activity) -> bool {
+        let b = &a.body;
+        if self
+            .application
+            .as_ref()
+            .is_some_and(|x| *x != a.application)
         {
             return false;
         }
-        if self.filters.is_empty() {
-            return true;
+        if !self.event_names.is_empty()
+            && !b.events.iter().any(|e| self.event_names.contains(&e.name))
+        {
+            return false;
         }
-        a.body.events.iter().any(|e| {
-            (self.event_names.is_empty() || self.event_names.contains(&e.name))
-                && self.filters.iter().all(|f| f.matches(e))
-        })
+        let actor = match &self.actor {
+            None => true,
+            Some(ActorFilter::Email(e)) => b
+                .actor
+                .email
+                .as_ref()
+                .is_some_and(|x| x.to_lowercase() == e.to_lowercase()),
+            Some(ActorFilter::ProfileId(p)) => b.actor.profile_id.as_ref() == Some(p),
+        };
+        if !actor {
+            return false;
+        }
+        if let Some(f) = &self.ip {
+            let ip = b
+                .ip_address
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok());
+            if !ip.is_some_and(|ip| f.contains(ip)) {
+                return false;
+            }
+        }
+        if self.result.is_some_and(|r| r != b.result) {
+            return false;
+        }
+        if self.session_id.is_some() && b.session_id != self.session_id {
+            return false;
+        }
+        if self.start_us.is_some_and(|s| a.time_us < s)
+            || self.end_us.is_some_and(|e| a.time_us >= e)
+        {
+            return false;
+        }
+        if self.client_application_id.is_some()
+            && b.client_application_id != self.client_application_id
+        {
+            return false;
+        }
+        // Parameter conditions all hold on one event, named in `event_names` if any are.
+        self.filters.is_empty()
+            || b.events.iter().any(|e| {
+                (self.event_names.is_empty() || self.event_names.contains(&e.name))
+                    && self.filters.iter().all(|f| f.matches(e))
+            })
     }
 }
 
@@ -158,7 +256,7 @@ impl<'q> PageBuilder<'q> {
             time_us: a.time_us,
             seq: a.unique_qualifier,
         });
-        if self.query.filters_match(&a) {
+        if self.query.matches(&a) {
             self.items.push(a);
         }
         self.items.len() > self.limit
@@ -280,7 +378,7 @@ impl CountBuilder {
             time_us: a.time_us,
             seq: a.unique_qualifier,
         });
-        if self.query.filters_match(a) {
+        if self.query.matches(a) {
             self.n += 1;
             if self.cap.is_some_and(|c| self.n > c) {
                 return Some(Count {
@@ -323,5 +421,23 @@ mod tests {
         assert_eq!(q(Some(500)).upper_bound(Some(p)), UpperBound::After(p));
         assert_eq!(q(Some(100)).upper_bound(Some(p)), UpperBound::Before(100));
         assert_eq!(q(None).upper_bound(Some(p)), UpperBound::After(p));
+    }
+
+    #[test]
+    fn ip_filters_are_an_address_or_a_block() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let exact: IpFilter = "203.0.113.7".parse().unwrap();
+        assert_eq!(exact.addr(), Some(ip("203.0.113.7")));
+        let block: IpFilter = "203.0.113.0/24".parse().unwrap();
+        assert_eq!(block.addr(), None);
+        assert!(block.contains(ip("203.0.113.200")) && !block.contains(ip("203.0.114.1")));
+        assert!(!"0.0.0.0/0".parse::<IpFilter>().unwrap().contains(ip("::1")));
+        assert!("203.0.113.0/33".parse::<IpFilter>().is_err());
+        assert!("not-an-ip".parse::<IpFilter>().is_err());
+        let q = ActivityQuery {
+            ip: Some(block),
+            ..ActivityQuery::default()
+        };
+        assert!(q.checks_rows(), "a block is checked on rows");
     }
 }

@@ -79,7 +79,7 @@ fn query_from(service: &Service, tenant: &Tenant, p: &Params) -> Result<Activity
         application,
         event_names,
         actor: p.bounded("actor", 320)?.map(ActorFilter::from_key),
-        ip: p.ip("ip")?,
+        ip: p.ip("ip")?.map(authtrail_model::IpFilter::Addr),
         result,
         session_id: p.bounded("sessionId", 320)?.map(str::to_string),
         start_us,

@@ -13,7 +13,8 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use authtrail_model::{ActivityQuery, ConsoleUser, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, ConsoleUser, Tenant};
 use authtrail_server::console::password;
 use authtrail_server::router;
 use support::{Harness, NOW, activity};

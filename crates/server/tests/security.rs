@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use authtrail_model::Store;
+use authtrail_model::store::prelude::*;
 use authtrail_server::Limits;
 use support::{Harness, activity};
 

@@ -1,8 +1,8 @@
 //! The domain error of every operation. Front ends map it once: the HTTP crate into its status
 //! codes and envelopes (`From<ServiceError> for ApiError`), the CLI into a message.
 
-use authtrail_model::StoreError;
 use authtrail_model::validate::FieldError;
+use authtrail_model::{StoreError, StoreErrorKind};
 use serde::Serialize;
 
 /// One problem, naming the field (a query parameter, or a path into the request body).
@@ -92,11 +92,17 @@ impl ServiceError {
     }
 }
 
+/// Mapped by kind: what a caller may retry is `Unavailable`, a clash with stored data is
+/// `Conflict`; everything else is our fault, kept whole (with the engine's error chain) as the
+/// source of `Internal`.
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> ServiceError {
-        match e {
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
-            other @ StoreError::Backend(_) => ServiceError::internal(other),
+        match e.kind() {
+            StoreErrorKind::Unavailable => ServiceError::Unavailable(e.message().to_string()),
+            StoreErrorKind::Conflict => ServiceError::Conflict(e.to_string()),
+            StoreErrorKind::Backend | StoreErrorKind::Corrupt | StoreErrorKind::Invalid => {
+                ServiceError::internal(e)
+            }
         }
     }
 }

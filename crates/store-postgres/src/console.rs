@@ -1,11 +1,12 @@
-//! Console users and sessions. Passwords are stored as argon2 PHC strings, sessions by the
+//! Console users and sessions: the [`ConsoleStore`] capability. Passwords are stored as argon2 PHC strings, sessions by the
 //! SHA-256 of their id: neither secret is ever stored.
 
-use authtrail_model::{ConsoleSession, ConsoleUser, StoreError, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{BoxFuture, ConsoleSession, ConsoleUser, Tenant};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::{PgStore, backend, pg};
+use crate::{PgStore, corrupt, pg};
 
 const USER_COLUMNS: &str = "username, tenant, password_hash, created_us";
 const SESSION_COLUMNS: &str = "hash, username, tenant, created_us, expires_us";
@@ -13,7 +14,7 @@ const SESSION_COLUMNS: &str = "hash, username, tenant, created_us, expires_us";
 fn decode_user(r: &Row) -> Result<ConsoleUser, StoreError> {
     Ok(ConsoleUser {
         username: r.get(0),
-        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(corrupt)?,
         password_hash: r.get(2),
         created_us: r.get(3),
     })
@@ -24,15 +25,15 @@ fn decode_session(r: &Row) -> Result<ConsoleSession, StoreError> {
     Ok(ConsoleSession {
         hash: hash
             .try_into()
-            .map_err(|_| backend("session hash is not 32 bytes"))?,
+            .map_err(|_| corrupt("session hash is not 32 bytes"))?,
         username: r.get(1),
-        tenant: Tenant::new(r.get::<_, &str>(2)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(2)).map_err(corrupt)?,
         created_us: r.get(3),
         expires_us: r.get(4),
     })
 }
 
-pub(crate) async fn put_user(store: &PgStore, u: &ConsoleUser) -> Result<bool, StoreError> {
+async fn put_user(store: &PgStore, u: &ConsoleUser) -> Result<bool, StoreError> {
     let c = store.client().await?;
     let n = c
         .execute(
@@ -52,10 +53,7 @@ pub(crate) async fn put_user(store: &PgStore, u: &ConsoleUser) -> Result<bool, S
     Ok(n == 1)
 }
 
-pub(crate) async fn user(
-    store: &PgStore,
-    username: &str,
-) -> Result<Option<ConsoleUser>, StoreError> {
+async fn user(store: &PgStore, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
     let c = store.client().await?;
     let row = c
         .query_opt(
@@ -67,7 +65,7 @@ pub(crate) async fn user(
     row.as_ref().map(decode_user).transpose()
 }
 
-pub(crate) async fn list_users(
+async fn list_users(
     store: &PgStore,
     tenant: Option<&Tenant>,
 ) -> Result<Vec<ConsoleUser>, StoreError> {
@@ -103,11 +101,7 @@ async fn change_user(
     Ok(n == 1)
 }
 
-pub(crate) async fn set_password(
-    store: &PgStore,
-    username: &str,
-    hash: &str,
-) -> Result<bool, StoreError> {
+async fn set_password(store: &PgStore, username: &str, hash: &str) -> Result<bool, StoreError> {
     change_user(
         store,
         "UPDATE console_users SET password_hash = $2 WHERE username = $1",
@@ -116,7 +110,7 @@ pub(crate) async fn set_password(
     .await
 }
 
-pub(crate) async fn delete_user(store: &PgStore, username: &str) -> Result<bool, StoreError> {
+async fn delete_user(store: &PgStore, username: &str) -> Result<bool, StoreError> {
     change_user(
         store,
         "DELETE FROM console_users WHERE username = $1",
@@ -125,7 +119,7 @@ pub(crate) async fn delete_user(store: &PgStore, username: &str) -> Result<bool,
     .await
 }
 
-pub(crate) async fn put_session(store: &PgStore, s: &ConsoleSession) -> Result<(), StoreError> {
+async fn put_session(store: &PgStore, s: &ConsoleSession) -> Result<(), StoreError> {
     let c = store.client().await?;
     c.execute(
         &format!("INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
@@ -142,10 +136,7 @@ pub(crate) async fn put_session(store: &PgStore, s: &ConsoleSession) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn session(
-    store: &PgStore,
-    hash: &[u8; 32],
-) -> Result<Option<ConsoleSession>, StoreError> {
+async fn session(store: &PgStore, hash: &[u8; 32]) -> Result<Option<ConsoleSession>, StoreError> {
     let c = store.client().await?;
     let stmt = c
         .prepare_cached(&format!(
@@ -157,7 +148,7 @@ pub(crate) async fn session(
     row.as_ref().map(decode_session).transpose()
 }
 
-pub(crate) async fn delete_session(store: &PgStore, hash: &[u8; 32]) -> Result<bool, StoreError> {
+async fn delete_session(store: &PgStore, hash: &[u8; 32]) -> Result<bool, StoreError> {
     let c = store.client().await?;
     let n = c
         .execute(
@@ -167,4 +158,63 @@ pub(crate) async fn delete_session(store: &PgStore, hash: &[u8; 32]) -> Result<b
         .await
         .map_err(pg)?;
     Ok(n == 1)
+}
+
+impl ConsoleStore for PgStore {
+    fn put_console_user<'a>(
+        &'a self,
+        user: &'a ConsoleUser,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(put_user(self, user))
+    }
+
+    fn console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
+        Box::pin(user(self, username))
+    }
+
+    fn list_console_users<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
+        Box::pin(list_users(self, tenant))
+    }
+
+    fn set_console_password<'a>(
+        &'a self,
+        username: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(set_password(self, username, password_hash))
+    }
+
+    fn delete_console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(delete_user(self, username))
+    }
+
+    fn put_console_session<'a>(
+        &'a self,
+        session: &'a ConsoleSession,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(put_session(self, session))
+    }
+
+    fn console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
+        Box::pin(session(self, hash))
+    }
+
+    fn delete_console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(delete_session(self, hash))
+    }
 }

@@ -4,34 +4,39 @@
 //!   sequence number there, writes the rows with `COPY ... FROM STDIN BINARY` and stores the new
 //!   last number. The row lock serializes the writers of one tenant across every node, and a
 //!   rollback hands its numbers back, so `uniqueQualifier` is gap-free and duplicate-free (see
-//!   [`write`]). Tenants do not wait for each other.
-//! - Activities live in a table partitioned by month on their event time (see [`partitions`]);
-//!   retention drops whole months (see [`purge`]).
+//!   [`activities::write`]). Tenants do not wait for each other.
+//! - Activities live in a table partitioned by month on their event time (see
+//!   [`activities::partitions`]);
+//!   retention drops whole months (see [`activities::purge`]).
 //! - The schema is a list of numbered migrations applied at start under an advisory lock (see
 //!   [`schema`]), or ahead of time with [`PgStore::migrate`].
 //! - Reads walk one `(tenant, column, time desc, seq desc)` index per condition, exactly as the
-//!   SQLite engine does (see [`read`]).
+//!   SQLite engine does (see [`activities::read`]).
+//!
+//! Map, one file per capability: [`activities`] (the activity log: reads, writes, partitions,
+//! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
+//! across nodes through LISTEN/NOTIFY); plus [`schema`] (migrations) and [`errors`].
 
+mod activities;
 mod console;
-mod partitions;
-mod purge;
-mod read;
+mod errors;
+mod notify;
 mod schema;
+mod secrets;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;
-mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authtrail_model::{
-    Activity, ActivityQuery, BoxFuture, Clock, ConsoleSession, ConsoleUser, Count, NewActivity,
-    Page, Position, Receipt, Store, StoreError, Tenant, TokenRecord,
-};
+use authtrail_model::store::CommitHub;
+use authtrail_model::{Clock, StoreError, StoreErrorKind, Tenant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+
+pub(crate) use errors::{corrupt, fail, pg};
 
 pub use schema::{Migrated, SCHEMA_VERSION};
 
@@ -44,46 +49,35 @@ pub struct PgStore {
     pool: Pool,
     clock: Arc<dyn Clock>,
     cache: Cache,
+    /// This node's view of each tenant's committed sequence number.
+    commits: Arc<CommitHub>,
+    /// The schema holding our tables: commit notices name it (see [`notify`]).
+    schema: String,
+    /// The task listening for other nodes' commits; stopped with the store.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 /// Facts that never change once true, remembered per node to save round trips. Nothing here may
 /// affect correctness when another node changes the database: tenant and event-name ids are never
 /// deleted or renumbered, and a month wrongly believed to have a partition only sends rows to the
-/// default partition, where they are still found (see [`partitions`]).
+/// default partition, where they are still found (see [`activities::partitions`]).
 #[derive(Default)]
 pub(crate) struct Cache {
     tenants: Mutex<HashMap<String, i32>>,
     names: Mutex<HashMap<(String, String), i32>>,
-    months: Mutex<HashSet<partitions::Month>>,
-}
-
-/// A database error with PostgreSQL's own message: `tokio_postgres::Error`'s `Display` alone says
-/// only "db error".
-pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error() {
-        let mut s = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
-        if let Some(detail) = db.detail() {
-            s.push_str(&format!(" ({detail})"));
-        }
-        return StoreError::Backend(s);
-    }
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        s.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    StoreError::Backend(s)
-}
-
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+    months: Mutex<HashSet<activities::partitions::Month>>,
 }
 
 /// Session settings of every connection, so that no query's cost depends on table statistics.
 ///
 /// Every list, count and tail statement is an ordered walk of one `(tenant, column, time, seq)`
-/// index that stops after a page (see [`read`]). Without statistics (a partition that was never
+/// index that stops after a page (see [`activities::read`]). Without statistics (a partition that was never
 /// analysed: a new month, `autovacuum = off`, or autovacuum behind a fast ingest) the planner
 /// guesses that a few rows match, and prefers a bitmap scan of *every* match followed by a sort:
 /// 164 ms instead of under 1 ms for an event name with 37,000 rows. With sorts and bitmap scans
@@ -98,7 +92,7 @@ const PLANNER: &str = "-c enable_sort=off -c enable_bitmapscan=off -c jit=off";
 fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, StoreError> {
     let mut cfg: tokio_postgres::Config = url
         .parse()
-        .map_err(|e| backend(format!("invalid PostgreSQL URL: {e}")))?;
+        .map_err(|e| StoreError::caused(StoreErrorKind::Invalid, "invalid PostgreSQL URL", e))?;
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(10));
     }
@@ -162,7 +156,7 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         schema::migrate(&cfg, schema).await?;
         let manager = Manager::from_config(
-            cfg,
+            cfg.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -171,22 +165,30 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
-            .map_err(backend)?;
+            .map_err(|e| StoreError::caused(StoreErrorKind::Backend, "cannot build the pool", e))?;
+        let schema: String = pool
+            .get()
+            .await
+            .map_err(errors::pool)?
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .map_err(pg)?
+            .get::<_, Option<String>>(0)
+            .unwrap_or_default();
+        let commits = Arc::new(CommitHub::default());
+        let listener = notify::listen(cfg, schema.clone(), commits.clone()).await;
         Ok(PgStore {
             pool,
             clock,
             cache: Cache::default(),
+            commits,
+            schema,
+            listener,
         })
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Closed => {
-                StoreError::Unavailable("the connection pool is closed".into())
-            }
-            deadpool_postgres::PoolError::Backend(e) => pg(e),
-            e => backend(format!("cannot get a database connection: {e}")),
-        })
+        self.pool.get().await.map_err(errors::pool)
     }
 
     /// The tenant's id, if it was ever written to.
@@ -212,189 +214,6 @@ impl PgStore {
                 .insert(tenant.as_str().to_string(), id);
         }
         Ok(id)
-    }
-}
-
-impl Store for PgStore {
-    fn append<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        batch: Vec<NewActivity>,
-    ) -> BoxFuture<'a, Result<Vec<Receipt>, StoreError>> {
-        Box::pin(write::append(self, tenant, batch))
-    }
-
-    fn get<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        unique_qualifier: i64,
-    ) -> BoxFuture<'a, Result<Option<Activity>, StoreError>> {
-        Box::pin(read::get(self, tenant, unique_qualifier))
-    }
-
-    fn list<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-    ) -> BoxFuture<'a, Result<Page, StoreError>> {
-        Box::pin(read::list(self, tenant, query))
-    }
-
-    fn count<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        cap: Option<u64>,
-    ) -> BoxFuture<'a, Result<Count, StoreError>> {
-        Box::pin(read::count(self, tenant, query, cap))
-    }
-
-    fn tail<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        after: i64,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Activity>, StoreError>> {
-        Box::pin(read::tail(self, tenant, after, limit))
-    }
-
-    fn restore<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        items: Vec<Activity>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(write::restore(self, tenant, items))
-    }
-
-    fn purge_before<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(purge::purge_before(self, before_us))
-    }
-
-    fn tenants<'a>(&'a self) -> BoxFuture<'a, Result<Vec<Tenant>, StoreError>> {
-        Box::pin(read::tenants(self))
-    }
-
-    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(tokens::put(self, token))
-    }
-
-    fn token_by_hash<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
-        Box::pin(tokens::by_hash(self, hash))
-    }
-
-    fn list_tokens<'a>(
-        &'a self,
-        tenant: Option<&'a Tenant>,
-    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
-        Box::pin(tokens::list(self, tenant))
-    }
-
-    fn revoke_token<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        id: &'a str,
-        at_us: i64,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(tokens::revoke(self, tenant, id, at_us))
-    }
-
-    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
-        Box::pin(tokens::secret(self, name))
-    }
-
-    fn nth_position<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        query: &'a ActivityQuery,
-        n: u64,
-    ) -> BoxFuture<'a, Result<Option<Position>, StoreError>> {
-        Box::pin(read::nth_position(self, tenant, query, n))
-    }
-
-    fn tenant_secret<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move {
-            tokens::tenant_secret(
-                self,
-                &authtrail_model::store::tenant_secret_key(tenant, name),
-            )
-            .await
-        })
-    }
-
-    fn set_tenant_secret<'a>(
-        &'a self,
-        tenant: &'a Tenant,
-        name: &'a str,
-        value: Option<&'a [u8]>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let key = authtrail_model::store::tenant_secret_key(tenant, name);
-            tokens::set_tenant_secret(self, &key, value).await
-        })
-    }
-
-    fn put_console_user<'a>(
-        &'a self,
-        user: &'a ConsoleUser,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::put_user(self, user))
-    }
-
-    fn console_user<'a>(
-        &'a self,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
-        Box::pin(console::user(self, username))
-    }
-
-    fn list_console_users<'a>(
-        &'a self,
-        tenant: Option<&'a Tenant>,
-    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
-        Box::pin(console::list_users(self, tenant))
-    }
-
-    fn set_console_password<'a>(
-        &'a self,
-        username: &'a str,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::set_password(self, username, password_hash))
-    }
-
-    fn delete_console_user<'a>(
-        &'a self,
-        username: &'a str,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::delete_user(self, username))
-    }
-
-    fn put_console_session<'a>(
-        &'a self,
-        session: &'a ConsoleSession,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(console::put_session(self, session))
-    }
-
-    fn console_session<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
-        Box::pin(console::session(self, hash))
-    }
-
-    fn delete_console_session<'a>(
-        &'a self,
-        hash: &'a [u8; 32],
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(console::delete_session(self, hash))
     }
 }
 

@@ -8,8 +8,8 @@
 
 use tokio_postgres::{Client, Config, NoTls};
 
-use crate::{backend, pg};
-use authtrail_model::StoreError;
+use crate::{fail, pg};
+use authtrail_model::{StoreError, StoreErrorKind};
 
 /// Advisory-lock namespaces (the first key of the two-key form); the second key is
 /// `hashtext(schema)`, so stores in different schemas of one database never wait for each other.
@@ -158,9 +158,12 @@ pub(crate) fn check_name(s: &str) -> Result<(), StoreError> {
     if ok && !s.starts_with("pg_") {
         Ok(())
     } else {
-        Err(backend(format!(
-            "schema name {s:?} must be 1 to 63 of a-z, 0-9 and _, not starting with a digit or pg_"
-        )))
+        Err(fail(
+            StoreErrorKind::Invalid,
+            format!(
+                "schema name {s:?} must be 1 to 63 of a-z, 0-9 and _, not starting with a digit or pg_"
+            ),
+        ))
     }
 }
 
@@ -195,7 +198,10 @@ async fn migrate_locked(client: &Client, create: Option<&str>) -> Result<Migrate
             .map_err(pg)?
             .get::<_, Option<String>>(0)
             .ok_or_else(|| {
-                backend("no schema in the connection's search_path exists; create it first")
+                fail(
+                    StoreErrorKind::Invalid,
+                    "no schema in the connection's search_path exists; create it first",
+                )
             })?,
     };
     client
@@ -242,10 +248,13 @@ async fn apply(client: &Client, create: Option<&str>) -> Result<Migrated, StoreE
         .get(0);
     let from = from as u32;
     if from > SCHEMA_VERSION {
-        return Err(backend(format!(
-            "the database schema is version {from}, newer than this authtrail knows \
-             ({SCHEMA_VERSION}): upgrade authtrail"
-        )));
+        return Err(fail(
+            StoreErrorKind::Invalid,
+            format!(
+                "the database schema is version {from}, newer than this authtrail knows \
+                 ({SCHEMA_VERSION}): upgrade authtrail"
+            ),
+        ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         let version = (i + 1) as i32;
@@ -264,10 +273,7 @@ async fn apply(client: &Client, create: Option<&str>) -> Result<Migrated, StoreE
         };
         if let Err(e) = step.await {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(backend(format!(
-                "migration {version} failed: {}",
-                describe(pg(e))
-            )));
+            return Err(pg(e).context(format!("migration {version} failed")));
         }
         tracing::info!(version, "PostgreSQL schema migrated");
     }
@@ -275,12 +281,6 @@ async fn apply(client: &Client, create: Option<&str>) -> Result<Migrated, StoreE
         from,
         to: SCHEMA_VERSION,
     })
-}
-
-fn describe(e: StoreError) -> String {
-    match e {
-        StoreError::Backend(s) | StoreError::Unavailable(s) => s,
-    }
 }
 
 #[cfg(test)]

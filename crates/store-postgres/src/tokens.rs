@@ -1,9 +1,10 @@
-//! API tokens and server secrets. Only a token's SHA-256 is stored.
+//! API tokens: the [`TokenStore`] capability. Only a token's SHA-256 is stored.
 
-use authtrail_model::{Scope, StoreError, Tenant, TokenRecord};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{BoxFuture, Scope, Tenant, TokenRecord};
 use tokio_postgres::Row;
 
-use crate::{PgStore, backend, pg};
+use crate::{PgStore, corrupt, pg};
 
 const COLUMNS: &str = "id, tenant, name, scopes, hash, created_us, expires_us, revoked_us";
 
@@ -11,7 +12,7 @@ fn decode(r: &Row) -> Result<TokenRecord, StoreError> {
     let hash: &[u8] = r.get(4);
     Ok(TokenRecord {
         id: r.get(0),
-        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(backend)?,
+        tenant: Tenant::new(r.get::<_, &str>(1)).map_err(corrupt)?,
         name: r.get(2),
         scopes: r
             .get::<_, &str>(3)
@@ -20,14 +21,14 @@ fn decode(r: &Row) -> Result<TokenRecord, StoreError> {
             .collect(),
         hash: hash
             .try_into()
-            .map_err(|_| backend("token hash is not 32 bytes"))?,
+            .map_err(|_| corrupt("token hash is not 32 bytes"))?,
         created_us: r.get(5),
         expires_us: r.get(6),
         revoked_us: r.get(7),
     })
 }
 
-pub(crate) async fn put(store: &PgStore, t: &TokenRecord) -> Result<(), StoreError> {
+async fn put(store: &PgStore, t: &TokenRecord) -> Result<(), StoreError> {
     let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
     let c = store.client().await?;
     c.execute(
@@ -48,10 +49,7 @@ pub(crate) async fn put(store: &PgStore, t: &TokenRecord) -> Result<(), StoreErr
     Ok(())
 }
 
-pub(crate) async fn by_hash(
-    store: &PgStore,
-    hash: &[u8; 32],
-) -> Result<Option<TokenRecord>, StoreError> {
+async fn by_hash(store: &PgStore, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
     let c = store.client().await?;
     let stmt = c
         .prepare_cached(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = $1"))
@@ -61,10 +59,7 @@ pub(crate) async fn by_hash(
     row.as_ref().map(decode).transpose()
 }
 
-pub(crate) async fn list(
-    store: &PgStore,
-    tenant: Option<&Tenant>,
-) -> Result<Vec<TokenRecord>, StoreError> {
+async fn list(store: &PgStore, tenant: Option<&Tenant>) -> Result<Vec<TokenRecord>, StoreError> {
     let c = store.client().await?;
     let rows = c
         .query(
@@ -78,7 +73,7 @@ pub(crate) async fn list(
     rows.iter().map(decode).collect()
 }
 
-pub(crate) async fn revoke(
+async fn revoke(
     store: &PgStore,
     tenant: &Tenant,
     id: &str,
@@ -95,59 +90,31 @@ pub(crate) async fn revoke(
     Ok(n == 1)
 }
 
-/// Created on first use by whichever node asks first; the others read that one. The insert and
-/// the read are separate statements so that the read, taking a fresh snapshot, sees a value
-/// another node committed while our insert waited on it.
-pub(crate) async fn secret(store: &PgStore, name: &str) -> Result<[u8; 32], StoreError> {
-    let fresh: [u8; 32] = rand::random();
-    let c = store.client().await?;
-    c.execute(
-        "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        &[&name, &&fresh[..]],
-    )
-    .await
-    .map_err(pg)?;
-    let row = c
-        .query_one("SELECT value FROM secrets WHERE name = $1", &[&name])
-        .await
-        .map_err(pg)?;
-    row.get::<_, &[u8]>(0)
-        .try_into()
-        .map_err(|_| backend("stored secret is not 32 bytes"))
-}
-
-pub(crate) async fn tenant_secret(
-    store: &PgStore,
-    key: &str,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let c = store.client().await?;
-    let row = c
-        .query_opt("SELECT value FROM secrets WHERE name = $1", &[&key])
-        .await
-        .map_err(pg)?;
-    Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
-}
-
-pub(crate) async fn set_tenant_secret(
-    store: &PgStore,
-    key: &str,
-    value: Option<&[u8]>,
-) -> Result<(), StoreError> {
-    let c = store.client().await?;
-    match value {
-        Some(v) => {
-            c.execute(
-                "INSERT INTO secrets (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                &[&key, &v],
-            )
-            .await
-        }
-        None => {
-            c.execute("DELETE FROM secrets WHERE name = $1", &[&key])
-                .await
-        }
+impl TokenStore for PgStore {
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(put(self, token))
     }
-    .map_err(pg)?;
-    Ok(())
+
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
+        Box::pin(by_hash(self, hash))
+    }
+
+    fn list_tokens<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
+        Box::pin(list(self, tenant))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        id: &'a str,
+        at_us: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(revoke(self, tenant, id, at_us))
+    }
 }

@@ -7,7 +7,9 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use authtrail_model::{ActivityQuery, NewActivity, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, NewActivity, Tenant};
+use authtrail_store_conformance::notify::woken_at;
 use authtrail_store_conformance::{T0, login};
 use authtrail_store_postgres::{PgStore, SCHEMA_VERSION};
 use tokio::sync::Barrier;
@@ -385,4 +387,40 @@ async fn a_purge_stopped_after_detaching_is_finished_by_the_next() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_woken_by_another_nodes_commit() {
+    let Some((_, a, b)) = two_nodes().await else {
+        return;
+    };
+    let t = tenant("Cwake");
+    let mut on_b = b.subscribe(&t);
+    a.append(&t, vec![login(&t, "w@x.io", 0), login(&t, "w@x.io", 1)])
+        .await
+        .unwrap();
+    woken_at(&mut on_b, 2).await;
+    assert_eq!(on_b.seq(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_listening_connection_still_hears_of_commits() {
+    let Some((_, a, b)) = two_nodes().await else {
+        return;
+    };
+    let t = tenant("Crelisten");
+    let mut on_b = b.subscribe(&t);
+    // Every listening connection on the server goes (other tests' stores reconnect and catch up
+    // the same way).
+    let admin = support::raw(None).await.unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE query = 'LISTEN authtrail_commits' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    a.append(&t, vec![login(&t, "w@x.io", 0)]).await.unwrap();
+    woken_at(&mut on_b, 1).await;
 }

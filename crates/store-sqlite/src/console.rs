@@ -1,12 +1,12 @@
 //! Console users and sessions. Passwords are stored as argon2 PHC strings, sessions by the
 //! SHA-256 of their id: neither secret is ever stored.
 
-use authtrail_model::{ConsoleSession, ConsoleUser, StoreError, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{BoxFuture, ConsoleSession, ConsoleUser, Tenant};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::SqliteStore;
+use crate::errors::backend;
 
 fn bad(m: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, m.into())
@@ -39,7 +39,7 @@ fn decode_session(r: &Row<'_>) -> rusqlite::Result<ConsoleSession> {
 const USER_COLUMNS: &str = "username, tenant, password_hash, created_us";
 const SESSION_COLUMNS: &str = "hash, username, tenant, created_us, expires_us";
 
-pub(crate) fn put_user(c: &mut Connection, u: &ConsoleUser) -> Result<bool, StoreError> {
+fn put_user(c: &mut Connection, u: &ConsoleUser) -> Result<bool, StoreError> {
     let n = c
         .execute(
             &format!(
@@ -52,7 +52,7 @@ pub(crate) fn put_user(c: &mut Connection, u: &ConsoleUser) -> Result<bool, Stor
     Ok(n == 1)
 }
 
-pub(crate) fn user(c: &Connection, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
+fn user(c: &Connection, username: &str) -> Result<Option<ConsoleUser>, StoreError> {
     c.prepare_cached(&format!(
         "SELECT {USER_COLUMNS} FROM console_users WHERE username = ?1"
     ))
@@ -60,10 +60,7 @@ pub(crate) fn user(c: &Connection, username: &str) -> Result<Option<ConsoleUser>
     .map_err(backend)
 }
 
-pub(crate) fn list_users(
-    c: &Connection,
-    tenant: Option<&Tenant>,
-) -> Result<Vec<ConsoleUser>, StoreError> {
+fn list_users(c: &Connection, tenant: Option<&Tenant>) -> Result<Vec<ConsoleUser>, StoreError> {
     let mut s = c
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM console_users WHERE ?1 IS NULL OR tenant = ?1 ORDER BY username"
@@ -91,11 +88,7 @@ fn change_user(
     Ok(n == 1)
 }
 
-pub(crate) fn set_password(
-    c: &mut Connection,
-    username: &str,
-    hash: &str,
-) -> Result<bool, StoreError> {
+fn set_password(c: &mut Connection, username: &str, hash: &str) -> Result<bool, StoreError> {
     change_user(
         c,
         "UPDATE console_users SET password_hash = ?2 WHERE username = ?1",
@@ -103,7 +96,7 @@ pub(crate) fn set_password(
     )
 }
 
-pub(crate) fn delete_user(c: &mut Connection, username: &str) -> Result<bool, StoreError> {
+fn delete_user(c: &mut Connection, username: &str) -> Result<bool, StoreError> {
     change_user(
         c,
         "DELETE FROM console_users WHERE username = ?1",
@@ -111,7 +104,7 @@ pub(crate) fn delete_user(c: &mut Connection, username: &str) -> Result<bool, St
     )
 }
 
-pub(crate) fn put_session(c: &mut Connection, s: &ConsoleSession) -> Result<(), StoreError> {
+fn put_session(c: &mut Connection, s: &ConsoleSession) -> Result<(), StoreError> {
     c.execute(
         &format!("INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
         params![
@@ -126,10 +119,7 @@ pub(crate) fn put_session(c: &mut Connection, s: &ConsoleSession) -> Result<(), 
     Ok(())
 }
 
-pub(crate) fn session(
-    c: &Connection,
-    hash: &[u8; 32],
-) -> Result<Option<ConsoleSession>, StoreError> {
+fn session(c: &Connection, hash: &[u8; 32]) -> Result<Option<ConsoleSession>, StoreError> {
     c.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM console_sessions WHERE hash = ?1"
     ))
@@ -137,9 +127,76 @@ pub(crate) fn session(
     .map_err(backend)
 }
 
-pub(crate) fn delete_session(c: &mut Connection, hash: &[u8; 32]) -> Result<bool, StoreError> {
+fn delete_session(c: &mut Connection, hash: &[u8; 32]) -> Result<bool, StoreError> {
     let n = c
         .execute("DELETE FROM console_sessions WHERE hash = ?1", [&hash[..]])
         .map_err(backend)?;
     Ok(n == 1)
+}
+
+impl ConsoleStore for SqliteStore {
+    fn put_console_user<'a>(
+        &'a self,
+        user: &'a ConsoleUser,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let user = user.clone();
+        Box::pin(self.write(move |c| put_user(c, &user)))
+    }
+
+    fn console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConsoleUser>, StoreError>> {
+        let username = username.to_string();
+        Box::pin(self.read(move |c| user(c, &username)))
+    }
+
+    fn list_console_users<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<ConsoleUser>, StoreError>> {
+        let tenant = tenant.cloned();
+        Box::pin(self.read(move |c| list_users(c, tenant.as_ref())))
+    }
+
+    fn set_console_password<'a>(
+        &'a self,
+        username: &'a str,
+        password_hash: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (username, hash) = (username.to_string(), password_hash.to_string());
+        Box::pin(self.write(move |c| set_password(c, &username, &hash)))
+    }
+
+    fn delete_console_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let username = username.to_string();
+        Box::pin(self.write(move |c| delete_user(c, &username)))
+    }
+
+    fn put_console_session<'a>(
+        &'a self,
+        session: &'a ConsoleSession,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let session = session.clone();
+        Box::pin(self.write(move |c| put_session(c, &session)))
+    }
+
+    fn console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<ConsoleSession>, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.read(move |c| session(c, &hash)))
+    }
+
+    fn delete_console_session<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.write(move |c| delete_session(c, &hash)))
+    }
 }

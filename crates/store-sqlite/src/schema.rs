@@ -152,7 +152,8 @@ pub(crate) fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<
 mod tests {
     use std::sync::Arc;
 
-    use authtrail_model::{ManualClock, Outcome, Store, Tenant};
+    use authtrail_model::store::prelude::*;
+    use authtrail_model::{ManualClock, Outcome, Tenant};
     use rusqlite::Connection;
 
     use crate::{DB_FILE, SqliteStore};

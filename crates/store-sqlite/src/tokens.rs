@@ -1,11 +1,11 @@
-//! API tokens and server secrets. Only a token's SHA-256 is stored.
+//! API tokens: the [`TokenStore`] capability. Only a token's SHA-256 is stored.
 
-use authtrail_model::{Scope, StoreError, Tenant, TokenRecord};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{BoxFuture, Scope, Tenant, TokenRecord};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
+use crate::SqliteStore;
+use crate::errors::backend;
 
 const COLUMNS: &str = "id, tenant, name, scopes, hash, created_us, expires_us, revoked_us";
 
@@ -30,7 +30,7 @@ fn decode(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-pub(crate) fn put(c: &mut Connection, t: &TokenRecord) -> Result<(), StoreError> {
+fn put(c: &mut Connection, t: &TokenRecord) -> Result<(), StoreError> {
     let scopes: Vec<&str> = t.scopes.iter().map(|s| s.as_str()).collect();
     c.execute(
         &format!("INSERT INTO tokens ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -49,16 +49,13 @@ pub(crate) fn put(c: &mut Connection, t: &TokenRecord) -> Result<(), StoreError>
     Ok(())
 }
 
-pub(crate) fn by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+fn by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
     c.prepare_cached(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = ?1"))
         .and_then(|mut s| s.query_row([&hash[..]], decode).optional())
         .map_err(backend)
 }
 
-pub(crate) fn list(
-    c: &Connection,
-    tenant: Option<&Tenant>,
-) -> Result<Vec<TokenRecord>, StoreError> {
+fn list(c: &Connection, tenant: Option<&Tenant>) -> Result<Vec<TokenRecord>, StoreError> {
     let mut s = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM tokens WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_us, id"
@@ -70,12 +67,7 @@ pub(crate) fn list(
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
-pub(crate) fn revoke(
-    c: &mut Connection,
-    tenant: &Tenant,
-    id: &str,
-    at_us: i64,
-) -> Result<bool, StoreError> {
+fn revoke(c: &mut Connection, tenant: &Tenant, id: &str, at_us: i64) -> Result<bool, StoreError> {
     let n = c
         .execute(
             "UPDATE tokens SET revoked_us = COALESCE(revoked_us, ?3) WHERE tenant = ?1 AND id = ?2",
@@ -85,41 +77,35 @@ pub(crate) fn revoke(
     Ok(n == 1)
 }
 
-pub(crate) fn secret(c: &mut Connection, name: &str) -> Result<[u8; 32], StoreError> {
-    let fresh: [u8; 32] = rand::random();
-    c.execute(
-        "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
-        params![name, &fresh[..]],
-    )
-    .map_err(backend)?;
-    let v: Vec<u8> = c
-        .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .map_err(backend)?;
-    v.try_into()
-        .map_err(|_| backend("stored secret is not 32 bytes"))
-}
-
-pub(crate) fn tenant_secret(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    c.prepare_cached("SELECT value FROM secrets WHERE name = ?1")
-        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
-        .map_err(backend)
-}
-
-pub(crate) fn set_tenant_secret(
-    c: &mut Connection,
-    key: &str,
-    value: Option<&[u8]>,
-) -> Result<(), StoreError> {
-    match value {
-        Some(v) => c.execute(
-            "INSERT INTO secrets (name, value) VALUES (?1, ?2) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![key, v],
-        ),
-        None => c.execute("DELETE FROM secrets WHERE name = ?1", [key]),
+impl TokenStore for SqliteStore {
+    fn put_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        let token = token.clone();
+        Box::pin(self.write(move |c| put(c, &token)))
     }
-    .map_err(backend)?;
-    Ok(())
+
+    fn token_by_hash<'a>(
+        &'a self,
+        hash: &'a [u8; 32],
+    ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
+        let hash = *hash;
+        Box::pin(self.read(move |c| by_hash(c, &hash)))
+    }
+
+    fn list_tokens<'a>(
+        &'a self,
+        tenant: Option<&'a Tenant>,
+    ) -> BoxFuture<'a, Result<Vec<TokenRecord>, StoreError>> {
+        let tenant = tenant.cloned();
+        Box::pin(self.read(move |c| list(c, tenant.as_ref())))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        id: &'a str,
+        at_us: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        Box::pin(self.write(move |c| revoke(c, &tenant, &id, at_us)))
+    }
 }

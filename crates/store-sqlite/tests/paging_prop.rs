@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use authtrail_model::{ActivityQuery, ActorFilter, Store, SystemClock, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, ActorFilter, SystemClock, Tenant};
 use authtrail_store_conformance::login;
 use authtrail_store_sqlite::SqliteStore;
 use proptest::prelude::*;

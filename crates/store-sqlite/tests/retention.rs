@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use authtrail_model::{ActivityQuery, Store, SystemClock, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ActivityQuery, SystemClock, Tenant};
 use authtrail_store_conformance::{T0, login};
 use authtrail_store_sqlite::SqliteStore;
 

@@ -5,14 +5,14 @@
 //!   language as the picker shows it (`登入失敗`, `Failed login`).
 //! - `actor`, `result`, `application`: as the native API.
 //! - `ip`: an address (an index lookup) or a CIDR block such as `203.0.113.0/24` (checked on the
-//!   rows, within the native scan budget).
+//!   rows, within the store's scan budget).
 //! - `range`: `1h`, `24h`, `7d` (the default), `30d`, or `custom` with `from`/`to`
 //!   (`YYYY-MM-DDTHH:MM`, UTC, as a `datetime-local` input sends them).
 //! - `cursor`: the page token (the service's, as the native API's).
 
 use authtrail_catalog::{Catalog, Lang};
+use authtrail_model::query::IpFilter;
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
-use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -51,7 +51,6 @@ pub struct Parsed {
     pub query: ActivityQuery,
     pub application: Option<String>,
     pub event_names: Vec<String>,
-    pub cidr: Option<IpNet>,
     pub cursor: Option<String>,
 }
 
@@ -160,22 +159,14 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
     if !form.actor.is_empty() {
         query.actor = Some(ActorFilter::from_key(&form.actor));
     }
-    let mut cidr = None;
-    let bad_ip = || {
-        ApiError::field(
-            "ip",
-            format!("{:?} is not an IP address or CIDR block", form.ip),
-        )
-    };
-    if form.ip.contains('/') {
-        cidr = Some(form.ip.parse::<IpNet>().map_err(|_| bad_ip())?);
-    } else if !form.ip.is_empty() {
-        query.ip = Some(form.ip.parse().map_err(|_| {
+    if !form.ip.is_empty() {
+        let ip = form.ip.parse::<IpFilter>().map_err(|_| {
             ApiError::field(
                 "ip",
-                format!("{:?} is not an IPv4 or IPv6 address", form.ip),
+                format!("{:?} is not an IP address or CIDR block", form.ip),
             )
-        })?);
+        })?;
+        query.ip = Some(ip);
     }
     match form.result.as_str() {
         "" => {}
@@ -219,7 +210,6 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
         query,
         application,
         event_names,
-        cidr,
         cursor: p.get("cursor").map(str::to_string),
     })
 }
@@ -329,11 +319,11 @@ mod tests {
     }
 
     #[test]
-    fn cidr_is_kept_for_the_console_and_addresses_go_native() {
+    fn cidr_blocks_and_addresses_both_go_to_the_query() {
         let c = cat();
         let p = parse(&c, 0, Some("ip=203.0.113.0/24")).unwrap();
-        assert!(p.cidr.is_some() && p.query.ip.is_none());
+        assert!(matches!(p.query.ip, Some(IpFilter::Net(_))));
         let p = parse(&c, 0, Some("ip=203.0.113.7")).unwrap();
-        assert!(p.cidr.is_none() && p.query.ip.is_some());
+        assert!(matches!(p.query.ip, Some(IpFilter::Addr(_))));
     }
 }

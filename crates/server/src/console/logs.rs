@@ -2,7 +2,7 @@
 
 use authtrail_catalog::{Catalog, Lang};
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Activity, ActivityQuery, Outcome, Position};
+use authtrail_model::{Activity, ActivityQuery, Outcome};
 use authtrail_service::ServiceError;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -15,8 +15,6 @@ use super::routes::Console;
 
 /// Rows per console page.
 pub const PAGE: usize = 50;
-/// Pages read (of the largest size each) when the console checks a CIDR itself.
-const CIDR_ROUNDS: usize = 20;
 
 /// One table row.
 #[derive(Debug, Clone, Serialize)]
@@ -83,9 +81,9 @@ struct Listed {
     short: bool,
 }
 
-/// One console page through the service. A CIDR filter reads pages of the largest size and keeps
-/// matching rows, for at most [`CIDR_ROUNDS`] pages; then the page ends short and "Older"
-/// continues from the last row examined.
+/// One console page through the service. A condition checked on rows (a CIDR block) may end a
+/// page short, when the store's scan budget runs out first; "Older" continues from the last row
+/// examined.
 async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, ServiceError> {
     let service = &console.app.service;
     let tenant = &ctx.viewer().tenant;
@@ -96,60 +94,11 @@ async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, Servic
     if let Some(c) = &f.cursor {
         service.resume(tenant, &mut q, "cursor", c)?;
     }
-    let Some(net) = f.cidr else {
-        let page = service.list(tenant, &q).await?;
-        return Ok(Listed {
-            items: page.items,
-            next_cursor: page.next_cursor,
-            short: false,
-        });
-    };
-    q.limit = authtrail_model::query::MAX_PAGE;
-    let mut items = Vec::new();
-    let mut cursor = f.cursor.clone();
-    for _ in 0..CIDR_ROUNDS {
-        let page = service.list(tenant, &q).await?;
-        for a in page.items {
-            let inside = a
-                .body
-                .ip_address
-                .as_deref()
-                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
-                .is_some_and(|ip| net.contains(&ip));
-            if !inside {
-                continue;
-            }
-            let pos = Position {
-                time_us: a.time_us,
-                seq: a.unique_qualifier,
-            };
-            items.push(a);
-            if items.len() == PAGE {
-                return Ok(Listed {
-                    items,
-                    next_cursor: Some(service.cursor(tenant, &q, pos)),
-                    short: false,
-                });
-            }
-        }
-        match page.next {
-            Some(after) => {
-                q.after = Some(after);
-                cursor = page.next_cursor;
-            }
-            None => {
-                return Ok(Listed {
-                    items,
-                    next_cursor: None,
-                    short: false,
-                });
-            }
-        }
-    }
+    let page = service.list(tenant, &q).await?;
     Ok(Listed {
-        items,
-        next_cursor: cursor,
-        short: true,
+        short: page.items.len() < PAGE && page.next.is_some(),
+        items: page.items,
+        next_cursor: page.next_cursor,
     })
 }
 

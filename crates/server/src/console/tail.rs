@@ -12,9 +12,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
-use authtrail_model::{Activity, ActorFilter};
+use authtrail_model::ActivityQuery;
 
-use super::filters::{self, Parsed};
+use super::filters;
 use super::logs::row_from_activity;
 use super::page::Ctx;
 use super::routes::Console;
@@ -24,47 +24,6 @@ use crate::params::Params;
 /// Rows read from the store per poll.
 const BATCH: usize = 200;
 const POLL: Duration = Duration::from_secs(1);
-
-fn matches(f: &Parsed, a: &Activity) -> bool {
-    let b = &a.body;
-    if f.application.as_ref().is_some_and(|x| *x != a.application) {
-        return false;
-    }
-    if !f.event_names.is_empty() && !b.events.iter().any(|e| f.event_names.contains(&e.name)) {
-        return false;
-    }
-    if !f.form.result.is_empty() && b.result.as_str() != f.form.result {
-        return false;
-    }
-    if !f.form.actor.is_empty() {
-        let ok = match ActorFilter::from_key(&f.form.actor) {
-            ActorFilter::Email(e) => b
-                .actor
-                .email
-                .as_ref()
-                .is_some_and(|x| x.to_lowercase() == e),
-            ActorFilter::ProfileId(p) => b.actor.profile_id.as_ref() == Some(&p),
-        };
-        if !ok {
-            return false;
-        }
-    }
-    if !f.form.ip.is_empty() {
-        let ip = b
-            .ip_address
-            .as_deref()
-            .and_then(|s| s.parse::<std::net::IpAddr>().ok());
-        let ok = match (&f.cidr, ip) {
-            (Some(net), Some(ip)) => net.contains(&ip),
-            (None, Some(ip)) => f.form.ip.parse::<std::net::IpAddr>().ok() == Some(ip),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
 
 pub async fn tail(
     State(console): State<Console>,
@@ -85,6 +44,12 @@ pub async fn tail(
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),
     };
+    // The audit log's conditions, time range aside (new rows are always inside it).
+    let live = ActivityQuery {
+        start_us: None,
+        end_us: None,
+        ..parsed.query
+    };
     let tenant = ctx.viewer().tenant.clone();
     let lang = ctx.lang;
     let (store, catalog) = (app.store.clone(), app.catalog.clone());
@@ -92,11 +57,11 @@ pub async fn tail(
     let events = stream::unfold(
         (after, Vec::<Event>::new(), true),
         move |(mut after, mut queue, mut first)| {
-            let (store, catalog, tenant, parsed, env) = (
+            let (store, catalog, tenant, live, env) = (
                 store.clone(),
                 catalog.clone(),
                 tenant.clone(),
-                parsed.clone(),
+                live.clone(),
                 env.clone(),
             );
             async move {
@@ -122,7 +87,7 @@ pub async fn tail(
                     // the browser, inserting each at the top, ends with the newest on top.
                     let mut rows: Vec<Event> = batch
                     .iter()
-                    .filter(|a| matches(&parsed, a))
+                    .filter(|a| live.matches(a))
                     .filter_map(|a| {
                         let row = row_from_activity(&catalog, lang, a);
                         let html = env

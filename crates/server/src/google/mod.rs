@@ -119,7 +119,7 @@ async fn list_inner(
             "filters",
         )?;
     }
-    q.ip = p.ip("actorIpAddress")?;
+    q.ip = p.ip("actorIpAddress")?.map(authtrail_model::IpFilter::Addr);
     q.start_us = p.time("startTime")?;
     let end = p.time("endTime")?;
     if let Some(s) = q.start_us {

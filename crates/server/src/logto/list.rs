@@ -152,7 +152,7 @@ fn query_from(state: &AppState, p: &Params) -> Result<ActivityQuery, LogtoError>
         actor: p
             .bounded("userId", 320)?
             .map(|u| ActorFilter::ProfileId(u.to_string())),
-        ip: p.ip("ip")?,
+        ip: p.ip("ip")?.map(authtrail_model::IpFilter::Addr),
         result,
         session_id: p.bounded("sessionId", 320)?.map(str::to_string),
         start_us: start.map(|ms| ms * 1000),

@@ -5,7 +5,8 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use authtrail_model::{Store, Tenant};
+use authtrail_model::Tenant;
+use authtrail_model::store::prelude::*;
 use authtrail_server::logto::webhook::{KEY_NAME, SIGNATURE_HEADER};
 
 use super::support::Harness;

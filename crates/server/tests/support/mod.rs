@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use authtrail_catalog::Catalog;
-use authtrail_model::{ManualClock, Scope, Store, Tenant};
+use authtrail_model::store::prelude::*;
+use authtrail_model::{ManualClock, Scope, Tenant};
 use authtrail_server::{AppState, Limits, router};
 use authtrail_service::tokens::mint_token;
 use authtrail_store_sqlite::SqliteStore;

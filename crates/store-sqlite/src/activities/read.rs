@@ -8,18 +8,16 @@
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
-    Tenant,
+    StoreErrorKind, Tenant,
 };
 use rusqlite::types::Value as Sql;
+
+use crate::errors::{backend, fail};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 /// The row, then the columns whose values the writer keeps out of the body (`writer::Columns`).
 const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body, \
                        a.actor_email, a.actor_profile, a.ip, a.session_id, a.source_id";
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached("SELECT id FROM tenants WHERE name = ?1")
@@ -32,7 +30,7 @@ fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
         rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
     };
     let blob = row.get_ref(4)?.as_blob()?;
-    let json = crate::body::decode(blob).map_err(|e| corrupt(e.into()))?;
+    let json = super::body::decode(blob).map_err(|e| corrupt(e.into()))?;
     let mut body: ActivityBody = serde_json::from_slice(&json).map_err(|e| corrupt(Box::new(e)))?;
     // A value is in the body (rows of schema 1, e-mails with capitals) or only in its column.
     let fill = |field: &mut Option<String>, i: usize| -> rusqlite::Result<()> {
@@ -249,7 +247,9 @@ pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
         .map_err(backend)?;
     let mut out = Vec::new();
     for name in rows {
-        out.push(Tenant::new(&name.map_err(backend)?).map_err(backend)?);
+        out.push(
+            Tenant::new(&name.map_err(backend)?).map_err(|m| fail(StoreErrorKind::Corrupt, m))?,
+        );
     }
     Ok(out)
 }
@@ -346,7 +346,8 @@ fn statement_of(
         Some(ActorFilter::ProfileId(p)) => c.push("a.actor_profile = ?", Sql::Text(p.clone())),
         None => {}
     }
-    if let Some(ip) = q.ip {
+    // A CIDR block is a row check (`ActivityQuery::matches`), like `filters`.
+    if let Some(ip) = q.ip.and_then(|f| f.addr()) {
         c.push("a.ip = ?", Sql::Text(ip.to_string()));
     }
     if let Some(r) = q.result {

@@ -25,13 +25,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::pin;
 
-use authtrail_model::{Activity, ActivityBody, NewActivity, Outcome, Receipt, StoreError, Tenant};
+use authtrail_model::{
+    Activity, ActivityBody, NewActivity, Outcome, Receipt, StoreError, StoreErrorKind, Tenant,
+};
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::partitions::{self, Month};
-use crate::{PgStore, backend, pg};
+use super::partitions::{self, Month};
+use crate::{PgStore, fail, notify, pg};
 
 /// One row ready for `COPY`.
 struct Row<'a> {
@@ -150,11 +152,15 @@ pub(crate) async fn append(
             names,
         });
     }
-    if !rows.is_empty() {
+    let wrote = !rows.is_empty();
+    if wrote {
         write_rows(&tx, tid, &rows).await?;
-        set_last_seq(&tx, tid, seq).await?;
+        set_last_seq(&tx, tid, seq, &notify::notice(&store.schema, tenant, seq)).await?;
     }
     tx.commit().await.map_err(pg)?;
+    if wrote {
+        store.commits.publish(tenant, seq);
+    }
     Ok(receipts)
 }
 
@@ -171,10 +177,13 @@ pub(crate) async fn restore(
     let mut seqs: Vec<i64> = items.iter().map(|a| a.unique_qualifier).collect();
     seqs.sort_unstable();
     if let Some(w) = seqs.windows(2).find(|w| w[0] == w[1]) {
-        return Err(backend(format!(
-            "uniqueQualifier {} appears twice in the restored items",
-            w[0]
-        )));
+        return Err(fail(
+            StoreErrorKind::Invalid,
+            format!(
+                "uniqueQualifier {} appears twice in the restored items",
+                w[0]
+            ),
+        ));
     }
     let mut client = store.client().await?;
     let tid = tenant_id_or_create(store, &client, tenant).await?;
@@ -205,10 +214,13 @@ pub(crate) async fn restore(
         .await
         .map_err(pg)?;
     if let Some(r) = taken {
-        return Err(backend(format!(
-            "cannot restore: uniqueQualifier {} is taken",
-            r.get::<_, i64>(0)
-        )));
+        return Err(fail(
+            StoreErrorKind::Conflict,
+            format!(
+                "cannot restore: uniqueQualifier {} is taken",
+                r.get::<_, i64>(0)
+            ),
+        ));
     }
     let rows: Vec<Row<'_>> = items
         .iter()
@@ -224,8 +236,10 @@ pub(crate) async fn restore(
         .collect();
     write_rows(&tx, tid, &rows).await?;
     let high = seqs.last().copied().unwrap_or(last).max(last);
-    set_last_seq(&tx, tid, high).await?;
-    tx.commit().await.map_err(pg)
+    set_last_seq(&tx, tid, high, &notify::notice(&store.schema, tenant, high)).await?;
+    tx.commit().await.map_err(pg)?;
+    store.commits.publish(tenant, high);
+    Ok(())
 }
 
 /// Takes the tenant's row lock for the rest of the transaction and returns its last sequence
@@ -241,10 +255,17 @@ async fn lock_tenant(tx: &Transaction<'_>, tid: i32) -> Result<i64, StoreError> 
     Ok(row.get(0))
 }
 
-async fn set_last_seq(tx: &Transaction<'_>, tid: i32, seq: i64) -> Result<(), StoreError> {
+/// Stores the tenant's new last sequence number and announces it: the notice is delivered to
+/// every listening node when (and only if) the transaction commits (see [`crate::notify`]).
+async fn set_last_seq(
+    tx: &Transaction<'_>,
+    tid: i32,
+    seq: i64,
+    notice: &str,
+) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE tenants SET last_seq = $2 WHERE id = $1",
-        &[&tid, &seq],
+        "UPDATE tenants SET last_seq = $2 WHERE id = $1 RETURNING pg_notify($3, $4)",
+        &[&tid, &seq, &notify::CHANNEL, &notice],
     )
     .await
     .map_err(pg)?;
@@ -272,7 +293,8 @@ async fn write_rows(tx: &Transaction<'_>, tid: i32, rows: &[Row<'_>]) -> Result<
             .await
             .map_err(pg)?;
         if inserted != ids.len() as u64 {
-            return Err(backend(
+            return Err(fail(
+                StoreErrorKind::Conflict,
                 "an eventId of this batch is already stored for this tenant; nothing was written",
             ));
         }
@@ -282,7 +304,9 @@ async fn write_rows(tx: &Transaction<'_>, tid: i32, rows: &[Row<'_>]) -> Result<
     let mut writer = pin!(BinaryCopyInWriter::new(sink, COPY_TYPES));
     for r in rows {
         let b = r.body;
-        let body = serde_json::to_vec(b).map_err(backend)?;
+        let body = serde_json::to_vec(b).map_err(|e| {
+            StoreError::caused(StoreErrorKind::Invalid, "cannot encode an activity body", e)
+        })?;
         let email = b.actor.email.as_ref().map(|e| e.to_lowercase());
         // Validation stores the address in its normalized text form, so this parse succeeds.
         let ip: Option<IpAddr> = b.ip_address.as_deref().and_then(|s| s.parse().ok());
@@ -342,10 +366,12 @@ async fn tenant_id_or_create(
         )
         .await
         .map_err(pg)?;
-    store
-        .tenant_id(client, tenant)
-        .await?
-        .ok_or_else(|| backend("the tenant row vanished after it was created"))
+    store.tenant_id(client, tenant).await?.ok_or_else(|| {
+        fail(
+            StoreErrorKind::Backend,
+            "the tenant row vanished after it was created",
+        )
+    })
 }
 
 /// The interned, de-duplicated event names of each activity, in order. Names are created with
@@ -404,13 +430,21 @@ async fn intern_all<'a>(
             for e in &b.events {
                 let id = *cache
                     .get(&(app.to_string(), e.name.clone()))
-                    .ok_or_else(|| backend(format!("event name {} was not interned", e.name)))?;
+                    .ok_or_else(|| {
+                        fail(
+                            StoreErrorKind::Backend,
+                            format!("event name {} was not interned", e.name),
+                        )
+                    })?;
                 if !ids.contains(&id) {
                     ids.push(id);
                 }
             }
             if ids.is_empty() {
-                return Err(backend("an activity without events cannot be stored"));
+                return Err(fail(
+                    StoreErrorKind::Invalid,
+                    "an activity without events cannot be stored",
+                ));
             }
             Ok(ids)
         })

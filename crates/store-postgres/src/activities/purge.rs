@@ -7,7 +7,7 @@ use authtrail_model::StoreError;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use crate::partitions::{self, LOCK_TIMEOUT, Month};
+use super::partitions::{self, LOCK_TIMEOUT, Month};
 use crate::schema::quote;
 use crate::{PgStore, pg};
 

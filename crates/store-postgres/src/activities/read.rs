@@ -12,11 +12,12 @@
 //! a time window prunes partitions at plan time.
 
 use authtrail_model::{
-    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, Tenant,
+    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, StoreErrorKind,
+    Tenant,
 };
 use tokio_postgres::Row;
 
-use crate::{PgStore, backend, pg};
+use crate::{PgStore, corrupt, pg};
 
 mod statement;
 
@@ -29,8 +30,13 @@ pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body
 
 fn decode(tenant: &Tenant, row: &Row) -> Result<Activity, StoreError> {
     let body: &[u8] = row.get(4);
-    let body: ActivityBody = serde_json::from_slice(body)
-        .map_err(|e| backend(format!("stored activity body is not valid: {e}")))?;
+    let body: ActivityBody = serde_json::from_slice(body).map_err(|e| {
+        StoreError::caused(
+            StoreErrorKind::Corrupt,
+            "stored activity body is not valid",
+            e,
+        )
+    })?;
     Ok(Activity {
         tenant: tenant.clone(),
         unique_qualifier: row.get(0),
@@ -208,7 +214,7 @@ pub(crate) async fn tenants(store: &PgStore) -> Result<Vec<Tenant>, StoreError> 
         .await
         .map_err(pg)?;
     rows.iter()
-        .map(|r| Tenant::new(r.get::<_, &str>(0)).map_err(backend))
+        .map(|r| Tenant::new(r.get::<_, &str>(0)).map_err(corrupt))
         .collect()
 }
 

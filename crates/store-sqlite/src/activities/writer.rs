@@ -7,12 +7,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use authtrail_model::store::CommitHub;
 use authtrail_model::{
-    Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, Tenant,
+    Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, StoreErrorKind,
+    Tenant,
 };
 use crossbeam_channel::Receiver;
 use rusqlite::{CachedStatement, Connection, params};
 use tokio::sync::oneshot;
+
+use crate::errors::{backend, fail};
 
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
 const MAX_GROUP_EVENTS: usize = 50_000;
@@ -38,6 +42,8 @@ pub(crate) enum Request {
 pub(crate) struct Writer {
     conn: Connection,
     clock: Arc<dyn Clock>,
+    /// Told each tenant's new last sequence number once its transaction is committed.
+    commits: Arc<CommitHub>,
     /// Tenant name → id. Ids never change once created, so this cache stays right.
     tenant_ids: HashMap<String, i64>,
     /// The last sequence number of each tenant touched by the open transaction. Read from the
@@ -47,15 +53,12 @@ pub(crate) struct Writer {
     names: Names,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 impl Writer {
-    pub(crate) fn new(conn: Connection, clock: Arc<dyn Clock>) -> Writer {
+    pub(crate) fn new(conn: Connection, clock: Arc<dyn Clock>, commits: Arc<CommitHub>) -> Writer {
         Writer {
             conn,
             clock,
+            commits,
             tenant_ids: HashMap::new(),
             seqs: HashMap::new(),
             names: HashMap::new(),
@@ -83,7 +86,11 @@ impl Writer {
                     } => {
                         self.commit_group(std::mem::take(&mut group));
                         events = 0;
-                        let _ = reply.send(self.restore(&tenant, items));
+                        let restored = self.restore(&tenant, items);
+                        if let Ok(high) = restored {
+                            self.commits.publish(&tenant, high);
+                        }
+                        let _ = reply.send(restored.map(|_| ()));
                     }
                     Request::Append {
                         tenant,
@@ -134,7 +141,14 @@ impl Writer {
             match result {
                 Ok(receipts) => {
                     let _ = self.conn.execute_batch("RELEASE request");
-                    outcomes.push((reply, Ok(receipts)));
+                    // Numbers are assigned in order, so the request's highest new one is the
+                    // tenant's last after it (none when every item was a duplicate).
+                    let last = receipts
+                        .iter()
+                        .filter(|r| !r.duplicate)
+                        .map(|r| r.unique_qualifier)
+                        .max();
+                    outcomes.push((tenant, last, reply, Ok(receipts)));
                 }
                 Err(e) => {
                     let _ = self
@@ -145,7 +159,7 @@ impl Writer {
                     self.names.clear();
                     self.tenant_ids.clear();
                     self.seqs = before;
-                    outcomes.push((reply, Err(e)));
+                    outcomes.push((tenant, None, reply, Err(e)));
                 }
             }
         }
@@ -154,7 +168,11 @@ impl Writer {
             .and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend));
         match committed {
             Ok(()) => {
-                for (reply, r) in outcomes {
+                // Committed and fsynced: wake the tenants' subscribers, then answer.
+                for (tenant, last, reply, r) in outcomes {
+                    if let Some(seq) = last {
+                        self.commits.publish(&tenant, seq);
+                    }
                     let _ = reply.send(r);
                 }
             }
@@ -163,7 +181,7 @@ impl Writer {
                 self.tenant_ids.clear();
                 self.names.clear();
                 tracing::error!(error = %e, "group commit failed; every request in it is refused");
-                for (reply, _) in outcomes {
+                for (_, _, reply, _) in outcomes {
                     let _ = reply.send(Err(e.clone()));
                 }
             }
@@ -266,12 +284,13 @@ impl Writer {
         Ok(receipts)
     }
 
-    /// Copies activities verbatim in one transaction (see `Store::restore`).
+    /// Copies activities verbatim in one transaction (see `ActivityLog::restore`); returns the
+    /// tenant's last sequence number after it.
     pub(crate) fn restore(
         &mut self,
         tenant: &Tenant,
         items: Vec<Activity>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(backend)?;
@@ -292,20 +311,26 @@ impl Writer {
                         &a.application,
                         a.body,
                     )
-                    .map_err(|e| backend(format!("restoring uniqueQualifier {uq}: {e}")))?;
+                    .map_err(|e| e.context(format!("restoring uniqueQualifier {uq}")))?;
                 if !stored {
-                    return Err(backend(format!(
-                        "restoring uniqueQualifier {uq}: its eventId is already stored"
-                    )));
+                    return Err(fail(
+                        StoreErrorKind::Conflict,
+                        format!("restoring uniqueQualifier {uq}: its eventId is already stored"),
+                    ));
                 }
                 high = high.max(uq);
             }
             drop(rows);
             self.seqs.insert(tenant_id, high);
-            self.save_sequences()
+            self.save_sequences().map(|_| high)
         })();
-        match result.and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend)) {
-            Ok(()) => Ok(()),
+        match result.and_then(|high| {
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(backend)
+                .map(|_| high)
+        }) {
+            Ok(high) => Ok(high),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.names.clear();
@@ -382,14 +407,17 @@ impl<'c> Rows<'c> {
             }
         }
         let Some(&first) = ids.first() else {
-            return Err(backend("an activity without events cannot be stored"));
+            return Err(fail(
+                StoreErrorKind::Invalid,
+                "an activity without events cannot be stored",
+            ));
         };
         let success = i64::from(body.result == Outcome::Success);
         let cols = Columns::take(&mut body);
         // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
         let mut json = Vec::with_capacity(1024);
         serde_json::to_writer(&mut json, &body).map_err(backend)?;
-        let json = crate::body::encode(json);
+        let json = super::body::encode(json);
         let stored = self
             .insert
             .execute(params![

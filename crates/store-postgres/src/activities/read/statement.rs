@@ -100,7 +100,8 @@ pub(crate) fn build(
         )),
         None => {}
     }
-    if let Some(ip) = q.ip {
+    // A CIDR block is a row check (`ActivityQuery::matches`), like `filters`.
+    if let Some(ip) = q.ip.and_then(|f| f.addr()) {
         own.push(format!("a.ip = {}", b.bind(Param::Inet(ip))));
     }
     if let Some(r) = q.result {

@@ -1,0 +1,54 @@
+//! The storage interface, split by capability. Every engine (SQLite, PostgreSQL) implements each
+//! capability trait and passes the conformance suite's module for it (`crates/store-conformance`).
+//!
+//! | capability | trait | what it keeps |
+//! |---|---|---|
+//! | [`activity_log`] | [`ActivityLog`] | the trail: append, get, list, count, tail, restore, purge |
+//! | [`tokens`] | [`TokenStore`] | API tokens (hashed) |
+//! | [`secrets`] | [`SecretStore`] | server secrets and tenants' named secrets |
+//! | [`console`] | [`ConsoleStore`] | console users and sessions |
+//! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
+//!
+//! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
+//! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
+//! `use authtrail_model::store::prelude::*;`.
+//!
+//! **Capabilities to come** (push deliveries and their cursors, verifiable checkpoints) each get
+//! a file here with their own trait, are added to [`Store`]'s supertraits and to the [`prelude`],
+//! get a file per engine named for what it stores, and a module of the conformance suite.
+//!
+//! Every method returns a [`BoxFuture`] rather than using `async fn`, so that the traits stay
+//! object-safe and the engine can be chosen at start-up.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub mod activity_log;
+pub mod console;
+mod error;
+pub mod notify;
+pub mod secrets;
+pub mod tokens;
+
+pub use activity_log::{ActivityLog, Count, Receipt};
+pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
+pub use error::{Source, StoreError, StoreErrorKind};
+pub use notify::{CommitHub, CommitNotifier, CommitWatch};
+pub use secrets::{SecretStore, tenant_secret_key};
+pub use tokens::{Scope, TokenRecord, TokenStore};
+
+/// A boxed future, so that the store traits can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Every capability at once: what the server and the CLI hold as `Arc<dyn Store>`.
+pub trait Store: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+
+impl<T> Store for T where T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+
+/// The store traits, so that their methods can be called on an `Arc<dyn Store>`.
+pub mod prelude {
+    pub use super::{
+        ActivityLog, CommitNotifier, ConsoleStore, SecretStore, Store, StoreError, StoreErrorKind,
+        TokenStore,
+    };
+}
