@@ -1,7 +1,7 @@
 //! `authtrail export` and `authtrail import`: moving a trail between stores (SQLite ⇄ PostgreSQL,
 //! or into a fresh one), keeping every uniqueQualifier, time and eventId.
 //!
-//! An export is NDJSON, one row per activity (see [`crate::verify::Row`]), tenant by tenant in
+//! An export is NDJSON, one row per activity (`authtrail_formats::export`), tenant by tenant in
 //! ascending uniqueQualifier order, read with `Store::tail` so that memory stays flat whatever the
 //! size. Import feeds the rows to `Store::restore` in batches; each batch is atomic. Both print
 //! each tenant's count and digest, and `import --verify` (or `verify-export`) compares them with
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
+use authtrail_formats::export;
 use authtrail_model::{Activity, ActivityQuery, Store, Tenant};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -119,9 +120,10 @@ async fn export_tenant(
     loop {
         let page = store.tail(tenant, after, PAGE).await?;
         for a in &page {
-            w.write_all(&verify::canonical(a)?)?;
+            let row = export::encode(a)?;
+            w.write_all(&row)?;
             w.write_all(b"\n")?;
-            d.add(a)?;
+            d.add_encoded(a, &row)?;
         }
         bar.inc(page.len() as u64);
         match page.last() {

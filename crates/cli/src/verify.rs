@@ -1,24 +1,16 @@
-//! The export format's rows, their canonical bytes, and the per-tenant digests that prove an
-//! import complete: `authtrail verify-export FILE` (and `import --verify`).
-//!
-//! A tenant's digest is the SHA-256 of its canonical rows in ascending `uniqueQualifier` order,
-//! each followed by a newline. A row holds everything a store keeps about an activity (tenant,
-//! uniqueQualifier, event and receive times, application, the whole body with its eventId), and
-//! its JSON objects have their keys sorted, so that the same activity gives the same bytes from
-//! either engine (PostgreSQL's jsonb does not keep key order). Equal counts and equal digests mean
-//! that every activity arrived, with identical content and the same sequence numbers.
+//! Reading an export file and proving an import complete: `authtrail verify-export FILE` (and
+//! `import --verify`). The row, its canonical bytes and the per-tenant digests are defined once,
+//! in `authtrail_formats::export`; this module reads files and stores.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use authtrail_model::{Activity, ActivityBody, Store, Tenant};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest as _, Sha256};
+use authtrail_formats::export::Row;
+pub use authtrail_formats::export::{Digests, TenantDigest};
+use authtrail_model::{Activity, Store, Tenant};
 
 use crate::StoreArgs;
 
@@ -27,119 +19,6 @@ pub const MAX_LINE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Activities read per `Store::tail` call.
 pub const PAGE: usize = 1000;
-
-/// One line of an export.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Row {
-    pub tenant: Tenant,
-    pub unique_qualifier: i64,
-    pub time_us: i64,
-    pub received_us: i64,
-    pub application: String,
-    pub body: ActivityBody,
-}
-
-impl Row {
-    pub fn of(a: &Activity) -> Row {
-        Row {
-            tenant: a.tenant.clone(),
-            unique_qualifier: a.unique_qualifier,
-            time_us: a.time_us,
-            received_us: a.received_us,
-            application: a.application.clone(),
-            body: a.body.clone(),
-        }
-    }
-
-    /// Checks what serde cannot (the tenant's shape) and makes the activity.
-    pub fn into_activity(self) -> anyhow::Result<Activity> {
-        let tenant = Tenant::new(self.tenant.as_str()).map_err(anyhow::Error::msg)?;
-        if self.unique_qualifier < 1 {
-            bail!("uniqueQualifier {} is not positive", self.unique_qualifier);
-        }
-        Ok(Activity {
-            tenant,
-            unique_qualifier: self.unique_qualifier,
-            time_us: self.time_us,
-            received_us: self.received_us,
-            application: self.application,
-            body: self.body,
-        })
-    }
-}
-
-/// The canonical bytes of an activity: its row as JSON with every object's keys sorted.
-pub fn canonical(a: &Activity) -> anyhow::Result<Vec<u8>> {
-    let v = serde_json::to_value(Row::of(a))?;
-    Ok(serde_json::to_vec(&sorted(v))?)
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
-
-/// What one tenant's activities add up to.
-#[derive(Clone)]
-pub struct TenantDigest {
-    pub count: u64,
-    pub first: i64,
-    pub last: i64,
-    hash: Sha256,
-}
-
-impl Default for TenantDigest {
-    fn default() -> TenantDigest {
-        TenantDigest {
-            count: 0,
-            first: 0,
-            last: 0,
-            hash: Sha256::new(),
-        }
-    }
-}
-
-impl TenantDigest {
-    /// Adds the next activity; they must come in ascending uniqueQualifier order.
-    pub fn add(&mut self, a: &Activity) -> anyhow::Result<()> {
-        if self.count > 0 && a.unique_qualifier <= self.last {
-            bail!(
-                "tenant {}: uniqueQualifier {} follows {}; rows must ascend",
-                a.tenant,
-                a.unique_qualifier,
-                self.last
-            );
-        }
-        if self.count == 0 {
-            self.first = a.unique_qualifier;
-        }
-        self.count += 1;
-        self.last = a.unique_qualifier;
-        self.hash.update(canonical(a)?);
-        self.hash.update(b"\n");
-        Ok(())
-    }
-
-    pub fn hex(&self) -> String {
-        hex::encode(self.hash.clone().finalize())
-    }
-
-    /// Same activities, same sequence, same content.
-    pub fn same(&self, other: &TenantDigest) -> bool {
-        (self.count, self.first, self.last, self.hex())
-            == (other.count, other.first, other.last, other.hex())
-    }
-}
-
-pub type Digests = BTreeMap<Tenant, TenantDigest>;
 
 /// Counts the bytes read from the file (below the decompressor), for the progress bar.
 struct Counting<R> {
@@ -212,7 +91,7 @@ impl Rows {
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let row: Row = serde_json::from_slice(&self.line)
+            let row = Row::decode(&self.line)
                 .with_context(|| format!("line {no} is not an export row"))?;
             return row
                 .into_activity()

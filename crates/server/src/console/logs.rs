@@ -1,13 +1,16 @@
 //! The audit log page: the native list, paged by its keyset cursor.
 
 use authtrail_catalog::{Catalog, Lang};
-use authtrail_model::wire_time::{Precision, format_rfc3339, parse_rfc3339};
+use authtrail_formats::display;
+use authtrail_formats::google::{Precision, ToWire};
+use authtrail_model::wire_time::parse_rfc3339;
 use authtrail_model::{Activity, Position};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
+use time::UtcOffset;
 
 use super::filters::{self, Parsed};
 use super::page::Ctx;
@@ -37,12 +40,6 @@ pub struct Row {
     pub app_name: String,
 }
 
-/// `2026-11-23 16:57:20 UTC`: readable without the script, which then localizes it.
-pub fn time_label(us: i64) -> String {
-    let s = format_rfc3339(us, Precision::Millis);
-    format!("{} UTC", s.get(..19).unwrap_or(&s).replace('T', " "))
-}
-
 pub fn row_from_wire(catalog: &Catalog, lang: Lang, item: &Value) -> Row {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     let app = s(&item["id"]["applicationName"]);
@@ -57,7 +54,8 @@ pub fn row_from_wire(catalog: &Catalog, lang: Lang, item: &Value) -> Row {
         .to_string();
     Row {
         uq: s(&item["id"]["uniqueQualifier"]),
-        time_label: time_label(us),
+        // Readable without the script, which then localizes it in the viewer's zone.
+        time_label: display::datetime(us, UtcOffset::UTC, lang),
         time,
         name: catalog
             .event(&app, &key)

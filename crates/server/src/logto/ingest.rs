@@ -1,7 +1,7 @@
 //! `POST /api/logs`: Logto log objects in, with the semantics of `POST /v1/activities`.
 //!
 //! The body is one Logto log or a JSON array of them (the `logs` row shape: `id`, `key`,
-//! `payload`, `createdAt` in ms). Each is mapped by the pure [`super::mapping::from_log`], then
+//! `payload`, `createdAt` in ms). Each is mapped by the pure [`authtrail_formats::logto::from_log`], then
 //! checked by the one validator; any problem answers 400 naming the Logto field
 //! (`logs[2].payload.ip`) and stores nothing. Otherwise the batch is appended atomically and
 //! acknowledged once durable. The Logto `id` is the idempotency key (`eventId`), so sending a
@@ -17,11 +17,11 @@ use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{NewActivity, Scope, Tenant};
 
 use super::LogtoError;
-use super::mapping::{Mapped, ShapeError};
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
 use crate::ingest::{IngestResponse, read_body, store_batch};
 use crate::state::AppState;
+use authtrail_formats::logto::{Mapped, ShapeError};
 
 /// Most problems listed in one answer.
 const MAX_REPORTED: usize = 1000;
@@ -114,7 +114,7 @@ pub async fn post_logs(
     let objects = objects(&bytes, state.limits.max_batch)?;
     let catalog = state.catalog.clone();
     let batch = validate_all(&state, &auth.tenant, "logs", &objects, |o| {
-        super::mapping::from_log(&catalog, o)
+        authtrail_formats::logto::from_log(&catalog, o)
     })
     .inspect_err(|_| state.metrics.ingest_rejected(objects.len()))?;
     let receipts = store_batch(&state, &auth.tenant, batch, started).await?;

@@ -25,12 +25,12 @@ use axum::response::{IntoResponse, Response};
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome, Position, Scope, Store, Tenant};
 
 use super::LogtoError;
-use super::mapping::{Log, to_log};
 use crate::auth::Auth;
 use crate::cursor::{self, Cursor};
 use crate::error::ApiError;
 use crate::params::{Params, resolve_events};
 use crate::state::AppState;
+use authtrail_formats::logto::{Log, to_log};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
