@@ -33,6 +33,18 @@ pub enum RowError {
     Encode(#[source] serde_json::Error),
 }
 
+impl RowError {
+    /// The row's field at fault, for callers that report bad input by field; `None` when the
+    /// row is fine and encoding failed.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            RowError::Tenant(_) => Some("tenant"),
+            RowError::UniqueQualifier(_) | RowError::OutOfOrder { .. } => Some("uniqueQualifier"),
+            RowError::Encode(_) => None,
+        }
+    }
+}
+
 /// One line of an export.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -211,6 +223,10 @@ mod tests {
         assert_eq!(
             d.add(&activity(3)).unwrap_err().to_string(),
             "tenant C01: uniqueQualifier 3 follows 3; rows must ascend"
+        );
+        assert_eq!(
+            d.add(&activity(2)).unwrap_err().field(),
+            Some("uniqueQualifier")
         );
         let mut e = TenantDigest::default();
         e.add(&activity(1)).unwrap();
