@@ -3,7 +3,8 @@
 //! through the service.
 
 use anyhow::anyhow;
-use authtrail_model::wire_time::{Precision, parse_rfc3339};
+use authtrail_formats::google::{Precision, ToWire};
+use authtrail_model::wire_time::parse_rfc3339;
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
 use authtrail_service::query::{application, parse_filters, resolve_events};
 use authtrail_service::{Service, ServiceError};

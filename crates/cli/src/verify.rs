@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
+use authtrail_formats::export::{Digests, Row};
 use authtrail_model::Activity;
 use authtrail_service::Service;
-use authtrail_service::export::{Digests, Row};
 
 use crate::StoreArgs;
 use crate::client::service;
@@ -89,7 +89,7 @@ impl Rows {
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let row: Row = serde_json::from_slice(&self.line)
+            let row = Row::decode(&self.line)
                 .with_context(|| format!("line {no} is not an export row"))?;
             return row
                 .into_activity()

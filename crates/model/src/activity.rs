@@ -4,11 +4,10 @@
 //!
 //! [`ActivityBody`] serializes to exactly the JSON Google's clients read: int64 values as strings,
 //! empty fields omitted. The same JSON is what the stores keep, so reading a page never converts
-//! between two representations.
+//! between two representations. The envelope around it (`kind`, `etag`, `id`) is in
+//! `authtrail_formats::google`.
 
 use serde::{Deserialize, Serialize};
-
-use crate::wire_time::{Precision, format_rfc3339};
 
 /// The tenant (Google's `customerId`). Every row, query and token carries exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -324,46 +323,7 @@ pub struct Activity {
     pub body: ActivityBody,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WireId<'a> {
-    time: String,
-    unique_qualifier: I64Str,
-    application_name: &'a str,
-    customer_id: &'a str,
-}
-
-/// An activity in Google's wire shape (`kind`, `etag`, `id`, then the body's fields).
-#[derive(Serialize)]
-pub struct WireActivity<'a> {
-    kind: &'static str,
-    etag: String,
-    id: WireId<'a>,
-    #[serde(flatten)]
-    body: &'a ActivityBody,
-}
-
 impl Activity {
-    /// The wire form; `precision` is milliseconds for Google's API and microseconds natively.
-    pub fn to_wire(&self, precision: Precision) -> WireActivity<'_> {
-        WireActivity {
-            kind: "admin#reports#activity",
-            etag: self.etag(),
-            id: WireId {
-                time: format_rfc3339(self.time_us, precision),
-                unique_qualifier: I64Str(self.unique_qualifier),
-                application_name: &self.application,
-                customer_id: self.tenant.as_str(),
-            },
-            body: &self.body,
-        }
-    }
-
-    /// A stable entity tag: stored activities never change, so their identity is their version.
-    pub fn etag(&self) -> String {
-        format!("\"{}/{}\"", self.tenant, self.unique_qualifier)
-    }
-
     pub fn first_event(&self) -> Option<&Event> {
         self.body.events.first()
     }
@@ -386,44 +346,5 @@ mod tests {
         let back: Parameter =
             serde_json::from_str(r#"{"name":"x","multiIntValue":["1","-2"]}"#).unwrap();
         assert_eq!(back.value, ParamValue::MultiInt(vec![1, -2]));
-    }
-
-    #[test]
-    fn wire_activity_has_googles_kind_and_id() {
-        let a = Activity {
-            tenant: Tenant::new("C01").unwrap(),
-            unique_qualifier: 7,
-            time_us: 1_500_000,
-            received_us: 1_500_000,
-            application: "login".into(),
-            body: ActivityBody {
-                actor: Actor {
-                    email: Some("a@example.com".into()),
-                    ..Actor::default()
-                },
-                owner_domain: None,
-                ip_address: None,
-                network_info: None,
-                events: vec![Event {
-                    event_type: "login".into(),
-                    name: "logout".into(),
-                    parameters: vec![],
-                }],
-                user_agent: None,
-                session_id: None,
-                client_application_id: None,
-                result: Outcome::Success,
-                error: None,
-                event_id: None,
-            },
-        };
-        let v = serde_json::to_value(a.to_wire(Precision::Millis)).unwrap();
-        assert_eq!(v["kind"], "admin#reports#activity");
-        assert_eq!(v["id"]["uniqueQualifier"], "7");
-        assert_eq!(v["id"]["time"], "1970-01-01T00:00:01.500Z");
-        assert_eq!(v["id"]["customerId"], "C01");
-        assert_eq!(v["actor"]["email"], "a@example.com");
-        assert!(v.get("ipAddress").is_none());
-        assert!(v["events"][0].get("parameters").is_none());
     }
 }

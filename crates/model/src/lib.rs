@@ -3,7 +3,7 @@
 //! store's capability traits that storage engines implement.
 //!
 //! Module map:
-//! - [`activity`]: the Activity in Google's resource shape, and its wire form.
+//! - [`activity`]: the Activity in Google's resource shape (its wire envelope is in authtrail-formats).
 //! - [`validate`]: raw JSON → [`NewActivity`], with every error naming its field path.
 //! - [`redact`]: masking of secret-looking fields before storage.
 //! - [`filters`]: Google's `filters` parameter: parsing and evaluation.

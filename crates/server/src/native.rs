@@ -5,7 +5,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use serde::Serialize;
 
-use authtrail_model::wire_time::Precision;
+use authtrail_formats::google::{Precision, ToWire};
 use authtrail_model::{Activity, ActivityQuery, ActorFilter, Outcome, Scope, Tenant};
 use authtrail_service::Service;
 use authtrail_service::query::{application, parse_filters, resolve_events};

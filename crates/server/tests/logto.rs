@@ -11,8 +11,12 @@ use serde_json::{Value, json};
 use authtrail_server::Limits;
 use support::{Harness, NOW};
 
+/// Samples of Logto's shapes, kept beside the mapping (authtrail-formats).
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/logto/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../formats/tests/fixtures/logto/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -5,24 +5,19 @@
 //! read with `Store::tail` so that memory stays flat whatever the size. Import feeds rows to
 //! `Store::restore` in batches; each batch is atomic.
 //!
-//! A tenant's digest is the SHA-256 of its canonical rows in ascending `uniqueQualifier` order,
-//! each followed by a newline. A row holds everything a store keeps about an activity (tenant,
-//! uniqueQualifier, event and receive times, application, the whole body with its eventId), and
-//! its JSON objects have their keys sorted, so that the same activity gives the same bytes from
-//! either engine (PostgreSQL's jsonb does not keep key order). Equal counts and equal digests mean
-//! that every activity arrived, with identical content and the same sequence numbers.
+//! Equal per-tenant digests (count, first and last uniqueQualifier, SHA-256 of the canonical rows)
+//! mean that every activity arrived, with identical content and the same sequence numbers.
 //!
-//! The file around the rows (NDJSON, zstd, progress) is the CLI's business; this module only
-//! deals in activities, rows and digests. [`canonical`] is the one encoding call.
+//! The row, its bytes and the digests are `authtrail_formats::export` (the one encoding call is
+//! `rows::encode`, in [`Service::export_tenant`]); the file around the rows (NDJSON, zstd,
+//! progress) is the CLI's business. This module is the operations.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest as _, Sha256};
+use authtrail_formats::export::{self as rows, RowError};
+use authtrail_model::{Activity, ActivityQuery, Tenant};
 
-use authtrail_model::{Activity, ActivityBody, ActivityQuery, Tenant};
+pub use authtrail_formats::export::{Digests, Row, TenantDigest};
 
 use crate::Service;
 use crate::error::ServiceError;
@@ -30,128 +25,16 @@ use crate::error::ServiceError;
 /// Activities read per `Store::tail` call.
 pub const PAGE: usize = 1000;
 
-/// One line of an export.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Row {
-    pub tenant: Tenant,
-    pub unique_qualifier: i64,
-    pub time_us: i64,
-    pub received_us: i64,
-    pub application: String,
-    pub body: ActivityBody,
-}
-
-impl Row {
-    pub fn of(a: &Activity) -> Row {
-        Row {
-            tenant: a.tenant.clone(),
-            unique_qualifier: a.unique_qualifier,
-            time_us: a.time_us,
-            received_us: a.received_us,
-            application: a.application.clone(),
-            body: a.body.clone(),
-        }
-    }
-
-    /// Checks what serde cannot (the tenant's shape) and makes the activity.
-    pub fn into_activity(self) -> Result<Activity, ServiceError> {
-        let tenant =
-            Tenant::new(self.tenant.as_str()).map_err(|m| ServiceError::field("tenant", m))?;
-        if self.unique_qualifier < 1 {
-            return Err(ServiceError::field(
-                "uniqueQualifier",
-                format!("{} is not positive", self.unique_qualifier),
-            ));
-        }
-        Ok(Activity {
-            tenant,
-            unique_qualifier: self.unique_qualifier,
-            time_us: self.time_us,
-            received_us: self.received_us,
-            application: self.application,
-            body: self.body,
-        })
-    }
-}
-
-/// The canonical bytes of an activity: its row as JSON with every object's keys sorted.
-pub fn canonical(a: &Activity) -> Result<Vec<u8>, ServiceError> {
-    let v = serde_json::to_value(Row::of(a)).map_err(ServiceError::internal)?;
-    serde_json::to_vec(&sorted(v)).map_err(ServiceError::internal)
-}
-
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
-}
-
-/// What one tenant's activities add up to.
-#[derive(Clone)]
-pub struct TenantDigest {
-    pub count: u64,
-    pub first: i64,
-    pub last: i64,
-    hash: Sha256,
-}
-
-impl Default for TenantDigest {
-    fn default() -> TenantDigest {
-        TenantDigest {
-            count: 0,
-            first: 0,
-            last: 0,
-            hash: Sha256::new(),
+/// A row that cannot be read or added is bad input naming the row's field; one that cannot be
+/// encoded is our fault.
+impl From<RowError> for ServiceError {
+    fn from(e: RowError) -> ServiceError {
+        match e.field() {
+            Some(field) => ServiceError::field(field, e.to_string()),
+            None => ServiceError::internal(e),
         }
     }
 }
-
-impl TenantDigest {
-    /// Adds the next activity; they must come in ascending uniqueQualifier order.
-    pub fn add(&mut self, a: &Activity) -> Result<(), ServiceError> {
-        self.add_encoded(a, &canonical(a)?)
-    }
-
-    /// [`Self::add`] with the activity's canonical bytes already made.
-    fn add_encoded(&mut self, a: &Activity, row: &[u8]) -> Result<(), ServiceError> {
-        if self.count > 0 && a.unique_qualifier <= self.last {
-            return Err(ServiceError::field(
-                "uniqueQualifier",
-                format!(
-                    "{} follows {} in tenant {}; rows must ascend",
-                    a.unique_qualifier, self.last, a.tenant
-                ),
-            ));
-        }
-        if self.count == 0 {
-            self.first = a.unique_qualifier;
-        }
-        self.count += 1;
-        self.last = a.unique_qualifier;
-        self.hash.update(row);
-        self.hash.update(b"\n");
-        Ok(())
-    }
-
-    pub fn hex(&self) -> String {
-        hex::encode(self.hash.clone().finalize())
-    }
-
-    /// Same activities, same sequence, same content.
-    pub fn same(&self, other: &TenantDigest) -> bool {
-        (self.count, self.first, self.last, self.hex())
-            == (other.count, other.first, other.last, other.hex())
-    }
-}
-
-pub type Digests = BTreeMap<Tenant, TenantDigest>;
 
 /// A store compared with an export's digests.
 pub struct Verification {
@@ -202,10 +85,10 @@ impl Service {
         self.walk(
             tenant,
             |a| {
-                let row = canonical(a)?;
+                let row = rows::encode(a)?;
                 w.write_all(&row).map_err(ServiceError::internal)?;
                 w.write_all(b"\n").map_err(ServiceError::internal)?;
-                d.add_encoded(a, &row)
+                Ok(d.add_encoded(a, &row)?)
             },
             progress,
         )
@@ -226,7 +109,7 @@ impl Service {
     /// The digest of one tenant's activities in the store.
     pub async fn digest(&self, tenant: &Tenant) -> Result<TenantDigest, ServiceError> {
         let mut d = TenantDigest::default();
-        self.walk(tenant, |a| d.add(a), &mut |_| {}).await?;
+        self.walk(tenant, |a| Ok(d.add(a)?), &mut |_| {}).await?;
         Ok(d)
     }
 
@@ -303,12 +186,7 @@ mod tests {
         let rows: Vec<Activity> = file
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(|l| {
-                serde_json::from_slice::<Row>(l)
-                    .unwrap()
-                    .into_activity()
-                    .unwrap()
-            })
+            .map(|l| Row::decode(l).unwrap().into_activity().unwrap())
             .collect();
         to.service.import_batch(&t, rows.clone()).await.unwrap();
         let expected = Digests::from([(t.clone(), d)]);

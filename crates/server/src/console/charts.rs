@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use authtrail_catalog::{Catalog, Lang};
-use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_formats::display;
 use authtrail_model::{Activity, ActivityQuery, Outcome};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use time::UtcOffset;
 
 use super::filters;
 use super::i18n;
@@ -60,13 +61,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
-/// `series` are (label, per-hour counts).
+/// `series` are (label, per-hour counts). The axis is labelled in UTC, in `lang`'s date form.
 pub fn stacked_bars(
     start_us: i64,
     hours: usize,
     series: &[(String, Vec<u64>)],
     colors: &[&str],
     title: &str,
+    lang: Lang,
 ) -> String {
     let (w, h, left, bottom) = (600.0, 220.0, 36.0, 20.0);
     let totals: Vec<u64> = (0..hours)
@@ -105,16 +107,14 @@ pub fn stacked_bars(
         }
     }
     // The first and last hour, in UTC, under the axis.
-    let hour = |i: usize| {
-        let s = format_rfc3339(start_us + i as i64 * HOUR_US, Precision::Millis);
-        format!("{}:00", s.get(5..13).unwrap_or("").replace('T', " "))
-    };
+    let hour = |i: usize| display::hour(start_us + i as i64 * HOUR_US, UtcOffset::UTC, lang);
     out.push_str(&format!(
-        r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} UTC</text>"##,
+        r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
         hour(0),
         h - 6.0,
-        hour(hours - 1)
+        hour(hours - 1),
+        display::zone(UtcOffset::UTC)
     ));
     for (si, (label, counts)) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
@@ -238,13 +238,14 @@ pub fn build(
         cats.push(("…".into(), other));
     }
     Charts {
-        per_hour: stacked_bars(start_us, hours, &cats, PALETTE, t("per_hour")),
+        per_hour: stacked_bars(start_us, hours, &cats, PALETTE, t("per_hour"), lang),
         sign_ins: stacked_bars(
             start_us,
             hours,
             &[(t("success").into(), ok), (t("failure").into(), bad)],
             &[GREEN, RED],
             t("sign_ins"),
+            lang,
         ),
         suspicious: stacked_bars(
             start_us,
@@ -252,6 +253,7 @@ pub fn build(
             &[(t("suspicious").into(), susp)],
             &[AMBER],
             t("suspicious"),
+            lang,
         ),
         top_ips: top_bars(&top(ips, 10), t("top_ips"), t("none")),
         top_failing: top_bars(&top(failing, 10), t("top_failing"), t("none")),

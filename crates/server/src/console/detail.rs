@@ -1,15 +1,18 @@
 //! The event detail page: the catalogue message in the viewer's language, every field and typed
 //! parameter, the related events, and the raw JSON.
 
-use authtrail_model::wire_time::{Precision, format_rfc3339};
+use authtrail_formats::display;
+use authtrail_formats::google::{Precision, ToWire};
+use authtrail_model::wire_time::format_rfc3339;
 use authtrail_model::{ActivityQuery, ActorFilter};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
+use time::UtcOffset;
 
 use super::i18n;
-use super::logs::{Row, row_from_activity, time_label};
+use super::logs::{Row, row_from_activity};
 use super::page::Ctx;
 use super::routes::Console;
 use crate::native;
@@ -100,12 +103,12 @@ pub async fn detail(
         },
         Field {
             label: t("time"),
-            value: time_label(a.time_us),
+            value: display::datetime(a.time_us, UtcOffset::UTC, lang),
             time: Some(format_rfc3339(a.time_us, Precision::Micros)),
         },
         Field {
             label: t("received"),
-            value: time_label(a.received_us),
+            value: display::datetime(a.received_us, UtcOffset::UTC, lang),
             time: Some(format_rfc3339(a.received_us, Precision::Micros)),
         },
         Field {

@@ -11,9 +11,11 @@
 //! - `cursor`: the page token (the service's, as the native API's).
 
 use authtrail_catalog::{Catalog, Lang};
+use authtrail_formats::display;
 use authtrail_model::query::IpFilter;
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
 use serde::Serialize;
+use time::UtcOffset;
 
 use crate::error::ApiError;
 use crate::params::Params;
@@ -110,12 +112,7 @@ pub fn resolve_event(
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (a `datetime-local` value) as UTC.
 fn local_utc(field: &str, v: &str) -> Result<i64, ApiError> {
-    let with_secs = if v.len() == 16 {
-        format!("{v}:00Z")
-    } else {
-        format!("{v}Z")
-    };
-    authtrail_model::wire_time::parse_rfc3339(&with_secs).map_err(|_| {
+    display::parse_datetime_local(v, UtcOffset::UTC).map_err(|_| {
         ApiError::field(
             field,
             format!("{v:?} is not a date and time (YYYY-MM-DDTHH:MM, UTC)"),

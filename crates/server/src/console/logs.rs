@@ -1,6 +1,7 @@
 //! The audit log page: the service's list, paged by its keyset cursor.
 
 use authtrail_catalog::{Catalog, Lang};
+use authtrail_formats::display;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Activity, ActivityQuery, Outcome};
 use authtrail_service::ServiceError;
@@ -8,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
+use time::UtcOffset;
 
 use super::filters::{self, Parsed};
 use super::page::Ctx;
@@ -32,12 +34,6 @@ pub struct Row {
     pub app_name: String,
 }
 
-/// `2026-11-23 16:57:20 UTC`: readable without the script, which then localizes it.
-pub fn time_label(us: i64) -> String {
-    let s = format_rfc3339(us, Precision::Millis);
-    format!("{} UTC", s.get(..19).unwrap_or(&s).replace('T', " "))
-}
-
 pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
     let app = &a.application;
     let key = a
@@ -48,7 +44,8 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
         .unwrap_or_default();
     Row {
         uq: a.unique_qualifier.to_string(),
-        time_label: time_label(a.time_us),
+        // Readable without the script, which then localizes it in the viewer's zone.
+        time_label: display::datetime(a.time_us, UtcOffset::UTC, lang),
         time: format_rfc3339(a.time_us, Precision::Micros),
         name: catalog
             .event(app, &key)

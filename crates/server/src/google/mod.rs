@@ -8,7 +8,6 @@
 //! the first page's effective end time; errors in Google's envelope.
 
 mod envelope;
-pub mod fields;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -16,11 +15,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
+use authtrail_formats::google::{Precision, ToWire, activities_page, fields};
 use authtrail_model::query::MAX_PAGE;
-use authtrail_model::wire_time::Precision;
 use authtrail_model::{ActivityQuery, ActorFilter, Scope};
 use authtrail_service::ServiceError;
 use authtrail_service::query::{parse_filters, resolve_events};
@@ -142,14 +140,7 @@ async fn list_inner(
         .iter()
         .map(|a| serde_json::to_value(a.to_wire(Precision::Millis)).map_err(|_| ApiError::Internal))
         .collect::<Result<_, _>>()?;
-    let mut body = json!({"kind": "admin#reports#activities", "etag": list_etag(&items)});
-    if !items.is_empty() {
-        body["items"] = Value::Array(items);
-    }
-    if let Some(token) = page.next_cursor {
-        body["nextPageToken"] = json!(token);
-    }
-    render(&p, body)
+    render(&p, activities_page(items, page.next_cursor))
 }
 
 /// Parameters Google defines that authtrail cannot honour yet: validated, then refused clearly
@@ -218,15 +209,6 @@ fn is_id_list(v: &str, many: bool) -> bool {
         })
     };
     if many { v.split(',').all(ok) } else { ok(v) }
-}
-
-/// An entity tag for a page: a hash of its items' tags.
-fn list_etag(items: &[Value]) -> String {
-    let mut h = Sha256::new();
-    for i in items {
-        h.update(i["etag"].as_str().unwrap_or("").as_bytes());
-    }
-    format!("\"{}\"", hex::encode(&h.finalize()[..12]))
 }
 
 /// Applies `fields` and `prettyPrint` (Google's default is pretty).

@@ -1,7 +1,7 @@
 //! `POST /api/logs`: Logto log objects in, with the semantics of `POST /v1/activities`.
 //!
 //! The body is one Logto log or a JSON array of them (the `logs` row shape: `id`, `key`,
-//! `payload`, `createdAt` in ms). Each is mapped by the pure [`super::mapping::from_log`], then
+//! `payload`, `createdAt` in ms). Each is mapped by the pure [`authtrail_formats::logto::from_log`], then
 //! checked by the one validator; any problem answers 400 naming the Logto field
 //! (`logs[2].payload.ip`) and stores nothing. Otherwise the batch is appended atomically and
 //! acknowledged once durable. The Logto `id` is the idempotency key (`eventId`), so sending a
@@ -19,11 +19,11 @@ use authtrail_service::ingest::Noun;
 use authtrail_service::{ServiceError, Source};
 
 use super::LogtoError;
-use super::mapping::{Mapped, ShapeError};
 use crate::auth::Auth;
 use crate::error::{ApiError, Detail};
 use crate::ingest::{IngestResponse, read_body};
 use crate::state::AppState;
+use authtrail_formats::logto::{Mapped, ShapeError};
 
 /// Maps and validates every object through the service's one batch validator; all problems
 /// (named in the inbound shape under `root`), or all activities. `map` turns one inbound object
@@ -99,7 +99,7 @@ pub async fn post_logs(
     let objects = objects(&bytes, state.limits.max_batch)?;
     let catalog = state.catalog.clone();
     let batch = validate_all(&state, &auth.tenant, Source::Logto, "logs", &objects, |o| {
-        super::mapping::from_log(&catalog, o)
+        authtrail_formats::logto::from_log(&catalog, o)
     })?;
     let receipts = state
         .service

@@ -27,11 +27,11 @@ use authtrail_service::query::{application, resolve_events};
 use authtrail_service::read::Seek;
 
 use super::LogtoError;
-use super::mapping::{Log, to_log};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
+use authtrail_formats::logto::{Log, to_log};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;

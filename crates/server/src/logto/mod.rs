@@ -5,14 +5,14 @@
 //! - [`ingest`]: `POST /api/logs`, Logto log objects in (Logto has no write endpoint; the path
 //!   is free, and pairing it with the read endpoint keeps one resource).
 //! - [`webhook`]: `POST /v1/logto/webhook`, where a Logto webhook is pointed, HMAC-verified.
-//! - [`mapping`]: the pure Log ↔ Activity mapping both directions share.
+//!
+//! The pure Log ↔ Activity mapping both directions share is `authtrail_formats::logto`.
 //!
 //! Errors are rendered in Logto's `RequestError` body, `{code, message, details}`, with Logto's
 //! codes where Logto has one (`guard.invalid_pagination`, `log.invalid_time_window`).
 
 pub mod ingest;
 pub mod list;
-pub mod mapping;
 pub mod webhook;
 
 use axum::Json;

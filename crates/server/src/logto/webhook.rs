@@ -17,16 +17,15 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use hmac::{Hmac, Mac};
-use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
+use sha2::Sha256;
 
-use authtrail_catalog::Catalog;
+use authtrail_formats::logto::{delivery_id, from_hook};
 use authtrail_model::Scope;
 use authtrail_service::{ServiceError, Source};
 
 use super::LogtoError;
 use super::ingest::validate_all;
-use super::mapping::{APPLICATION, Mapped, PathMap, ShapeError, event_name, split_payload};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::ingest::{IngestResponse, read_body_up_to};
@@ -38,17 +37,6 @@ pub use authtrail_service::webhook_key::KEY_NAME;
 pub const SIGNATURE_HEADER: &str = "logto-signature-sha-256";
 /// Largest webhook body read (Logto caps membership deltas at 5,000 ids each).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Payload fields that are first-class on an activity. Interaction events send `userIp`, data
-/// events `ip`.
-const DECLARED: &[(&str, &str)] = &[
-    ("userIp", "ipAddress"),
-    ("ip", "ipAddress"),
-    ("userAgent", "userAgent"),
-    ("userId", "actor.profileId"),
-    ("applicationId", "clientApplicationId"),
-    ("sessionId", "sessionId"),
-];
 
 /// Refuses a body that is not declared JSON (Logto always sends `application/json`).
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -74,68 +62,6 @@ pub fn verify(key: &[u8], body: &[u8], signature: &str) -> bool {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     m.update(body);
     m.verify_slice(&sig).is_ok()
-}
-
-/// The eventId of a delivery: Logto sends none, so the body's hash identifies it.
-pub fn delivery_id(body: &[u8]) -> String {
-    format!("logto-hook:{}", hex::encode(Sha256::digest(body)))
-}
-
-/// Maps one webhook payload to a native activity item (pure). Every field but `event` and
-/// `createdAt` is kept: the declared ones as the activity's fields, the rest as parameters.
-pub fn from_hook(
-    catalog: &Catalog,
-    body: &Value,
-    event_id: &str,
-) -> Result<Mapped, Vec<ShapeError>> {
-    let bad = |field: &str, message: &str| {
-        vec![ShapeError {
-            field: field.into(),
-            message: message.into(),
-        }]
-    };
-    let Value::Object(m) = body else {
-        return Err(bad("", "must be a Logto webhook payload (a JSON object)"));
-    };
-    let event = match m.get("event") {
-        Some(Value::String(e)) if !e.is_empty() && e.len() <= 128 => e.clone(),
-        _ => {
-            return Err(bad(
-                ".event",
-                "is required: the hook event, e.g. PostSignIn",
-            ));
-        }
-    };
-    let mut paths = PathMap::new("");
-    paths.field(".id.time", ".createdAt");
-    paths.field(".events[0].name", ".event");
-    let mut item = Map::new();
-    item.insert("eventId".into(), json!(event_id));
-    let mut id = json!({"applicationName": APPLICATION});
-    match m.get("createdAt") {
-        None | Some(Value::Null) => {}
-        Some(t @ Value::String(_)) => id["time"] = t.clone(),
-        Some(_) => return Err(bad(".createdAt", "must be an ISO 8601 time string")),
-    }
-    item.insert("id".into(), id);
-    let mut params = Vec::new();
-    let name = event_name(catalog, event, "event", &mut params, &mut paths);
-    split_payload(
-        m,
-        DECLARED,
-        &["event", "createdAt"],
-        &mut item,
-        &mut params,
-        &mut paths,
-        "",
-    );
-    // Interaction events carry the application as an object only.
-    if !item.contains_key("clientApplicationId")
-        && let Some(Value::String(app)) = m.get("application").and_then(|a| a.get("id"))
-    {
-        item.insert("clientApplicationId".into(), json!(app));
-    }
-    Ok(Mapped::with_event(item, name, params, paths))
 }
 
 /// A delivery is one object: its problems are named `body.event`, not `body[0].event`.

@@ -248,3 +248,39 @@ proptest! {
         prop_assert_eq!(Value::Object(back.payload), redact_json(&log["payload"]));
     }
 }
+
+#[test]
+fn a_webhook_delivery_maps_to_one_event_with_its_context() {
+    let body = fixture("hook-post-sign-in.json");
+    let id = delivery_id(body.to_string().as_bytes());
+    assert!(id.starts_with("logto-hook:") && id.len() == "logto-hook:".len() + 64);
+    let m = from_hook(catalog(), &body, &id).unwrap();
+    let item = &m.item;
+    assert_eq!(item["eventId"], id.as_str());
+    assert_eq!(item["id"]["time"], "2026-11-22T23:50:00.123Z");
+    assert_eq!(item["ipAddress"], "203.0.113.24", "userIp is the address");
+    assert_eq!(item["actor"]["profileId"], "u7x2k9m4q1z8");
+    assert_eq!(
+        item["clientApplicationId"], "app4r8t2y6u0",
+        "taken from the application object"
+    );
+    assert_eq!(item["events"][0]["name"], "PostSignIn");
+    let params = item["events"][0]["parameters"].as_array().unwrap();
+    assert!(
+        params.iter().any(|p| p["name"] == "user"),
+        "the rest is kept"
+    );
+    assert!(
+        !params
+            .iter()
+            .any(|p| p["name"] == "event" || p["name"] == "createdAt")
+    );
+
+    let bad = |v: Value| from_hook(catalog(), &v, "x").unwrap_err()[0].field.clone();
+    assert_eq!(bad(json!([])), "");
+    assert_eq!(bad(json!({"createdAt": "2026-11-22T23:50:00Z"})), ".event");
+    assert_eq!(
+        bad(json!({"event": "PostSignIn", "createdAt": 1})),
+        ".createdAt"
+    );
+}

@@ -1,4 +1,7 @@
-//! Logto log objects ↔ activities. Pure functions, no I/O.
+//! Logto log objects ↔ activities (docs/logto.md). Pure functions, no I/O.
+//!
+//! - [`from_log`]: a log of the Management API's shape in; [`to_log`] (in `outbound`): out.
+//! - [`from_hook`] (in `hook`): a webhook delivery in.
 //!
 //! A Logto log is `{id, key, payload, createdAt}` (the `logs` row, reference §1.1). Inbound, it
 //! becomes an item in the native activity shape, which then goes through the one validator
@@ -318,10 +321,10 @@ pub fn from_log(catalog: &Catalog, log: &Value) -> Result<Mapped, Vec<ShapeError
     Ok(Mapped::with_event(item, name, params, paths))
 }
 
-#[path = "mapping_outbound.rs"]
+mod hook;
 mod outbound;
+pub use hook::{delivery_id, from_hook};
 pub use outbound::to_log;
 
 #[cfg(test)]
-#[path = "mapping_tests.rs"]
 mod tests;

@@ -1,0 +1,19 @@
+//! Every representation of an activity that is not transport, as pure functions (no I/O, no
+//! async, no database): what the server, the console and the CLI render and read.
+//!
+//! - [`google`]: Google's Reports API wire form (`admin#reports#activity`, pages, `fields`).
+//! - [`logto`]: Logto logs and webhook deliveries ↔ activities, both directions.
+//! - [`export`]: the NDJSON row of `authtrail export`/`import` and the digests `verify-export`
+//!   compares.
+//! - [`display`]: times for people to read, in a given offset and language.
+//! - [`canonical`]: the specified canonical encoding (RFC 8785), the transparency log's leaf;
+//!   `docs/canonical-encoding.md` is its specification.
+//!
+//! A new output format goes here as its own module; the HTTP envelope around it (status, errors,
+//! headers) stays in the server.
+
+pub mod canonical;
+pub mod display;
+pub mod export;
+pub mod google;
+pub mod logto;
