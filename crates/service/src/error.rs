@@ -25,7 +25,7 @@ impl From<FieldError> for Detail {
 }
 
 /// The boxed cause of an internal error, kept for the log (never shown to a client).
-pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -49,7 +49,7 @@ pub enum ServiceError {
     #[error("internal error: {source}")]
     Internal {
         #[source]
-        source: Source,
+        source: BoxError,
     },
 }
 
@@ -68,7 +68,7 @@ impl ServiceError {
     }
 
     /// An internal error from any error value or message.
-    pub fn internal(source: impl Into<Source>) -> ServiceError {
+    pub fn internal(source: impl Into<BoxError>) -> ServiceError {
         ServiceError::Internal {
             source: source.into(),
         }
