@@ -20,9 +20,11 @@ pub struct JobSpec {
     /// The node reports itself not ready (`/readyz` 503) while this job is failing.
     pub required: bool,
     pub backoff: Backoff,
-    /// Stop restarting after this many failures in a row (`None`: retry forever). A run that
-    /// lasted at least `backoff.max` counts as healthy and resets the count.
+    /// Stop restarting after this many failures in a row (`None`: retry forever).
     pub give_up_after: Option<u32>,
+    /// A run that lasted at least this long was healthy: its failure starts the backoff (and the
+    /// count for `give_up_after`) afresh.
+    pub healthy_after: Duration,
 }
 
 impl Default for JobSpec {
@@ -31,6 +33,7 @@ impl Default for JobSpec {
             required: false,
             backoff: Backoff::default(),
             give_up_after: None,
+            healthy_after: Duration::from_secs(300),
         }
     }
 }

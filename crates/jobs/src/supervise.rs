@@ -55,7 +55,7 @@ pub(crate) async fn supervise<F, Fut>(
             });
             return;
         }
-        if started.elapsed() >= spec.backoff.max {
+        if started.elapsed() >= spec.healthy_after {
             failures = 0;
         }
         failures += 1;

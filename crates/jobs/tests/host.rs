@@ -182,3 +182,22 @@ async fn a_backing_off_required_job_is_not_ready_and_names_are_unique() {
     host.shutdown(Duration::from_secs(1)).await;
     assert_eq!(status(&host, "sink").state, JobState::Stopped);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_healthy_run_starts_the_failure_count_afresh() {
+    let host = JobHost::new();
+    let spec = JobSpec {
+        give_up_after: Some(2),
+        healthy_after: Duration::from_secs(300),
+        ..JobSpec::default()
+    };
+    // Works for ten (virtual) minutes, then fails: never twice in a row quickly, so never given up.
+    host.spawn("long", spec, |_| async {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        anyhow::bail!("lost the connection")
+    })
+    .unwrap();
+    host.until(|all| all[0].restarts == 3).await;
+    assert_ne!(status(&host, "long").state, JobState::FailedPermanently);
+    host.shutdown(Duration::from_secs(1)).await;
+}
