@@ -1,22 +1,21 @@
-//! Retention: `authtrail retention --days N` (one purge, now) and the server's periodic purge
-//! (`serve --retention-days N`).
+//! Retention: `authtrail retention --days N` (one purge, now), and the purge and its audit records
+//! that the server's `retention` job (crates/cli/src/jobs.rs) runs periodically.
 //!
 //! The engines do the deleting (`Store::purge_before`): PostgreSQL drops whole monthly partitions
 //! and trims the boundary month in bounded batches; SQLite deletes in bounded batches, each a short
 //! transaction queued behind waiting appends. So a purge never blocks ingest for long, and the
-//! periodic one runs on its own task.
+//! periodic one runs as a job on the node's job host.
 //!
 //! Every run is written to the `admin` trail (`retention.purge`) of each tenant that loses
 //! activities, and a changed retention period to `retention.change`, so a tenant's auditors can
 //! see that, when and by which policy old records were removed.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use authtrail_catalog::Catalog;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{ActivityQuery, Clock, ParamValue, Store, SystemClock, Tenant};
-use authtrail_server::AppState;
 use authtrail_server::metrics::PurgeRun;
 use authtrail_server::self_audit::{AdminActor, AdminEvent, record};
 
@@ -24,8 +23,8 @@ use crate::StoreArgs;
 
 const DAY_US: i64 = 86_400_000_000;
 
-/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
-pub const MAX_DAYS: u32 = 36_500;
+/// The longest retention accepted (one constant for this command and `serve`'s configuration).
+pub const MAX_DAYS: u32 = authtrail_config::MAX_RETENTION_DAYS;
 
 /// Safe beside a running server on the same data directory: the SQLite writer reads each
 /// tenant's sequence inside its own `BEGIN IMMEDIATE` transaction (see docs/operations.md).
@@ -152,35 +151,4 @@ pub async fn note_setting(
         }
     }
     Ok(())
-}
-
-/// Runs a purge now and then every `every`, on its own task, until the process ends. A failed run
-/// is logged and counted in `/metrics`; the next one tries again.
-pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
-    tokio::spawn(async move {
-        if let Err(e) = note_setting(&*state.store, &state.catalog, &*state.clock, days).await {
-            tracing::error!(error = %format!("{e:#}"), "cannot record the retention setting");
-        }
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let (store, catalog, clock) = (&*state.store, &state.catalog, &*state.clock);
-            match purge(store, clock, days).await {
-                Ok(done) => {
-                    // A failed audit record does not make the purge a failure; it is logged.
-                    if let Err(e) =
-                        record_purge(store, catalog, clock, &done, AdminActor::System).await
-                    {
-                        tracing::error!(error = %format!("{e:#}"), "the purge ran, but recording it in the admin trail failed");
-                    }
-                    state.metrics.purge_succeeded(&done.run);
-                }
-                Err(e) => {
-                    state.metrics.purge_failed();
-                    tracing::error!(error = %format!("{e:#}"), "retention purge failed; retrying at the next interval");
-                }
-            }
-        }
-    });
 }
