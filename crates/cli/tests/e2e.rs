@@ -324,3 +324,53 @@ fn setting_the_logto_webhook_key_is_audited_without_the_key() {
     assert_eq!(names, ["webhook_key.clear", "webhook_key.set"], "{out}");
     assert!(!out.contains(key), "the key is never in the trail");
 }
+
+/// `serve --config FILE`: the file's settings apply, a flag overrides the file, and `/readyz`
+/// (no token) shows the jobs the configuration started.
+#[test]
+fn serve_reads_its_config_file_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = create_token(dir.path(), "ingest");
+    let config = dir.path().join("authtrail.toml");
+    std::fs::write(
+        &config,
+        "max_batch = 2\nmetrics_open = true\nretention_days = 30\nretention_interval_secs = 3600\n",
+    )
+    .unwrap();
+    let server = Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--max-batch",
+        "3",
+    ]);
+    let post = |n: usize| {
+        let batch: Vec<Value> = (0..n).map(activity).collect();
+        http()
+            .post(format!("{}/v1/activities", server.url))
+            .bearer_auth(&token)
+            .json(&batch)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(3), 200, "the flag (3) overrides the file (2)");
+    assert_eq!(post(4), 413);
+    let metrics = http()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(metrics.status().as_u16(), 200, "metrics_open from the file");
+    let ready: Value = http()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    for job in ["retention", "rate-limit-sweeper"] {
+        assert!(ready["jobs"][job]["state"].is_string(), "{job}: {ready}");
+    }
+}
