@@ -10,8 +10,6 @@
 //! activities, and a changed retention period to `retention.change`, so a tenant's auditors can
 //! see that, when and by which policy old records were removed.
 
-use std::time::Instant;
-
 use anyhow::Context as _;
 use authtrail_catalog::Catalog;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
@@ -74,7 +72,7 @@ pub async fn purge(store: &dyn Store, clock: &dyn Clock, days: u32) -> anyhow::R
             affected.push(tenant);
         }
     }
-    let started = Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     tracing::info!(%cutoff, retention_days = days, "retention purge started");
     let rows = store
         .purge_before(cutoff_us)

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Server, authtrail, http, try_authtrail};
@@ -246,7 +246,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
 fn demo_fills_a_store_that_the_server_then_serves() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let started = Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]);
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]); // idempotent rerun
     let token = create_token(dir.path(), "read");

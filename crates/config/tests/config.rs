@@ -1,6 +1,11 @@
 //! The four layers and their errors. `figment::Jail` gives each test its own environment and
 //! working directory (and serialises the tests that change them).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures return figment's own (large) error"
+)]
+
 use std::path::Path;
 
 use authtrail_config::{ConfigError, Flags, ServerConfig, load};

@@ -246,7 +246,7 @@ pub async fn post_activities(
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
     auth.require(Scope::Ingest)?;
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
     // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so
@@ -278,9 +278,9 @@ pub async fn store_batch(
     state: &AppState,
     tenant: &authtrail_model::Tenant,
     batch: Vec<NewActivity>,
-    started: std::time::Instant,
+    started: authtrail_model::Stopwatch,
 ) -> Result<Vec<authtrail_model::Receipt>, ApiError> {
-    let appending = std::time::Instant::now();
+    let appending = authtrail_model::Stopwatch::start();
     let receipts = state.store.append(tenant, batch).await?;
     state
         .metrics

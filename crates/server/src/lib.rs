@@ -219,7 +219,7 @@ async fn method_not_allowed() -> Response {
 async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let resp = next.run(req).await;
     tracing::info!(%method, %path, status = resp.status().as_u16(), ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3), "request");
     resp

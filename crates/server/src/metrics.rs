@@ -309,7 +309,7 @@ pub async fn track(
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let resp = next.run(req).await;
     state
         .metrics
