@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::server::MAX_RETENTION_DAYS;
+use crate::server::{MAX_RETENTION_DAYS, RETENTION_INTERVAL_SECS};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -56,7 +56,7 @@ pub struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
     /// Seconds between two retention purges (the first runs at start).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(RETENTION_INTERVAL_SECS))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_interval_secs: Option<u64>,
     /// Largest request body in bytes.

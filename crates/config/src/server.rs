@@ -13,6 +13,9 @@ use crate::de;
 /// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
+/// The accepted seconds between two retention purges: a minute to a week.
+pub const RETENTION_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;
+
 /// Everything `authtrail serve` needs to know. The field names are the file's keys; see the
 /// commented example in docs/operations.md, which a test parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,10 +116,13 @@ impl ServerConfig {
                 format!("{d} is not in 1..={MAX_RETENTION_DAYS}"),
             ));
         }
-        if !(60..=604_800).contains(&self.retention_interval_secs) {
+        if !RETENTION_INTERVAL_SECS.contains(&self.retention_interval_secs) {
             out.push((
                 "retention_interval_secs",
-                format!("{} is not in 60..=604800", self.retention_interval_secs),
+                format!(
+                    "{} is not in {RETENTION_INTERVAL_SECS:?}",
+                    self.retention_interval_secs
+                ),
             ));
         }
         for (key, v) in [
