@@ -2,7 +2,6 @@
 //! sign-in traffic, so that a newcomer sees a living trail within a minute.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::anyhow;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     bar.set_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} activities  {per_sec}  eta {eta}",
     )?);
-    let started = Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let now = clock.now_us();
     let mut generator = Generator::new(args.seed, args.events, now, args.days);
     let (mut stored, mut duplicates) = (0usize, 0usize);
@@ -87,7 +86,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (service, tenant, bar) = (service.clone(), tenant.clone(), bar.clone());
         pending = Some(tokio::spawn(async move {
             let receipts = service
-                .ingest(&tenant, Source::Cli, batch, Instant::now())
+                .ingest(
+                    &tenant,
+                    Source::Cli,
+                    batch,
+                    authtrail_model::Stopwatch::start(),
+                )
                 .await?;
             bar.inc(n);
             let d = receipts.iter().filter(|r| r.duplicate).count();

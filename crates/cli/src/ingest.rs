@@ -102,7 +102,12 @@ async fn send(target: &Target, lines: &[String]) -> anyhow::Result<usize> {
                 .validate(tenant, Source::Cli, &items)
                 .map_err(|e| anyhow::anyhow!(e.explain()))?;
             let receipts = service
-                .ingest(tenant, Source::Cli, batch, std::time::Instant::now())
+                .ingest(
+                    tenant,
+                    Source::Cli,
+                    batch,
+                    authtrail_model::Stopwatch::start(),
+                )
                 .await?;
             Ok(receipts.iter().filter(|r| r.duplicate).count())
         }

@@ -5,7 +5,7 @@ mod client;
 mod demo;
 mod export;
 mod ingest;
-mod limits;
+mod jobs;
 mod logto;
 mod query;
 mod retention;

@@ -1,11 +1,8 @@
-//! Retention: `authtrail retention --days N` (one purge, now) and the server's periodic purge
-//! (`serve --retention-days N`). The purge and its audit records are
-//! `authtrail_service::retention`; this module is the command and the server's loop.
-
-use std::time::Duration;
+//! Retention: `authtrail retention --days N` (one purge, now). The purge and its audit records are
+//! `authtrail_service::retention`; the server's periodic purge is the `retention` job
+//! (crates/cli/src/jobs.rs).
 
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_server::AppState;
 use authtrail_service::AdminActor;
 
 pub use authtrail_service::retention::MAX_DAYS;
@@ -34,27 +31,4 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         done.run.duration.as_secs_f64()
     );
     Ok(service.record_purge(&done, &AdminActor::cli()).await?)
-}
-
-/// Runs a purge now and then every `every`, on its own task, until the process ends. A failed run
-/// is logged and counted in `/metrics`; the next one tries again.
-pub fn spawn_periodic(state: AppState, days: u32, every: Duration) {
-    tokio::spawn(async move {
-        let service = &state.service;
-        if let Err(e) = service.note_retention_setting(days).await {
-            tracing::error!(error = %e, "cannot record the retention setting");
-        }
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match service.retention_once(days).await {
-                Ok(run) => state.metrics.purge_succeeded(&run),
-                Err(e) => {
-                    state.metrics.purge_failed();
-                    tracing::error!(error = %e, "retention purge failed; retrying at the next interval");
-                }
-            }
-        }
-    });
 }

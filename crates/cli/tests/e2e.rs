@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{Server, authtrail, http, try_authtrail};
@@ -246,7 +246,7 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
 fn demo_fills_a_store_that_the_server_then_serves() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let started = Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]);
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]); // idempotent rerun
     let token = create_token(dir.path(), "read");
@@ -323,4 +323,54 @@ fn setting_the_logto_webhook_key_is_audited_without_the_key() {
         .collect();
     assert_eq!(names, ["webhook_key.clear", "webhook_key.set"], "{out}");
     assert!(!out.contains(key), "the key is never in the trail");
+}
+
+/// `serve --config FILE`: the file's settings apply, a flag overrides the file, and `/readyz`
+/// (no token) shows the jobs the configuration started.
+#[test]
+fn serve_reads_its_config_file_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = create_token(dir.path(), "ingest");
+    let config = dir.path().join("authtrail.toml");
+    std::fs::write(
+        &config,
+        "max_batch = 2\nmetrics_open = true\nretention_days = 30\nretention_interval_secs = 3600\n",
+    )
+    .unwrap();
+    let server = Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--max-batch",
+        "3",
+    ]);
+    let post = |n: usize| {
+        let batch: Vec<Value> = (0..n).map(activity).collect();
+        http()
+            .post(format!("{}/v1/activities", server.url))
+            .bearer_auth(&token)
+            .json(&batch)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(post(3), 200, "the flag (3) overrides the file (2)");
+    assert_eq!(post(4), 413);
+    let metrics = http()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(metrics.status().as_u16(), 200, "metrics_open from the file");
+    let ready: Value = http()
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    for job in ["retention", "rate-limit-sweeper"] {
+        assert!(ready["jobs"][job]["state"].is_string(), "{job}: {ready}");
+    }
 }

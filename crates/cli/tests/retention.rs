@@ -160,6 +160,10 @@ fn the_server_purges_periodically_and_reports_the_last_purge() {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     };
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "polls another process, which runs on real time"
+    )]
     let wait_for_purge = |server: &Server| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while metric(server, r#"authtrail_retention_runs_total{result="ok"}"#) != Some(1.0) {

@@ -25,7 +25,7 @@ pub mod wire_time;
 pub use activity::{
     Activity, ActivityBody, Actor, Event, NewActivity, Outcome, ParamValue, Parameter, Tenant,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, Stopwatch, SystemClock};
 pub use query::{ActivityQuery, ActorFilter, IpFilter, Page, Position};
 pub use store::{
     BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError,

@@ -201,7 +201,7 @@ pub async fn post_activities(
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
     auth.require(Scope::Ingest)?;
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
     // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so

@@ -33,7 +33,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{MethodRouter, get};
 use serde_json::json;
 
 pub use listen::serve;
@@ -41,7 +41,47 @@ pub use state::{AppState, Limits};
 
 use error::ApiError;
 
-/// The whole router. Every route but `/healthz` needs a token.
+/// One route of the API: method, path template and handler. [`ROUTES`] lists them all; the
+/// router is built from it and a test checks each against `openapi.json`, so a route cannot be
+/// added without documenting it.
+pub struct Route {
+    /// Lower case, as in OpenAPI (`get`, `post`, `delete`).
+    pub method: &'static str,
+    pub path: &'static str,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+/// `route!(get "/path" => handler)`: names the method once, for both the table and axum.
+macro_rules! route {
+    ($method:ident $path:expr => $handler:path) => {
+        Route {
+            method: stringify!($method),
+            path: $path,
+            handler: || axum::routing::$method($handler),
+        }
+    };
+}
+
+/// Every API route (the console, HTML under `/console`, is mounted beside them).
+pub const ROUTES: &[Route] = &[
+    route!(get google::LIST_PATH => google::list),
+    route!(get "/healthz" => healthz),
+    route!(get "/readyz" => readyz),
+    route!(get "/openapi.json" => openapi),
+    route!(get "/metrics" => metrics::get_metrics),
+    route!(get "/v1/activities" => native::list_activities),
+    route!(post "/v1/activities" => ingest::post_activities),
+    route!(get "/v1/activities/{unique_qualifier}" => native::get_activity),
+    route!(get "/v1/admin/tokens" => admin::list_tokens),
+    route!(post "/v1/admin/tokens" => admin::create_token),
+    route!(delete "/v1/admin/tokens/{id}" => admin::revoke_token),
+    route!(get "/api/logs" => logto::list::list_logs),
+    route!(post "/api/logs" => logto::ingest::post_logs),
+    route!(get "/api/logs/{id}" => logto::list::get_log),
+    route!(post "/v1/logto/webhook" => logto::webhook::post_webhook),
+];
+
+/// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.
 pub fn router(state: AppState) -> Router {
     // Outermost, so that every answer is counted, refusals included (`/metrics` needs a token
     // too, unless the operator opened it).
@@ -50,36 +90,15 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn routes(state: AppState) -> Router {
-    let mut r = Router::new().route(google::LIST_PATH, get(google::list));
+    let mut r = Router::new();
+    // Routes of one path merge into one method router (axum panics on a repeated method).
+    for route in ROUTES {
+        r = r.route(route.path, (route.handler)());
+    }
     if let Some(prefix) = &state.google_prefix {
         r = r.route(&format!("{prefix}{}", google::LIST_PATH), get(google::list));
     }
-    r.route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi))
-        .route("/metrics", get(metrics::get_metrics))
-        .route(
-            "/v1/activities",
-            get(native::list_activities).post(ingest::post_activities),
-        )
-        .route(
-            "/v1/activities/{unique_qualifier}",
-            get(native::get_activity),
-        )
-        .route(
-            "/v1/admin/tokens",
-            get(admin::list_tokens).post(admin::create_token),
-        )
-        .route("/v1/admin/tokens/{id}", delete(admin::revoke_token))
-        .route(
-            "/api/logs",
-            get(logto::list::list_logs).post(logto::ingest::post_logs),
-        )
-        .route("/api/logs/{id}", get(logto::list::get_log))
-        .route(
-            "/v1/logto/webhook",
-            axum::routing::post(logto::webhook::post_webhook),
-        )
-        .nest_service("/console", console::router(state.clone()))
+    r.nest_service("/console", console::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -117,7 +136,7 @@ pub fn respond(path: &str, e: ApiError) -> Response {
     }
 }
 
-/// Liveness and readiness in one: answers 200 when the store answers. Open to probes without a
+/// Liveness: answers 200 when the store answers (`/readyz` also weighs the background jobs). Open to probes without a
 /// token; it reveals nothing but "ok".
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.secret("cursor-signing").await {
@@ -131,6 +150,41 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Readiness: 200 when the store answers, no required background job is failing and the node is
+/// not stopping; 503 otherwise. Open to probes without a token, so it names each job's state and
+/// restart count but never an error message (those go to the log).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store_ok = match state.store.secret("cursor-signing").await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check: the store does not answer");
+            false
+        }
+    };
+    let host = state.metrics.jobs();
+    let ready = store_ok && host.is_ready();
+    let jobs: serde_json::Map<String, serde_json::Value> = host
+        .statuses()
+        .into_iter()
+        .map(|j| {
+            let v = json!({"state": j.state, "required": j.required, "restarts": j.restarts});
+            (j.name, v)
+        })
+        .collect();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "store": if store_ok { "ok" } else { "unavailable" },
+        "stopping": host.is_stopping(),
+        "jobs": jobs,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// The API's OpenAPI document, kept in the repository (`openapi.json`) and compiled in.
@@ -164,7 +218,7 @@ async fn method_not_allowed() -> Response {
 async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let resp = next.run(req).await;
     tracing::info!(%method, %path, status = resp.status().as_u16(), ms = %format!("{:.2}", started.elapsed().as_secs_f64() * 1e3), "request");
     resp

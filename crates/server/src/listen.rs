@@ -19,26 +19,28 @@ use tower::ServiceExt;
 use crate::state::AppState;
 
 /// Longest a shutdown waits for in-flight requests before giving up on them. An ingest request
-/// that is cut off here was never acknowledged, so the producer retries it.
+/// that is cut off here was never acknowledged, so the producer retries it. Background jobs get
+/// the same deadline, at the same time.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish (an acknowledged batch
-/// is always committed before the process exits).
+/// is always committed before the process exits) and stops the background jobs of the state's
+/// job host (the rate-limit sweeper, started here, and whatever the caller started before), each
+/// finishing its acknowledged work.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.limits.clone();
+    let jobs = state.metrics.jobs().clone();
     let rate = state.rate.clone();
-    let sweeper = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            rate.per_ip.sweep();
-            rate.per_token.sweep();
-        }
-    });
+    jobs.spawn(
+        crate::ratelimit::SWEEPER_JOB,
+        authtrail_jobs::JobSpec::default(),
+        move |cancel| crate::ratelimit::sweeper(rate.clone(), cancel),
+    )
+    .map_err(std::io::Error::other)?;
     let app: Router = crate::router(state);
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -85,12 +87,15 @@ pub async fn serve(
         });
     }
     drop(listener);
-    sweeper.abort();
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown: some connections did not finish in time");
-    }
+    let drain = async {
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: some connections did not finish in time");
+        }
+    };
+    // `/readyz` answers 503 from here on, for a load balancer still probing during the drain.
+    tokio::join!(drain, jobs.shutdown(DRAIN_TIMEOUT));
     Ok(())
 }

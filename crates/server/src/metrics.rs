@@ -8,6 +8,10 @@
 //! the request path, and unmatched paths all share the label `unmatched`. The figures are still
 //! aggregates over every tenant, so the endpoint needs an `admin`-scope token unless the operator
 //! opens it with `--metrics-open` (for a scraper on a private network).
+//!
+//! The node's [`JobHost`] lives here too: its job states are reported by `/metrics`
+//! (`authtrail_job_state`, `authtrail_job_restarts_total`) and by `/readyz`, and every copy of an
+//! `AppState` shares this one value.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,9 +21,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use authtrail_jobs::{JobHost, JobState};
 use authtrail_model::{Receipt, Scope};
 
 use crate::auth::{authenticate, bearer};
@@ -46,6 +51,9 @@ pub struct Metrics {
     purge_last_cutoff: Gauge,
     purge_last_rows: IntGauge,
     purge_last_seconds: Gauge,
+    jobs: JobHost,
+    job_state: IntGaugeVec,
+    job_restarts: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -124,6 +132,23 @@ impl Metrics {
                 "How long the last successful purge took",
             )
             .expect("valid"),
+            jobs: JobHost::new(),
+            job_state: IntGaugeVec::new(
+                Opts::new(
+                    "authtrail_job_state",
+                    "1 for the state each background job is in, 0 for the others",
+                ),
+                &["job", "state"],
+            )
+            .expect("valid"),
+            job_restarts: IntCounterVec::new(
+                Opts::new(
+                    "authtrail_job_restarts_total",
+                    "Restarts of a background job after a failure",
+                ),
+                &["job"],
+            )
+            .expect("valid"),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(m.requests.clone()),
@@ -137,6 +162,8 @@ impl Metrics {
             Box::new(m.purge_last_cutoff.clone()),
             Box::new(m.purge_last_rows.clone()),
             Box::new(m.purge_last_seconds.clone()),
+            Box::new(m.job_state.clone()),
+            Box::new(m.job_restarts.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are distinct");
@@ -199,8 +226,28 @@ impl Metrics {
         self.purge_runs.with_label_values(&["error"]).inc();
     }
 
+    /// The supervisor of this node's background jobs.
+    pub fn jobs(&self) -> &JobHost {
+        &self.jobs
+    }
+
+    /// Copies the job host's states into the job series (read at each scrape rather than pushed
+    /// at each change, so the host needs no knowledge of Prometheus).
+    fn sync_jobs(&self) {
+        for job in self.jobs.statuses() {
+            for state in JobState::ALL {
+                self.job_state
+                    .with_label_values(&[job.name.as_str(), state.as_str()])
+                    .set(i64::from(job.state == state));
+            }
+            let restarts = self.job_restarts.with_label_values(&[job.name.as_str()]);
+            restarts.inc_by(job.restarts.saturating_sub(restarts.get()));
+        }
+    }
+
     /// The text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
+        self.sync_jobs();
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)
@@ -253,7 +300,7 @@ pub async fn track(
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let resp = next.run(req).await;
     state
         .metrics

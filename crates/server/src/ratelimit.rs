@@ -3,15 +3,19 @@
 //! Each limiter keeps one small state per key. A flood from many keys (an IPv6 attacker owns
 //! 2^64 addresses) must not grow memory without bound, so IPv6 clients are keyed by their /64,
 //! and when a limiter holds more than [`MAX_KEYS`] keys it forgets the ones whose buckets have
-//! refilled; a background sweep does the same every minute.
+//! refilled; a background job ([`sweeper`], on the node's job host) does the same every minute.
 
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
+use authtrail_jobs::CancellationToken;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::state::RateLimits;
 
 /// Keys a limiter may hold before it sweeps idle ones on the spot.
 pub const MAX_KEYS: usize = 100_000;
@@ -54,6 +58,27 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
 
     pub fn keys(&self) -> usize {
         self.limiter.as_ref().map_or(0, |l| l.len())
+    }
+}
+
+/// The name of the sweeper on the job host (and in `/metrics` and `/readyz`).
+pub const SWEEPER_JOB: &str = "rate-limit-sweeper";
+
+/// How often the sweeper forgets idle keys.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The sweeper job: forgets the idle keys of both limiters every [`SWEEP_EVERY`] until `cancel`
+/// fires. A sweep is short and holds no acknowledged work, so it stops at once.
+pub async fn sweeper(rate: Arc<RateLimits>, cancel: CancellationToken) -> anyhow::Result<()> {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            _ = every.tick() => {}
+        }
+        rate.per_ip.sweep();
+        rate.per_token.sweep();
     }
 }
 

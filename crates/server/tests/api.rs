@@ -630,6 +630,53 @@ fn merge(a: &mut Value, patch: Value) {
     }
 }
 
+/// The router's own route table against the document: a route (or method) missing from
+/// `openapi.json` fails, and so does a documented one that is not routed.
+#[test]
+fn every_route_of_the_router_is_in_the_openapi_document() {
+    use std::collections::BTreeSet;
+    let doc: Value = serde_json::from_str(authtrail_server::OPENAPI).unwrap();
+    // Path parameters are spelt differently (`{unique_qualifier}` in the router,
+    // `{uniqueQualifier}` in the document); their places must agree.
+    let shape = |p: &str| {
+        p.split('/')
+            .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, item)| {
+            let p = shape(p);
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (p.clone(), m.clone()))
+        })
+        .collect();
+    let routed: BTreeSet<(String, String)> = authtrail_server::ROUTES
+        .iter()
+        .map(|r| (shape(r.path), r.method.to_string()))
+        .collect();
+    assert_eq!(
+        routed.len(),
+        authtrail_server::ROUTES.len(),
+        "no route twice"
+    );
+    let undocumented: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in openapi.json: {undocumented:?}"
+    );
+    let unrouted: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_and_each_answers() {
     let h = Harness::new().await;

@@ -161,3 +161,91 @@ async fn metrics_show_the_last_purge() {
     assert_eq!(v(r#"authtrail_retention_runs_total{result="ok"}"#), 1.0);
     assert_eq!(v(r#"authtrail_retention_runs_total{result="error"}"#), 1.0);
 }
+
+#[tokio::test]
+async fn readyz_and_metrics_report_each_background_job() {
+    use authtrail_jobs::{Backoff, JobSpec, JobState};
+
+    let h = Harness::new().await;
+    let (s, body, _) = h.request("GET", "/readyz", None, None, None).await;
+    assert_eq!(s, StatusCode::OK, "no token needed: {body}");
+    assert_eq!(
+        body,
+        json!({"status": "ready", "store": "ok", "stopping": false, "jobs": {}})
+    );
+
+    let jobs = h.state.metrics.jobs();
+    jobs.spawn("retention", JobSpec::default(), |cancel| async move {
+        cancel.cancelled().await;
+        Ok(())
+    })
+    .unwrap();
+    // Fails at once, three times in a row (no backoff delay), then gives up.
+    let flaky = JobSpec {
+        required: true,
+        give_up_after: Some(3),
+        backoff: Backoff {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+            jitter: 0.0,
+        },
+        healthy_after: Duration::MAX,
+    };
+    jobs.spawn("delivery", flaky, |_| async {
+        anyhow::bail!("cannot reach https://user:hunter2@sink.example")
+    })
+    .unwrap();
+    jobs.until(|all| {
+        all.iter().all(|j| {
+            (j.name == "retention" && j.state == JobState::Running)
+                || (j.name == "delivery" && j.state == JobState::FailedPermanently)
+        })
+    })
+    .await;
+
+    let (s, text, _) = h.request_raw("GET", "/readyz", "").await;
+    assert_eq!(
+        s,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a required job failed: {text}"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "no error text on an open endpoint: {text}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(
+        body["jobs"]["delivery"],
+        json!({"state": "failed_permanently", "required": true, "restarts": 2})
+    );
+    assert_eq!(
+        body["jobs"]["retention"],
+        json!({"state": "running", "required": false, "restarts": 0})
+    );
+
+    let admin = h.token(&["admin"]).await;
+    let (_, text, _) = h.request_raw("GET", "/metrics", &admin).await;
+    let v = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
+    assert_eq!(
+        v(r#"authtrail_job_state{job="retention",state="running"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(r#"authtrail_job_state{job="retention",state="backing_off"}"#),
+        0.0
+    );
+    assert_eq!(
+        v(r#"authtrail_job_state{job="delivery",state="failed_permanently"}"#),
+        1.0
+    );
+    assert_eq!(v(r#"authtrail_job_restarts_total{job="delivery"}"#), 2.0);
+    assert_eq!(v(r#"authtrail_job_restarts_total{job="retention"}"#), 0.0);
+    assert!(!text.contains("hunter2"));
+
+    assert!(jobs.shutdown(Duration::from_secs(5)).await.is_empty());
+    let (s, body, _) = h.request("GET", "/readyz", None, None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["stopping"], true);
+    assert_eq!(body["jobs"]["retention"]["state"], "stopped");
+}

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use std::time::Instant;
+use authtrail_model::Stopwatch;
 
 use serde_json::{Value, json};
 
@@ -133,8 +133,13 @@ impl Service {
             // Only a programming error (an admin event the catalogue lacks) lands here.
             ServiceError::internal(format!("admin event {} is invalid: {errors:?}", event.name))
         })?;
-        self.ingest(tenant, Source::SelfAudit, vec![activity], Instant::now())
-            .await?;
+        self.ingest(
+            tenant,
+            Source::SelfAudit,
+            vec![activity],
+            Stopwatch::start(),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -154,7 +154,7 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use authtrail_model::Stopwatch;
 
     use serde_json::json;
 
@@ -172,7 +172,7 @@ mod tests {
             .collect();
         let batch = from.service.validate(&t, Source::Cli, &items).unwrap();
         from.service
-            .ingest(&t, Source::Cli, batch, Instant::now())
+            .ingest(&t, Source::Cli, batch, Stopwatch::start())
             .await
             .unwrap();
 

@@ -2,7 +2,8 @@
 //! atomically and durably. Every path that stores activities (native, Logto, Logto webhooks, the
 //! CLI, self-audit) ends in [`Service::ingest`], which is where ingest is counted.
 
-use std::time::{Duration, Instant};
+use authtrail_model::Stopwatch;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -141,9 +142,9 @@ impl Service {
         tenant: &Tenant,
         source: Source,
         batch: Vec<NewActivity>,
-        received: Instant,
+        received: Stopwatch,
     ) -> Result<Vec<Receipt>, ServiceError> {
-        let appending = Instant::now();
+        let appending = Stopwatch::start();
         let receipts = self.store().append(tenant, batch).await?;
         self.0
             .observer
@@ -175,7 +176,7 @@ mod tests {
         let ok = f.service.validate(&t, Source::Cli, &items[..1]).unwrap();
         let r = f
             .service
-            .ingest(&t, Source::Cli, ok, Instant::now())
+            .ingest(&t, Source::Cli, ok, Stopwatch::start())
             .await
             .unwrap();
         assert_eq!(r.len(), 1);

@@ -44,7 +44,7 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use authtrail_model::Stopwatch;
 
     use serde_json::json;
 
@@ -64,7 +64,7 @@ mod tests {
             .collect();
         let batch = f.service.validate(&t, Source::Cli, &items).unwrap();
         f.service
-            .ingest(&t, Source::Cli, batch, Instant::now())
+            .ingest(&t, Source::Cli, batch, Stopwatch::start())
             .await
             .unwrap();
 

@@ -10,7 +10,8 @@
 //! one whole periodic run (what a background job calls); `authtrail retention` runs
 //! [`Service::purge`] and [`Service::record_purge`] itself.
 
-use std::time::{Duration, Instant};
+use authtrail_model::Stopwatch;
+use std::time::Duration;
 
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{ActivityQuery, ParamValue, Tenant};
@@ -74,7 +75,7 @@ impl Service {
                 affected.push(tenant);
             }
         }
-        let started = Instant::now();
+        let started = Stopwatch::start();
         tracing::info!(%cutoff, retention_days = days, "retention purge started");
         let rows = store.purge_before(cutoff_us).await?;
         let run = PurgeRun {
@@ -164,7 +165,7 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use authtrail_model::Stopwatch;
 
     use serde_json::json;
 
@@ -184,7 +185,7 @@ mod tests {
             let item = json!({"id": {"applicationName": "login", "time": time},
                               "actor": {"email": "a@example.com"}, "events": [{"name": "login_success"}]});
             let batch = s.validate(t, Source::Cli, &[item]).unwrap();
-            s.ingest(t, Source::Cli, batch, Instant::now())
+            s.ingest(t, Source::Cli, batch, Stopwatch::start())
                 .await
                 .unwrap();
         }

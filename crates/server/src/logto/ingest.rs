@@ -91,7 +91,7 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, LogtoError> {
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let auth = auth?;
     auth.require(Scope::Ingest)?;
     crate::logto::webhook::require_json(&headers)?;

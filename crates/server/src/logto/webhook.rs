@@ -90,7 +90,7 @@ pub async fn post_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, LogtoError> {
-    let started = std::time::Instant::now();
+    let started = authtrail_model::Stopwatch::start();
     let auth = auth?;
     auth.require(Scope::Ingest)?;
     let refuse = |why: &str| -> LogtoError {

@@ -1,0 +1,149 @@
+//! The typed server configuration and its defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use authtrail_server::Limits;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::de;
+
+/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// The accepted seconds between two retention purges: a minute to a week.
+pub const RETENTION_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;
+
+/// Everything `authtrail serve` needs to know. The field names are the file's keys; see the
+/// commented example in docs/operations.md, which a test parses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to listen on (port 0 picks a free port; the log says which).
+    pub listen: SocketAddr,
+    /// The data directory of the embedded store (unused with `store`).
+    pub data: PathBuf,
+    /// PostgreSQL instead of the embedded store, e.g. postgres://user@host:5432/db.
+    pub store: Option<StoreUrl>,
+    /// Extra catalogue files (your own applications and events).
+    #[serde(deserialize_with = "de::comma_list")]
+    pub catalog: Vec<PathBuf>,
+    /// Also serve Google's Reports API under this path prefix (e.g. /audit).
+    pub google_prefix: Option<String>,
+    /// Serve GET /metrics without a token.
+    #[serde(deserialize_with = "de::switch")]
+    pub metrics_open: bool,
+    /// Remove activities older than this many days, in the background; none: keep everything.
+    pub retention_days: Option<u32>,
+    /// Seconds between two retention purges (the first runs at start).
+    pub retention_interval_secs: u64,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most activities in one ingest batch.
+    pub max_batch: usize,
+    /// Largest total size of a request's headers, in bytes.
+    pub max_header_bytes: usize,
+    /// Sustained requests per second per client IP (bursts of twice that); 0 = no limit.
+    pub per_ip_rps: u32,
+    /// Sustained requests per second per API token (bursts of twice that); 0 = no limit.
+    pub per_token_rps: u32,
+    /// Requests handled at once; more are shed with 503 + Retry-After.
+    pub max_in_flight: usize,
+    /// Open connections at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send its request line and headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send its whole body.
+    pub body_timeout_secs: u64,
+    /// Proxies (CIDRs) whose X-Forwarded-For gives the client IP.
+    #[serde(deserialize_with = "de::comma_list")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        let l = Limits::default();
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("./authtrail-data"),
+            store: None,
+            catalog: Vec::new(),
+            google_prefix: None,
+            metrics_open: false,
+            retention_days: None,
+            retention_interval_secs: 3600,
+            max_body_bytes: l.max_body_bytes,
+            max_batch: l.max_batch,
+            max_header_bytes: l.max_header_bytes,
+            per_ip_rps: l.per_ip_rps,
+            per_token_rps: l.per_token_rps,
+            max_in_flight: l.max_in_flight,
+            max_connections: l.max_connections,
+            header_read_timeout_secs: l.header_read_timeout.as_secs(),
+            body_timeout_secs: l.body_timeout.as_secs(),
+            trusted_proxies: l.trusted_proxies,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The HTTP surface's limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_batch: self.max_batch,
+            max_header_bytes: self.max_header_bytes,
+            per_ip_rps: self.per_ip_rps,
+            per_token_rps: self.per_token_rps,
+            max_in_flight: self.max_in_flight,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    /// Values that parse but make no sense: (key, why). The loader adds where each came from.
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(d) = self.retention_days
+            && !(1..=MAX_RETENTION_DAYS).contains(&d)
+        {
+            out.push((
+                "retention_days",
+                format!("{d} is not in 1..={MAX_RETENTION_DAYS}"),
+            ));
+        }
+        if !RETENTION_INTERVAL_SECS.contains(&self.retention_interval_secs) {
+            out.push((
+                "retention_interval_secs",
+                format!(
+                    "{} is not in {RETENTION_INTERVAL_SECS:?}",
+                    self.retention_interval_secs
+                ),
+            ));
+        }
+        for (key, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+        ] {
+            if v == 0 {
+                out.push((key, "must be at least 1 second".into()));
+            }
+        }
+        out
+    }
+}
+
+/// A PostgreSQL URL. It may hold a password, so it never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(pub String);
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreUrl(<redacted>)")
+    }
+}
