@@ -1,10 +1,10 @@
 //! Live tail: `GET /console/tail?after=<uniqueQualifier>&<filters>` streams rows newer than
-//! `after` as server-sent events (`event: row`, data: one `<tr>`), polling the store's sequence
-//! ([`Store::tail`](authtrail_model::Store::tail)) once a second. The audit log's filters apply
+//! `after` as server-sent events (`event: row`, data: one `<tr>`). It wakes on the store's commit
+//! notifier (`CommitNotifier::subscribe`) and reads what was committed with `ActivityLog::tail`;
+//! it never polls. The audit log's filters apply
 //! (time range aside: new rows are always inside it).
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -21,9 +21,8 @@ use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Rows read from the store per poll.
+/// Rows read from the store per read.
 const BATCH: usize = 200;
-const POLL: Duration = Duration::from_secs(1);
 
 pub async fn tail(
     State(console): State<Console>,
@@ -54,9 +53,12 @@ pub async fn tail(
     let lang = ctx.lang;
     let (store, catalog) = (app.store.clone(), app.catalog.clone());
     let env = console.clone();
+    // Subscribed before the first read, so a commit between that read and the wait still wakes
+    // the tail: a wake-up only says "read again", and the read is by sequence number.
+    let watch = store.subscribe(&tenant);
     let events = stream::unfold(
-        (after, Vec::<Event>::new(), true),
-        move |(mut after, mut queue, mut first)| {
+        (after, Vec::<Event>::new(), true, watch),
+        move |(mut after, mut queue, mut more, mut watch)| {
             let (store, catalog, tenant, live, env) = (
                 store.clone(),
                 catalog.clone(),
@@ -67,12 +69,13 @@ pub async fn tail(
             async move {
                 loop {
                     if let Some(ev) = queue.pop() {
-                        return Some((Ok::<Event, Infallible>(ev), (after, queue, first)));
+                        return Some((Ok::<Event, Infallible>(ev), (after, queue, more, watch)));
                     }
-                    if !first {
-                        tokio::time::sleep(POLL).await;
+                    // Read again at once while the last read filled a whole batch; otherwise wait
+                    // for the next commit of this tenant (on this node or, on PostgreSQL, any).
+                    if !more && watch.changed().await.is_none() {
+                        return None;
                     }
-                    first = false;
                     let batch = match store.tail(&tenant, after, BATCH).await {
                         Ok(b) => b,
                         Err(e) => {
@@ -80,6 +83,7 @@ pub async fn tail(
                             return None;
                         }
                     };
+                    more = batch.len() == BATCH;
                     for a in &batch {
                         after = after.max(a.unique_qualifier);
                     }
