@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::de;
 
-/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
-pub const MAX_RETENTION_DAYS: u32 = 36_500;
+pub use authtrail_model::limits::MAX_RETENTION_DAYS;
 
 /// The accepted seconds between two retention purges: a minute to a week.
 pub const RETENTION_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;

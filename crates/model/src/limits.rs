@@ -17,3 +17,6 @@ pub const MAX_JSON_BYTES: usize = 16 * 1024;
 pub const MAX_JSON_DEPTH: usize = 16;
 /// How far in the future an event time may lie (producers' clocks drift), in microseconds.
 pub const MAX_FUTURE_SKEW_US: i64 = 24 * 3600 * 1_000_000;
+/// The longest retention accepted, in days (`serve --retention-days`, `authtrail retention
+/// --days`): 100 years keeps the cut-off far inside the time range.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;

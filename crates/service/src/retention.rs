@@ -22,8 +22,7 @@ use crate::error::ServiceError;
 
 const DAY_US: i64 = 86_400_000_000;
 
-/// The longest retention accepted: 100 years keeps the cut-off far inside the time range.
-pub const MAX_DAYS: u32 = 36_500;
+pub use authtrail_model::limits::MAX_RETENTION_DAYS as MAX_DAYS;
 
 /// The outcome of one retention run, as `/metrics` and the logs report it.
 #[derive(Debug, Clone, Copy, PartialEq)]
