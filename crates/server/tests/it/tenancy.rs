@@ -2,7 +2,7 @@
 //! data (by id, by each filter, with A's cursors, with A's customerId) and gets nothing, 403 or
 //! 404, never A's data. A's secrets, e-mails and IPs must not appear in any answer to B.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 //! Without a reachable database each case prints a loud SKIPPED warning and returns early, except
 //! in CI (env `CI` set), where it fails. See `support/mod.rs`.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

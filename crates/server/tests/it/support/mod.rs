@@ -1,5 +1,4 @@
 //! A server in-process on a temporary SQLite store, driven through the real router.
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 use std::sync::Arc;
 

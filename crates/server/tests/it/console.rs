@@ -1,7 +1,7 @@
 //! The web console through the real router: sessions, CSRF, throttling, languages, filters and
 //! every bad input (a clear 4xx naming the field, nothing stored).
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

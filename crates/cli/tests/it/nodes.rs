@@ -1,7 +1,7 @@
 //! Two real `authtrail serve` processes on one PostgreSQL schema: concurrent ingest through both
 //! gives one gap-free, duplicate-free sequence, and a query through either node sees everything.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,6 @@
 //! test gets a schema of its own; when the database is unreachable, CI fails and a developer's
 //! run warns loudly and each test returns early.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 use std::sync::Arc;
 
 use authtrail_model::SystemClock;

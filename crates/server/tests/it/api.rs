@@ -2,7 +2,7 @@
 //! store, including every bad-input path. Each bad request must answer a clear status with a JSON
 //! body naming the field, and must leave nothing stored.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Security behaviour a user relies on: the token admin API and its self-audit, rate limits,
 //! load shedding, header and slow-client limits.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

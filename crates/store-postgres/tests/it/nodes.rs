@@ -2,7 +2,7 @@
 //! own pools and caches) writing one schema at once, monthly partitions and their retention, and
 //! migrations racing at start.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! `shared/reference/google-reports-api.md` §0 and §7. (Google's own Python client is driven
 //! against a real server in tests/google-client/.)
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

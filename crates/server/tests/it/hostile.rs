@@ -3,7 +3,7 @@
 //! metacharacters in a free-text filter such as `actor`) are data, not errors: they must match
 //! nothing and leave the trail intact.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

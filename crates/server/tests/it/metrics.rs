@@ -1,6 +1,6 @@
 //! `GET /metrics`: who may read it, what it counts, and that no label carries tenant data.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

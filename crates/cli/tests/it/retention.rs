@@ -1,7 +1,7 @@
 //! Retention through the real binary: `authtrail retention` on both engines, and the server's
 //! periodic purge with its `/metrics` figures and its entries in the admin trail.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

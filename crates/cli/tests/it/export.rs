@@ -2,7 +2,7 @@
 //! SQLite keeps every activity with identical content and sequence, and verification catches any
 //! difference.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! (valid, invalid and replayed signatures, in `logto/webhook.rs`). Fixtures follow the shapes in
 //! the reference.
 
-mod support;
+use crate::support;
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
@@ -461,5 +461,4 @@ async fn another_tenant_sees_nothing() {
     );
 }
 
-#[path = "logto/webhook.rs"]
 mod webhook;

@@ -1,7 +1,7 @@
 //! The real `authtrail` binary, end to end: a server process, tokens from the CLI, ingest and
 //! query over HTTP, and durability across `kill -9`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,8 +5,6 @@
 //! `crates/store-postgres/tests/`: when it is unreachable, CI (env `CI` set) fails; elsewhere the
 //! test warns loudly and passes without testing anything.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;

@@ -1,0 +1,8 @@
+//! The CLI's integration tests, linked into one binary: each module drives the real `authtrail`
+//! binary (`CARGO_BIN_EXE_authtrail`) end to end.
+
+mod e2e;
+mod export;
+mod nodes;
+mod retention;
+mod support;

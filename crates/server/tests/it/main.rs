@@ -1,0 +1,12 @@
+//! The server's integration tests, linked into one binary (one link, one process): each module
+//! drives the in-process router, or a real listener, the way a client would.
+
+mod api;
+mod console;
+mod google;
+mod hostile;
+mod logto;
+mod metrics;
+mod security;
+mod support;
+mod tenancy;

@@ -1,0 +1,5 @@
+//! The SQLite engine's integration tests, linked into one binary.
+
+mod conformance;
+mod paging_prop;
+mod retention;
