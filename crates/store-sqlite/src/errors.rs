@@ -5,7 +5,8 @@ use authtrail_model::{StoreError, StoreErrorKind};
 use rusqlite::ErrorCode;
 
 /// An engine error, classified: undecodable stored values are `Corrupt`, constraint violations
-/// `Conflict`, anything else `Backend`.
+/// `Conflict`, a full disk, an I/O error or a busy database `Unavailable`, anything else
+/// `Backend`.
 pub(crate) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     let kind = match (&e as &dyn std::error::Error).downcast_ref::<rusqlite::Error>() {
         Some(e) => kind_of(e),
@@ -24,6 +25,14 @@ fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             ErrorCode::ConstraintViolation => StoreErrorKind::Conflict,
             ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => StoreErrorKind::Corrupt,
+            // The disk, not the request: a full disk, an I/O error or a lock held too long
+            // clears up without the client changing anything, so it may retry (503).
+            ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::OutOfMemory => StoreErrorKind::Unavailable,
             _ => StoreErrorKind::Backend,
         },
         _ => StoreErrorKind::Backend,

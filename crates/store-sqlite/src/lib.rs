@@ -31,6 +31,10 @@ use tokio::sync::oneshot;
 use activities::writer::{self, Job, Request};
 use errors::{backend, stopped};
 
+/// Keeps the writer held (see [`SqliteStore::hold_writer`]) until dropped.
+#[doc(hidden)]
+pub struct WriterHold(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "authtrail.db";
 
@@ -88,6 +92,23 @@ impl SqliteStore {
                 .map_err(backend)
         })
         .await
+    }
+
+    /// Holds the writer between two group commits until the returned guard is dropped; appends
+    /// sent meanwhile queue up and are then written as one group. Lets tests put chosen requests
+    /// in one group.
+    #[doc(hidden)]
+    pub async fn hold_writer(&self) -> Result<WriterHold, StoreError> {
+        let (held, is_held) = oneshot::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let job: Job = Box::new(move |_| {
+            let _ = held.send(());
+            // Returns when the guard (the sender) is dropped.
+            let _ = wait.recv();
+        });
+        self.tx.send(Request::Run(job)).map_err(|_| stopped())?;
+        is_held.await.map_err(|_| stopped())?;
+        Ok(WriterHold(release))
     }
 
     /// Runs `f` on a reader connection on the blocking pool.

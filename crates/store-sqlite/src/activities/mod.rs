@@ -2,6 +2,7 @@
 //! [`writer`]; queries run on the reader pool ([`read`]); bodies are stored compressed ([`body`]).
 
 mod body;
+mod faults;
 mod read;
 pub(crate) mod writer;
 

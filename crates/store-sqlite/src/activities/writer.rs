@@ -16,6 +16,7 @@ use crossbeam_channel::Receiver;
 use rusqlite::{CachedStatement, Connection, params};
 use tokio::sync::oneshot;
 
+use super::faults;
 use crate::errors::{backend, fail};
 
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
@@ -23,11 +24,18 @@ const MAX_GROUP_EVENTS: usize = 50_000;
 
 pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+type Reply = oneshot::Sender<Result<Vec<Receipt>, StoreError>>;
+/// An append waiting in the group being collected.
+type Pending = (Tenant, Vec<NewActivity>, Reply);
+/// An append written inside the group's transaction: its tenant's new last sequence number, and
+/// the answer it gets once the group commits.
+type Written = (Tenant, Option<i64>, Reply, Result<Vec<Receipt>, StoreError>);
+
 pub(crate) enum Request {
     Append {
         tenant: Tenant,
         batch: Vec<NewActivity>,
-        reply: oneshot::Sender<Result<Vec<Receipt>, StoreError>>,
+        reply: Reply,
     },
     /// Copies activities verbatim (engine migration), in order with appends.
     Restore {
@@ -110,37 +118,35 @@ impl Writer {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn commit_group(
-        &mut self,
-        group: Vec<(
-            Tenant,
-            Vec<NewActivity>,
-            oneshot::Sender<Result<Vec<Receipt>, StoreError>>,
-        )>,
-    ) {
+    /// Writes `group` in one transaction, each request in its own savepoint, then commits once.
+    ///
+    /// A failing request is rolled back to its savepoint alone, but only while the transaction
+    /// is still there: SQLite rolls back the *whole* transaction on some errors (`SQLITE_FULL`
+    /// while spilling its cache, `SQLITE_IOERR`). Carrying on then would write outside the group
+    /// (the next `SAVEPOINT` opens a new transaction that its `RELEASE` commits alone, and the
+    /// sequence counters are saved in autocommit), storing requests that are answered with an
+    /// error and leaving gaps in the sequence. So after any failure the writer checks that the
+    /// transaction survived, and if it did not, refuses every request of the group and writes
+    /// nothing more until the next group.
+    fn commit_group(&mut self, group: Vec<Pending>) {
         if group.is_empty() {
             return;
         }
-        let mut outcomes = Vec::with_capacity(group.len());
-        let began = self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend);
-        if let Err(e) = began {
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend) {
             for (_, _, reply) in group {
                 let _ = reply.send(Err(e.clone()));
             }
             return;
         }
         self.seqs.clear();
-        for (tenant, batch, reply) in group {
+        let mut outcomes = Vec::with_capacity(group.len());
+        // Set when the transaction is gone: the cause, which refuses the whole group.
+        let mut lost = None;
+        let mut pending = group.into_iter();
+        for (tenant, batch, reply) in pending.by_ref() {
             let before = self.seqs.clone();
-            let result = self
-                .conn
-                .execute_batch("SAVEPOINT request")
-                .map_err(backend)
-                .and_then(|_| self.append(&tenant, batch));
-            match result {
+            match self.append_request(&tenant, batch) {
                 Ok(receipts) => {
-                    let _ = self.conn.execute_batch("RELEASE request");
                     // Numbers are assigned in order, so the request's highest new one is the
                     // tenant's last after it (none when every item was a duplicate).
                     let last = receipts
@@ -151,21 +157,29 @@ impl Writer {
                     outcomes.push((tenant, last, reply, Ok(receipts)));
                 }
                 Err(e) => {
-                    let _ = self
-                        .conn
-                        .execute_batch("ROLLBACK TO request; RELEASE request");
+                    let undone = self.in_transaction().and_then(|()| {
+                        self.conn
+                            .execute_batch("ROLLBACK TO request; RELEASE request")
+                            .map_err(backend)
+                    });
                     // Names and tenants created inside the rolled-back savepoint are gone from
                     // the tables, and its sequence numbers are handed back.
                     self.names.clear();
                     self.tenant_ids.clear();
                     self.seqs = before;
-                    outcomes.push((tenant, None, reply, Err(e)));
+                    let survived = undone.and_then(|()| self.in_transaction());
+                    outcomes.push((tenant, None, reply, Err(e.clone())));
+                    if survived.is_err() {
+                        lost = Some(e);
+                        break;
+                    }
                 }
             }
         }
-        let committed = self
-            .save_sequences()
-            .and_then(|_| self.conn.execute_batch("COMMIT").map_err(backend));
+        let committed = match lost {
+            Some(cause) => Err(cause),
+            None => self.commit(&outcomes),
+        };
         match committed {
             Ok(()) => {
                 // Committed and fsynced: wake the tenants' subscribers, then answer.
@@ -176,16 +190,65 @@ impl Writer {
                     let _ = reply.send(r);
                 }
             }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+            Err(cause) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
                 self.tenant_ids.clear();
                 self.names.clear();
-                tracing::error!(error = %e, "group commit failed; every request in it is refused");
-                for (_, _, reply, _) in outcomes {
-                    let _ = reply.send(Err(e.clone()));
+                self.seqs.clear();
+                let refused = cause.context("the group commit was rolled back; nothing was stored");
+                tracing::error!(error = %refused, "group commit failed; every request in it is refused");
+                for (_, _, reply, r) in outcomes {
+                    // A request's own error says more than the group's.
+                    let _ = reply.send(Err(r.err().unwrap_or_else(|| refused.clone())));
+                }
+                for (_, _, reply) in pending {
+                    let _ = reply.send(Err(refused.clone()));
                 }
             }
         }
+    }
+
+    /// One request in its own savepoint, released when it succeeds.
+    fn append_request(
+        &mut self,
+        tenant: &Tenant,
+        batch: Vec<NewActivity>,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        // Outside a transaction, SAVEPOINT would open a new one that RELEASE would commit alone.
+        self.in_transaction()?;
+        self.conn
+            .execute_batch("SAVEPOINT request")
+            .map_err(backend)?;
+        let receipts = self.append(tenant, batch)?;
+        faults::inject("sqlite-writer-release", &self.conn, tenant)?;
+        self.conn
+            .execute_batch("RELEASE request")
+            .map_err(backend)?;
+        Ok(receipts)
+    }
+
+    /// Saves the sequence counters and commits, all inside the group's transaction.
+    fn commit(&mut self, outcomes: &[Written]) -> Result<(), StoreError> {
+        self.in_transaction()?;
+        self.save_sequences()?;
+        for (tenant, ..) in outcomes {
+            faults::inject("sqlite-writer-commit", &self.conn, tenant)?;
+        }
+        self.in_transaction()?;
+        self.conn.execute_batch("COMMIT").map_err(backend)
+    }
+
+    /// Fails when SQLite has rolled the open transaction back on its own.
+    fn in_transaction(&self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            return Err(fail(
+                StoreErrorKind::Unavailable,
+                "the database rolled the group's transaction back",
+            ));
+        }
+        Ok(())
     }
 
     fn save_sequences(&mut self) -> Result<(), StoreError> {
@@ -244,6 +307,7 @@ impl Writer {
         let mut receipts = Vec::with_capacity(batch.len());
         let mut rows = Rows::new(&self.conn)?;
         for a in batch {
+            faults::inject("sqlite-writer-insert", &self.conn, tenant)?;
             let source = a.body.event_id.clone();
             let time_us = a.time_us;
             // The (tenant, eventId) unique index answers "already stored?" as part of the insert;

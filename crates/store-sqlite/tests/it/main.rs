@@ -1,5 +1,6 @@
 //! The SQLite engine's integration tests, linked into one binary.
 
 mod conformance;
+mod faults;
 mod paging_prop;
 mod retention;
