@@ -189,9 +189,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `Retry-After` on a 503 for a store outage (a shed request gets 1 s).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 impl ApiError {
     /// Adds the headers an error's status calls for; every API's envelope uses it:
-    /// `WWW-Authenticate: Bearer …` on a 401 (RFC 6750), `Retry-After` on a 429 or a shed 503.
+    /// `WWW-Authenticate: Bearer …` on a 401 (RFC 6750), `Retry-After` on a 429 and on every 503.
     pub fn headers(&self, mut resp: Response) -> Response {
         let h = resp.headers_mut();
         match self {
@@ -206,6 +209,13 @@ impl ApiError {
             }
             ApiError::Overloaded => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Unavailable(_) => {
+                // The store is down or its disk full: worth a retry, but not at once.
+                h.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+                );
             }
             _ => {}
         }

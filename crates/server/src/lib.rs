@@ -136,24 +136,16 @@ pub fn respond(path: &str, e: ApiError) -> Response {
     }
 }
 
-/// Liveness: answers 200 when the store answers (`/readyz` also weighs the background jobs). Open to probes without a
-/// token; it reveals nothing but "ok".
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.secret("cursor-signing").await {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "unavailable"})),
-            )
-                .into_response()
-        }
-    }
+/// Liveness: 200 while the process serves HTTP. It does not ask the store: an orchestrator that
+/// restarts a node because its database is away would only add restarts to the outage (that is
+/// what `/readyz` is for). Open to probes without a token; it reveals nothing but "ok".
+async fn healthz() -> Response {
+    (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
 }
 
-/// Readiness: 200 when the store answers, no required background job is failing and the node is
-/// not stopping; 503 otherwise. Open to probes without a token, so it names each job's state and
+/// Readiness: 200 when the store answers, appends are not failing (see
+/// `Service::writes_failing`), no required background job is failing and the node is not
+/// stopping; 503 otherwise. Open to probes without a token, so it names each job's state and
 /// restart count but never an error message (those go to the log).
 async fn readyz(State(state): State<AppState>) -> Response {
     let store_ok = match state.store.secret("cursor-signing").await {
@@ -163,8 +155,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             false
         }
     };
+    let writes_ok = !state.service.writes_failing();
     let host = state.metrics.jobs();
-    let ready = store_ok && host.is_ready();
+    let ready = store_ok && writes_ok && host.is_ready();
     let jobs: serde_json::Map<String, serde_json::Value> = host
         .statuses()
         .into_iter()
@@ -176,6 +169,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "store": if store_ok { "ok" } else { "unavailable" },
+        "writes": if writes_ok { "ok" } else { "failing" },
         "stopping": host.is_stopping(),
         "jobs": jobs,
     });

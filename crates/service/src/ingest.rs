@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::{NewActivity, Receipt, Tenant};
+use authtrail_model::{NewActivity, Receipt, StoreErrorKind, Tenant};
 
 use crate::Service;
 use crate::error::{Detail, ServiceError};
@@ -145,7 +145,21 @@ impl Service {
         received: Stopwatch,
     ) -> Result<Vec<Receipt>, ServiceError> {
         let appending = Stopwatch::start();
-        let receipts = self.store().append(tenant, batch).await?;
+        let receipts = match self.store().append(tenant, batch).await {
+            Ok(r) => {
+                self.0.writes.succeeded(self.now_us());
+                r
+            }
+            Err(e) => {
+                if matches!(
+                    e.kind(),
+                    StoreErrorKind::Unavailable | StoreErrorKind::Backend
+                ) {
+                    self.0.writes.failed(self.now_us());
+                }
+                return Err(e.into());
+            }
+        };
         self.0
             .observer
             .stored(source, &receipts, received.elapsed(), appending.elapsed());

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod cursor;
 pub mod error;
 pub mod export;
+pub mod health;
 pub mod ingest;
 pub mod paging;
 pub mod password;
@@ -55,6 +56,8 @@ struct Inner {
     /// Signs page cursors; shared by every node through the store.
     cursor_key: [u8; 32],
     observer: Arc<dyn IngestObserver>,
+    /// Whether appends are failing (readiness); shared by every copy of the service.
+    writes: Arc<health::WriteHealth>,
 }
 
 impl Service {
@@ -71,6 +74,7 @@ impl Service {
             clock,
             cursor_key,
             observer: Arc::new(ingest::Unobserved),
+            writes: Arc::default(),
         })))
     }
 
@@ -83,6 +87,7 @@ impl Service {
             clock: i.clock.clone(),
             cursor_key: i.cursor_key,
             observer,
+            writes: i.writes.clone(),
         }))
     }
 

@@ -45,6 +45,11 @@ pub use schema::{Migrated, SCHEMA_VERSION};
 /// `max_connections` (100) even with a handful of nodes.
 const POOL_SIZE: usize = 16;
 
+/// Connecting (TCP), waiting for a pooled connection, making a new one, and a sent packet going
+/// unacknowledged each fail after this long, unless the URL sets `connect_timeout` or
+/// `tcp_user_timeout` itself.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct PgStore {
     pool: Pool,
     clock: Arc<dyn Clock>,
@@ -94,7 +99,12 @@ fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, Sto
         .parse()
         .map_err(|e| StoreError::caused(StoreErrorKind::Invalid, "invalid PostgreSQL URL", e))?;
     if cfg.get_connect_timeout().is_none() {
-        cfg.connect_timeout(Duration::from_secs(10));
+        cfg.connect_timeout(CONNECT_TIMEOUT);
+    }
+    // A partition (a peer that stops acknowledging) fails the connection once sent data has gone
+    // unacknowledged this long, instead of after the kernel's ~15 minutes of retransmissions.
+    if cfg.get_tcp_user_timeout().is_none() {
+        cfg.tcp_user_timeout(CONNECT_TIMEOUT);
     }
     if cfg.get_application_name().is_none() {
         cfg.application_name("authtrail");
@@ -164,6 +174,12 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            // A request waits this long for a connection, and a new connection this long to be
+            // made, before it is answered 503: an unreachable or overloaded database fails
+            // requests fast instead of holding every in-flight slot.
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::caused(StoreErrorKind::Backend, "cannot build the pool", e))?;
         let schema: String = pool

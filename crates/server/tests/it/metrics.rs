@@ -171,7 +171,7 @@ async fn readyz_and_metrics_report_each_background_job() {
     assert_eq!(s, StatusCode::OK, "no token needed: {body}");
     assert_eq!(
         body,
-        json!({"status": "ready", "store": "ok", "stopping": false, "jobs": {}})
+        json!({"status": "ready", "store": "ok", "writes": "ok", "stopping": false, "jobs": {}})
     );
 
     let jobs = h.state.metrics.jobs();

@@ -3,4 +3,5 @@
 
 mod conformance;
 mod nodes;
+mod outage;
 mod support;
