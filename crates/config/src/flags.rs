@@ -95,6 +95,10 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_timeout_secs: Option<u64>,
+    /// Request body bytes held at once across the node; more are shed with 503 + Retry-After.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes_in_flight: Option<usize>,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For gives the client IP.
     #[arg(long = "trusted-proxy", value_delimiter = ',')]
     #[serde(skip_serializing_if = "is_empty")]

@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send its whole body.
     pub body_timeout_secs: u64,
+    /// Request body bytes held at once across the node; more are shed with 503 + Retry-After.
+    pub max_body_bytes_in_flight: usize,
     /// Proxies (CIDRs) whose X-Forwarded-For gives the client IP.
     #[serde(deserialize_with = "de::comma_list")]
     pub trusted_proxies: Vec<IpNet>,
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             max_connections: l.max_connections,
             header_read_timeout_secs: l.header_read_timeout.as_secs(),
             body_timeout_secs: l.body_timeout.as_secs(),
+            max_body_bytes_in_flight: l.max_body_bytes_in_flight,
             trusted_proxies: l.trusted_proxies,
         }
     }
@@ -100,6 +103,7 @@ impl ServerConfig {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
+            max_body_bytes_in_flight: self.max_body_bytes_in_flight,
             trusted_proxies: self.trusted_proxies.clone(),
         }
     }
@@ -121,6 +125,15 @@ impl ServerConfig {
                 format!(
                     "{} is not in {RETENTION_INTERVAL_SECS:?}",
                     self.retention_interval_secs
+                ),
+            ));
+        }
+        if self.max_body_bytes_in_flight < self.max_body_bytes {
+            out.push((
+                "max_body_bytes_in_flight",
+                format!(
+                    "{} is less than max_body_bytes ({}): a largest body could never be admitted",
+                    self.max_body_bytes_in_flight, self.max_body_bytes
                 ),
             ));
         }

@@ -83,20 +83,20 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
-/// Reads the body up to the server's body limit, answering 413 (not a dropped connection) above
-/// it, and 408 if it does not arrive within the body timeout.
+/// The body, up to the server's body limit. It has already been read whole, under the body
+/// timeout and the byte budget, before the request reached its handler ([`crate::body`]).
 pub async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<bytes::Bytes, ApiError> {
     let limit = state.limits.max_body_bytes;
-    read_body_up_to(state, headers, body, limit).await
+    read_body_up_to(headers, body, limit).await
 }
 
-/// [`read_body`] with a smaller limit of the endpoint's own (a webhook delivery, a console form).
+/// [`read_body`] with a smaller limit of the endpoint's own (a webhook delivery, a console
+/// form): 413 above it.
 pub async fn read_body_up_to(
-    state: &AppState,
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -112,17 +112,9 @@ pub async fn read_body_up_to(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let timeout = state.limits.body_timeout;
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        // The only way reading a hyper body fails, besides the length limit, is a client that
-        // goes away; either way nothing was read, nothing is stored.
-        Ok(Err(_)) => Err(too_large()),
-        Err(_) => Err(ApiError::RequestTimeout(format!(
-            "the request body did not arrive within {} s",
-            timeout.as_secs()
-        ))),
-    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
 }
 
 /// Splits a body into JSON items (the decoder half of ingest; `validate_item` is the other).

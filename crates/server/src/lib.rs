@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod console;
 pub mod error;
 pub mod google;
@@ -109,6 +110,11 @@ fn routes(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     protect::admit,
+                ))
+                // Bodies are read before a slot is taken (see `body`).
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    body::buffer,
                 ))
                 .layer(axum::error_handling::HandleErrorLayer::new(
                     protect::overload,

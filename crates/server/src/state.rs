@@ -33,6 +33,9 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Time a client has to send its whole body (408 after it).
     pub body_timeout: Duration,
+    /// Request body bytes held at once across the node (503 + `Retry-After` above it); at least
+    /// `max_body_bytes`. See [`crate::body`].
+    pub max_body_bytes_in_flight: usize,
     /// Proxies whose `X-Forwarded-For` is believed; the client IP is otherwise the peer's.
     pub trusted_proxies: Vec<IpNet>,
 }
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
+            max_body_bytes_in_flight: 256 * 1024 * 1024,
             trusted_proxies: Vec::new(),
         }
     }
@@ -71,6 +75,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     pub rate: Arc<RateLimits>,
+    /// Request body bytes in flight ([`crate::body`]).
+    pub body_budget: crate::body::BodyBudget,
     /// An extra path prefix under which Google's Reports API is also served (e.g. `/audit`).
     pub google_prefix: Option<String>,
     /// What `GET /metrics` reports; shared by every copy of this state.
@@ -101,6 +107,8 @@ impl AppState {
             per_ip: KeyedLimit::new(limits.per_ip_rps),
             per_token: KeyedLimit::new(limits.per_token_rps),
         });
+        let body_budget =
+            crate::body::budget(limits.max_body_bytes_in_flight, limits.max_body_bytes);
         Ok(AppState(Arc::new(Inner {
             service,
             store,
@@ -108,6 +116,7 @@ impl AppState {
             clock,
             limits,
             rate,
+            body_budget,
             google_prefix: None,
             metrics,
         })))
@@ -141,6 +150,7 @@ impl AppState {
             clock: inner.clock.clone(),
             limits: inner.limits.clone(),
             rate: inner.rate.clone(),
+            body_budget: inner.body_budget.clone(),
             google_prefix: prefix,
             metrics: inner.metrics.clone(),
         })))

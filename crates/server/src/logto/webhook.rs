@@ -112,7 +112,7 @@ pub async fn post_webhook(
     };
     require_json(&headers)?;
     // Bounded, and timed like every other body: a delivery is far smaller than an ingest batch.
-    let bytes = read_body_up_to(&state, &headers, body, MAX_BODY_BYTES).await?;
+    let bytes = read_body_up_to(&headers, body, MAX_BODY_BYTES).await?;
     if !verify(&key, &bytes, signature) {
         return Err(refuse(
             "does not match the body under this tenant's signing key",

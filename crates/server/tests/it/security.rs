@@ -299,39 +299,121 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 async fn at_max_in_flight_the_server_sheds_with_503_and_recovers() {
     let h = Harness::with_limits(Limits {
         max_in_flight: 1,
-        body_timeout: Duration::from_secs(30),
         ..Default::default()
     })
     .await;
     let tok = h.token(&["ingest", "read"]).await;
     let server = live(&h).await;
-    // One request holds the only slot by sending its body slowly.
-    let mut slow = TcpStream::connect(server.addr).await.unwrap();
-    let head = format!(
-        "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tok}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n["
+    // One ingest request holds the only slot: it waits for the store's writer, which is held.
+    let hold = h.store.hold_writer().await.unwrap();
+    let body = json!([activity("a@x.io", "login_success")]).to_string();
+    let post = format!(
+        "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tok}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
     );
-    slow.write_all(head.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let shed = raw(
-        server.addr,
-        b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
-    )
-    .await;
+    let addr = server.addr;
+    let held = tokio::spawn(async move { raw(addr, post.as_bytes()).await });
+    let get = b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let shed = loop {
+        let answer = raw(server.addr, get).await;
+        if !answer.starts_with("HTTP/1.1 200") {
+            break answer;
+        }
+        // The ingest request has not reached the writer yet.
+        tokio::task::yield_now().await;
+    };
     assert!(shed.starts_with("HTTP/1.1 503"), "{shed}");
     assert!(
         shed.to_ascii_lowercase().contains("retry-after: 1"),
         "{shed}"
     );
     assert!(shed.contains("\"overloaded\""), "{shed}");
-    // The slow request completes (as a clear 400: `[]` is an empty batch); then the slot is free.
-    slow.write_all(b"]").await.unwrap();
-    let mut answer = Vec::new();
-    slow.read_to_end(&mut answer).await.unwrap();
-    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400"));
-    let ok = raw(
-        server.addr,
-        b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
-    )
+    // The held request completes and is stored; then the slot is free.
+    drop(hold);
+    assert!(held.await.unwrap().starts_with("HTTP/1.1 200"));
+    assert_eq!(h.count(&tok).await, 1);
+    assert!(raw(server.addr, get).await.starts_with("HTTP/1.1 200"));
+}
+
+/// Issue #16: 256 unauthenticated connections trickling a console sign-in form used to hold every
+/// in-flight slot, so that every other client got 503. Bodies are now read before a slot is taken.
+#[tokio::test]
+async fn trickled_bodies_hold_no_in_flight_slot() {
+    let h = Harness::with_limits(Limits {
+        max_in_flight: 2,
+        per_ip_rps: 0,
+        ..Default::default()
+    })
     .await;
-    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let tok = h.token(&["read"]).await;
+    let server = live(&h).await;
+    let mut tricklers = Vec::new();
+    for _ in 0..8 {
+        let mut c = TcpStream::connect(server.addr).await.unwrap();
+        c.write_all(
+            b"POST /console/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\nu",
+        )
+        .await
+        .unwrap();
+        tricklers.push(c);
+    }
+    let get = format!(
+        "GET /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tok}\r\nconnection: close\r\n\r\n"
+    );
+    for _ in 0..4 {
+        let answer = raw(server.addr, get.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    drop(tricklers);
+}
+
+/// Memory is bounded by body bytes, not by the request count: a body that would take the node
+/// over its budget of body bytes in flight is shed with 503, and admitted again once there is room.
+#[tokio::test]
+async fn bodies_over_the_byte_budget_are_shed_with_503() {
+    let h = Harness::with_limits(Limits {
+        max_body_bytes: 1000,
+        max_body_bytes_in_flight: 1000,
+        per_ip_rps: 0,
+        ..Default::default()
+    })
+    .await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let server = live(&h).await;
+    // 800 bytes of a 1000-byte body arrive and are held; the rest never comes (until later).
+    let mut big = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tok}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n"
+    );
+    big.write_all(head.as_bytes()).await.unwrap();
+    big.write_all(&[b' '; 800]).await.unwrap();
+    // A 500-byte body then does not fit: once the server has read those 800 bytes, it is shed.
+    let small = format!("{}[]", " ".repeat(498));
+    let post = format!(
+        "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tok}\r\ncontent-type: application/json\r\ncontent-length: 500\r\nconnection: close\r\n\r\n{small}"
+    );
+    let shed = loop {
+        let answer = raw(server.addr, post.as_bytes()).await;
+        if !answer.starts_with("HTTP/1.1 400") {
+            break answer;
+        }
+        tokio::task::yield_now().await; // admitted (an empty batch is a 400): not read yet
+    };
+    assert!(shed.starts_with("HTTP/1.1 503"), "{shed}");
+    assert!(
+        shed.to_ascii_lowercase().contains("retry-after: 1"),
+        "{shed}"
+    );
+    assert!(shed.contains("\"overloaded\""), "{shed}");
+    // The big body completes (a clear 400: whitespace and `[]` is an empty batch) and frees its
+    // bytes; the small one fits again.
+    big.write_all(format!("{}[]", " ".repeat(198)).as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    big.read_to_end(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400"));
+    let again = raw(server.addr, post.as_bytes()).await;
+    assert!(again.starts_with("HTTP/1.1 400"), "admitted: {again}");
+    assert_eq!(h.count(&tok).await, 0);
 }
