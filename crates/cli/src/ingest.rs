@@ -93,7 +93,7 @@ async fn send(target: &Target, lines: &[String]) -> anyhow::Result<usize> {
         Target::Local { service, tenant } => {
             let mut items = Vec::with_capacity(lines.len());
             for (i, l) in lines.iter().enumerate() {
-                match serde_json::from_str(l) {
+                match authtrail_formats::json::from_str(l) {
                     Ok(v) => items.push(v),
                     Err(e) => bail!("item {i} of the batch is not valid JSON: {e}"),
                 }

@@ -16,4 +16,5 @@ pub mod canonical;
 pub mod display;
 pub mod export;
 pub mod google;
+pub mod json;
 pub mod logto;

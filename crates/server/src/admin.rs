@@ -28,7 +28,7 @@ use crate::state::AppState;
 
 /// Reads a token request's JSON (its shape and types; the service checks the values).
 fn parse_create(tenant: Tenant, bytes: &[u8]) -> Result<NewToken, ApiError> {
-    let v: Value = serde_json::from_slice(bytes)
+    let v: Value = authtrail_formats::json::from_slice(bytes)
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     let Value::Object(m) = v else {
         return Err(ApiError::field("body", "must be a JSON object"));

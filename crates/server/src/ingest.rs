@@ -132,7 +132,7 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
     };
     match format {
         Format::JsonArray => {
-            let v: Value = serde_json::from_str(text)
+            let v: Value = authtrail_formats::json::from_str(text)
                 .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
             match v {
                 Value::Array(items) if items.len() > max_batch => Err(too_many(items.len())),
@@ -158,14 +158,15 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
                         text.lines().filter(|l| !l.trim().is_empty()).count(),
                     ));
                 }
-                let v: Value = serde_json::from_str(line).map_err(|e| ApiError::Invalid {
-                    message: format!("line {} is not valid JSON", i + 1),
-                    details: vec![Detail {
-                        index: Some(items.len()),
-                        field: format!("activities[{}]", items.len()),
-                        message: format!("line {} is not valid JSON: {e}", i + 1),
-                    }],
-                })?;
+                let v: Value =
+                    authtrail_formats::json::from_str(line).map_err(|e| ApiError::Invalid {
+                        message: format!("line {} is not valid JSON", i + 1),
+                        details: vec![Detail {
+                            index: Some(items.len()),
+                            field: format!("activities[{}]", items.len()),
+                            message: format!("line {} is not valid JSON: {e}", i + 1),
+                        }],
+                    })?;
                 items.push(v);
             }
             if items.is_empty() {

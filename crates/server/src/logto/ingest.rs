@@ -65,7 +65,7 @@ pub fn validate_all(
 
 /// The body as a list of objects: one object, or an array of them.
 pub fn objects(bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
-    let v: Value = serde_json::from_slice(bytes)
+    let v: Value = authtrail_formats::json::from_slice(bytes)
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     match v {
         Value::Array(a) if a.is_empty() => Err(ApiError::field(

@@ -118,7 +118,7 @@ pub async fn post_webhook(
             "does not match the body under this tenant's signing key",
         ));
     }
-    let v: Value = serde_json::from_slice(&bytes)
+    let v: Value = authtrail_formats::json::from_slice(&bytes)
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     let event_id = delivery_id(&bytes);
     let catalog = state.catalog.clone();

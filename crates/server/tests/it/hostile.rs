@@ -443,3 +443,58 @@ async fn hostile_query_strings_ids_and_cursors_are_refused_or_match_nothing() {
     eprintln!("{} hostile requests refused cleanly", r.cases);
     assert!(r.cases >= 250, "{} cases", r.cases);
 }
+
+/// Issue #16: a repeated key is a parser differential (serde_json keeps the last value, other
+/// parsers the first), so every JSON body that holds one is refused, naming the key.
+#[tokio::test]
+async fn repeated_json_keys_are_refused_naming_the_key() {
+    let mut r = Run::new().await;
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "native array",
+            "application/json",
+            r#"[{"id": {"applicationName": "login"}, "actor": {"email": "a@x.io", "email": "b@x.io"}, "events": [{"name": "login_success"}]}]"#,
+        ),
+        (
+            "native NDJSON",
+            "application/x-ndjson",
+            r#"{"id": {"applicationName": "login"}, "events": [{"name": "login_success"}], "events": []}"#,
+        ),
+        (
+            "top level",
+            "application/json",
+            r#"[{"eventId": "x", "eventId": "y", "id": {"applicationName": "login"}, "events": [{"name": "login_success"}]}]"#,
+        ),
+        (
+            "deep in a parameter",
+            "application/json",
+            r#"[{"id": {"applicationName": "login"}, "events": [{"name": "login_success", "parameters": [{"name": "login_type", "value": "x", "value": "y"}]}]}]"#,
+        ),
+    ];
+    for (what, ct, body) in cases {
+        let (s, b) = r.h.post_bytes(&r.token, ct, body.as_bytes().to_vec()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {b}");
+        assert!(b.to_string().contains("duplicate key"), "{what}: {b}");
+        r.cases += 1;
+    }
+    // Logto's own batch endpoint, in Logto's envelope.
+    let logto = r#"[{"id": "l1", "key": "Interaction.SignIn.Submit", "key": "RevokeToken", "createdAt": 1795391000000, "payload": {}}]"#;
+    let (s, b, _) =
+        r.h.request(
+            "POST",
+            "/api/logs",
+            Some(&r.token),
+            Some("application/json"),
+            Some(logto.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key \"key\""),
+        "{b}"
+    );
+    r.assert_intact().await;
+}
