@@ -79,8 +79,9 @@ impl std::str::FromStr for IpFilter {
                 .map(IpFilter::Net)
                 .map_err(|_| format!("{s:?} is not a CIDR block"))
         } else {
+            // As stored: an IPv4-mapped IPv6 address is the IPv4 address it maps.
             s.parse::<IpAddr>()
-                .map(IpFilter::Addr)
+                .map(|ip| IpFilter::Addr(ip.to_canonical()))
                 .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))
         }
     }

@@ -292,7 +292,9 @@ impl Walker {
         let ip_address =
             self.opt_string(path, m, "ipAddress", 64)
                 .and_then(|s| match s.parse::<IpAddr>() {
-                    Ok(ip) => Some(ip.to_string()),
+                    // IPv4-mapped IPv6 (::ffff:203.0.113.9) is stored as the IPv4 address it is,
+                    // so that a search for that address finds it.
+                    Ok(ip) => Some(ip.to_canonical().to_string()),
                     Err(_) => {
                         self.fail(
                             &path.key("ipAddress"),

@@ -70,10 +70,11 @@ impl Params {
             .transpose()
     }
 
+    /// An address, canonical as stored: an IPv4-mapped IPv6 address is the IPv4 address.
     pub fn ip(&self, name: &str) -> Result<Option<IpAddr>, ApiError> {
         self.get(name)
             .map(|v| {
-                v.parse::<IpAddr>().map_err(|_| {
+                v.parse::<IpAddr>().map(|ip| ip.to_canonical()).map_err(|_| {
                     ApiError::field(name, format!("{v:?} is not an IPv4 or IPv6 address"))
                 })
             })

@@ -705,3 +705,22 @@ async fn the_openapi_document_lists_every_route_and_each_answers() {
         }
     }
 }
+
+/// Issue #16: an IPv4-mapped IPv6 address is stored as the IPv4 address it maps, so a search for
+/// that address (in either spelling) finds it.
+#[tokio::test]
+async fn ipv4_mapped_addresses_are_stored_and_searched_as_ipv4() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let mut a = activity("a@x.io", "login_success");
+    a["ipAddress"] = json!("::ffff:203.0.113.9");
+    let (s, b) = h.post_json(&tok, json!([a])).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for q in ["203.0.113.9", "::ffff:203.0.113.9"] {
+        let path = format!("/v1/activities?ip={q}");
+        let (s, b) = h.get(&tok, &path).await;
+        assert_eq!(s, StatusCode::OK, "{q}: {b}");
+        assert_eq!(b["items"].as_array().unwrap().len(), 1, "{q}: {b}");
+        assert_eq!(b["items"][0]["ipAddress"], "203.0.113.9");
+    }
+}
