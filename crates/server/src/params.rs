@@ -8,6 +8,16 @@ use authtrail_model::wire_time::parse_rfc3339;
 
 use crate::error::ApiError;
 
+/// True when every `%` in `raw` starts an escape of two hex digits.
+pub fn escapes_are_valid(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
 /// Longest query string read, in bytes.
 pub const MAX_QUERY_BYTES: usize = 8 * 1024;
 
@@ -23,6 +33,18 @@ impl Params {
                 field: "query".into(),
                 message: format!("the query string is longer than {MAX_QUERY_BYTES} bytes"),
             });
+        }
+        // form_urlencoded passes a malformed escape (`%ZZ`) through as text; refuse it instead,
+        // naming the parameter it is in.
+        if let Some(bad) = raw.split('&').find(|pair| !escapes_are_valid(pair)) {
+            let name = bad.split('=').next().unwrap_or(bad);
+            let name = form_urlencoded::parse(name.as_bytes())
+                .next()
+                .map_or_else(|| name.to_string(), |(k, _)| k.into_owned());
+            return Err(ApiError::field(
+                &name,
+                "holds a malformed percent-escape (a % must be followed by two hex digits)",
+            ));
         }
         let mut map = HashMap::new();
         for (k, v) in form_urlencoded::parse(raw.as_bytes()) {

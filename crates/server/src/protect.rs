@@ -1,7 +1,7 @@
 //! What every request passes before a handler sees it, cheapest refusal first:
 //!
-//! 1. [`admit`]: works out the client IP ([`ClientIp`]), refuses oversized headers (431) and
-//!    clients over their per-IP rate (429 with `Retry-After`).
+//! 1. [`admit`]: works out the client IP ([`ClientIp`]), refuses malformed paths (400),
+//!    oversized headers (431) and clients over their per-IP rate (429 with `Retry-After`).
 //! 2. [`overload`]: a concurrency limit that sheds load with 503 and `Retry-After` when
 //!    `max_in_flight` requests are already running, rather than queueing without bound.
 //!
@@ -69,6 +69,15 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
     let ip = client_ip(peer, req.headers(), &state.limits.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip));
     let path = req.uri().path().to_string();
+    // Every path parameter is percent-decoded by its route: a malformed escape or an encoded NUL
+    // is refused here, once, for all of them.
+    if !crate::params::escapes_are_valid(&path) {
+        let e = ApiError::field("path", "holds a malformed percent-escape");
+        return crate::respond(&path, e);
+    }
+    if path.to_ascii_lowercase().contains("%00") {
+        return crate::respond(&path, ApiError::field("path", "contains a NUL character"));
+    }
     let limit = state.limits.max_header_bytes;
     if header_bytes(req.headers()) > limit {
         let e =

@@ -498,3 +498,33 @@ async fn repeated_json_keys_are_refused_naming_the_key() {
     );
     r.assert_intact().await;
 }
+
+/// Issue #16: a malformed percent-escape (`%ZZ`, a lone `%`) in any parameter, and an encoded NUL
+/// or a malformed escape in any path, are refused with a 400 naming the parameter (or `path`),
+/// in the envelope of the API called, instead of being taken as text.
+#[tokio::test]
+async fn malformed_escapes_and_nul_in_paths_and_parameters_are_refused() {
+    let mut r = Run::new().await;
+    let google = "/admin/reports/v1/activity/users";
+    for (path, field) in [
+        ("/v1/activities?actor=%ZZ", "actor"),
+        ("/v1/activities?sessionId=abc%", "sessionId"),
+        ("/v1/activities?actor=a%4", "actor"),
+        (
+            "/admin/reports/v1/activity/users/all/applications/login?actorIpAddress=%G1",
+            "actorIpAddress",
+        ),
+        ("/api/logs?userId=%zz", "userId"),
+        (&format!("{google}/a%00b@x.io/applications/login"), "path"),
+        (&format!("{google}/all/applications/log%ZZin"), "path"),
+        ("/v1/activities/1%00", "path"),
+        ("/api/logs/%00", "path"),
+    ] {
+        let (s, b) = r.h.get(&r.token, path).await;
+        assert_clear_refusal(path, s, &b);
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {b}");
+        assert!(b.to_string().contains(field), "{path}: names {field}: {b}");
+        r.cases += 1;
+    }
+    r.assert_intact().await;
+}
