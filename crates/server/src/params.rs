@@ -96,9 +96,11 @@ impl Params {
     pub fn ip(&self, name: &str) -> Result<Option<IpAddr>, ApiError> {
         self.get(name)
             .map(|v| {
-                v.parse::<IpAddr>().map(|ip| ip.to_canonical()).map_err(|_| {
-                    ApiError::field(name, format!("{v:?} is not an IPv4 or IPv6 address"))
-                })
+                v.parse::<IpAddr>()
+                    .map(|ip| ip.to_canonical())
+                    .map_err(|_| {
+                        ApiError::field(name, format!("{v:?} is not an IPv4 or IPv6 address"))
+                    })
             })
             .transpose()
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use authtrail_model::activity::DERIVED_EVENT_ID_PREFIX;
 use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{NewActivity, Receipt, StoreErrorKind, Tenant};
 
@@ -32,6 +33,22 @@ pub enum Source {
 }
 
 impl Source {
+    /// Refuses an activity whose eventId lies in authtrail's own namespace, unless authtrail
+    /// derived it itself (a webhook delivery, a self-audit event).
+    fn may_carry(self, i: usize, a: NewActivity) -> Result<NewActivity, Vec<Detail>> {
+        let derived = matches!(self, Source::LogtoWebhook | Source::SelfAudit);
+        match &a.body.event_id {
+            Some(id) if !derived && id.starts_with(DERIVED_EVENT_ID_PREFIX) => Err(vec![Detail {
+                index: Some(i),
+                field: format!("activities[{i}].eventId"),
+                message: format!(
+                    "eventIds starting with {DERIVED_EVENT_ID_PREFIX:?} are reserved for ids authtrail derives itself"
+                ),
+            }]),
+            _ => Ok(a),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Native => "native",
@@ -107,7 +124,7 @@ impl Service {
         let mut details: Vec<Detail> = Vec::new();
         let (mut bad_items, mut total_errors) = (0, 0);
         for (i, item) in items.iter().enumerate() {
-            match check(&ctx, i, item) {
+            match check(&ctx, i, item).and_then(|a| source.may_carry(i, a)) {
                 Ok(a) => out.push(a),
                 Err(errs) => {
                     bad_items += 1;

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use authtrail_catalog::Catalog;
+use authtrail_model::activity::DERIVED_EVENT_ID_PREFIX;
 
 use super::{APPLICATION, Mapped, PathMap, ShapeError, event_name, split_payload};
 
@@ -19,9 +20,13 @@ const DECLARED: &[(&str, &str)] = &[
     ("sessionId", "sessionId"),
 ];
 
-/// The eventId of a delivery: Logto sends none, so the body's hash identifies it.
+/// The eventId of a delivery: Logto sends none, so the body's hash identifies it, in the
+/// namespace producers cannot write ([`DERIVED_EVENT_ID_PREFIX`]).
 pub fn delivery_id(body: &[u8]) -> String {
-    format!("logto-hook:{}", hex::encode(Sha256::digest(body)))
+    format!(
+        "{DERIVED_EVENT_ID_PREFIX}logto-hook:{}",
+        hex::encode(Sha256::digest(body))
+    )
 }
 
 /// Maps one webhook payload to a native activity item (pure). Every field but `event` and

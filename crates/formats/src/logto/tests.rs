@@ -253,7 +253,8 @@ proptest! {
 fn a_webhook_delivery_maps_to_one_event_with_its_context() {
     let body = fixture("hook-post-sign-in.json");
     let id = delivery_id(body.to_string().as_bytes());
-    assert!(id.starts_with("logto-hook:") && id.len() == "logto-hook:".len() + 64);
+    let prefix = "authtrail:logto-hook:";
+    assert!(id.starts_with(prefix) && id.len() == prefix.len() + 64);
     let m = from_hook(catalog(), &body, &id).unwrap();
     let item = &m.item;
     assert_eq!(item["eventId"], id.as_str());

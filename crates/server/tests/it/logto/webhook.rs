@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 
 use authtrail_model::Tenant;
@@ -99,7 +99,12 @@ async fn a_signed_delivery_is_stored_and_a_replay_is_idempotent() {
     assert_eq!(log["payload"]["hookId"], "hook9k2m4n6p");
     assert_eq!(log["payload"]["user"]["primaryEmail"], "ada@example.com");
     let (_, v) = h.get(&tok, "/v1/activities/1").await;
-    assert!(v["eventId"].as_str().unwrap().starts_with("logto-hook:"));
+    assert!(
+        v["eventId"]
+            .as_str()
+            .unwrap()
+            .starts_with("authtrail:logto-hook:")
+    );
 }
 
 #[tokio::test]
@@ -209,4 +214,45 @@ async fn a_delivery_that_is_not_json_or_too_large_is_refused() {
         )
     );
     assert_eq!(h.count(&tok).await, 0);
+}
+
+/// Issue #16: a delivery's eventId is derived from its body, in a namespace producers cannot
+/// write, so an ingest token cannot store an item under it first and make the real delivery a
+/// "duplicate" that is never stored.
+#[tokio::test]
+async fn an_ingest_token_cannot_pre_empt_a_delivery_by_its_id() {
+    let (h, tok) = with_key().await;
+    let body = serde_json::to_vec(&fixture("hook-post-sign-in.json")).unwrap();
+    let id = authtrail_formats::logto::delivery_id(&body);
+    for (path, item) in [
+        (
+            "/v1/activities",
+            json!([{"eventId": id, "id": {"applicationName": "login"},
+                    "events": [{"name": "login_success"}]}]),
+        ),
+        (
+            "/api/logs",
+            json!([{"id": id, "key": "PostSignIn", "createdAt": 1_795_391_400_000i64,
+                    "payload": {"key": "PostSignIn", "result": "Success"}}]),
+        ),
+    ] {
+        let (s, v, _) = h
+            .request(
+                "POST",
+                path,
+                Some(&tok),
+                Some("application/json"),
+                Some(item.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(v.to_string().contains("reserved"), "{path}: {v}");
+    }
+    assert_eq!(h.count(&tok).await, 0);
+    let (s, v) = deliver(&h, &tok, &body, Some(&sign(KEY, &body))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["receipts"][0]["duplicate"], false,
+        "the delivery is stored"
+    );
 }
