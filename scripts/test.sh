@@ -65,3 +65,13 @@ assert d["baselines"]["logto_postgres"]["bytes"] > 0 and d["targets"]
 print("bench JSON complete:", len(d["targets"]), "targets recorded")
 PY
 rm -rf "$bench_out"
+
+# The soak test in its short version (scripts/soak.sh runs the long one): writers, readers, slow
+# clients and kill -9 rounds on both engines, then the audit: nothing acknowledged lost, nothing
+# refused stored, no gap, no duplicate.
+step "soak test, short (kill -9 rounds on both engines; nothing lost, no gaps)"
+soak_out=$(mktemp -d)
+"$target_dir/debug/authtrail-bench" --soak 15 --soak-kill-every 4 \
+    --server-bin "$target_dir/debug/authtrail" --out "$soak_out/soak.json" 2>"$soak_out/soak.log" \
+    || { tail -50 "$soak_out/soak.log"; exit 1; }
+rm -rf "$soak_out"

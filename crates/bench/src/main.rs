@@ -20,12 +20,14 @@ mod logto;
 mod query;
 mod report;
 mod server;
+mod soak;
 mod sqlite_baseline;
 mod stats;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use anyhow::bail;
 use clap::Parser;
 use serde_json::{Value, json};
 
@@ -77,6 +79,17 @@ struct Args {
     /// Print the tables of an earlier run's JSON file, and run nothing.
     #[arg(long, value_name = "FILE")]
     table_from: Option<PathBuf>,
+    /// Run the soak test instead of the benchmark: this many seconds per engine of mixed ingest,
+    /// reads, slow clients and kill -9 rounds, then an audit of what was stored against what was
+    /// answered (scripts/soak.sh). Fails on any lost, refused-but-stored, gap or duplicate.
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<u64>,
+    /// Seconds between two kill -9 rounds of --soak.
+    #[arg(long, default_value_t = 10)]
+    soak_kill_every: u64,
+    /// Concurrent writers of --soak.
+    #[arg(long, default_value_t = 8)]
+    soak_writers: usize,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -199,6 +212,9 @@ fn machine() -> Value {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(seconds) = args.soak {
+        return soak_all(&args, seconds).await;
+    }
     if let Some(path) = &args.table_from {
         let out: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
         println!("{}", report::table(&out));
@@ -330,4 +346,63 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn args_json(args: &Args, n: usize) -> Value {
     json!({"events": n, "seed": args.seed, "quick": args.quick, "smoke": args.smoke, "postgres": !args.no_postgres,
            "postgres_engine": !args.no_postgres && !args.no_postgres_engine})
+}
+
+/// `--soak`: the soak test on each engine (see `soak`), its JSON written to `--out`.
+async fn soak_all(args: &Args, seconds: u64) -> anyhow::Result<()> {
+    let bin = args
+        .server_bin
+        .clone()
+        .unwrap_or_else(server::default_binary);
+    let plan = soak::Plan {
+        seconds,
+        kill_every: args.soak_kill_every,
+        writers: args.soak_writers,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("authtrail-soak-")
+        .tempdir()?;
+    let mut runs = vec![
+        soak::run(
+            "sqlite",
+            &bin,
+            &Backing::Sqlite(tmp.path().join("sqlite")),
+            tmp.path(),
+            &plan,
+        )
+        .await?,
+    ];
+    eprintln!("{}", runs[0].line());
+    if !args.no_postgres {
+        let schema = format!("bench_soak_{}", std::process::id());
+        logto::connect(&args.postgres)
+            .await?
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await?;
+        let backing = Backing::Postgres {
+            url: args.postgres.clone(),
+            schema: schema.clone(),
+        };
+        let result = soak::run("postgres", &bin, &backing, tmp.path(), &plan).await;
+        if let Err(e) = logto::drop_schema(&args.postgres, &schema).await {
+            eprintln!("could not drop schema {schema}: {e}");
+        }
+        runs.push(result?);
+        eprintln!("{}", runs[1].line());
+    }
+    let out: serde_json::Map<String, Value> = runs
+        .iter()
+        .map(|r| (r.engine.to_string(), r.json()))
+        .collect();
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&Value::Object(out))?,
+    )?;
+    for r in &runs {
+        println!("{}", r.line());
+    }
+    if runs.iter().any(soak::Soak::failed) {
+        bail!("the soak test found lost, refused-but-stored, missing or duplicated events");
+    }
+    Ok(())
 }

@@ -105,6 +105,13 @@ impl Server {
             .and_then(|n| n.parse().ok())
     }
 
+    /// SIGKILL: the server dies at once, mid-request, as in a crash or an OOM kill.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
     /// SIGTERM (the server finishes in-flight requests and closes its store), then waits.
     pub fn stop(mut self) -> anyhow::Result<()> {
         Command::new("kill")

@@ -12,15 +12,15 @@
 
 use authtrail_model::{StoreError, Tenant};
 use rusqlite::Connection;
-use rusqlite::ffi;
-
-use crate::errors::backend;
 
 /// The fault configured for `point`, if any, and if it is meant for `tenant`: applies its side
 /// effect to `conn` and returns the error SQLite would have returned.
 #[allow(unused_variables)] // without the failpoints feature the macro drops its arguments
 pub(crate) fn inject(point: &str, conn: &Connection, tenant: &Tenant) -> Result<(), StoreError> {
     fail::fail_point!(point, |arg: Option<String>| {
+        // Imported here: without the failpoints feature the macro drops this closure.
+        use crate::errors::backend;
+        use rusqlite::ffi;
         let arg = arg.unwrap_or_default();
         let Some((target, fault)) = arg.split_once(':') else {
             return Ok(());
