@@ -329,6 +329,12 @@ impl Activity {
     }
 }
 
+/// The namespace of the eventIds that authtrail derives itself (a Logto webhook delivery, which
+/// carries no id of its own, is identified by its body's hash). Producers may not send an eventId
+/// in it: otherwise an ingest token could store an item under a delivery's id first, and the real
+/// delivery would then be answered as a duplicate and never stored (issue #16).
+pub const DERIVED_EVENT_ID_PREFIX: &str = "authtrail:";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,9 +354,3 @@ mod tests {
         assert_eq!(back.value, ParamValue::MultiInt(vec![1, -2]));
     }
 }
-
-/// The namespace of the eventIds that authtrail derives itself (a Logto webhook delivery, which
-/// carries no id of its own, is identified by its body's hash). Producers may not send an eventId
-/// in it: otherwise an ingest token could store an item under a delivery's id first, and the real
-/// delivery would then be answered as a duplicate and never stored (issue #16).
-pub const DERIVED_EVENT_ID_PREFIX: &str = "authtrail:";
