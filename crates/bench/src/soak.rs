@@ -252,7 +252,7 @@ async fn writer(
         let ids: Vec<String> = (0..size).map(|i| format!("soak-{w}-{n}-{i}")).collect();
         // Every tenth batch has one invalid item (no events), so that the whole batch must be
         // refused and nothing of it stored.
-        let invalid = n % 10 == 0;
+        let invalid = n.is_multiple_of(10);
         let body: Vec<Value> = ids
             .iter()
             .enumerate()
