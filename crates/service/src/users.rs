@@ -85,6 +85,22 @@ impl Service {
         actor: &AdminActor,
     ) -> Result<ConsoleUser, ServiceError> {
         check_username(username)?;
+        // Usernames are unique regardless of case: "Admin" beside "admin" would be two accounts
+        // that read as one in every audit record. Checked here, over the (few) console users,
+        // with Unicode case folding, so both engines agree; the store's own uniqueness is exact.
+        let folded = username.to_lowercase();
+        if let Some(taken) = self
+            .store()
+            .list_console_users(None)
+            .await?
+            .into_iter()
+            .find(|u| u.username.to_lowercase() == folded)
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a console user named {:?} already exists (usernames are case-insensitive)",
+                taken.username
+            )));
+        }
         let user = ConsoleUser {
             username: username.to_string(),
             tenant: tenant.clone(),
@@ -247,6 +263,32 @@ impl Service {
 mod tests {
     use super::*;
     use crate::testing::{fixture, tenant};
+
+    /// Issue #16: case does not make another account, in any script.
+    #[tokio::test]
+    async fn usernames_are_unique_regardless_of_case() {
+        let f = fixture().await;
+        let s = &f.service;
+        let actor = AdminActor::Cli("ops".into());
+        for (first, second) in [("gina", "Gina"), ("ADMIN", "admin"), ("Öykü", "öYKÜ")] {
+            s.create_user(&tenant("Ca"), first, "long enough pw", &actor)
+                .await
+                .unwrap();
+            let e = s
+                .create_user(&tenant("Cb"), second, "long enough pw", &actor)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&e, ServiceError::Conflict(m) if m.contains(&format!("{first:?}"))),
+                "{second} after {first}: {e:?}"
+            );
+        }
+        assert_eq!(
+            s.list_users(None).await.unwrap().len(),
+            3,
+            "nothing was created"
+        );
+    }
 
     #[tokio::test]
     async fn the_user_lifecycle_is_checked_and_audited() {
