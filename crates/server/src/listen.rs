@@ -47,9 +47,10 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        // hyper answers 431 itself past this; below it our own check answers in JSON.
+        // hyper answers 431 itself, with an empty body, past these; below them our own checks
+        // (`protect::admit`) answer in JSON with the documented limits (32 KiB, 128 headers).
         .max_buf_size((limits.max_header_bytes * 2).max(8192))
-        .max_headers(128);
+        .max_headers(crate::protect::MAX_HEADERS * 8);
     tokio::pin!(shutdown);
     loop {
         // Waiting for a free connection slot before accepting leaves excess connections in the

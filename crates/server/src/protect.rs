@@ -53,6 +53,9 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     Some(peer)
 }
 
+/// Most headers in one request (431 above it).
+pub const MAX_HEADERS: usize = 128;
+
 fn header_bytes(headers: &HeaderMap) -> usize {
     headers
         .iter()
@@ -77,6 +80,13 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     if path.to_ascii_lowercase().contains("%00") {
         return crate::respond(&path, ApiError::field("path", "contains a NUL character"));
+    }
+    if req.headers().len() > MAX_HEADERS {
+        let e = ApiError::HeadersTooLarge(format!(
+            "the request has {} headers; the limit is {MAX_HEADERS}",
+            req.headers().len()
+        ));
+        return crate::respond(&path, e);
     }
     let limit = state.limits.max_header_bytes;
     if header_bytes(req.headers()) > limit {

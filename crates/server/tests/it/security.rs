@@ -417,3 +417,26 @@ async fn bodies_over_the_byte_budget_are_shed_with_503() {
     assert!(again.starts_with("HTTP/1.1 400"), "admitted: {again}");
     assert_eq!(h.count(&tok).await, 0);
 }
+
+/// Issue #16: more than 128 headers used to get hyper's own empty-bodied 431. Up to 8 times the
+/// limit, the answer is authtrail's, in JSON in the API's envelope.
+#[tokio::test]
+async fn too_many_headers_get_431_json_from_a_real_socket() {
+    let h = Harness::new().await;
+    let server = live(&h).await;
+    let mut req = String::from("GET /api/logs HTTP/1.1\r\nhost: x\r\nconnection: close\r\n");
+    for i in 0..200 {
+        req.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let answer = raw(server.addr, req.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("the limit is 128"),
+        "Logto's envelope: {body}"
+    );
+}
