@@ -56,6 +56,30 @@ fn split_bilingual(s: &str) -> (String, String) {
     panic!("no English part in {s:?}");
 }
 
+/// The zh-TW title of each event of the Google seed: the first line of its block, after the
+/// type's `傳回。` or after the previous block's closing `|` (unless a type header follows,
+/// in which case that line was the type's title).
+fn google_seed_titles() -> BTreeMap<String, String> {
+    let lines: Vec<&str> = GOOGLE_SEED.lines().collect();
+    let mut out = BTreeMap::new();
+    let (mut expect_title, mut title) = (false, None::<String>);
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if t.starts_with("這種類型的事件會以 type=") {
+            title = None;
+        } else if t == "|" || t == "傳回。" {
+            expect_title = true;
+        } else if expect_title && !t.is_empty() {
+            title = Some(t.to_string());
+            expect_title = false;
+        } else if t == "事件名稱 |" {
+            let name = lines[i + 1].trim().trim_end_matches('|').trim().to_string();
+            out.insert(name, title.clone().expect("a title before each event"));
+        }
+    }
+    out
+}
+
 /// type → [(event name, English template)], in the seed's order.
 fn google_seed() -> BTreeMap<String, Vec<(String, String)>> {
     let lines: Vec<&str> = GOOGLE_SEED.lines().collect();
@@ -235,6 +259,14 @@ fn every_google_seed_event_is_in_its_type_with_the_seeds_template() {
                 "{name}: the admin-console template"
             );
         }
+    }
+    // Each event's zh-TW name is the seed's title for it, to the character (issue #19:
+    // blocked_sender had lost its final 。).
+    let titles = google_seed_titles();
+    assert_eq!(titles.len(), 27, "every seed event has a title");
+    for (name, title) in &titles {
+        let ev = login.event(name).unwrap();
+        assert_eq!(ev.names.zh_tw, *title, "{name}: the seed's zh-TW title");
     }
     // Plus the two the seed lacks (reference §5): passkey_enrolled, passkey_removed.
     for name in ["passkey_enrolled", "passkey_removed"] {
