@@ -380,3 +380,35 @@ fn builtin_sources() -> impl Iterator<Item = (String, String)> {
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
 }
+
+/// docs/catalog.md's table states how many events and types each application has; it must say
+/// what the files hold (issue #19: it had drifted). Counts are read out of the table's rows.
+#[test]
+fn the_documented_counts_are_the_catalogues() {
+    let doc = include_str!("../../../docs/catalog.md");
+    let catalog = Catalog::builtin().unwrap();
+    let row = |app: &str| {
+        doc.lines()
+            .find(|l| l.starts_with(&format!("| `{app}` |")))
+            .unwrap_or_else(|| panic!("a row for {app}"))
+            .split('|')
+            .nth(3)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let number = |s: &str| -> usize {
+        s.split(|c: char| !c.is_ascii_digit())
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for app in catalog.applications() {
+        let cell = row(&app.name);
+        assert_eq!(number(&cell), app.events.len(), "{}: events in {cell:?}", app.name);
+        if let Some((_, types)) = cell.split_once(" in ") {
+            assert_eq!(number(types), app.types.len(), "{}: types in {cell:?}", app.name);
+        }
+    }
+}
