@@ -406,9 +406,19 @@ fn the_documented_counts_are_the_catalogues() {
     };
     for app in catalog.applications() {
         let cell = row(&app.name);
-        assert_eq!(number(&cell), app.events.len(), "{}: events in {cell:?}", app.name);
+        assert_eq!(
+            number(&cell),
+            app.events.len(),
+            "{}: events in {cell:?}",
+            app.name
+        );
         if let Some((_, types)) = cell.split_once(" in ") {
-            assert_eq!(number(types), app.types.len(), "{}: types in {cell:?}", app.name);
+            assert_eq!(
+                number(types),
+                app.types.len(),
+                "{}: types in {cell:?}",
+                app.name
+            );
         }
     }
 }

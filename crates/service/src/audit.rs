@@ -45,13 +45,27 @@ impl AdminActor {
         }
     }
 
-    /// The actor of a CLI command: the OS user running it.
+    /// The actor of a CLI command: the OS user running it, from the user database (`$USER` is
+    /// unset under systemd, cron and in containers, where these commands often run).
     pub fn cli() -> AdminActor {
-        let who = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        let who = whoami::username()
+            .ok()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| format!("uid:{}", uid()));
         AdminActor::Cli(who)
     }
+}
+
+/// This process's user id, for a user the user database does not name.
+fn uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// One admin action to record.

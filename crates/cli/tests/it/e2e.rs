@@ -374,3 +374,43 @@ fn serve_reads_its_config_file_and_flags_override_it() {
         assert!(ready["jobs"][job]["state"].is_string(), "{job}: {ready}");
     }
 }
+
+/// Issue #19: a CLI command's audit event names the operating-system user even where `$USER` is
+/// unset (systemd, cron, containers), and logs written to a file or a pipe carry no ANSI colour
+/// codes.
+#[test]
+fn cli_events_name_the_os_user_and_piped_logs_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::BIN)
+        .args(["token", "create", "--data", dir.path().to_str().unwrap()])
+        .args(["--scopes", "read"])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("created tok_"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape codes in a pipe: {stderr:?}"
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let me = String::from_utf8(me.stdout).unwrap().trim().to_string();
+    let s = serve(dir.path());
+    let b: Value = http()
+        .get(format!("{}/v1/activities?application=admin", s.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(b["items"][0]["actor"]["key"], format!("cli:{me}"), "{b}");
+}
