@@ -208,9 +208,11 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal.into_response()
 }
 
-async fn method_not_allowed() -> Response {
-    let body = json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}});
-    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+/// A known path with a method it does not take, in the envelope of the API it belongs to (axum
+/// has already set the `Allow` header on the response this replaces).
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let e = ApiError::MethodNotAllowed(format!("{} does not take {method}", uri.path()));
+    respond(uri.path(), e)
 }
 
 /// Logs method, path (never the query string, which may carry an `access_token`), status and

@@ -68,6 +68,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 const CSS: &str = include_str!("../../console/static/console.css");
 const JS: &str = include_str!("../../console/static/console.js");
+const FAVICON: &str = include_str!("../../console/static/favicon.svg");
 
 pub(super) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -113,6 +114,7 @@ async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "console.css" => (CSS, "text/css; charset=utf-8"),
         "console.js" => (JS, "text/javascript; charset=utf-8"),
+        "favicon.svg" => (FAVICON, "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     (

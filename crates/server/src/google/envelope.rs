@@ -38,6 +38,7 @@ impl IntoResponse for GoogleError {
             StatusCode::UNAUTHORIZED => ("UNAUTHENTICATED", "authError"),
             StatusCode::FORBIDDEN => ("PERMISSION_DENIED", "insufficientPermissions"),
             StatusCode::NOT_FOUND => ("NOT_FOUND", "notFound"),
+            StatusCode::METHOD_NOT_ALLOWED => ("UNIMPLEMENTED", "httpMethodNotAllowed"),
             StatusCode::REQUEST_TIMEOUT => ("DEADLINE_EXCEEDED", "deadlineExceeded"),
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("INVALID_ARGUMENT", "invalid"),
             StatusCode::TOO_MANY_REQUESTS => ("RESOURCE_EXHAUSTED", "rateLimitExceeded"),

@@ -45,6 +45,7 @@ impl LogtoError {
             ApiError::Unauthenticated(_) => "auth.unauthorized",
             ApiError::Forbidden(_) => "auth.forbidden",
             ApiError::NotFound(_) => "entity.not_found",
+            ApiError::MethodNotAllowed(_) => "request.method_not_allowed",
             ApiError::Conflict(_) => "entity.conflict",
             ApiError::TooLarge { .. } => "guard.payload_too_large",
             ApiError::UnsupportedMediaType(_) => "guard.unsupported_media_type",

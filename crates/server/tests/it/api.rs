@@ -612,6 +612,25 @@ async fn healthz_answers_without_a_token_and_unknown_methods_get_json() {
         .await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     assert!(b["error"]["message"].is_string());
+    assert_eq!(b["error"]["code"], "method_not_allowed");
+    // Issue #19: in the envelope of the API the request was sent to, with `Allow`.
+    let (s, b, headers) = h
+        .request("DELETE", "/api/logs", Some(&tok), None, None)
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        b["code"], "request.method_not_allowed",
+        "Logto's envelope: {b}"
+    );
+    assert!(
+        headers["allow"].to_str().unwrap().contains("GET"),
+        "{headers:?}"
+    );
+    let google = "/admin/reports/v1/activity/users/all/applications/login";
+    let (s, b, _) = h.request("POST", google, Some(&tok), None, None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(b["error"]["code"], 405, "Google's envelope: {b}");
+    assert_eq!(b["error"]["errors"][0]["reason"], "httpMethodNotAllowed");
 }
 
 fn merge(a: &mut Value, patch: Value) {

@@ -484,6 +484,17 @@ async fn pages_need_a_session() {
         b.get("/console/static/console.css").await.status,
         StatusCode::OK
     );
+    // Issue #19: the console has an icon, linked from every page.
+    let icon = b.get("/console/static/favicon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.headers["content-type"], "image/svg+xml");
+    assert!(icon.body.starts_with("<svg"));
+    let login = b.get("/console/login").await;
+    assert!(
+        login
+            .body
+            .contains(r#"rel="icon" href="/console/static/favicon.svg""#)
+    );
     assert_eq!(
         b.get("/console/static/../../etc/passwd").await.status,
         StatusCode::NOT_FOUND

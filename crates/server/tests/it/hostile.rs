@@ -517,6 +517,7 @@ async fn malformed_escapes_and_nul_in_paths_and_parameters_are_refused() {
         ("/api/logs?userId=%zz", "userId"),
         (&format!("{google}/a%00b@x.io/applications/login"), "path"),
         (&format!("{google}/all/applications/log%ZZin"), "path"),
+        (&format!("{google}/%ZZ/applications/login"), "path"),
         ("/v1/activities/1%00", "path"),
         ("/api/logs/%00", "path"),
     ] {
