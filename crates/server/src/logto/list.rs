@@ -174,8 +174,16 @@ fn too_deep() -> LogtoError {
     )
 }
 
-/// The Link header (RFC 5988): first, prev, next, last, keeping every other parameter.
-fn link(path: &str, raw: Option<&str>, page: i64, size: i64, last: Option<i64>) -> String {
+/// The Link header (RFC 5988): first, prev, next (when `has_next`), last (when known), keeping
+/// every other parameter.
+fn link(
+    path: &str,
+    raw: Option<&str>,
+    page: i64,
+    size: i64,
+    last: Option<i64>,
+    has_next: bool,
+) -> String {
     let kept: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .filter(|(k, _)| k != "page" && k != "cursor")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -195,10 +203,10 @@ fn link(path: &str, raw: Option<&str>, page: i64, size: i64, last: Option<i64>) 
     if page > 1 {
         links.push(format!("{}; rel=\"prev\"", url(page - 1)));
     }
+    if has_next {
+        links.push(format!("{}; rel=\"next\"", url(page + 1)));
+    }
     if let Some(last) = last {
-        if page < last {
-            links.push(format!("{}; rel=\"next\"", url(page + 1)));
-        }
         links.push(format!("{}; rel=\"last\"", url(last)));
     }
     links.join(", ")
@@ -263,6 +271,7 @@ pub async fn list_logs(
     let count = service.count(tenant, &q, Some(cap)).await?;
 
     let logs: Vec<Log> = items.iter().map(to_log).collect();
+    let full_page = logs.len() as i64 == size;
     let mut resp = axum::Json(logs).into_response();
     let h = resp.headers_mut();
     let total = if count.capped { count.n + 1 } else { count.n };
@@ -271,10 +280,17 @@ pub async fn list_logs(
         header(h, "total-number-is-capped", "true");
     }
     let last = (!count.capped).then(|| (count.n as i64 + size - 1).div_euclid(size).max(1));
+    // Logto's clients walk pages by `rel="next"`. Past our count cap the last page is unknown,
+    // but a full page says a next one exists: only a client that asked for `enableCap` gets
+    // Logto's capped answer, without `next` and `last` (it pages until a page comes back empty).
+    let has_next = match last {
+        Some(last) => page < last,
+        None => !enable_cap && full_page,
+    };
     header(
         h,
         "link",
-        &link(uri.path(), raw.as_deref(), page, size, last),
+        &link(uri.path(), raw.as_deref(), page, size, last, has_next),
     );
     if let Some(c) = next_cursor {
         header(h, "next-cursor", &c);

@@ -259,6 +259,42 @@ async fn counts_are_capped_with_enable_cap() {
     assert_eq!(ids(&v), ["2", "1"], "the last page");
 }
 
+/// Issue #19: Logto's clients walk pages by `rel="next"`. Past our own count cap (100,000,
+/// without `enableCap`) the last page is unknown, but `next` is still sent while pages are full.
+#[tokio::test]
+async fn past_the_count_cap_next_links_still_lead_on() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let chunk = 10_000;
+    let n = authtrail_server::logto::list::COUNT_LIMIT as usize + 2;
+    for start in (0..n).step_by(chunk) {
+        let batch: Vec<Value> = (start..(start + chunk).min(n))
+            .map(|i| {
+                json!({"id": {"applicationName": "logto"}, "eventId": format!("big-{i}"),
+                       "events": [{"name": "RevokeToken"}]})
+            })
+            .collect();
+        let (s, body) = h.post_json(&tok, json!(batch)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let (_, v, headers) = logs(&h, &tok, "?page=2&page_size=100").await;
+    assert_eq!(v.as_array().unwrap().len(), 100);
+    assert_eq!(headers["total-number"], "100001");
+    assert_eq!(headers["total-number-is-capped"], "true");
+    let link = headers["link"].to_str().unwrap();
+    assert!(
+        link.contains("page=3&page_size=100>; rel=\"next\""),
+        "{link}"
+    );
+    assert!(
+        !link.contains("rel=\"last\""),
+        "the last page is unknown: {link}"
+    );
+    // With enableCap, Logto's own capped answer: no next, no last.
+    let (_, _, headers) = logs(&h, &tok, "?page=2&page_size=100&enableCap=true").await;
+    assert!(!headers["link"].to_str().unwrap().contains("rel=\"next\""));
+}
+
 async fn logto_error(h: &Harness, tok: &str, path: &str) -> (StatusCode, String, String) {
     let (s, v, _) = h.request("GET", path, Some(tok), None, None).await;
     let field = v["details"][0]["field"].as_str().unwrap_or("").to_string();
