@@ -48,6 +48,9 @@ struct ParamDoc {
     #[serde(rename = "type")]
     kind: String,
     values: Option<Vec<String>>,
+    /// `values` is the whole set: anything else is refused. Default: an open set.
+    #[serde(default)]
+    closed: bool,
     names: Localized,
     #[allow(dead_code)]
     description: Option<Localized>,
@@ -160,12 +163,19 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 format!("parameter {name}: only string parameters take `values`"),
             ));
         }
+        if p.closed && p.values.is_none() {
+            return Err(err(
+                file,
+                format!("parameter {name}: `closed = true` needs the `values` it closes"),
+            ));
+        }
         parameters.insert(
             name.clone(),
             ParamDef {
                 name,
                 kind,
                 values: p.values,
+                closed: p.closed,
                 names: p.names,
             },
         );

@@ -100,9 +100,20 @@ pub enum ResultHint {
 pub struct ParamDef {
     pub name: String,
     pub kind: ParamKind,
-    /// The allowed values, when the set is closed.
+    /// The known values. Only a `closed` set refuses others; an open one (Google adds challenge
+    /// methods without notice) stores them as sent, and ingest counts them in `/metrics`.
     pub values: Option<Vec<String>>,
+    pub closed: bool,
     pub names: Localized,
+}
+
+impl ParamDef {
+    /// True when `value` is outside this parameter's known values (whether or not it is closed).
+    pub fn is_unlisted(&self, value: &str) -> bool {
+        self.values
+            .as_ref()
+            .is_some_and(|known| !known.iter().any(|k| k == value))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -660,10 +660,14 @@ impl Walker {
         };
         let raw = &m[field];
         let mut value = self.param_value(&fpath, kind, raw)?;
-        if let (Some(def), Some(allowed)) = (declared, declared.and_then(|d| d.values.as_ref())) {
+        // Only a closed set refuses a value it does not list; an open one keeps it (counted by
+        // the service as unlisted).
+        if let Some(def) = declared.filter(|d| d.closed)
+            && let Some(allowed) = def.values.as_ref()
+        {
             let bad = match &value {
-                ParamValue::Str(s) => (!allowed.contains(s)).then(|| s.clone()),
-                ParamValue::MultiStr(v) => v.iter().find(|s| !allowed.contains(s)).cloned(),
+                ParamValue::Str(s) => def.is_unlisted(s).then(|| s.clone()),
+                ParamValue::MultiStr(v) => v.iter().find(|s| def.is_unlisted(s)).cloned(),
                 _ => None,
             };
             if let Some(bad) = bad {

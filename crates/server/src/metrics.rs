@@ -43,6 +43,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     request_seconds: HistogramVec,
     ingest_events: IntCounterVec,
+    ingest_unlisted: IntCounterVec,
     ingest_batch_seconds: Histogram,
     store_append_seconds: Histogram,
     purge_runs: IntCounterVec,
@@ -92,6 +93,14 @@ impl Metrics {
                     "Activities received by POST /v1/activities, by outcome",
                 ),
                 &["outcome"],
+            )
+            .expect("valid"),
+            ingest_unlisted: IntCounterVec::new(
+                Opts::new(
+                    "authtrail_ingest_unlisted_values_total",
+                    "Accepted values of open enumerations that the catalogue does not list",
+                ),
+                &["application", "parameter"],
             )
             .expect("valid"),
             ingest_batch_seconds: histogram(
@@ -154,6 +163,7 @@ impl Metrics {
             Box::new(m.requests.clone()),
             Box::new(m.request_seconds.clone()),
             Box::new(m.ingest_events.clone()),
+            Box::new(m.ingest_unlisted.clone()),
             Box::new(m.ingest_batch_seconds.clone()),
             Box::new(m.store_append_seconds.clone()),
             Box::new(m.purge_runs.clone()),
@@ -191,6 +201,14 @@ impl Metrics {
         self.request_seconds
             .with_label_values(&[route])
             .observe(took.as_secs_f64());
+    }
+
+    /// `n` values of `parameter` outside its open set of known values were accepted. The labels
+    /// are bounded: only catalogue-declared parameters with known values are counted.
+    pub fn ingest_unlisted(&self, application: &str, parameter: &str, n: u64) {
+        self.ingest_unlisted
+            .with_label_values(&[application, parameter])
+            .inc_by(n);
     }
 
     /// A batch refused by validation: none of its `n` activities was stored.

@@ -160,6 +160,10 @@ impl AppState {
 /// `/metrics` counts what arrives through the API; the server's own admin events and the CLI's
 /// loads are not client ingest.
 impl IngestObserver for crate::metrics::Metrics {
+    fn unlisted(&self, application: &str, parameter: &str, values: u64) {
+        self.ingest_unlisted(application, parameter, values);
+    }
+
     fn rejected(&self, source: Source, items: usize) {
         if counted(source) {
             self.ingest_rejected(items);

@@ -3,13 +3,14 @@
 //! CLI, self-audit) ends in [`Service::ingest`], which is where ingest is counted.
 
 use authtrail_model::Stopwatch;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use authtrail_model::activity::DERIVED_EVENT_ID_PREFIX;
 use authtrail_model::validate::{Context, validate_item};
-use authtrail_model::{NewActivity, Receipt, StoreErrorKind, Tenant};
+use authtrail_model::{NewActivity, ParamValue, Receipt, StoreErrorKind, Tenant};
 
 use crate::Service;
 use crate::error::{Detail, ServiceError};
@@ -73,6 +74,9 @@ pub trait IngestObserver: Send + Sync + 'static {
         since_received: Duration,
         append: Duration,
     );
+    /// `values` values of `parameter` (of `application`) outside its open set of known values
+    /// were accepted.
+    fn unlisted(&self, _application: &str, _parameter: &str, _values: u64) {}
 }
 
 /// The observer of a service nobody watches (the CLI).
@@ -135,6 +139,7 @@ impl Service {
             }
         }
         if bad_items == 0 {
+            self.count_unlisted(&out);
             return Ok(out);
         }
         self.0.observer.rejected(source, items.len());
@@ -150,6 +155,35 @@ impl Service {
             ));
         }
         Err(ServiceError::Invalid { message, details })
+    }
+
+    /// Reports the values of open enumerations that the catalogue does not list (a new challenge
+    /// method from Google, say): stored as sent, and counted so that an operator sees them.
+    fn count_unlisted(&self, activities: &[NewActivity]) {
+        let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for a in activities {
+            let Some(app) = self.catalog().application(&a.application) else {
+                continue;
+            };
+            for p in a.body.events.iter().flat_map(|e| &e.parameters) {
+                let Some(def) = app.parameters.get(&p.name) else {
+                    continue;
+                };
+                let unlisted = match &p.value {
+                    ParamValue::Str(s) => u64::from(def.is_unlisted(s)),
+                    ParamValue::MultiStr(v) => {
+                        v.iter().filter(|s| def.is_unlisted(s)).count() as u64
+                    }
+                    _ => 0,
+                };
+                if unlisted > 0 {
+                    *counts.entry((&app.name, &def.name)).or_default() += unlisted;
+                }
+            }
+        }
+        for ((app, param), n) in counts {
+            self.0.observer.unlisted(app, param, n);
+        }
     }
 
     /// Appends a validated batch durably and counts it; `received` is when its request arrived.

@@ -113,18 +113,14 @@ async fn every_validation_error_names_its_field_and_nothing_is_stored() {
             "activities[1].events[0].parameters[0].boolValue",
             "true or false",
         ),
+        // A closed set (a challenge passes or fails) refuses what it does not list; open sets
+        // (login_type, login_challenge_method) keep such values: see
+        // `unlisted_values_of_open_enumerations_are_stored_and_counted`.
         (
             with(
-                json!({"events": [{"name": "login_success", "parameters": [{"name": "login_type", "value": "carrier_pigeon"}]}]}),
+                json!({"events": [{"name": "login_challenge", "parameters": [{"name": "login_challenge_status", "value": "Maybe."}]}]}),
             ),
             "activities[1].events[0].parameters[0].value",
-            "not an allowed value",
-        ),
-        (
-            with(
-                json!({"events": [{"name": "login_success", "parameters": [{"name": "login_challenge_method", "multiValue": ["password", "telepathy"]}]}]}),
-            ),
-            "activities[1].events[0].parameters[0].multiValue",
             "not an allowed value",
         ),
         (
@@ -741,5 +737,35 @@ async fn ipv4_mapped_addresses_are_stored_and_searched_as_ipv4() {
         assert_eq!(s, StatusCode::OK, "{q}: {b}");
         assert_eq!(b["items"].as_array().unwrap().len(), 1, "{q}: {b}");
         assert_eq!(b["items"][0]["ipAddress"], "203.0.113.9");
+    }
+}
+
+/// Issue #19: Google documents more challenge methods than the catalogue lists and adds new
+/// ones, so an unlisted value of an open set is stored as sent (never refusing the batch) and
+/// counted in `/metrics`.
+#[tokio::test]
+async fn unlisted_values_of_open_enumerations_are_stored_and_counted() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let a = json!({"id": {"applicationName": "login"}, "actor": {"email": "a@x.io"},
+        "events": [{"name": "login_success", "parameters": [
+            {"name": "login_challenge_method", "multiValue": ["password", "passkey_v2", "face_id"]},
+            {"name": "login_type", "value": "carrier_pigeon"}]}]});
+    let (s, b) = h.post_json(&tok, json!([a])).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, b) = h.get(&tok, "/v1/activities/1").await;
+    let params = &b["events"][0]["parameters"];
+    assert_eq!(
+        params[0]["multiValue"],
+        json!(["password", "passkey_v2", "face_id"])
+    );
+    assert_eq!(params[1]["value"], "carrier_pigeon");
+    let admin = h.token(&["admin"]).await;
+    let (_, text, _) = h.request_raw("GET", "/metrics", &admin).await;
+    for line in [
+        r#"authtrail_ingest_unlisted_values_total{application="login",parameter="login_challenge_method"} 2"#,
+        r#"authtrail_ingest_unlisted_values_total{application="login",parameter="login_type"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
     }
 }
