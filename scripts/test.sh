@@ -50,6 +50,11 @@ cargo test --workspace --locked
 step "Google's Python client against a real server"
 AUTHTRAIL_BIN="$target_dir/debug/authtrail" AUTHTRAIL_GOOGLE_PREFIX=/audit tests/google-client/run.sh
 
+# Logto's own Management API SDK (@logto/api from the npm registry, installed under the target
+# directory): client-credentials at /oidc/token, then /api/logs, as it does against Logto.
+step "Logto's SDK (@logto/api) against a real server"
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/logto-client/run.sh
+
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
 step "authtrail-bench --smoke (completes and writes its JSON)"

@@ -25,6 +25,7 @@ pub mod listen;
 pub mod logto;
 pub mod metrics;
 pub mod native;
+pub mod oauth;
 pub mod params;
 pub mod protect;
 pub mod ratelimit;
@@ -80,6 +81,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/api/logs" => logto::ingest::post_logs),
     route!(get "/api/logs/{id}" => logto::list::get_log),
     route!(post "/v1/logto/webhook" => logto::webhook::post_webhook),
+    route!(post "/oidc/token" => oauth::token),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.

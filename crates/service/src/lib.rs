@@ -26,6 +26,7 @@ pub mod error;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod oauth;
 pub mod paging;
 pub mod password;
 pub mod query;

@@ -173,10 +173,18 @@ impl Service {
             return Err(not_found());
         }
         let tokens = self.store().list_tokens(Some(tenant)).await?;
-        let Some(token) = tokens.into_iter().find(|t| t.id == id) else {
+        let Some(token) = tokens.iter().find(|t| t.id == id).cloned() else {
             return Err(not_found());
         };
         let now = self.now_us();
+        // Its OAuth access tokens go with it (crate::oauth), before it does: none outlives it.
+        let children = crate::oauth::access_token_name(id);
+        for child in tokens
+            .iter()
+            .filter(|t| t.name == children && t.revoked_us.is_none())
+        {
+            self.store().revoke_token(tenant, &child.id, now).await?;
+        }
         if token.revoked_us.is_none() {
             self.store().revoke_token(tenant, id, now).await?;
             self.audit(tenant, audit_event("token.revoke", caller, &token))

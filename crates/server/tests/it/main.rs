@@ -7,6 +7,7 @@ mod google;
 mod hostile;
 mod logto;
 mod metrics;
+mod oauth;
 mod outage;
 mod security;
 mod support;
