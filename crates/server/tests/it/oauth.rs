@@ -58,6 +58,9 @@ async fn token_request(
     .await
 }
 
+/// A token request (form, Basic credentials) and the status and `error` it must get.
+type Case<'a> = (String, Option<(&'a str, &'a str)>, StatusCode, &'a str);
+
 fn form(c: &Credential, extra: &str) -> String {
     format!(
         "grant_type=client_credentials&client_id={}&client_secret={}{extra}",
@@ -125,7 +128,7 @@ async fn bad_token_requests_get_rfc_6749_errors_and_no_token() {
         id: "tok_000000000000".into(),
         secret: c.secret.clone(),
     };
-    let cases: Vec<(String, Option<(&str, &str)>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             form(&wrong, ""),
             None,
