@@ -277,6 +277,62 @@ fn the_catalogues_logto_log_keys_are_the_ones_logto_logs() {
     );
 }
 
+/// The 26 keys of issue #19 sit in the categories of their neighbours: a verification of an MFA
+/// factor or a passkey under MFA whatever the flow, the others under their flow.
+#[test]
+fn the_keys_added_from_logtos_list_are_in_their_neighbours_categories() {
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let mut want: Vec<(String, &str)> = Vec::new();
+    for f in ["BackupCode", "Totp", "WebAuthn", "SignInPasskey"] {
+        for a in ["Create", "Submit"] {
+            want.push((
+                format!("Interaction.ForgotPassword.Verification.{f}.{a}"),
+                "mfa",
+            ));
+        }
+    }
+    for f in ["Social", "EnterpriseSso"] {
+        for a in ["Create", "Submit"] {
+            let key = format!("Interaction.ForgotPassword.Verification.{f}.{a}");
+            want.push((key, "forgot_password"));
+        }
+    }
+    for f in ["Password", "NewPasswordIdentity"] {
+        let key = format!("Interaction.ForgotPassword.Verification.{f}.Submit");
+        want.push((key, "forgot_password"));
+    }
+    for a in ["Create", "Submit"] {
+        let key = format!("Interaction.Register.Verification.SignInPasskey.{a}");
+        want.push((key, "mfa"));
+    }
+    // The legacy /api/interaction routes.
+    for k in ["Identifier.Password.Submit", "Identifier.Social.Create"] {
+        want.push((format!("Interaction.Register.{k}"), "register"));
+    }
+    for e in ["SignIn", "Register"] {
+        for f in ["Totp", "WebAuthn"] {
+            want.push((format!("Interaction.{e}.BindMfa.{f}.Create"), "mfa"));
+        }
+    }
+    for k in [
+        "WebAuthn.Create",
+        "Totp.Submit",
+        "WebAuthn.Submit",
+        "BackupCode.Submit",
+    ] {
+        want.push((format!("Interaction.SignIn.Mfa.{k}"), "mfa"));
+    }
+    assert_eq!(want.len(), 26);
+    for (key, ty) in &want {
+        let ev = logto
+            .event(key)
+            .unwrap_or_else(|| panic!("{key} is in the catalogue"));
+        assert_eq!(&ev.name, key, "{key} is canonical");
+        assert_eq!(ev.event_type, *ty, "{key}'s category");
+    }
+}
+
 #[test]
 fn seed_and_code_spellings_resolve_to_one_event() {
     let catalog = Catalog::builtin().unwrap();
