@@ -7,10 +7,11 @@
 # postgres://postgres@127.0.0.1:5432/test). With CI set they fail when it is unreachable; on a
 # laptop without PostgreSQL they skip, saying so loudly.
 #
-# Python packages go into a virtualenv under the target directory. The one global install is
-# Debian's headless browser for the console's browser tests (chromium, chromium-driver and a CJK
-# font for legible zh-TW screenshots), done only when missing; screenshots land in
-# target/browser-screenshots/.
+# Python packages go into a virtualenv under the target directory, npm packages into
+# target/logto-keys/ (with the registry unreachable: a failure with CI set, a loud skip
+# elsewhere). The one global install is Debian's headless browser for the console's browser tests
+# (chromium, chromium-driver and a CJK font for legible zh-TW screenshots), done only when
+# missing; screenshots land in target/browser-screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Logto's own key list: the committed fixture the catalogue tests read must be what @logto/schemas
+# holds at the version it names (docs/catalog.md, "Logto's key list").
+step "Logto's log keys: catalog/sources/logto-schemas-log-keys.json matches @logto/schemas"
+scripts/logto-keys/run.sh --check
 
 step "browser for the console tests (chromium + chromedriver)"
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then

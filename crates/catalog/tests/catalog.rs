@@ -9,6 +9,10 @@ const LOGTO_SEED: &str =
     include_str!("../../../catalog/sources/logto-audit-log-event-types.zh-TW.txt");
 const GOOGLE_SEED: &str =
     include_str!("../../../catalog/sources/google-reports-login-activity-events.zh-TW.txt");
+/// Logto's key list from its schema package, @logto/schemas (scripts/logto-keys/ extracts it;
+/// scripts/test.sh checks the committed copy against the package at the version it names).
+const LOGTO_SCHEMAS_KEYS: &str =
+    include_str!("../../../catalog/sources/logto-schemas-log-keys.json");
 
 /// One category of the Logto seed: (zh-TW, en) and its (key, zh-TW name, en name) rows.
 type SeedCategory = ((String, String), Vec<(String, String, String)>);
@@ -181,7 +185,7 @@ fn logto_keys_missing_from_the_seed_are_in_the_catalogue() {
         .iter()
         .filter(|e| e.event_type.starts_with("hook_"))
         .count();
-    assert_eq!(logto.events.len() - webhook_events, 143, "Logto's log keys");
+    assert_eq!(logto.events.len() - webhook_events, 169, "Logto's log keys");
     // Every webhook event Logto can deliver is an event of its own (TrustedDevice.Created is
     // also a log key, so it is the one webhook event without a hook_ type).
     for e in logto.events.iter() {
@@ -196,6 +200,137 @@ fn logto_keys_missing_from_the_seed_are_in_the_catalogue() {
         }
     }
     assert_eq!(webhook_events, 30);
+}
+
+/// The fixture's shape: `keys` are the keys Logto's code logs, `not_logged` the rest of the
+/// package's key types (scripts/logto-keys/extract.js says which and why).
+#[derive(serde::Deserialize)]
+struct LogtoSchemasKeys {
+    package: String,
+    version: String,
+    keys: Vec<String>,
+    not_logged: Vec<String>,
+}
+
+fn logto_schemas_keys() -> LogtoSchemasKeys {
+    serde_json::from_str(LOGTO_SCHEMAS_KEYS).expect("logto-schemas-log-keys.json parses")
+}
+
+/// Issue #19: 26 keys that current Logto logs were missing, so real Logto traffic with them was
+/// stored as `Unknown`. Every key of Logto's own list must resolve, as a name or an alias.
+#[test]
+fn every_key_logto_logs_is_in_the_catalogue() {
+    let fixture = logto_schemas_keys();
+    assert_eq!(fixture.package, "@logto/schemas");
+    assert!(
+        fixture.keys.len() > 150,
+        "the fixture holds Logto's keys ({})",
+        fixture.keys.len()
+    );
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let missing: Vec<&str> = fixture
+        .keys
+        .iter()
+        .filter(|k| logto.event(k).is_none())
+        .map(String::as_str)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} key(s) that {}@{} logs are missing from catalog/logto.toml:\n  {}",
+        missing.len(),
+        fixture.package,
+        fixture.version,
+        missing.join("\n  ")
+    );
+}
+
+/// The other direction: the catalogue's Logto log keys are Logto's, none invented, and none of
+/// the keys the package types but Logto's code never logs. A key found in real traffic that the
+/// fixture calls `not_logged` means extract.js's tables are out of date: fix them first.
+#[test]
+fn the_catalogues_logto_log_keys_are_the_ones_logto_logs() {
+    let fixture = logto_schemas_keys();
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let invented: Vec<&str> = logto
+        .events
+        .iter()
+        .filter(|e| !e.event_type.starts_with("hook_") && !fixture.keys.contains(&e.name))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(
+        invented.is_empty(),
+        "log keys of catalog/logto.toml that {}@{} does not log: {invented:?}",
+        fixture.package,
+        fixture.version
+    );
+    let typed_only: Vec<&str> = fixture
+        .not_logged
+        .iter()
+        .filter(|k| logto.event(k).is_some())
+        .map(String::as_str)
+        .collect();
+    assert!(
+        typed_only.is_empty(),
+        "keys Logto's code never logs are in catalog/logto.toml: {typed_only:?}"
+    );
+}
+
+/// The 26 keys of issue #19 sit in the categories of their neighbours: a verification of an MFA
+/// factor or a passkey under MFA whatever the flow, the others under their flow.
+#[test]
+fn the_keys_added_from_logtos_list_are_in_their_neighbours_categories() {
+    let catalog = Catalog::builtin().unwrap();
+    let logto = catalog.application("logto").unwrap();
+    let mut want: Vec<(String, &str)> = Vec::new();
+    for f in ["BackupCode", "Totp", "WebAuthn", "SignInPasskey"] {
+        for a in ["Create", "Submit"] {
+            want.push((
+                format!("Interaction.ForgotPassword.Verification.{f}.{a}"),
+                "mfa",
+            ));
+        }
+    }
+    for f in ["Social", "EnterpriseSso"] {
+        for a in ["Create", "Submit"] {
+            let key = format!("Interaction.ForgotPassword.Verification.{f}.{a}");
+            want.push((key, "forgot_password"));
+        }
+    }
+    for f in ["Password", "NewPasswordIdentity"] {
+        let key = format!("Interaction.ForgotPassword.Verification.{f}.Submit");
+        want.push((key, "forgot_password"));
+    }
+    for a in ["Create", "Submit"] {
+        let key = format!("Interaction.Register.Verification.SignInPasskey.{a}");
+        want.push((key, "mfa"));
+    }
+    // The legacy /api/interaction routes.
+    for k in ["Identifier.Password.Submit", "Identifier.Social.Create"] {
+        want.push((format!("Interaction.Register.{k}"), "register"));
+    }
+    for e in ["SignIn", "Register"] {
+        for f in ["Totp", "WebAuthn"] {
+            want.push((format!("Interaction.{e}.BindMfa.{f}.Create"), "mfa"));
+        }
+    }
+    for k in [
+        "WebAuthn.Create",
+        "Totp.Submit",
+        "WebAuthn.Submit",
+        "BackupCode.Submit",
+    ] {
+        want.push((format!("Interaction.SignIn.Mfa.{k}"), "mfa"));
+    }
+    assert_eq!(want.len(), 26);
+    for (key, ty) in &want {
+        let ev = logto
+            .event(key)
+            .unwrap_or_else(|| panic!("{key} is in the catalogue"));
+        assert_eq!(&ev.name, key, "{key} is canonical");
+        assert_eq!(ev.event_type, *ty, "{key}'s category");
+    }
 }
 
 #[test]
