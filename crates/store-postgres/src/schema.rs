@@ -134,6 +134,33 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX console_sessions_user ON console_sessions (username);
     "#,
+    // 3: per-minute counters for aggregations (rollups.rs), kept by appends and restores in
+    // their transaction and by purges, filled from the rows already stored. A minute is
+    // `time_us - time_us mod 60 s` (floored, also before 1970).
+    r#"
+    CREATE TABLE activity_rollup (
+        tenant_id integer NOT NULL,
+        minute_us bigint NOT NULL,
+        name_id   integer NOT NULL,          -- the activity's first event name (event_names.id)
+        success   boolean NOT NULL,
+        n         bigint NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us, name_id, success)
+    );
+    -- Extra event names per minute: a minute listed here holds a multi-event activity.
+    CREATE TABLE activity_rollup_mixed (
+        tenant_id integer NOT NULL,
+        minute_us bigint NOT NULL,
+        n         bigint NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us)
+    );
+    INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, name_id,
+           success, count(*)
+    FROM activities GROUP BY tenant_id, m, name_id, success;
+    INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
+    FROM activity_extra_events GROUP BY tenant_id, m;
+    "#,
 ];
 
 /// The schema version this build writes and reads.
