@@ -1,6 +1,7 @@
 //! The server's integration tests, linked into one binary (one link, one process): each module
 //! drives the in-process router, or a real listener, the way a client would.
 
+mod aggregate;
 mod api;
 mod console;
 mod google;
