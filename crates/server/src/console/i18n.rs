@@ -120,9 +120,9 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("top_failing", "Top failing accounts", "最常失敗的帳戶"),
     ("count", "Count", "次數"),
     (
-        "sampled",
-        "Based on the newest {n} events of the range.",
-        "依據此範圍內最新的 {n} 筆事件。",
+        "top_counted_from",
+        "The top lists count at most 100,000 events, here those from {from} (UTC) on.",
+        "最常見清單最多計入 100,000 筆事件，此處為 {from} (UTC) 之後的事件。",
     ),
     (
         "all_events",

@@ -4,6 +4,7 @@
 mod aggregate;
 mod api;
 mod console;
+mod console_charts;
 mod google;
 mod hostile;
 mod logto;
