@@ -6,6 +6,7 @@
 //! - [`export`]: the NDJSON row of `authtrail export`/`import` and the digests `verify-export`
 //!   compares.
 //! - [`aggregate`]: the JSON of counts per bucket and group, times in the request's zone.
+//! - [`sheet`]: the console's CSV (with a BOM) and NDJSON downloads, localized and complete.
 //! - [`display`]: times for people to read, in a given offset and language.
 //! - [`canonical`]: the specified canonical encoding (RFC 8785), the transparency log's leaf;
 //!   `docs/canonical-encoding.md` is its specification.
@@ -19,3 +20,4 @@ pub mod display;
 pub mod export;
 pub mod google;
 pub mod logto;
+pub mod sheet;

@@ -75,25 +75,9 @@ pub async fn detail(
     let application = catalog.application(&a.application);
     let actor = a.body.actor.display().unwrap_or("").to_string();
     let first = a.body.events.first();
-    let def = first.and_then(|e| catalog.event(&a.application, &e.name));
     let key = first.map(|e| e.name.clone()).unwrap_or_default();
-    let name = def
-        .map(|d| d.names.get(lang).to_string())
-        .unwrap_or_else(|| key.clone());
-    let message = match (def, first) {
-        (Some(d), Some(e)) => authtrail_catalog::render(d.template.get(lang), "—", |p| {
-            if p == "actor" {
-                Some(if actor.is_empty() {
-                    "—".to_string()
-                } else {
-                    actor.clone()
-                })
-            } else {
-                e.param(p).map(|v| v.display())
-            }
-        }),
-        _ => name.clone(),
-    };
+    // The same wording as the list and the downloads.
+    let (name, message) = authtrail_formats::sheet::name_and_message(catalog, lang, &a);
     let t = |k: &str| i18n::text(lang, k).to_string();
     let mut fields = vec![
         Field {

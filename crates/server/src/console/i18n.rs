@@ -79,6 +79,13 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "已檢查大量資料列，此頁提前結束；請繼續至下一頁。",
     ),
     ("live", "Live tail", "即時追蹤"),
+    ("download_csv", "Download CSV", "下載 CSV"),
+    ("download_ndjson", "Download NDJSON", "下載 NDJSON"),
+    (
+        "download_cap",
+        "(the newest 100,000 matching events at most)",
+        "（最多為最新的 100,000 筆符合事件）",
+    ),
     (
         "live_on",
         "Live: new events appear at the top",

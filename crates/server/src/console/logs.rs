@@ -129,16 +129,17 @@ pub async fn logs(
         .filter(|(k, v)| k != "cursor" && !v.is_empty())
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let url = |extra: Option<(&'static str, String)>| {
+    let url_of = |path: &str, extra: Option<(&'static str, String)>| {
         let mut q = base.clone();
         q.extend(extra);
         let qs = query_string(&q);
         if qs.is_empty() {
-            "/console/logs".to_string()
+            path.to_string()
         } else {
-            format!("/console/logs?{qs}")
+            format!("{path}?{qs}")
         }
     };
+    let url = |extra| url_of("/console/logs", extra);
     let newest_uq = rows
         .first()
         .map(|r| r.uq.clone())
@@ -161,6 +162,9 @@ pub async fn logs(
             apps => filters::applications(&app.catalog, ctx.lang),
             ranges => filters::ranges(ctx.lang, true),
             tail_url => format!("/console/tail?{}", query_string(&tail_q)),
+            // The downloads of the current filter, from its newest event.
+            csv_url => url_of("/console/logs.csv", None),
+            ndjson_url => url_of("/console/logs.ndjson", None),
         },
     )
 }

@@ -5,6 +5,7 @@ mod aggregate;
 mod api;
 mod console;
 mod console_charts;
+mod console_export;
 mod google;
 mod hostile;
 mod logto;
