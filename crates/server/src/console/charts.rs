@@ -21,7 +21,7 @@ use time::UtcOffset;
 
 use super::filters;
 use super::i18n;
-use super::page::Ctx;
+use super::page::{Ctx, Zone};
 use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
@@ -52,10 +52,13 @@ fn esc(s: &str) -> String {
 }
 
 /// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
-/// `series` are (label, per-hour counts). The axis is labelled in UTC, in `lang`'s date form.
+/// `series` are (label, per-hour counts). The axis is labelled at `offset` (the viewer's zone),
+/// in `lang`'s date form.
+#[allow(clippy::too_many_arguments)]
 pub fn stacked_bars(
     start_us: i64,
     hours: usize,
+    offset: UtcOffset,
     series: &[(String, Vec<u64>)],
     colors: &[&str],
     title: &str,
@@ -97,15 +100,15 @@ pub fn stacked_bars(
             ));
         }
     }
-    // The first and last hour, in UTC, under the axis.
-    let hour = |i: usize| display::hour(start_us + i as i64 * HOUR_US, UtcOffset::UTC, lang);
+    // The first and last hour, in the viewer's zone, under the axis.
+    let hour = |i: usize| display::hour(start_us + i as i64 * HOUR_US, offset, lang);
     out.push_str(&format!(
         r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
         hour(0),
         h - 6.0,
         hour(hours - 1),
-        display::zone(UtcOffset::UTC)
+        display::zone(offset)
     ));
     for (si, (label, counts)) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
@@ -223,12 +226,12 @@ pub async fn build(
     service: &Service,
     tenant: &Tenant,
     lang: Lang,
+    zone: &Zone,
     start_us: i64,
     end_us: i64,
 ) -> Result<Charts, ApiError> {
     let catalog = service.catalog();
     let t = |k| i18n::text(lang, k);
-    let utc = authtrail_service::aggregate::time_zone("UTC", "tz")?;
     let run = |filter: ActivityQuery, bucket: Bucket, group_by: GroupBy| {
         let req = AggregateRequest {
             filter,
@@ -236,7 +239,7 @@ pub async fn build(
             end_us,
             bucket,
             group_by,
-            tz: utc.clone(),
+            tz: zone.tz.clone(),
         };
         async move { service.aggregate(tenant, &req).await }
     };
@@ -275,6 +278,7 @@ pub async fn build(
 
     let buckets = by_category.buckets.len();
     let hour0 = by_category.buckets.first().map_or(start_us, |b| b.start_us);
+    let offset = zone.offset(end_us);
     let cats = top(&by_category, usize::MAX)
         .into_iter()
         .map(|(k, _)| {
@@ -288,10 +292,11 @@ pub async fn build(
         .flatten()
         .max();
     Ok(Charts {
-        per_hour: stacked_bars(hour0, buckets, &cats, PALETTE, t("per_hour"), lang),
+        per_hour: stacked_bars(hour0, buckets, offset, &cats, PALETTE, t("per_hour"), lang),
         sign_ins: stacked_bars(
             hour0,
             buckets,
+            offset,
             &[
                 (t("success").into(), series(&sign_ins, Some("success"))),
                 (t("failure").into(), series(&sign_ins, Some("failure"))),
@@ -303,6 +308,7 @@ pub async fn build(
         suspicious: stacked_bars(
             hour0,
             buckets,
+            offset,
             &[(t("suspicious").into(), series(&suspicious, None))],
             &[AMBER],
             t("suspicious"),
@@ -326,7 +332,7 @@ pub async fn overview(
     };
     let app = &console.app;
     let range = match Params::parse(raw.as_deref()).and_then(|p| {
-        p.only(&["range", "lang"])?;
+        p.only(&["range", "lang", "tz"])?;
         let r = p.bounded("range", 16)?.unwrap_or("24h").to_string();
         filters::preset_secs(&r)
             .map(|s| (r.clone(), s))
@@ -338,17 +344,17 @@ pub async fn overview(
     let end = app.service.now_us() + 1;
     let start = end - range.1 * 1_000_000;
     let tenant = &ctx.viewer().tenant;
-    let charts = match build(&app.service, tenant, ctx.lang, start, end).await {
+    let charts = match build(&app.service, tenant, ctx.lang, &ctx.zone, start, end).await {
         Ok(c) => c,
         Err(e) => return ctx.api_error(e),
     };
     let mut basis = i18n::text(ctx.lang, "all_events").replace("{n}", &charts.total.to_string());
     if let Some(from) = charts.top_counted_from_us {
         basis.push(' ');
-        basis.push_str(
-            &i18n::text(ctx.lang, "top_counted_from")
-                .replace("{from}", &display::datetime(from, UtcOffset::UTC, ctx.lang)),
-        );
+        basis.push_str(&i18n::text(ctx.lang, "top_counted_from").replace(
+            "{from}",
+            &display::datetime(from, ctx.zone.offset(from), ctx.lang),
+        ));
     }
     ctx.render(
         &console,
@@ -356,6 +362,7 @@ pub async fn overview(
         "overview",
         minijinja::context! {
             range => range.0, ranges => filters::ranges(ctx.lang, false), basis => basis,
+            zone_label => ctx.zone.label(end),
             per_hour => charts.per_hour, sign_ins => charts.sign_ins, suspicious => charts.suspicious,
             top_ips => charts.top_ips, top_failing => charts.top_failing,
         },

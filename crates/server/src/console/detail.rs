@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
-use time::UtcOffset;
 
 use super::i18n;
 use super::logs::{Row, row_from_activity};
@@ -87,12 +86,12 @@ pub async fn detail(
         },
         Field {
             label: t("time"),
-            value: display::datetime(a.time_us, UtcOffset::UTC, lang),
+            value: display::datetime(a.time_us, ctx.zone.offset(a.time_us), lang),
             time: Some(format_rfc3339(a.time_us, Precision::Micros)),
         },
         Field {
             label: t("received"),
-            value: display::datetime(a.received_us, UtcOffset::UTC, lang),
+            value: display::datetime(a.received_us, ctx.zone.offset(a.received_us), lang),
             time: Some(format_rfc3339(a.received_us, Precision::Micros)),
         },
         Field {
@@ -223,7 +222,7 @@ pub async fn detail(
                 .iter()
                 .filter(|r| r.unique_qualifier != a.unique_qualifier)
                 .take(20)
-                .map(|r| row_from_activity(catalog, lang, r))
+                .map(|r| row_from_activity(catalog, lang, &ctx.zone, r))
                 .collect(),
             Err(e) => return ctx.api_error(e.into()),
         },

@@ -81,7 +81,12 @@ async fn export(console: Console, headers: HeaderMap, raw: Option<String>, kind:
         Err(r) => return r,
     };
     let app = &console.app;
-    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), raw.as_deref()) {
+    let parsed = match filters::parse(
+        &app.catalog,
+        app.clock.now_us(),
+        &ctx.zone.tz,
+        raw.as_deref(),
+    ) {
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),
     };

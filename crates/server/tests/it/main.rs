@@ -6,6 +6,7 @@ mod api;
 mod console;
 mod console_charts;
 mod console_export;
+mod console_zone;
 mod google;
 mod hostile;
 mod logto;
