@@ -1,81 +1,21 @@
 //! Per-minute counters: the [`Aggregates`] capability (see `authtrail_model::aggregate`).
 //!
 //! `activity_rollup` holds one counter per (tenant, minute, first event name, result) and
-//! `activity_rollup_mixed` the number of extra event names per minute. Appends and restores add
-//! to them in their own transaction ([`add`]), under the tenant's row lock that already orders
-//! a tenant's writers (see `activities::write`), upserting in key order, so they add no waiting
-//! and cannot deadlock. Purges drop whole months without touching rows, so [`purge`] trims the
-//! counters itself: minutes wholly before the cut-off are deleted and the minute holding it is
-//! counted again from the rows left, under the same tenant lock.
-
-use std::collections::BTreeMap;
+//! `activity_rollup_mixed` the number of extra event names per minute. Statement-level triggers
+//! of schema 3 (`schema.rs`) add to them from the rows each `COPY` or `INSERT` stores, in that
+//! statement: every writer keeps them, including a node of an older version during a rolling
+//! upgrade, and appends and restores need no code of their own. Writers of one tenant already
+//! queue on its row lock (`activities::write`), and the triggers upsert in key order, so the
+//! counters add no waiting and cannot deadlock. Purges drop whole months without touching rows,
+//! so [`purge`] trims the counters itself: minutes wholly before the cut-off are deleted and the
+//! minute holding it is counted again from the rows left, under the same tenant lock.
 
 use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Rollup, RollupCell};
 use authtrail_model::{BoxFuture, Outcome, Tenant};
-use tokio_postgres::Transaction;
-use tokio_postgres::types::Type;
 
 use crate::{PgStore, pg};
-
-/// Adds the rows `(time_us, first name id, success)` and the extra event names' times of one
-/// write to the counters, inside the writer's transaction.
-pub(crate) async fn add(
-    tx: &Transaction<'_>,
-    tid: i32,
-    rows: impl Iterator<Item = (i64, i32, bool)>,
-    extra_times: impl Iterator<Item = i64>,
-) -> Result<(), StoreError> {
-    let mut cells: BTreeMap<(i64, i32, bool), i64> = BTreeMap::new();
-    for (t, name, success) in rows {
-        *cells
-            .entry((floor_to(t, MINUTE_US), name, success))
-            .or_default() += 1;
-    }
-    if !cells.is_empty() {
-        let minutes: Vec<i64> = cells.keys().map(|k| k.0).collect();
-        let names: Vec<i32> = cells.keys().map(|k| k.1).collect();
-        let results: Vec<bool> = cells.keys().map(|k| k.2).collect();
-        let ns: Vec<i64> = cells.values().copied().collect();
-        tx.query_typed(
-            "INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
-             SELECT $1, * FROM unnest($2::bigint[], $3::integer[], $4::boolean[], $5::bigint[])
-             ON CONFLICT (tenant_id, minute_us, name_id, success)
-             DO UPDATE SET n = activity_rollup.n + excluded.n",
-            &[
-                (&tid, Type::INT4),
-                (&minutes, Type::INT8_ARRAY),
-                (&names, Type::INT4_ARRAY),
-                (&results, Type::BOOL_ARRAY),
-                (&ns, Type::INT8_ARRAY),
-            ],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    let mut mixed: BTreeMap<i64, i64> = BTreeMap::new();
-    for t in extra_times {
-        *mixed.entry(floor_to(t, MINUTE_US)).or_default() += 1;
-    }
-    if !mixed.is_empty() {
-        let minutes: Vec<i64> = mixed.keys().copied().collect();
-        let ns: Vec<i64> = mixed.values().copied().collect();
-        tx.query_typed(
-            "INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
-             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[])
-             ON CONFLICT (tenant_id, minute_us) DO UPDATE SET n = activity_rollup_mixed.n + excluded.n",
-            &[
-                (&tid, Type::INT4),
-                (&minutes, Type::INT8_ARRAY),
-                (&ns, Type::INT8_ARRAY),
-            ],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    Ok(())
-}
 
 /// Brings the counters in line with a purge of everything before `before_us`, tenant by tenant
 /// (one short transaction each, under the tenant lock, so no append of that tenant is half

@@ -272,8 +272,7 @@ async fn set_last_seq(
     Ok(())
 }
 
-/// Writes rows, their eventIds, their extra event names and their counters (`rollups`) inside
-/// the caller's transaction.
+/// Writes rows, their eventIds and their extra event names inside the caller's transaction.
 async fn write_rows(tx: &Transaction<'_>, tid: i32, rows: &[Row<'_>]) -> Result<(), StoreError> {
     // eventIds first: should the key refuse one, nothing heavier has been written yet.
     let with_id: Vec<&Row<'_>> = rows.iter().filter(|r| r.body.event_id.is_some()).collect();
@@ -346,14 +345,7 @@ async fn write_rows(tx: &Transaction<'_>, tid: i32, rows: &[Row<'_>]) -> Result<
         .await
         .map_err(pg)?;
     }
-    crate::rollups::add(
-        tx,
-        tid,
-        rows.iter()
-            .map(|r| (r.time_us, r.names[0], r.body.result == Outcome::Success)),
-        extra.iter().map(|e| e.1),
-    )
-    .await
+    Ok(())
 }
 
 /// The tenant's id, creating its row on first use. Committed on its own: an empty tenant row is
