@@ -9,7 +9,8 @@
 //!   first name), which are rare: Google and Logto send one event per activity;
 //! - the whole range when the query filters or groups by actor, IP, session, client application
 //!   or parameters. Such filters are selective and walk their own index; grouping by actor or
-//!   IP without one is capped, and the answer says so (`complete: false`).
+//!   IP without one is capped (the query's `walk_budget`), and the answer says so
+//!   (`complete: false`).
 //!
 //! **What is counted.** `total` and each bucket's `total` count matching activities. A group
 //! counts the matching activities that have at least one event (or the actor, IP, result) of
@@ -26,7 +27,7 @@ use crate::query::{ActivityQuery, MAX_PAGE};
 use crate::store::aggregates::{MINUTE_US, floor_to};
 use crate::store::{ActivityLog, Aggregates, StoreError};
 
-/// Most rows one aggregation counts one by one (the rest comes from the counters).
+/// Most rows one aggregation counts one by one by default (the rest comes from the counters).
 pub const WALK_BUDGET: usize = 100_000;
 /// Most groups one answer names; the smaller ones are summed into each bucket's `other`.
 pub const MAX_GROUPS: usize = 100;
@@ -81,6 +82,8 @@ pub struct AggregateQuery {
     /// bucket at local midnight) but counts only from `start_us`.
     pub starts: Vec<i64>,
     pub group_by: GroupBy,
+    /// Most rows counted one by one ([`WALK_BUDGET`] unless a caller needs an answer faster).
+    pub walk_budget: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +291,7 @@ impl<'q> Acc<'q> {
         loop {
             let page = store.list(tenant, &q).await?;
             for a in &page.items {
-                if self.walked == WALK_BUDGET {
+                if self.walked >= self.q.walk_budget {
                     self.counted_from_us = Some(a.time_us + 1);
                     return Ok(());
                 }

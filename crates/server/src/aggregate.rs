@@ -69,6 +69,7 @@ pub async fn aggregate(
         bucket,
         group_by,
         tz: tz.clone(),
+        walk_budget: authtrail_model::aggregate::WALK_BUDGET,
     };
     let a = state.service.aggregate(&auth.tenant, &req).await?;
     Ok(Json(authtrail_formats::aggregate::to_json(

@@ -53,6 +53,8 @@ pub struct AggregateRequest {
     pub bucket: Bucket,
     pub group_by: GroupBy,
     pub tz: TimeZone,
+    /// Most rows counted one by one (`authtrail_model::aggregate::WALK_BUDGET` for the API).
+    pub walk_budget: usize,
 }
 
 /// Looks up an IANA zone name (`Asia/Taipei`, `UTC`), naming `field` when it is not one.
@@ -153,6 +155,7 @@ impl Service {
             end_us: req.end_us,
             starts,
             group_by: req.group_by,
+            walk_budget: req.walk_budget,
         };
         Ok(aggregate(&**self.store(), tenant, self.catalog(), &q).await?)
     }

@@ -126,6 +126,7 @@ async fn check(
             end_us: end,
             starts: starts.clone(),
             group_by,
+            walk_budget: authtrail_model::aggregate::WALK_BUDGET,
         };
         let got = aggregate(store, t, catalog(), &q).await.unwrap();
         assert!(got.complete);
@@ -217,4 +218,36 @@ pub async fn purges_and_restores_keep_aggregates_exact(store: Arc<dyn Store>) {
     let copy = tenant("Caggr");
     store.restore(&copy, items).await.unwrap();
     check_all(&*store, &copy).await;
+}
+
+pub async fn a_capped_walk_says_where_it_stopped(store: Arc<dyn Store>) {
+    let t = tenant("Caggc");
+    store.append(&t, workload(&t, 0, 100)).await.unwrap();
+    let (start, end) = (T0 - 3_600_000_000, T0 + 3_600_000_000);
+    let q = AggregateQuery {
+        filter: ActivityQuery::default(),
+        start_us: start,
+        end_us: end,
+        starts: vec![start],
+        group_by: GroupBy::Actor,
+        walk_budget: 30,
+    };
+    let got = aggregate(&*store, &t, catalog(), &q).await.unwrap();
+    assert!(!got.complete);
+    let from = got.counted_from_us.expect("where counting stopped");
+    let newest = listed(&*store, &t, &ActivityQuery::default(), from, end).await;
+    assert_eq!(got.total, 30);
+    assert_eq!(
+        newest.len(),
+        30,
+        "the 30 counted are the newest, from counted_from_us on"
+    );
+    // Counters need no walk: the same range by result is complete.
+    let by_result = AggregateQuery {
+        group_by: GroupBy::Result,
+        ..q
+    };
+    let got = aggregate(&*store, &t, catalog(), &by_result).await.unwrap();
+    assert!(got.complete);
+    assert_eq!(got.total, 100);
 }

@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; aggregates:
             aggregates_equal_the_list_counted_one_by_one,
             purges_and_restores_keep_aggregates_exact,
+            a_capped_walk_says_where_it_stopped,
         );
         $crate::conformance_tests!(@module $make; tokens:
             tokens_are_stored_listed_and_revoked,

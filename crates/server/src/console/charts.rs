@@ -3,8 +3,9 @@
 //! sample of the newest events. What each chart counts comes from the catalogue's
 //! classification (`EventClass`): sign-ins are the events classed `sign_in` (the outcome of an
 //! attempt, not its steps or sign-outs) by result; suspicious events are those classed `warning`.
-//! The top-N lists group by IP or actor, which the counters do not keep: they count rows, under
-//! the aggregation's cap, and the page says from when when the cap was reached.
+//! The top-N lists group by IP or actor, which the counters do not keep: they count rows, at most
+//! [`TOP_BUDGET`] (the page's cost stays bounded), and the page says from when when the cap was
+//! reached.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,9 @@ use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
+/// Most events the top IP and failing-account lists count one by one (the counters keep no IPs
+/// or actors): the newest ones of the range beyond it, and the page says from when.
+pub const TOP_BUDGET: usize = 20_000;
 const HOUR_US: i64 = 3_600_000_000;
 const PALETTE: &[&str] = &[
     "#0a58ca", "#1a7f37", "#bf8700", "#8250df", "#cf222e", "#57606a",
@@ -240,6 +244,8 @@ pub async fn build(
             bucket,
             group_by,
             tz: zone.tz.clone(),
+            // Only the top lists count rows (grouping by IP or actor), newest first.
+            walk_budget: TOP_BUDGET,
         };
         async move { service.aggregate(tenant, &req).await }
     };
@@ -351,10 +357,14 @@ pub async fn overview(
     let mut basis = i18n::text(ctx.lang, "all_events").replace("{n}", &charts.total.to_string());
     if let Some(from) = charts.top_counted_from_us {
         basis.push(' ');
-        basis.push_str(&i18n::text(ctx.lang, "top_counted_from").replace(
-            "{from}",
-            &display::datetime(from, ctx.zone.offset(from), ctx.lang),
-        ));
+        basis.push_str(
+            &i18n::text(ctx.lang, "top_counted_from")
+                .replace("{n}", &TOP_BUDGET.to_string())
+                .replace(
+                    "{from}",
+                    &display::datetime(from, ctx.zone.offset(from), ctx.lang),
+                ),
+        );
     }
     ctx.render(
         &console,

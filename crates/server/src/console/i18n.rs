@@ -129,8 +129,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("count", "Count", "次數"),
     (
         "top_counted_from",
-        "The top lists count at most 100,000 events, here those from {from} on.",
-        "最常見清單最多計入 100,000 筆事件，此處為 {from} 之後的事件。",
+        "The top lists count at most {n} events, here those from {from} on.",
+        "最常見清單最多計入 {n} 筆事件，此處為 {from} 之後的事件。",
     ),
     (
         "all_events",
