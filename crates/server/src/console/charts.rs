@@ -18,7 +18,6 @@ use authtrail_service::aggregate::{AggregateRequest, Bucket};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use time::UtcOffset;
 
 use super::filters;
 use super::i18n;
@@ -56,13 +55,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
-/// `series` are (label, per-hour counts). The axis is labelled at `offset` (the viewer's zone),
+/// `series` are (label, per-hour counts). The axis is labelled in the viewer's zone (each end at
+/// its own offset, which a daylight-saving change between them may make differ),
 /// in `lang`'s date form.
 #[allow(clippy::too_many_arguments)]
 pub fn stacked_bars(
     start_us: i64,
     hours: usize,
-    offset: UtcOffset,
+    zone: &Zone,
     series: &[(String, Vec<u64>)],
     colors: &[&str],
     title: &str,
@@ -105,14 +105,15 @@ pub fn stacked_bars(
         }
     }
     // The first and last hour, in the viewer's zone, under the axis.
-    let hour = |i: usize| display::hour(start_us + i as i64 * HOUR_US, offset, lang);
+    let at = |i: usize| start_us + i as i64 * HOUR_US;
+    let hour = |i: usize| display::hour(at(i), zone.offset(at(i)), lang);
     out.push_str(&format!(
         r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
         hour(0),
         h - 6.0,
         hour(hours - 1),
-        display::zone(offset)
+        display::zone(zone.offset(at(hours - 1)))
     ));
     for (si, (label, counts)) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
@@ -284,7 +285,6 @@ pub async fn build(
 
     let buckets = by_category.buckets.len();
     let hour0 = by_category.buckets.first().map_or(start_us, |b| b.start_us);
-    let offset = zone.offset(end_us);
     let cats = top(&by_category, usize::MAX)
         .into_iter()
         .map(|(k, _)| {
@@ -298,11 +298,11 @@ pub async fn build(
         .flatten()
         .max();
     Ok(Charts {
-        per_hour: stacked_bars(hour0, buckets, offset, &cats, PALETTE, t("per_hour"), lang),
+        per_hour: stacked_bars(hour0, buckets, zone, &cats, PALETTE, t("per_hour"), lang),
         sign_ins: stacked_bars(
             hour0,
             buckets,
-            offset,
+            zone,
             &[
                 (t("success").into(), series(&sign_ins, Some("success"))),
                 (t("failure").into(), series(&sign_ins, Some("failure"))),
@@ -314,7 +314,7 @@ pub async fn build(
         suspicious: stacked_bars(
             hour0,
             buckets,
-            offset,
+            zone,
             &[(t("suspicious").into(), series(&suspicious, None))],
             &[AMBER],
             t("suspicious"),
