@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::template::placeholders;
 use crate::{
-    Application, CatalogError, EventDef, EventType, ExtraParameters, Localized, ParamDef,
-    ParamKind, ResultHint,
+    Application, CatalogError, EventClass, EventDef, EventType, ExtraParameters, Localized,
+    ParamDef, ParamKind, ResultHint,
 };
 
 #[derive(Deserialize)]
@@ -67,6 +67,7 @@ struct EventDoc {
     #[serde(default)]
     parameters: Vec<String>,
     result: Option<String>,
+    class: Option<String>,
     names: Localized,
     template: Localized,
 }
@@ -194,12 +195,22 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 ));
             }
         };
+        let class = match e.class.as_deref() {
+            None => None,
+            Some(c) => Some(EventClass::parse(c).ok_or_else(|| {
+                err(
+                    file,
+                    format!("event {}: class {c:?}: use sign_in or warning", e.name),
+                )
+            })?),
+        };
         events.push(EventDef {
             name: e.name,
             event_type: e.event_type,
             aliases: e.aliases,
             parameters: e.parameters,
             result,
+            class,
             names: e.names,
             template: e.template,
         });

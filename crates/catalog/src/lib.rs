@@ -96,6 +96,28 @@ pub enum ResultHint {
     Failure,
 }
 
+/// What an event means for the people watching sign-ins: the one classification charts, quick
+/// filters and outcome icons use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventClass {
+    /// The outcome of a sign-in attempt: its result says whether the attempt succeeded. Steps
+    /// of an attempt (challenges, verifications) and sign-outs are not outcomes.
+    SignIn,
+    /// A warning or a blocked attempt (suspicious sign-in, attack warning, account disabled):
+    /// neither a success nor a failure to show.
+    Warning,
+}
+
+impl EventClass {
+    pub fn parse(s: &str) -> Option<EventClass> {
+        match s {
+            "sign_in" => Some(EventClass::SignIn),
+            "warning" => Some(EventClass::Warning),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ParamDef {
     pub name: String,
@@ -129,6 +151,8 @@ pub struct EventDef {
     pub aliases: Vec<String>,
     pub parameters: Vec<String>,
     pub result: Option<ResultHint>,
+    /// The catalogue's classification (`class` in the file), if any.
+    pub class: Option<EventClass>,
     pub names: Localized,
     pub template: Localized,
 }
@@ -221,6 +245,19 @@ impl Catalog {
             })?;
         }
         Ok(Catalog { apps })
+    }
+
+    /// Every event of a class, as (application, event), in catalogue order.
+    pub fn events_of_class(
+        &self,
+        class: EventClass,
+    ) -> impl Iterator<Item = (&Application, &EventDef)> {
+        self.apps.values().flat_map(move |a| {
+            a.events
+                .iter()
+                .filter(move |e| e.class == Some(class))
+                .map(move |e| (a, e))
+        })
     }
 
     pub fn application(&self, name: &str) -> Option<&Application> {

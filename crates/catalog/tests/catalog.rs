@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use authtrail_catalog::{Catalog, Lang, ParamKind, placeholders};
+use authtrail_catalog::{Catalog, EventClass, Lang, ParamKind, placeholders};
 
 const LOGTO_SEED: &str =
     include_str!("../../../catalog/sources/logto-audit-log-event-types.zh-TW.txt");
@@ -501,6 +501,42 @@ template = { en = "{actor} connected through {gateway}", zh-TW = "{actor} 已透
     let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
     assert!(err.message.contains("gateway_typo"), "{err}");
     drop(builtin);
+}
+
+/// Sign-in outcomes are the attempts' results, not their steps or sign-outs; warnings are
+/// neither; a class the format does not know is refused, naming the event.
+#[test]
+fn events_are_classed_for_charts() {
+    let c = Catalog::builtin().unwrap();
+    let of = |class| {
+        let mut v: Vec<String> = c
+            .events_of_class(class)
+            .map(|(a, e)| format!("{}/{}", a.name, e.name))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        of(EventClass::SignIn),
+        vec![
+            "admin/console.sign_in",
+            "login/login_failure",
+            "login/login_success",
+            "logto/Interaction.SignIn.Submit"
+        ]
+    );
+    let warnings = of(EventClass::Warning);
+    assert!(warnings.contains(&"login/suspicious_login".to_string()));
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("passkey") || w.contains("logout"))
+    );
+
+    let bad = include_str!("../../../catalog/admin.toml")
+        .replace("class = \"sign_in\"", "class = \"maybe\"");
+    let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
+    assert!(err.message.contains("class \"maybe\""), "{err}");
 }
 
 fn builtin_sources() -> impl Iterator<Item = (String, String)> {

@@ -3,8 +3,8 @@
 //!
 //! Every function takes microseconds since the epoch (authtrail's one representation of time) and
 //! formats with `time`'s format descriptions, never by cutting an RFC 3339 string apart. The
-//! offset is explicit: the console renders UTC (its script then localizes in the browser), and a
-//! caller that knows a viewer's offset can pass it. The language chooses the date's shape: ISO
+//! offset is explicit: the console passes the offset of the viewer's zone (`tz=` in its URLs,
+//! [`offset_in`]) at each instant. The language chooses the date's shape: ISO
 //! order with `-` in English, `/` in Traditional Chinese (as Taiwan writes dates, and as browsers
 //! render `zh-TW`).
 
@@ -81,10 +81,51 @@ pub fn parse_datetime_local(v: &str, offset: UtcOffset) -> Result<i64, String> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000).map_err(|_| format!("{v:?} is out of range"))
 }
 
+/// The offset an IANA zone has at `us` (the console's viewer zone, `tz=` in its URLs).
+pub fn offset_in(tz: &jiff::tz::TimeZone, us: i64) -> UtcOffset {
+    let secs = jiff::Timestamp::from_microsecond(us)
+        .map(|t| tz.to_offset(t).seconds())
+        .unwrap_or(0);
+    UtcOffset::from_whole_seconds(secs).unwrap_or(UtcOffset::UTC)
+}
+
+/// Reads a `datetime-local` value as a wall-clock time in `tz`. A time that a daylight-saving
+/// change skips or repeats is resolved as jiff's "compatible" rule does (as RFC 5545 and
+/// JavaScript's Temporal do): after a gap, the earlier of a fold.
+pub fn parse_datetime_local_in(v: &str, tz: &jiff::tz::TimeZone) -> Result<i64, String> {
+    let naive_us = parse_datetime_local(v, UtcOffset::UTC)?;
+    let out_of_range = || format!("{v:?} is out of range");
+    let civil = jiff::Timestamp::from_microsecond(naive_us)
+        .map_err(|_| out_of_range())?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .datetime();
+    tz.to_zoned(civil)
+        .map(|z| z.timestamp().as_microsecond())
+        .map_err(|_| out_of_range())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::offset;
+
+    #[test]
+    fn wall_clock_times_are_read_in_the_zone() {
+        let taipei = jiff::tz::TimeZone::get("Asia/Taipei").unwrap();
+        // 2026-11-24 00:57:20 in Taipei is T.
+        assert_eq!(
+            parse_datetime_local_in("2026-11-24T00:57:20.644123", &taipei),
+            Ok(T)
+        );
+        assert_eq!(offset_in(&taipei, T), offset!(+8));
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        // Summer and winter offsets differ.
+        let summer = parse_datetime_local_in("2026-07-01T12:00", &ny).unwrap();
+        let winter = parse_datetime_local_in("2026-12-01T12:00", &ny).unwrap();
+        assert_eq!(offset_in(&ny, summer), offset!(-4));
+        assert_eq!(offset_in(&ny, winter), offset!(-5));
+        assert!(parse_datetime_local_in("yesterday", &ny).is_err());
+    }
 
     /// 2026-11-23T16:57:20.644123Z
     const T: i64 = 1_795_453_040_644_123;

@@ -5,6 +5,8 @@
 //! - [`logto`]: Logto logs and webhook deliveries ↔ activities, both directions.
 //! - [`export`]: the NDJSON row of `authtrail export`/`import` and the digests `verify-export`
 //!   compares.
+//! - [`aggregate`]: the JSON of counts per bucket and group, times in the request's zone.
+//! - [`sheet`]: the console's CSV (with a BOM) and NDJSON downloads, localized and complete.
 //! - [`display`]: times for people to read, in a given offset and language.
 //! - [`canonical`]: the specified canonical encoding (RFC 8785), the transparency log's leaf;
 //!   `docs/canonical-encoding.md` is its specification.
@@ -12,9 +14,11 @@
 //! A new output format goes here as its own module; the HTTP envelope around it (status, errors,
 //! headers) stays in the server.
 
+pub mod aggregate;
 pub mod canonical;
 pub mod display;
 pub mod export;
 pub mod google;
 pub mod json;
 pub mod logto;
+pub mod sheet;

@@ -4,6 +4,7 @@
 //!
 //! Module map:
 //! - [`activity`]: the Activity in Google's resource shape (its wire envelope is in authtrail-formats).
+//! - [`aggregate`]: counts per time bucket and group, from the engines' counters and rows.
 //! - [`validate`]: raw JSON → [`NewActivity`], with every error naming its field path.
 //! - [`redact`]: masking of secret-looking fields before storage.
 //! - [`filters`]: Google's `filters` parameter: parsing and evaluation.
@@ -13,6 +14,7 @@
 //! - [`wire_time`], [`clock`], [`limits`]: times on the wire, the injectable clock, input limits.
 
 pub mod activity;
+pub mod aggregate;
 pub mod clock;
 pub mod filters;
 pub mod limits;

@@ -4,6 +4,7 @@
 //!
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
+//! - [`aggregate`]: `GET /v1/activities:aggregate` (counts per bucket and group).
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
@@ -15,6 +16,7 @@
 //! start the server the same way.
 
 pub mod admin;
+pub mod aggregate;
 pub mod auth;
 pub mod body;
 pub mod console;
@@ -72,6 +74,7 @@ pub const ROUTES: &[Route] = &[
     route!(get "/openapi.json" => openapi),
     route!(get "/metrics" => metrics::get_metrics),
     route!(get "/v1/activities" => native::list_activities),
+    route!(get aggregate::PATH => aggregate::aggregate),
     route!(post "/v1/activities" => ingest::post_activities),
     route!(get "/v1/activities/{unique_qualifier}" => native::get_activity),
     route!(get "/v1/admin/tokens" => admin::list_tokens),

@@ -43,6 +43,18 @@ pub struct ListResponse {
 /// Builds the query from native parameters.
 fn query_from(service: &Service, tenant: &Tenant, p: &Params) -> Result<ActivityQuery, ApiError> {
     p.only(KNOWN)?;
+    let mut q = conditions(service, p)?;
+    q.limit = p
+        .int_in("limit", 1, authtrail_model::query::MAX_PAGE as i64)?
+        .unwrap_or(DEFAULT_LIMIT) as usize;
+    if let Some(c) = p.get("cursor") {
+        service.resume(tenant, &mut q, "cursor", c)?;
+    }
+    Ok(q)
+}
+
+/// The conditions of the list's parameters (not its paging): shared with the aggregate API.
+pub(crate) fn conditions(service: &Service, p: &Params) -> Result<ActivityQuery, ApiError> {
     let catalog = service.catalog();
     let application = p
         .bounded("application", 64)?
@@ -75,7 +87,7 @@ fn query_from(service: &Service, tenant: &Tenant, p: &Params) -> Result<Activity
     {
         return Err(ApiError::field("startTime", "must be before endTime"));
     }
-    let mut q = ActivityQuery {
+    Ok(ActivityQuery {
         application,
         event_names,
         actor: p.bounded("actor", 320)?.map(ActorFilter::from_key),
@@ -87,14 +99,8 @@ fn query_from(service: &Service, tenant: &Tenant, p: &Params) -> Result<Activity
         filters,
         client_application_id: None,
         after: None,
-        limit: p
-            .int_in("limit", 1, authtrail_model::query::MAX_PAGE as i64)?
-            .unwrap_or(DEFAULT_LIMIT) as usize,
-    };
-    if let Some(c) = p.get("cursor") {
-        service.resume(tenant, &mut q, "cursor", c)?;
-    }
-    Ok(q)
+        limit: DEFAULT_LIMIT as usize,
+    })
 }
 
 /// An activity in the native wire form (microsecond times).

@@ -10,6 +10,7 @@
 //!   receipts), the one place ingest is counted (through an [`IngestObserver`]).
 //! - [`read`]: `list`, `get`, `count`, and [`read::Seek`] for offset paging; [`paging`] is the one
 //!   place page cursors are frozen, encoded and decoded ([`cursor`] is their byte format).
+//! - [`aggregate`]: counts per time bucket (cut in an IANA zone) and group.
 //! - [`query`]: catalogue-aware query building (event names in any spelling, typed `filters`).
 //! - [`audit`]: self-audit: admin actions recorded as `admin` activities.
 //! - [`tokens`]: API tokens: mint, list, revoke, authenticate, each change audited.
@@ -20,6 +21,7 @@
 //! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
 //! - [`error`]: [`ServiceError`], the domain error every operation returns.
 
+pub mod aggregate;
 pub mod audit;
 pub mod cursor;
 pub mod error;

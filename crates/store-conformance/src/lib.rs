@@ -3,10 +3,11 @@
 //! An engine's test file calls [`conformance_tests!`] with an async expression that makes a fresh,
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
-//! [`activity_log`], [`tokens`], [`secrets`], [`console`], [`notify`]. A new capability adds its module here
-//! and its cases to the macro.
+//! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`]. A new
+//! capability adds its module here and its cases to the macro.
 
 pub mod activity_log;
+pub mod aggregates;
 pub mod console;
 pub mod matches_prop;
 pub mod notify;
@@ -53,6 +54,11 @@ macro_rules! conformance_tests {
             tail_walks_the_sequence_in_order,
             purge_deletes_only_what_is_older_in_every_tenant,
             tenants_lists_those_with_activities,
+        );
+        $crate::conformance_tests!(@module $make; aggregates:
+            aggregates_equal_the_list_counted_one_by_one,
+            purges_and_restores_keep_aggregates_exact,
+            a_capped_walk_says_where_it_stopped,
         );
         $crate::conformance_tests!(@module $make; tokens:
             tokens_are_stored_listed_and_revoked,

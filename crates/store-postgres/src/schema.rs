@@ -134,6 +134,62 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX console_sessions_user ON console_sessions (username);
     "#,
+    // 3: per-minute counters for aggregations (rollups.rs), kept by statement-level triggers
+    // over the inserted rows (so every writer keeps them, an older node during a rolling upgrade
+    // included) and trimmed by purges; filled from the rows already stored. The triggers are
+    // created before the fill: CREATE TRIGGER locks out writers until this migration commits, so
+    // no row is counted twice or missed. A minute is `time_us - time_us mod 60 s` (floored,
+    // also before 1970).
+    r#"
+    CREATE TABLE activity_rollup (
+        tenant_id integer NOT NULL,
+        minute_us bigint NOT NULL,
+        name_id   integer NOT NULL,          -- the activity's first event name (event_names.id)
+        success   boolean NOT NULL,
+        n         bigint NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us, name_id, success)
+    );
+    -- Extra event names per minute: a minute listed here holds a multi-event activity.
+    CREATE TABLE activity_rollup_mixed (
+        tenant_id integer NOT NULL,
+        minute_us bigint NOT NULL,
+        n         bigint NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us)
+    );
+    -- Upserts in key order: two writers never take the same counters in opposite orders.
+    CREATE FUNCTION activity_rollup_add() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
+        SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m,
+               name_id, success, count(*)
+        FROM new_rows GROUP BY tenant_id, m, name_id, success
+        ORDER BY tenant_id, m, name_id, success
+        ON CONFLICT (tenant_id, minute_us, name_id, success)
+        DO UPDATE SET n = activity_rollup.n + excluded.n;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER activity_rollup_add AFTER INSERT ON activities
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+        EXECUTE FUNCTION activity_rollup_add();
+    CREATE FUNCTION activity_rollup_mixed_add() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+        SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
+        FROM new_rows GROUP BY tenant_id, m ORDER BY tenant_id, m
+        ON CONFLICT (tenant_id, minute_us) DO UPDATE SET n = activity_rollup_mixed.n + excluded.n;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER activity_rollup_mixed_add AFTER INSERT ON activity_extra_events
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+        EXECUTE FUNCTION activity_rollup_mixed_add();
+    INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, name_id,
+           success, count(*)
+    FROM activities GROUP BY tenant_id, m, name_id, success;
+    INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
+    FROM activity_extra_events GROUP BY tenant_id, m;
+    "#,
 ];
 
 /// The schema version this build writes and reads.

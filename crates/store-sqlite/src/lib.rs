@@ -8,12 +8,14 @@
 //!
 //! Map, one file per capability: [`activities`] (the activity log: queries, the writer, body
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
-//! wake-ups); plus [`schema`] (migrations, connection settings) and [`errors`].
+//! wake-ups), [`rollups`] (per-minute counters for aggregations); plus [`schema`] (migrations,
+//! connection settings) and [`errors`].
 
 mod activities;
 mod console;
 mod errors;
 mod notify;
+mod rollups;
 mod schema;
 mod secrets;
 mod tokens;

@@ -97,6 +97,64 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX activities_result;
     CREATE INDEX activities_failure ON activities (tenant_id, time_us, seq) WHERE result = 0;
     "#,
+    // 4: per-minute counters for aggregations (rollups.rs), kept by triggers in the statement
+    // that inserts or deletes a row, so appends, restores and purges keep them exact without
+    // the writer knowing; filled from the rows already stored. A minute is
+    // `time_us - time_us mod 60 s` (floored, also before 1970).
+    r#"
+    CREATE TABLE activity_rollup (
+        tenant_id INTEGER NOT NULL,
+        minute_us INTEGER NOT NULL,
+        event_id  INTEGER NOT NULL,          -- the activity's first event name (event_names.id)
+        result    INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us, event_id, result)
+    ) WITHOUT ROWID;
+    -- Extra event names per minute: a minute listed here holds a multi-event activity.
+    CREATE TABLE activity_rollup_mixed (
+        tenant_id INTEGER NOT NULL,
+        minute_us INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, minute_us)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER activity_rollup_add AFTER INSERT ON activities BEGIN
+        INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
+        VALUES (NEW.tenant_id, NEW.time_us - (((NEW.time_us % 60000000) + 60000000) % 60000000),
+                NEW.event_id, NEW.result, 1)
+        ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER activity_rollup_remove AFTER DELETE ON activities BEGIN
+        UPDATE activity_rollup SET n = n - 1
+        WHERE tenant_id = OLD.tenant_id
+          AND minute_us = OLD.time_us - (((OLD.time_us % 60000000) + 60000000) % 60000000)
+          AND event_id = OLD.event_id AND result = OLD.result;
+        DELETE FROM activity_rollup
+        WHERE tenant_id = OLD.tenant_id
+          AND minute_us = OLD.time_us - (((OLD.time_us % 60000000) + 60000000) % 60000000)
+          AND event_id = OLD.event_id AND result = OLD.result AND n <= 0;
+    END;
+    CREATE TRIGGER activity_rollup_mixed_add AFTER INSERT ON activity_extra_events BEGIN
+        INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+        VALUES (NEW.tenant_id, NEW.time_us - (((NEW.time_us % 60000000) + 60000000) % 60000000), 1)
+        ON CONFLICT (tenant_id, minute_us) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER activity_rollup_mixed_remove AFTER DELETE ON activity_extra_events BEGIN
+        UPDATE activity_rollup_mixed SET n = n - 1
+        WHERE tenant_id = OLD.tenant_id
+          AND minute_us = OLD.time_us - (((OLD.time_us % 60000000) + 60000000) % 60000000);
+        DELETE FROM activity_rollup_mixed
+        WHERE tenant_id = OLD.tenant_id
+          AND minute_us = OLD.time_us - (((OLD.time_us % 60000000) + 60000000) % 60000000)
+          AND n <= 0;
+    END;
+    INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, event_id,
+           result, count(*)
+    FROM activities GROUP BY tenant_id, m, event_id, result;
+    INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+    SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
+    FROM activity_extra_events GROUP BY tenant_id, m;
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -221,6 +279,51 @@ mod tests {
                 .unwrap();
             assert!(page.items.iter().any(|a| a.body == body));
         }
+    }
+
+    async fn counters(store: &SqliteStore, t: &Tenant) -> Vec<authtrail_model::store::RollupCell> {
+        let mut cells = store
+            .rollup(t, 0, 1_000 * 60_000_000, 60_000_000)
+            .await
+            .unwrap()
+            .cells;
+        cells.sort_by_key(|c| (c.slot_us, c.event_name.clone()));
+        cells
+    }
+
+    /// Schema 4 fills the per-minute counters from the rows stored before it.
+    #[tokio::test]
+    async fn counters_are_filled_from_older_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tenant::new("Cx").unwrap();
+        let before = {
+            let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+            let batch = (0..5)
+                .map(|i| authtrail_model::NewActivity {
+                    time_us: i * 40_000_000,
+                    application: "login".into(),
+                    body: serde_json::from_value(serde_json::json!({
+                        "events": [{"type": "login", "name": if i % 2 == 0 { "login_success" } else { "logout" }}],
+                        "result": "success"}))
+                    .unwrap(),
+                })
+                .collect();
+            store.append(&t, batch).await.unwrap();
+            counters(&store, &t).await
+        };
+        assert_eq!(before.iter().map(|c| c.n).sum::<u64>(), 5);
+        // Back to schema 3: no counters, no triggers.
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER activity_rollup_add; DROP TRIGGER activity_rollup_remove;
+             DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
+             DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        drop(c);
+        let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+        assert_eq!(counters(&store, &t).await, before);
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.

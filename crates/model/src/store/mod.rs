@@ -8,6 +8,7 @@
 //! | [`secrets`] | [`SecretStore`] | server secrets and tenants' named secrets |
 //! | [`console`] | [`ConsoleStore`] | console users and sessions |
 //! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
+//! | [`aggregates`] | [`Aggregates`] | per-minute counters (roll-ups) kept at write time |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
@@ -24,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod activity_log;
+pub mod aggregates;
 pub mod console;
 mod error;
 pub mod notify;
@@ -31,6 +33,7 @@ pub mod secrets;
 pub mod tokens;
 
 pub use activity_log::{ActivityLog, Count, Receipt};
+pub use aggregates::{Aggregates, Rollup, RollupCell};
 pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
 pub use error::{Source, StoreError, StoreErrorKind};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
@@ -41,14 +44,20 @@ pub use tokens::{Scope, TokenRecord, TokenStore};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every capability at once: what the server and the CLI hold as `Arc<dyn Store>`.
-pub trait Store: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+pub trait Store:
+    ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates
+{
+}
 
-impl<T> Store for T where T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+impl<T> Store for T where
+    T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates
+{
+}
 
 /// The store traits, so that their methods can be called on an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        ActivityLog, CommitNotifier, ConsoleStore, SecretStore, Store, StoreError, StoreErrorKind,
-        TokenStore,
+        ActivityLog, Aggregates, CommitNotifier, ConsoleStore, SecretStore, Store, StoreError,
+        StoreErrorKind, TokenStore,
     };
 }

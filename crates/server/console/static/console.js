@@ -1,5 +1,7 @@
 // Progressive enhancement only: every page works without this file.
-// 1. Times are rendered in UTC by the server; show them in the viewer's own time zone.
+// 1. Times are rendered in the URL's zone (`tz=`) by the server, UTC without one. Without one,
+//    show them in the browser's zone and offer that zone in the filter form, so that the next
+//    search carries it (and From/To are read in it).
 // 2. The live-tail switch streams new rows over server-sent events.
 (function () {
   "use strict";
@@ -14,8 +16,14 @@
       });
     });
   }
+  var chosen = function () { return document.body.hasAttribute("data-tz"); };
   document.addEventListener("DOMContentLoaded", function () {
-    localize(document);
+    if (!chosen()) {
+      localize(document);
+      var tz = document.getElementById("f-tz");
+      var mine = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (tz && !tz.value && mine) tz.value = mine;
+    }
     var box = document.getElementById("live");
     if (!box || !window.EventSource) return;
     var status = document.getElementById("live-status");
@@ -31,7 +39,7 @@
         var tr = t.firstElementChild;
         if (!tr) return;
         tr.classList.add("new");
-        localize(tr);
+        if (!chosen()) localize(tr);
         tbody.insertBefore(tr, tbody.firstChild);
         while (tbody.children.length > 500) tbody.removeChild(tbody.lastChild);
       });

@@ -1,29 +1,34 @@
-//! The overview page: server-rendered SVG charts over a preset range (default 24 h).
-//!
-//! The work is bounded: the page reads at most [`SCAN_BUDGET`] activities, newest first, from
-//! the range (one index walk in pages of the store's largest page). When the range holds more,
-//! the charts cover the newest ones and the page says so. At 1M events that is at most 20 store
-//! pages whatever the range.
+//! The overview page: server-rendered SVG charts over a preset range (default 24 h), drawn from
+//! exact counts (`Service::aggregate`, per-minute counters kept at write time), never from a
+//! sample of the newest events. What each chart counts comes from the catalogue's
+//! classification (`EventClass`): sign-ins are the events classed `sign_in` (the outcome of an
+//! attempt, not its steps or sign-outs) by result; suspicious events are those classed `warning`.
+//! The top-N lists group by IP or actor, which the counters do not keep: they count rows, at most
+//! [`TOP_BUDGET`] (the page's cost stays bounded), and the page says from when when the cap was
+//! reached.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use authtrail_catalog::{Catalog, Lang};
+use authtrail_catalog::{Catalog, EventClass, Lang};
 use authtrail_formats::display;
-use authtrail_model::{Activity, ActivityQuery, Outcome};
+use authtrail_model::aggregate::{Aggregation, GroupBy};
+use authtrail_model::{ActivityQuery, Outcome, Tenant};
+use authtrail_service::Service;
+use authtrail_service::aggregate::{AggregateRequest, Bucket};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use time::UtcOffset;
 
 use super::filters;
 use super::i18n;
-use super::page::Ctx;
+use super::page::{Ctx, Zone};
 use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Most activities one overview reads.
-pub const SCAN_BUDGET: usize = 20_000;
+/// Most events the top IP and failing-account lists count one by one (the counters keep no IPs
+/// or actors): the newest ones of the range beyond it, and the page says from when.
+pub const TOP_BUDGET: usize = 20_000;
 const HOUR_US: i64 = 3_600_000_000;
 const PALETTE: &[&str] = &[
     "#0a58ca", "#1a7f37", "#bf8700", "#8250df", "#cf222e", "#57606a",
@@ -32,25 +37,14 @@ const GREEN: &str = "#1a7f37";
 const RED: &str = "#cf222e";
 const AMBER: &str = "#bf8700";
 
-/// Is this activity a warning about suspicious activity? Events named `*suspicious*`, of the
-/// `account_warning` / `attack_warning` categories, or carrying `is_suspicious = true`.
-pub fn suspicious(a: &Activity) -> bool {
-    a.body.events.iter().any(|e| {
-        e.name.contains("suspicious")
-            || e.event_type == "account_warning"
-            || e.event_type == "attack_warning"
-            || matches!(
-                e.param("is_suspicious"),
-                Some(authtrail_model::ParamValue::Bool(true))
-            )
-    })
-}
-
-/// Is this a sign-in attempt (Google `login`, Logto `sign_in`, console sign-ins)?
-pub fn sign_in(a: &Activity) -> bool {
-    a.body.events.iter().any(|e| {
-        matches!(e.event_type.as_str(), "login" | "sign_in") || e.name == "console.sign_in"
-    })
+/// The canonical names of the catalogue's events of `class`.
+pub fn names_of_class(catalog: &Catalog, class: EventClass) -> Vec<String> {
+    let mut v: Vec<String> = catalog
+        .events_of_class(class)
+        .map(|(_, e)| e.name.clone())
+        .collect();
+    v.dedup();
+    v
 }
 
 fn esc(s: &str) -> String {
@@ -61,10 +55,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
-/// `series` are (label, per-hour counts). The axis is labelled in UTC, in `lang`'s date form.
+/// `series` are (label, per-hour counts). The axis is labelled in the viewer's zone (each end at
+/// its own offset, which a daylight-saving change between them may make differ),
+/// in `lang`'s date form.
+#[allow(clippy::too_many_arguments)]
 pub fn stacked_bars(
     start_us: i64,
     hours: usize,
+    zone: &Zone,
     series: &[(String, Vec<u64>)],
     colors: &[&str],
     title: &str,
@@ -106,15 +104,16 @@ pub fn stacked_bars(
             ));
         }
     }
-    // The first and last hour, in UTC, under the axis.
-    let hour = |i: usize| display::hour(start_us + i as i64 * HOUR_US, UtcOffset::UTC, lang);
+    // The first and last hour, in the viewer's zone, under the axis.
+    let at = |i: usize| start_us + i as i64 * HOUR_US;
+    let hour = |i: usize| display::hour(at(i), zone.offset(at(i)), lang);
     out.push_str(&format!(
         r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
         hour(0),
         h - 6.0,
         hour(hours - 1),
-        display::zone(UtcOffset::UTC)
+        display::zone(zone.offset(at(hours - 1)))
     ));
     for (si, (label, counts)) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
@@ -161,75 +160,49 @@ pub fn top_bars(items: &[(String, u64)], title: &str, empty: &str) -> String {
     out
 }
 
-fn top(map: HashMap<String, u64>, n: usize) -> Vec<(String, u64)> {
-    let mut v: Vec<_> = map.into_iter().collect();
+/// The `n` largest groups of an aggregation, summed over its buckets.
+fn top(a: &Aggregation, n: usize) -> Vec<(String, u64)> {
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    for b in &a.buckets {
+        for (k, v) in &b.counts {
+            *sums.entry(k).or_default() += v;
+        }
+    }
+    let mut v: Vec<(String, u64)> = sums.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.truncate(n);
     v
 }
 
-/// The charts over `items` (newest first) spanning `[start, end)`.
-pub struct Charts {
-    pub per_hour: String,
-    pub sign_ins: String,
-    pub suspicious: String,
-    pub top_ips: String,
-    pub top_failing: String,
+/// A group's count in each bucket (bucket totals when `key` is `None`).
+fn series(a: &Aggregation, key: Option<&str>) -> Vec<u64> {
+    a.buckets
+        .iter()
+        .map(|b| match key {
+            Some(k) => b.counts.get(k).copied().unwrap_or(0),
+            None => b.total,
+        })
+        .collect()
 }
 
-pub fn build(
-    catalog: &Catalog,
-    lang: Lang,
-    items: &[Activity],
-    start_us: i64,
-    end_us: i64,
-) -> Charts {
-    let t = |k| i18n::text(lang, k);
-    let hours = ((end_us - start_us).div_euclid(HOUR_US) + 1).clamp(1, 24 * 31) as usize;
-    let bucket = |us: i64| (((us - start_us).max(0) / HOUR_US) as usize).min(hours - 1);
-    let mut cats: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let (mut ok, mut bad, mut susp) = (vec![0u64; hours], vec![0u64; hours], vec![0u64; hours]);
-    let (mut ips, mut failing) = (HashMap::new(), HashMap::new());
-    for a in items {
-        let i = bucket(a.time_us);
-        let label = a
-            .body
-            .events
-            .first()
-            .and_then(|e| {
-                let app = catalog.application(&a.application)?;
-                Some(format!(
-                    "{} › {}",
-                    app.names.get(lang),
-                    app.event_type(&e.event_type)?.names.get(lang)
-                ))
-            })
-            .unwrap_or_else(|| a.application.clone());
-        cats.entry(label).or_insert_with(|| vec![0; hours])[i] += 1;
-        if sign_in(a) {
-            match a.body.result {
-                Outcome::Success => ok[i] += 1,
-                Outcome::Failure => {
-                    bad[i] += 1;
-                    if let Some(who) = a.body.actor.display() {
-                        *failing.entry(who.to_string()).or_insert(0) += 1;
-                    }
-                }
-            }
-        }
-        if suspicious(a) {
-            susp[i] += 1;
-        }
-        if let Some(ip) = &a.body.ip_address {
-            *ips.entry(ip.clone()).or_insert(0) += 1;
-        }
+/// "Login › Login" for the category key `login/login`.
+fn category_label(catalog: &Catalog, lang: Lang, key: &str) -> String {
+    let (app, ty) = key.split_once('/').unwrap_or((key, ""));
+    match catalog.application(app) {
+        Some(a) => match a.event_type(ty) {
+            Some(t) => format!("{} › {}", a.names.get(lang), t.names.get(lang)),
+            None => a.names.get(lang).to_string(),
+        },
+        None => key.to_string(),
     }
-    // The five largest categories by name, the rest as one series.
-    let mut cats: Vec<(String, Vec<u64>)> = cats.into_iter().collect();
+}
+
+/// The five largest series by total, the rest as one "…" series.
+fn largest_five(mut cats: Vec<(String, Vec<u64>)>, buckets: usize) -> Vec<(String, Vec<u64>)> {
     cats.sort_by_key(|c| std::cmp::Reverse(c.1.iter().sum::<u64>()));
     if cats.len() > 6 {
         let rest = cats.split_off(5);
-        let mut other = vec![0; hours];
+        let mut other = vec![0; buckets];
         for (_, c) in rest {
             for (o, v) in other.iter_mut().zip(c) {
                 *o += v;
@@ -237,27 +210,121 @@ pub fn build(
         }
         cats.push(("…".into(), other));
     }
-    Charts {
-        per_hour: stacked_bars(start_us, hours, &cats, PALETTE, t("per_hour"), lang),
-        sign_ins: stacked_bars(
+    cats
+}
+
+/// The charts of `[start, end)`.
+pub struct Charts {
+    pub per_hour: String,
+    pub sign_ins: String,
+    pub suspicious: String,
+    pub top_ips: String,
+    pub top_failing: String,
+    /// Matching activities in the range, exactly.
+    pub total: u64,
+    /// When a top-N list stopped at the row cap: from when it counted.
+    pub top_counted_from_us: Option<i64>,
+}
+
+/// Runs the aggregations behind the overview and draws them.
+pub async fn build(
+    service: &Service,
+    tenant: &Tenant,
+    lang: Lang,
+    zone: &Zone,
+    start_us: i64,
+    end_us: i64,
+) -> Result<Charts, ApiError> {
+    let catalog = service.catalog();
+    let t = |k| i18n::text(lang, k);
+    let run = |filter: ActivityQuery, bucket: Bucket, group_by: GroupBy| {
+        let req = AggregateRequest {
+            filter,
             start_us,
-            hours,
-            &[(t("success").into(), ok), (t("failure").into(), bad)],
+            end_us,
+            bucket,
+            group_by,
+            tz: zone.tz.clone(),
+            // Only the top lists count rows (grouping by IP or actor), newest first.
+            walk_budget: TOP_BUDGET,
+        };
+        async move { service.aggregate(tenant, &req).await }
+    };
+    let sign_in_names = names_of_class(catalog, EventClass::SignIn);
+    let warning_names = names_of_class(catalog, EventClass::Warning);
+    let by_category = run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category).await?;
+    let sign_ins = run(
+        ActivityQuery {
+            event_names: sign_in_names.clone(),
+            ..Default::default()
+        },
+        Bucket::Hour,
+        GroupBy::Result,
+    )
+    .await?;
+    let suspicious = run(
+        ActivityQuery {
+            event_names: warning_names,
+            ..Default::default()
+        },
+        Bucket::Hour,
+        GroupBy::Result,
+    )
+    .await?;
+    let ips = run(ActivityQuery::default(), Bucket::Day, GroupBy::Ip).await?;
+    let failing = run(
+        ActivityQuery {
+            event_names: sign_in_names,
+            result: Some(Outcome::Failure),
+            ..Default::default()
+        },
+        Bucket::Day,
+        GroupBy::Actor,
+    )
+    .await?;
+
+    let buckets = by_category.buckets.len();
+    let hour0 = by_category.buckets.first().map_or(start_us, |b| b.start_us);
+    let cats = top(&by_category, usize::MAX)
+        .into_iter()
+        .map(|(k, _)| {
+            let s = series(&by_category, Some(&k));
+            (category_label(catalog, lang, &k), s)
+        })
+        .collect();
+    let cats = largest_five(cats, buckets);
+    let top_counted_from_us = [ips.counted_from_us, failing.counted_from_us]
+        .into_iter()
+        .flatten()
+        .max();
+    Ok(Charts {
+        per_hour: stacked_bars(hour0, buckets, zone, &cats, PALETTE, t("per_hour"), lang),
+        sign_ins: stacked_bars(
+            hour0,
+            buckets,
+            zone,
+            &[
+                (t("success").into(), series(&sign_ins, Some("success"))),
+                (t("failure").into(), series(&sign_ins, Some("failure"))),
+            ],
             &[GREEN, RED],
             t("sign_ins"),
             lang,
         ),
         suspicious: stacked_bars(
-            start_us,
-            hours,
-            &[(t("suspicious").into(), susp)],
+            hour0,
+            buckets,
+            zone,
+            &[(t("suspicious").into(), series(&suspicious, None))],
             &[AMBER],
             t("suspicious"),
             lang,
         ),
-        top_ips: top_bars(&top(ips, 10), t("top_ips"), t("none")),
-        top_failing: top_bars(&top(failing, 10), t("top_failing"), t("none")),
-    }
+        top_ips: top_bars(&top(&ips, 10), t("top_ips"), t("none")),
+        top_failing: top_bars(&top(&failing, 10), t("top_failing"), t("none")),
+        total: by_category.total,
+        top_counted_from_us,
+    })
 }
 
 pub async fn overview(
@@ -271,7 +338,7 @@ pub async fn overview(
     };
     let app = &console.app;
     let range = match Params::parse(raw.as_deref()).and_then(|p| {
-        p.only(&["range", "lang"])?;
+        p.only(&["range", "lang", "tz"])?;
         let r = p.bounded("range", 16)?.unwrap_or("24h").to_string();
         filters::preset_secs(&r)
             .map(|s| (r.clone(), s))
@@ -280,41 +347,32 @@ pub async fn overview(
         Ok(r) => r,
         Err(e) => return ctx.api_error(e),
     };
-    let end = app.service.now_us();
+    let end = app.service.now_us() + 1;
     let start = end - range.1 * 1_000_000;
     let tenant = &ctx.viewer().tenant;
-    let mut items: Vec<Activity> = Vec::new();
-    let mut q = ActivityQuery {
-        start_us: Some(start),
-        end_us: Some(end + 1),
-        limit: authtrail_model::query::MAX_PAGE,
-        ..Default::default()
+    let charts = match build(&app.service, tenant, ctx.lang, &ctx.zone, start, end).await {
+        Ok(c) => c,
+        Err(e) => return ctx.api_error(e),
     };
-    let mut capped = false;
-    loop {
-        let page = match app.service.list(tenant, &q).await {
-            Ok(p) => p,
-            Err(e) => return ctx.api_error(e.into()),
-        };
-        items.extend(page.items);
-        match page.next {
-            Some(_) if items.len() >= SCAN_BUDGET => {
-                capped = true;
-                break;
-            }
-            Some(p) => q.after = Some(p),
-            None => break,
-        }
+    let mut basis = i18n::text(ctx.lang, "all_events").replace("{n}", &charts.total.to_string());
+    if let Some(from) = charts.top_counted_from_us {
+        basis.push(' ');
+        basis.push_str(
+            &i18n::text(ctx.lang, "top_counted_from")
+                .replace("{n}", &TOP_BUDGET.to_string())
+                .replace(
+                    "{from}",
+                    &display::datetime(from, ctx.zone.offset(from), ctx.lang),
+                ),
+        );
     }
-    let charts = build(&app.catalog, ctx.lang, &items, start, end);
-    let basis = i18n::text(ctx.lang, if capped { "sampled" } else { "all_events" })
-        .replace("{n}", &items.len().to_string());
     ctx.render(
         &console,
         "overview.html",
         "overview",
         minijinja::context! {
             range => range.0, ranges => filters::ranges(ctx.lang, false), basis => basis,
+            zone_label => ctx.zone.label(end),
             per_hour => charts.per_hour, sign_ins => charts.sign_ins, suspicious => charts.suspicious,
             top_ips => charts.top_ips, top_failing => charts.top_failing,
         },

@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
-use time::UtcOffset;
 
 use super::i18n;
 use super::logs::{Row, row_from_activity};
@@ -75,25 +74,9 @@ pub async fn detail(
     let application = catalog.application(&a.application);
     let actor = a.body.actor.display().unwrap_or("").to_string();
     let first = a.body.events.first();
-    let def = first.and_then(|e| catalog.event(&a.application, &e.name));
     let key = first.map(|e| e.name.clone()).unwrap_or_default();
-    let name = def
-        .map(|d| d.names.get(lang).to_string())
-        .unwrap_or_else(|| key.clone());
-    let message = match (def, first) {
-        (Some(d), Some(e)) => authtrail_catalog::render(d.template.get(lang), "—", |p| {
-            if p == "actor" {
-                Some(if actor.is_empty() {
-                    "—".to_string()
-                } else {
-                    actor.clone()
-                })
-            } else {
-                e.param(p).map(|v| v.display())
-            }
-        }),
-        _ => name.clone(),
-    };
+    // The same wording as the list and the downloads.
+    let (name, message) = authtrail_formats::sheet::name_and_message(catalog, lang, &a);
     let t = |k: &str| i18n::text(lang, k).to_string();
     let mut fields = vec![
         Field {
@@ -103,12 +86,12 @@ pub async fn detail(
         },
         Field {
             label: t("time"),
-            value: display::datetime(a.time_us, UtcOffset::UTC, lang),
+            value: display::datetime(a.time_us, ctx.zone.offset(a.time_us), lang),
             time: Some(format_rfc3339(a.time_us, Precision::Micros)),
         },
         Field {
             label: t("received"),
-            value: display::datetime(a.received_us, UtcOffset::UTC, lang),
+            value: display::datetime(a.received_us, ctx.zone.offset(a.received_us), lang),
             time: Some(format_rfc3339(a.received_us, Precision::Micros)),
         },
         Field {
@@ -239,7 +222,7 @@ pub async fn detail(
                 .iter()
                 .filter(|r| r.unique_qualifier != a.unique_qualifier)
                 .take(20)
-                .map(|r| row_from_activity(catalog, lang, r))
+                .map(|r| row_from_activity(catalog, lang, &ctx.zone, r))
                 .collect(),
             Err(e) => return ctx.api_error(e.into()),
         },

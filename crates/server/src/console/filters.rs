@@ -7,7 +7,9 @@
 //! - `ip`: an address (an index lookup) or a CIDR block such as `203.0.113.0/24` (checked on the
 //!   rows, within the store's scan budget).
 //! - `range`: `1h`, `24h`, `7d` (the default), `30d`, or `custom` with `from`/`to`
-//!   (`YYYY-MM-DDTHH:MM`, UTC, as a `datetime-local` input sends them).
+//!   (`YYYY-MM-DDTHH:MM` as a `datetime-local` input sends them, in the viewer's zone `tz`); a
+//!   `from` or `to` makes the range custom whatever `range` says.
+//! - `tz`: the viewer's IANA time zone (read by the page context, `page::Zone`), default UTC.
 //! - `cursor`: the page token (the service's, as the native API's).
 
 use authtrail_catalog::{Catalog, Lang};
@@ -15,7 +17,6 @@ use authtrail_formats::display;
 use authtrail_model::query::IpFilter;
 use authtrail_model::{ActivityQuery, ActorFilter, Outcome};
 use serde::Serialize;
-use time::UtcOffset;
 
 use crate::error::ApiError;
 use crate::params::Params;
@@ -31,6 +32,7 @@ pub const KNOWN: &[&str] = &[
     "to",
     "cursor",
     "lang",
+    "tz",
 ];
 
 /// The filters as the form shows them back.
@@ -111,16 +113,23 @@ pub fn resolve_event(
 }
 
 /// Parses `YYYY-MM-DDTHH:MM[:SS]` (a `datetime-local` value) as UTC.
-fn local_utc(field: &str, v: &str) -> Result<i64, ApiError> {
-    display::parse_datetime_local(v, UtcOffset::UTC).map_err(|_| {
+/// A `datetime-local` value, read in the viewer's zone.
+fn local_time(field: &str, v: &str, tz: &jiff::tz::TimeZone) -> Result<i64, ApiError> {
+    display::parse_datetime_local_in(v, tz).map_err(|_| {
         ApiError::field(
             field,
-            format!("{v:?} is not a date and time (YYYY-MM-DDTHH:MM, UTC)"),
+            format!("{v:?} is not a date and time (YYYY-MM-DDTHH:MM)"),
         )
     })
 }
 
-pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed, ApiError> {
+/// The filters of `raw`; `from`/`to` are wall-clock times in `tz`, the viewer's zone.
+pub fn parse(
+    catalog: &Catalog,
+    now_us: i64,
+    tz: &jiff::tz::TimeZone,
+    raw: Option<&str>,
+) -> Result<Parsed, ApiError> {
     let p = Params::parse(raw)?;
     p.only(KNOWN)?;
     let get = |k: &str, max: usize| -> Result<String, ApiError> {
@@ -139,6 +148,11 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
         from: get("from", 32)?,
         to: get("to", 32)?,
     };
+    // A typed date is a custom range: nothing the viewer typed is ignored.
+    let mut form = form;
+    if !form.from.is_empty() || !form.to.is_empty() {
+        form.range = "custom".into();
+    }
     let mut query = ActivityQuery::default();
     let application = (!form.application.is_empty()).then(|| form.application.clone());
     if let Some(a) = &application {
@@ -177,10 +191,10 @@ pub fn parse(catalog: &Catalog, now_us: i64, raw: Option<&str>) -> Result<Parsed
     }
     if form.range == "custom" {
         let start = (!form.from.is_empty())
-            .then(|| local_utc("from", &form.from))
+            .then(|| local_time("from", &form.from, tz))
             .transpose()?;
         let end = (!form.to.is_empty())
-            .then(|| local_utc("to", &form.to))
+            .then(|| local_time("to", &form.to, tz))
             .transpose()?;
         if let (Some(s), Some(e)) = (start, end)
             && s >= e
@@ -310,7 +324,7 @@ mod tests {
             ),
             ("bogus=1", "bogus"),
         ] {
-            let e = parse(&c, 0, Some(q)).unwrap_err();
+            let e = parse(&c, 0, &jiff::tz::TimeZone::UTC, Some(q)).unwrap_err();
             assert_eq!(e.details()[0].field, field, "{q}");
         }
     }
@@ -318,9 +332,9 @@ mod tests {
     #[test]
     fn cidr_blocks_and_addresses_both_go_to_the_query() {
         let c = cat();
-        let p = parse(&c, 0, Some("ip=203.0.113.0/24")).unwrap();
+        let p = parse(&c, 0, &jiff::tz::TimeZone::UTC, Some("ip=203.0.113.0/24")).unwrap();
         assert!(matches!(p.query.ip, Some(IpFilter::Net(_))));
-        let p = parse(&c, 0, Some("ip=203.0.113.7")).unwrap();
+        let p = parse(&c, 0, &jiff::tz::TimeZone::UTC, Some("ip=203.0.113.7")).unwrap();
         assert!(matches!(p.query.ip, Some(IpFilter::Addr(_))));
     }
 }

@@ -61,7 +61,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("r_24h", "Last 24 hours", "過去 24 小時"),
     ("r_7d", "Last 7 days", "過去 7 天"),
     ("r_30d", "Last 30 days", "過去 30 天"),
-    ("r_custom", "Custom (UTC)", "自訂（UTC）"),
+    ("r_custom", "Custom", "自訂"),
     ("from", "From", "起"),
     ("to", "To", "迄"),
     ("apply", "Apply", "套用"),
@@ -79,6 +79,14 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "已檢查大量資料列，此頁提前結束；請繼續至下一頁。",
     ),
     ("live", "Live tail", "即時追蹤"),
+    ("time_zone", "Time zone", "時區"),
+    ("download_csv", "Download CSV", "下載 CSV"),
+    ("download_ndjson", "Download NDJSON", "下載 NDJSON"),
+    (
+        "download_cap",
+        "(the newest 100,000 matching events at most)",
+        "（最多為最新的 100,000 筆符合事件）",
+    ),
     (
         "live_on",
         "Live: new events appear at the top",
@@ -120,9 +128,9 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("top_failing", "Top failing accounts", "最常失敗的帳戶"),
     ("count", "Count", "次數"),
     (
-        "sampled",
-        "Based on the newest {n} events of the range.",
-        "依據此範圍內最新的 {n} 筆事件。",
+        "top_counted_from",
+        "The top lists count at most {n} events, here those from {from} on.",
+        "最常見清單最多計入 {n} 筆事件，此處為 {from} 之後的事件。",
     ),
     (
         "all_events",

@@ -9,10 +9,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
-use time::UtcOffset;
 
 use super::filters::{self, Parsed};
-use super::page::Ctx;
+use super::page::{Ctx, Zone};
 use super::routes::Console;
 
 /// Rows per console page.
@@ -34,7 +33,7 @@ pub struct Row {
     pub app_name: String,
 }
 
-pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
+pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activity) -> Row {
     let app = &a.application;
     let key = a
         .body
@@ -44,8 +43,8 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, a: &Activity) -> Row {
         .unwrap_or_default();
     Row {
         uq: a.unique_qualifier.to_string(),
-        // Readable without the script, which then localizes it in the viewer's zone.
-        time_label: display::datetime(a.time_us, UtcOffset::UTC, lang),
+        // In the viewer's zone (`tz=`); without one the script localizes it in the browser's.
+        time_label: display::datetime(a.time_us, zone.offset(a.time_us), lang),
         time: format_rfc3339(a.time_us, Precision::Micros),
         name: catalog
             .event(app, &key)
@@ -109,7 +108,12 @@ pub async fn logs(
         Err(r) => return r,
     };
     let app = &console.app;
-    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), raw.as_deref()) {
+    let parsed = match filters::parse(
+        &app.catalog,
+        app.clock.now_us(),
+        &ctx.zone.tz,
+        raw.as_deref(),
+    ) {
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),
     };
@@ -120,7 +124,7 @@ pub async fn logs(
     let rows: Vec<Row> = listed
         .items
         .iter()
-        .map(|a| row_from_activity(&app.catalog, ctx.lang, a))
+        .map(|a| row_from_activity(&app.catalog, ctx.lang, &ctx.zone, a))
         .collect();
     // Links keep every filter (and the language only if the URL chose one).
     let base: Vec<(&str, String)> = ctx
@@ -129,16 +133,17 @@ pub async fn logs(
         .filter(|(k, v)| k != "cursor" && !v.is_empty())
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let url = |extra: Option<(&'static str, String)>| {
+    let url_of = |path: &str, extra: Option<(&'static str, String)>| {
         let mut q = base.clone();
         q.extend(extra);
         let qs = query_string(&q);
         if qs.is_empty() {
-            "/console/logs".to_string()
+            path.to_string()
         } else {
-            format!("/console/logs?{qs}")
+            format!("{path}?{qs}")
         }
     };
+    let url = |extra| url_of("/console/logs", extra);
     let newest_uq = rows
         .first()
         .map(|r| r.uq.clone())
@@ -161,6 +166,10 @@ pub async fn logs(
             apps => filters::applications(&app.catalog, ctx.lang),
             ranges => filters::ranges(ctx.lang, true),
             tail_url => format!("/console/tail?{}", query_string(&tail_q)),
+            zone_label => ctx.zone.label(app.clock.now_us()),
+            // The downloads of the current filter, from its newest event.
+            csv_url => url_of("/console/logs.csv", None),
+            ndjson_url => url_of("/console/logs.ndjson", None),
         },
     )
 }

@@ -10,12 +10,14 @@
 //! - [`filters`]: the audit log's URL filters → the native list query.
 //! - [`logs`]: the audit log page; [`detail`]: the event detail page; [`tail`]: live tail (SSE).
 //! - [`charts`]: the overview page's server-rendered SVG charts.
+//! - [`export`]: `/console/logs.csv` and `/console/logs.ndjson`, the list as downloads.
 //! - [`i18n`]: the console's strings and language choice.
 //! - Accounts, sessions and their self-audit are `authtrail_service::users`; [`password`] is its
 //!   argon2 hashing.
 
 pub mod charts;
 pub mod detail;
+pub mod export;
 pub mod filters;
 pub mod i18n;
 pub mod logs;

@@ -1,17 +1,57 @@
 //! What every console page shares: language, viewer, rendering and error pages.
 
 use authtrail_catalog::Lang;
+use authtrail_formats::display;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::Environment;
+use time::UtcOffset;
 
 use super::i18n::{self, LANG_COOKIE};
 use super::routes::{Console, environment};
 use super::session::{self, Viewer};
 use crate::error::ApiError;
 
+/// The viewer's time zone: `tz=` in the URL (an IANA name), else UTC. Every time a page shows,
+/// every time its form reads and every chart bucket is in it.
+#[derive(Clone)]
+pub struct Zone {
+    pub name: String,
+    pub tz: jiff::tz::TimeZone,
+    /// True when the URL named it (links then carry it on).
+    pub chosen: bool,
+}
+
+impl Zone {
+    fn utc() -> Zone {
+        Zone {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+            chosen: false,
+        }
+    }
+
+    /// The zone's offset at `us`, for display.
+    pub fn offset(&self, us: i64) -> UtcOffset {
+        display::offset_in(&self.tz, us)
+    }
+
+    /// `Asia/Taipei (UTC+08:00)` at `us`; `UTC` alone.
+    pub fn label(&self, us: i64) -> String {
+        let off = display::zone(self.offset(us));
+        if self.name == off {
+            off
+        } else {
+            format!("{} ({off})", self.name)
+        }
+    }
+}
+
 pub struct Ctx {
     pub lang: Lang,
+    pub zone: Zone,
+    /// A `tz=` that is not an IANA zone: refused (naming `tz`) once the viewer is known.
+    zone_error: Option<String>,
     /// `Some` when `?lang=` chose the language: the response remembers it in a cookie.
     pub chosen: Option<Lang>,
     pub viewer: Option<Viewer>,
@@ -29,8 +69,33 @@ impl Ctx {
             .iter()
             .find(|(k, _)| k == "lang")
             .map(|(_, v)| v.as_str());
+        // An empty `tz=` (the form's field left blank) means no choice.
+        let (zone, zone_error) = match query.iter().find(|(k, v)| k == "tz" && !v.is_empty()) {
+            None => (Zone::utc(), None),
+            Some((_, name)) => match authtrail_service::aggregate::time_zone(name, "tz") {
+                Ok(tz) => (
+                    Zone {
+                        name: name.clone(),
+                        tz,
+                        chosen: true,
+                    },
+                    None,
+                ),
+                Err(e) => (
+                    Zone::utc(),
+                    Some(
+                        e.details()
+                            .first()
+                            .map(|d| d.message.clone())
+                            .unwrap_or_default(),
+                    ),
+                ),
+            },
+        };
         Ctx {
             lang: i18n::negotiate(q_lang, headers),
+            zone,
+            zone_error,
             chosen: q_lang.and_then(Lang::from_tag),
             viewer: None,
             path: String::new(),
@@ -50,7 +115,10 @@ impl Ctx {
         match session::viewer(&console.app, headers).await {
             Ok(Some(v)) => {
                 ctx.viewer = Some(v);
-                Ok(ctx)
+                match ctx.zone_error.take() {
+                    Some(m) => Err(ctx.api_error(ApiError::field("tz", m))),
+                    None => Ok(ctx),
+                }
             }
             Ok(None) => Err(Redirect::to("/console/login").into_response()),
             Err(e) => Err(ctx.api_error(e)),
@@ -89,6 +157,14 @@ impl Ctx {
             page => page,
             lang_en => self.lang_url(Lang::En),
             lang_zh => self.lang_url(Lang::ZhTw),
+            tz => self.zone.name,
+            tz_chosen => self.zone.chosen,
+            // For links between pages: `?tz=…` when the URL named a zone.
+            tz_query => if self.zone.chosen {
+                format!("?{}", form_urlencoded::Serializer::new(String::new()).append_pair("tz", &self.zone.name).finish())
+            } else {
+                String::new()
+            },
             ..extra
         };
         match console

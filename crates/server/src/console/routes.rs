@@ -11,7 +11,7 @@ use minijinja::Environment;
 
 use super::page::Ctx;
 use super::throttle::Throttle;
-use super::{charts, detail, logs, session, signin, tail};
+use super::{charts, detail, export, logs, session, signin, tail};
 use crate::state::AppState;
 
 /// What the console's handlers share.
@@ -91,6 +91,8 @@ pub fn router(app: AppState) -> Router {
         .route("/login", get(signin::login_form).post(signin::login))
         .route("/logout", post(signin::logout))
         .route("/logs", get(logs::logs))
+        .route("/logs.csv", get(export::csv))
+        .route("/logs.ndjson", get(export::ndjson))
         .route("/logs/{uq}", get(detail::detail))
         .route("/overview", get(charts::overview))
         .route("/tail", get(tail::tail))

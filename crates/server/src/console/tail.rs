@@ -39,7 +39,7 @@ pub async fn tail(
         Ok(x) => x,
         Err(e) => return ctx.api_error(e),
     };
-    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), Some(&rest)) {
+    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), &ctx.zone.tz, Some(&rest)) {
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),
     };
@@ -51,6 +51,7 @@ pub async fn tail(
     };
     let tenant = ctx.viewer().tenant.clone();
     let lang = ctx.lang;
+    let zone = ctx.zone.clone();
     let (store, catalog) = (app.store.clone(), app.catalog.clone());
     let env = console.clone();
     // Subscribed before the first read, so a commit between that read and the wait still wakes
@@ -59,12 +60,13 @@ pub async fn tail(
     let events = stream::unfold(
         (after, Vec::<Event>::new(), true, watch),
         move |(mut after, mut queue, mut more, mut watch)| {
-            let (store, catalog, tenant, live, env) = (
+            let (store, catalog, tenant, live, env, zone) = (
                 store.clone(),
                 catalog.clone(),
                 tenant.clone(),
                 live.clone(),
                 env.clone(),
+                zone.clone(),
             );
             async move {
                 loop {
@@ -93,7 +95,7 @@ pub async fn tail(
                     .iter()
                     .filter(|a| live.matches(a))
                     .filter_map(|a| {
-                        let row = row_from_activity(&catalog, lang, a);
+                        let row = row_from_activity(&catalog, lang, &zone, a);
                         let html = env
                             .env
                             .get_template("row.html")

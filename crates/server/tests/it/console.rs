@@ -19,23 +19,23 @@ use authtrail_server::console::password;
 use authtrail_server::router;
 use support::{Harness, NOW, activity};
 
-const PW: &str = "correct horse battery";
+pub(crate) const PW: &str = "correct horse battery";
 
-struct Browser {
+pub(crate) struct Browser {
     app: Router,
     cookies: Vec<(String, String)>,
     ip: SocketAddr,
-    headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -43,13 +43,13 @@ impl Page {
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').unwrap()].to_string()
     }
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
-    fn set_cookies(&self) -> Vec<String> {
+    pub(crate) fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -57,13 +57,13 @@ impl Page {
             .collect()
     }
     /// The `href` of the element with this id, unescaped.
-    fn href(&self, id: &str) -> Option<String> {
+    pub(crate) fn href(&self, id: &str) -> Option<String> {
         let at = self.body.find(&format!("id=\"{id}\""))?;
         let tag = self.body[..at].rfind('<')?;
         let h = self.body[tag..].find("href=\"")? + tag + 6;
         Some(unescape(self.body[h..].split('"').next()?))
     }
-    fn rows(&self) -> Vec<String> {
+    pub(crate) fn rows(&self) -> Vec<String> {
         self.body
             .match_indices("<tr data-uq=\"")
             .map(|(i, _)| {
@@ -79,7 +79,7 @@ fn unescape(s: &str) -> String {
 }
 
 impl Browser {
-    fn new(h: &Harness) -> Browser {
+    pub(crate) fn new(h: &Harness) -> Browser {
         Browser {
             app: router(h.state.clone()),
             cookies: Vec::new(),
@@ -88,7 +88,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
+    pub(crate) async fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Page {
         let mut req = Request::builder().method(method).uri(path);
         if !self.cookies.is_empty() {
             let c: Vec<String> = self
@@ -135,11 +135,11 @@ impl Browser {
         page
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.send("GET", path, None).await
     }
 
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Page {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
             s.append_pair(k, v);
@@ -147,7 +147,7 @@ impl Browser {
         self.send("POST", path, Some(s.finish())).await
     }
 
-    async fn sign_in(&mut self, user: &str, pw: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, user: &str, pw: &str) -> Page {
         let form = self.get("/console/login").await;
         let csrf = form.csrf();
         self.post(
@@ -158,7 +158,7 @@ impl Browser {
     }
 }
 
-async fn with_user(h: &Harness, name: &str, tenant: &str) {
+pub(crate) async fn with_user(h: &Harness, name: &str, tenant: &str) {
     let u = ConsoleUser {
         username: name.into(),
         tenant: Tenant::new(tenant).unwrap(),
@@ -196,7 +196,7 @@ async fn admin_events(h: &Harness, tenant: &str) -> Vec<(String, String, String,
         .collect()
 }
 
-async fn ingest(h: &Harness, items: Vec<serde_json::Value>) {
+pub(crate) async fn ingest(h: &Harness, items: Vec<serde_json::Value>) {
     let token = h.token(&["ingest"]).await;
     let (s, _) = h.post_json(&token, json!(items)).await;
     assert_eq!(s, StatusCode::OK);

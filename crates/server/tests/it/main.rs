@@ -1,8 +1,12 @@
 //! The server's integration tests, linked into one binary (one link, one process): each module
 //! drives the in-process router, or a real listener, the way a client would.
 
+mod aggregate;
 mod api;
 mod console;
+mod console_charts;
+mod console_export;
+mod console_zone;
 mod google;
 mod hostile;
 mod logto;

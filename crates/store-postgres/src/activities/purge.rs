@@ -1,7 +1,7 @@
 //! Retention. Months that lie entirely before the cut-off are detached and dropped whole: no
 //! row-by-row DELETE, no table bloat, no vacuum debt. The month holding the cut-off, the default
 //! partition and the side tables are trimmed in bounded batches, one short transaction each, so
-//! ingest goes on between them.
+//! ingest goes on between them. The per-minute counters follow last (`rollups::purge`).
 
 use authtrail_model::StoreError;
 use tokio_postgres::Client;
@@ -55,6 +55,8 @@ pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64,
     for table in ["event_ids", "activity_extra_events"] {
         delete_by_time(&client, table, before_us).await?;
     }
+    // Last, once the rows are gone: the counters of what is left.
+    crate::rollups::purge(&mut client, &tenants, before_us).await?;
     Ok(total)
 }
 

@@ -1,0 +1,163 @@
+//! Per-minute counters: the [`Aggregates`] capability (see `authtrail_model::aggregate`).
+//!
+//! `activity_rollup` holds one counter per (tenant, minute, first event name, result) and
+//! `activity_rollup_mixed` the number of extra event names per minute. Statement-level triggers
+//! of schema 3 (`schema.rs`) add to them from the rows each `COPY` or `INSERT` stores, in that
+//! statement: every writer keeps them, including a node of an older version during a rolling
+//! upgrade, and appends and restores need no code of their own. Writers of one tenant already
+//! queue on its row lock (`activities::write`), and the triggers upsert in key order, so the
+//! counters add no waiting and cannot deadlock. Purges drop whole months without touching rows,
+//! so [`purge`] trims the counters itself: minutes wholly before the cut-off are deleted and the
+//! minute holding it is counted again from the rows left, under the same tenant lock.
+
+use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::{Rollup, RollupCell};
+use authtrail_model::{BoxFuture, Outcome, Tenant};
+
+use crate::{PgStore, pg};
+
+/// Brings the counters in line with a purge of everything before `before_us`, tenant by tenant
+/// (one short transaction each, under the tenant lock, so no append of that tenant is half
+/// counted).
+pub(crate) async fn purge(
+    client: &mut tokio_postgres::Client,
+    tenants: &[i32],
+    before_us: i64,
+) -> Result<(), StoreError> {
+    let edge = floor_to(before_us, MINUTE_US);
+    for tid in tenants {
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[tid])
+            .await
+            .map_err(pg)?;
+        tx.execute(
+            "DELETE FROM activity_rollup WHERE tenant_id = $1 AND minute_us < $2",
+            &[tid, &(edge + MINUTE_US)],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "DELETE FROM activity_rollup_mixed WHERE tenant_id = $1 AND minute_us < $2",
+            &[tid, &(edge + MINUTE_US)],
+        )
+        .await
+        .map_err(pg)?;
+        // The minute holding the cut-off keeps its later rows: count them again.
+        tx.execute(
+            "INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
+             SELECT $1, $2, name_id, success, count(*) FROM activities
+             WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
+             GROUP BY name_id, success",
+            &[tid, &edge, &(edge + MINUTE_US)],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
+             SELECT $1, $2, count(*) FROM activity_extra_events
+             WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
+             HAVING count(*) > 0",
+            &[tid, &edge, &(edge + MINUTE_US)],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+    }
+    Ok(())
+}
+
+const CELLS: &str = "
+    SELECT r.minute_us - ((($4 + r.minute_us % $4)) % $4) AS slot, e.app, e.name, r.success,
+           sum(r.n)::bigint
+    FROM activity_rollup r JOIN event_names e ON e.id = r.name_id
+    WHERE r.tenant_id = $1 AND r.minute_us >= $2 AND r.minute_us < $3
+    GROUP BY slot, e.app, e.name, r.success";
+
+const MIXED_CELLS: &str = "
+    SELECT r.minute_us, e.app, e.name, r.success, r.n
+    FROM activity_rollup_mixed m
+    JOIN activity_rollup r ON r.tenant_id = m.tenant_id AND r.minute_us = m.minute_us
+    JOIN event_names e ON e.id = r.name_id
+    WHERE m.tenant_id = $1 AND m.minute_us >= $2 AND m.minute_us < $3";
+
+fn cell(r: &tokio_postgres::Row) -> RollupCell {
+    RollupCell {
+        slot_us: r.get(0),
+        application: r.get(1),
+        event_name: r.get(2),
+        result: if r.get::<_, bool>(3) {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+        n: r.get::<_, i64>(4).max(0) as u64,
+    }
+}
+
+async fn rollup(
+    store: &PgStore,
+    tenant: &Tenant,
+    start_us: i64,
+    end_us: i64,
+    slot_us: i64,
+) -> Result<Rollup, StoreError> {
+    let mut client = store.client().await?;
+    let Some(tid) = store.tenant_id(&client, tenant).await? else {
+        return Ok(Rollup::default());
+    };
+    // One snapshot for the three statements.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg)?;
+    let cells = tx
+        .query(CELLS, &[&tid, &start_us, &end_us, &slot_us])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(cell)
+        .collect();
+    let mixed_minutes: Vec<i64> = tx
+        .query(
+            "SELECT minute_us FROM activity_rollup_mixed
+             WHERE tenant_id = $1 AND minute_us >= $2 AND minute_us < $3 ORDER BY minute_us",
+            &[&tid, &start_us, &end_us],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mixed_cells = if mixed_minutes.is_empty() {
+        Vec::new()
+    } else {
+        tx.query(MIXED_CELLS, &[&tid, &start_us, &end_us])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(cell)
+            .collect()
+    };
+    tx.commit().await.map_err(pg)?;
+    Ok(Rollup {
+        cells,
+        mixed_minutes,
+        mixed_cells,
+    })
+}
+
+impl Aggregates for PgStore {
+    fn rollup<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        start_us: i64,
+        end_us: i64,
+        slot_us: i64,
+    ) -> BoxFuture<'a, Result<Rollup, StoreError>> {
+        Box::pin(rollup(self, tenant, start_us, end_us, slot_us))
+    }
+}

@@ -1,0 +1,99 @@
+//! Per-minute counters: the [`Aggregates`] capability. Triggers of schema 4 (`schema.rs`) keep
+//! `activity_rollup` and `activity_rollup_mixed` in step with `activities` and
+//! `activity_extra_events` inside the statement that changes them, so appends (the writer),
+//! restores and purges need no code of their own. Reads sum the counters per slot in SQL, in
+//! one read transaction, so cells and mixed minutes come from one snapshot.
+
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::{Rollup, RollupCell};
+use authtrail_model::{BoxFuture, Outcome, Tenant};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::SqliteStore;
+use crate::errors::backend;
+
+const CELLS: &str = "
+    SELECT r.minute_us - (((r.minute_us % ?4) + ?4) % ?4) AS slot, e.app, e.name, r.result,
+           sum(r.n)
+    FROM activity_rollup r JOIN event_names e ON e.id = r.event_id
+    WHERE r.tenant_id = ?1 AND r.minute_us >= ?2 AND r.minute_us < ?3
+    GROUP BY slot, r.event_id, r.result";
+
+const MIXED_CELLS: &str = "
+    SELECT r.minute_us, e.app, e.name, r.result, r.n
+    FROM activity_rollup_mixed m
+    JOIN activity_rollup r ON r.tenant_id = m.tenant_id AND r.minute_us = m.minute_us
+    JOIN event_names e ON e.id = r.event_id
+    WHERE m.tenant_id = ?1 AND m.minute_us >= ?2 AND m.minute_us < ?3";
+
+fn rollup(
+    conn: &Connection,
+    tenant: &Tenant,
+    start_us: i64,
+    end_us: i64,
+    slot_us: i64,
+) -> Result<Rollup, StoreError> {
+    // A read transaction: the three statements see one snapshot.
+    conn.execute_batch("BEGIN").map_err(backend)?;
+    let read = || -> rusqlite::Result<Rollup> {
+        let Some(tid): Option<i64> = conn
+            .prepare_cached("SELECT id FROM tenants WHERE name = ?1")?
+            .query_row([tenant.as_str()], |r| r.get(0))
+            .optional()?
+        else {
+            return Ok(Rollup::default());
+        };
+        let cell = |r: &rusqlite::Row<'_>| -> rusqlite::Result<RollupCell> {
+            Ok(RollupCell {
+                slot_us: r.get(0)?,
+                application: r.get(1)?,
+                event_name: r.get(2)?,
+                result: if r.get::<_, i64>(3)? == 1 {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                n: r.get::<_, i64>(4)?.max(0) as u64,
+            })
+        };
+        let cells = conn
+            .prepare_cached(CELLS)?
+            .query_map(params![tid, start_us, end_us, slot_us], cell)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mixed_minutes = conn
+            .prepare_cached(
+                "SELECT minute_us FROM activity_rollup_mixed
+                 WHERE tenant_id = ?1 AND minute_us >= ?2 AND minute_us < ?3 ORDER BY minute_us",
+            )?
+            .query_map(params![tid, start_us, end_us], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let mixed_cells = if mixed_minutes.is_empty() {
+            Vec::new()
+        } else {
+            conn.prepare_cached(MIXED_CELLS)?
+                .query_map(params![tid, start_us, end_us], cell)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        Ok(Rollup {
+            cells,
+            mixed_minutes,
+            mixed_cells,
+        })
+    };
+    let out = read();
+    let _ = conn.execute_batch("COMMIT");
+    out.map_err(backend)
+}
+
+impl Aggregates for SqliteStore {
+    fn rollup<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        start_us: i64,
+        end_us: i64,
+        slot_us: i64,
+    ) -> BoxFuture<'a, Result<Rollup, StoreError>> {
+        let tenant = tenant.clone();
+        Box::pin(self.read(move |c| rollup(c, &tenant, start_us, end_us, slot_us)))
+    }
+}
