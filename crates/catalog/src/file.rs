@@ -28,6 +28,8 @@ struct AppDoc {
     name: String,
     #[serde(default = "default_extra")]
     extra_parameters: String,
+    /// The event an unrecognised name is stored as, its name kept as the parameter `key`.
+    unknown_event: Option<String>,
     names: Localized,
 }
 
@@ -219,6 +221,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
     Ok(Application {
         name: app.name,
         extra_parameters,
+        unknown_event: app.unknown_event,
         names: app.names,
         types,
         parameters,
@@ -251,12 +254,36 @@ pub(crate) fn merge(
         }
         existing.parameters.insert(name, p);
     }
+    if more.unknown_event.is_some() {
+        return Err(err(
+            file,
+            format!(
+                "unknown_event is set by the file that begins {}, not by one that extends it",
+                existing.name
+            ),
+        ));
+    }
     existing.events.extend(more.events);
     Ok(())
 }
 
 /// Checks the cross-references of a complete application and builds its name/alias index.
 pub(crate) fn index(app: &mut Application) -> Result<(), String> {
+    if let Some(unknown) = &app.unknown_event {
+        if !app.events.iter().any(|e| &e.name == unknown) {
+            return Err(format!(
+                "unknown_event {unknown:?} is not an event of {}",
+                app.name
+            ));
+        }
+        // The original name is kept as a parameter the event does not declare.
+        if app.extra_parameters != ExtraParameters::Allow {
+            return Err(format!(
+                "unknown_event needs extra_parameters = \"allow\" ({} keeps the name as `key`)",
+                app.name
+            ));
+        }
+    }
     let mut lookup = HashMap::new();
     for (i, e) in app.events.iter().enumerate() {
         if !is_event_name(&e.name) {

@@ -161,6 +161,9 @@ pub struct EventDef {
 pub struct Application {
     pub name: String,
     pub extra_parameters: ExtraParameters,
+    /// The event an unrecognised name is stored as (Logto's `Unknown`), the name kept as the
+    /// parameter [`UNKNOWN_KEY_PARAMETER`]; `None`: an unrecognised name is refused.
+    pub unknown_event: Option<String>,
     pub names: Localized,
     pub types: Vec<EventType>,
     pub parameters: BTreeMap<String, ParamDef>,
@@ -169,7 +172,16 @@ pub struct Application {
     lookup: HashMap<String, usize>,
 }
 
+/// The parameter that keeps the name an activity arrived with when it is stored as its
+/// application's unknown event.
+pub const UNKNOWN_KEY_PARAMETER: &str = "key";
+
 impl Application {
+    /// The event an unrecognised name is stored as, if this application keeps such names.
+    pub fn unknown_event(&self) -> Option<&EventDef> {
+        self.unknown_event.as_deref().and_then(|n| self.event(n))
+    }
+
     /// Resolves a canonical name or an alias.
     pub fn event(&self, name: &str) -> Option<&EventDef> {
         self.lookup.get(name).map(|&i| &self.events[i])

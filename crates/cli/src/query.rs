@@ -78,14 +78,21 @@ fn query_from(service: &Service, args: &Args) -> Result<ActivityQuery, ServiceEr
         .as_deref()
         .map(|a| application(catalog, a, "--application"))
         .transpose()?;
-    let event_names = match &args.event {
+    let events = match &args.event {
         Some(e) => resolve_events(catalog, app.as_deref(), e, "--event")?,
-        None => Vec::new(),
+        None => Default::default(),
     };
-    let filters = match &args.filters {
-        Some(f) => parse_filters(catalog, app.as_deref(), &event_names, f, "--filters")?,
-        None => Vec::new(),
-    };
+    let event_names = events.names;
+    let mut filters = events.filters;
+    if let Some(f) = &args.filters {
+        filters.extend(parse_filters(
+            catalog,
+            app.as_deref(),
+            &event_names,
+            f,
+            "--filters",
+        )?);
+    }
     let time = |v: &Option<String>, flag: &str| {
         v.as_deref()
             .map(|t| parse_rfc3339(t).map_err(|m| ServiceError::field(flag, m)))

@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use authtrail_catalog::{Application, Catalog, EventDef, ExtraParameters, ParamKind, ResultHint};
+use authtrail_catalog::{
+    Application, Catalog, EventDef, ExtraParameters, ParamKind, ResultHint, UNKNOWN_KEY_PARAMETER,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -540,15 +542,21 @@ impl Walker {
             return None;
         };
         let name = self.string(&path.key("name"), name, 128)?;
-        let Some(def) = app.event(&name) else {
-            self.fail(
-                &path.key("name"),
-                format!(
-                    "{name:?} is not an event of application {:?} in the catalogue",
-                    app.name
-                ),
-            );
-            return None;
+        // A name the catalogue does not know is stored as the application's unknown event (if it
+        // has one), the name kept as the `key` parameter: nothing that arrived is refused or lost.
+        let (def, arrived_as) = match (app.event(&name), app.unknown_event()) {
+            (Some(def), _) => (def, None),
+            (None, Some(unknown)) => (unknown, Some(name)),
+            (None, None) => {
+                self.fail(
+                    &path.key("name"),
+                    format!(
+                        "{name:?} is not an event of application {:?} in the catalogue",
+                        app.name
+                    ),
+                );
+                return None;
+            }
         };
         if let Some(t) = self.opt_string(path, m, "type", 128)
             && t != def.event_type
@@ -579,6 +587,14 @@ impl Walker {
                     }
                 }
             }
+        }
+        if let Some(key) = arrived_as
+            && !parameters.iter().any(|p| p.name == UNKNOWN_KEY_PARAMETER)
+        {
+            parameters.push(Parameter {
+                name: UNKNOWN_KEY_PARAMETER.to_string(),
+                value: ParamValue::Str(key),
+            });
         }
         Some((
             Event {

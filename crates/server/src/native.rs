@@ -60,20 +60,21 @@ pub(crate) fn conditions(service: &Service, p: &Params) -> Result<ActivityQuery,
         .bounded("application", 64)?
         .map(|a| application(catalog, a, "application"))
         .transpose()?;
-    let event_names = match p.bounded("eventName", 2048)? {
+    let events = match p.bounded("eventName", 2048)? {
         Some(raw) => resolve_events(catalog, application.as_deref(), raw, "eventName")?,
-        None => Vec::new(),
+        None => Default::default(),
     };
-    let filters = match p.get("filters") {
-        Some(raw) => parse_filters(
+    let event_names = events.names;
+    let mut filters = events.filters;
+    if let Some(raw) = p.get("filters") {
+        filters.extend(parse_filters(
             catalog,
             application.as_deref(),
             &event_names,
             raw,
             "filters",
-        )?,
-        None => Vec::new(),
-    };
+        )?);
+    }
     let result = match p.get("result") {
         None => None,
         Some(r) => Some(Outcome::parse(r).ok_or_else(|| {

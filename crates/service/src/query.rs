@@ -2,7 +2,7 @@
 //! in any spelling of the catalogue, and Google's `filters` checked against parameter types.
 //! Every front end resolves names here; each problem names the caller's field.
 
-use authtrail_catalog::{Catalog, ParamKind};
+use authtrail_catalog::{Catalog, ParamKind, UNKNOWN_KEY_PARAMETER};
 use authtrail_model::filters::{self, ParamFilter};
 
 use crate::error::ServiceError;
@@ -18,16 +18,41 @@ pub fn application(catalog: &Catalog, app: &str, field: &str) -> Result<String, 
     }
 }
 
+/// The events a list of names selects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventSelection {
+    /// Canonical event names.
+    pub names: Vec<String>,
+    /// Conditions that come with them: a name no catalogue knows selects its application's
+    /// unknown event where the `key` parameter is that name (how it was stored).
+    pub filters: Vec<ParamFilter>,
+}
+
+impl EventSelection {
+    /// Puts the selection into `q` (its names, and its conditions beside any others).
+    pub fn apply(self, q: &mut authtrail_model::ActivityQuery) {
+        q.event_names = self.names;
+        q.filters.extend(self.filters);
+    }
+}
+
 /// Resolves comma-separated event names (any spelling) to canonical names, within `app` when
-/// given.
+/// given. A name the catalogue does not know is found where it was stored: as the unknown event
+/// of an application that keeps unknown names (Logto's `Unknown`), under the parameter `key`.
+/// Such a name can only be asked for alone (its condition would apply to the others too).
 pub fn resolve_events(
     catalog: &Catalog,
     app: Option<&str>,
     raw: &str,
     field: &str,
-) -> Result<Vec<String>, ServiceError> {
-    let mut out = Vec::new();
-    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+) -> Result<EventSelection, ServiceError> {
+    let names: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut out = EventSelection::default();
+    for &name in &names {
         let found: Vec<String> = match app {
             Some(a) => catalog
                 .event(a, name)
@@ -40,21 +65,62 @@ pub fn resolve_events(
                 .collect(),
         };
         if found.is_empty() {
-            let scope = app
-                .map(|a| format!("application {a:?}"))
-                .unwrap_or_else(|| "any application".into());
-            return Err(ServiceError::field(
-                field,
-                format!("{name:?} is not an event of {scope} in the catalogue"),
-            ));
+            return unknown(catalog, app, name, names.len(), field);
         }
         for f in found {
-            if !out.contains(&f) {
-                out.push(f);
+            if !out.names.contains(&f) {
+                out.names.push(f);
             }
         }
     }
     Ok(out)
+}
+
+/// The selection of a name no catalogue knows, or the refusal naming `field`.
+fn unknown(
+    catalog: &Catalog,
+    app: Option<&str>,
+    name: &str,
+    asked: usize,
+    field: &str,
+) -> Result<EventSelection, ServiceError> {
+    let keeping: Vec<String> = catalog
+        .applications()
+        .filter(|a| app.is_none_or(|x| a.name == x))
+        .filter_map(|a| a.unknown_event().map(|e| e.name.clone()))
+        .collect();
+    let scope = app
+        .map(|a| format!("application {a:?}"))
+        .unwrap_or_else(|| "any application".into());
+    // Only names as they can arrive: the same characters the catalogue allows.
+    let plausible = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if keeping.is_empty() || !plausible {
+        return Err(ServiceError::field(
+            field,
+            format!("{name:?} is not an event of {scope} in the catalogue"),
+        ));
+    }
+    if asked > 1 {
+        return Err(ServiceError::field(
+            field,
+            format!(
+                "{name:?} is not in the catalogue (it is stored as {}); ask for a name the catalogue does not know alone",
+                keeping.join(", ")
+            ),
+        ));
+    }
+    Ok(EventSelection {
+        names: keeping,
+        filters: vec![ParamFilter {
+            name: UNKNOWN_KEY_PARAMETER.to_string(),
+            op: filters::Op::Eq,
+            value: name.to_string(),
+        }],
+    })
 }
 
 /// Parses a `filters` value and checks it against the catalogue: each clause's value must fit the
@@ -111,11 +177,25 @@ mod tests {
     fn names_resolve_and_mistakes_name_their_field() {
         let c = Catalog::builtin().unwrap();
         assert_eq!(
-            resolve_events(&c, Some("login"), "login_failure", "eventName").unwrap(),
+            resolve_events(&c, Some("login"), "login_failure", "eventName")
+                .unwrap()
+                .names,
             vec!["login_failure"]
         );
-        let e = resolve_events(&c, None, "nope", "logKey").unwrap_err();
-        assert_eq!(e.details()[0].field, "logKey");
+        // Google's vocabulary is closed: an unknown name is a mistake.
+        let e = resolve_events(&c, Some("login"), "nope", "eventName").unwrap_err();
+        assert_eq!(e.details()[0].field, "eventName");
+        // Logto keeps unknown keys as Unknown, found again by the key they arrived with.
+        for app in [None, Some("logto")] {
+            let s = resolve_events(&c, app, "Custom.Key", "logKey").unwrap();
+            assert_eq!(s.names, vec!["Unknown"]);
+            assert_eq!(s.filters[0].to_string(), "key==Custom.Key");
+        }
+        // Alone only; and only names that could have arrived.
+        for raw in ["Custom.Key,RevokeToken", "no pe", "a==b"] {
+            let e = resolve_events(&c, None, raw, "logKey").unwrap_err();
+            assert_eq!(e.details()[0].field, "logKey", "{raw}");
+        }
         let e = application(&c, "nope", "application").unwrap_err();
         assert_eq!(e.details()[0].field, "application");
         let e =

@@ -106,16 +106,17 @@ async fn list_inner(
         q.actor = Some(ActorFilter::from_key(&user_key));
     }
     if let Some(raw) = p.bounded("eventName", 128)? {
-        q.event_names = resolve_events(service.catalog(), Some(&app), raw, "eventName")?;
+        resolve_events(service.catalog(), Some(&app), raw, "eventName")?.apply(&mut q);
     }
     if let Some(raw) = p.get("filters") {
-        q.filters = parse_filters(
+        let more = parse_filters(
             service.catalog(),
             Some(&app),
             &q.event_names,
             raw,
             "filters",
         )?;
+        q.filters.extend(more);
     }
     q.ip = p.ip("actorIpAddress")?.map(authtrail_model::IpFilter::Addr);
     q.start_us = p.time("startTime")?;

@@ -90,10 +90,11 @@ fn query_from(state: &AppState, p: &Params) -> Result<ActivityQuery, LogtoError>
         .map(|a| application(&state.catalog, a, "application"))
         .transpose()?;
     let app = application.as_deref();
-    let mut event_names = match p.bounded("logKey", 256)? {
+    let events = match p.bounded("logKey", 256)? {
         Some(k) => resolve_events(&state.catalog, app, k, "logKey")?,
-        None => Vec::new(),
+        None => Default::default(),
     };
+    let mut event_names = events.names;
     if let Some(prefix) = p.bounded("keyPrefix", 128)? {
         let mut matched: Vec<String> = state
             .catalog
@@ -159,6 +160,8 @@ fn query_from(state: &AppState, p: &Params) -> Result<ActivityQuery, LogtoError>
         // Inclusive, as Logto's since 1.42.0: everything up to the end of that millisecond.
         end_us: end.map(|ms| (ms + 1) * 1000),
         client_application_id: p.bounded("applicationId", 320)?.map(str::to_string),
+        // A key the catalogue does not know: its Unknown rows whose `key` is that key.
+        filters: events.filters,
         ..ActivityQuery::default()
     })
 }

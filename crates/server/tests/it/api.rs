@@ -477,7 +477,8 @@ async fn bad_query_parameters_name_the_parameter() {
         ),
         ("result=meh", "result"),
         ("application=nope", "application"),
-        ("eventName=not_an_event", "eventName"),
+        ("application=login&eventName=not_an_event", "eventName"),
+        ("eventName=not%20an%20event", "eventName"),
         (
             "application=login&eventName=Interaction.Create",
             "eventName",

@@ -323,7 +323,13 @@ async fn every_bad_query_answers_logtos_error_naming_the_field() {
             "log.invalid_time_window",
             "start_time",
         ),
-        ("?logKey=No.Such.Key", "guard.invalid_input", "logKey"),
+        // An unregistered key is found where it was stored (as Unknown), but only alone.
+        (
+            "?logKey=No.Such.Key,RevokeToken",
+            "guard.invalid_input",
+            "logKey",
+        ),
+        ("?logKey=No%20Such%20Key", "guard.invalid_input", "logKey"),
         ("?keyPrefix=Zzz", "guard.invalid_input", "keyPrefix"),
         ("?keyPrefix=I", "guard.invalid_input", "keyPrefix"),
         ("?enableCap=yes", "guard.invalid_input", "enableCap"),
@@ -498,3 +504,53 @@ async fn another_tenant_sees_nothing() {
 }
 
 mod webhook;
+
+/// Issue #19: a key the catalogue does not know arrives the same way everywhere — through
+/// Logto's batch endpoint and through the native API — is stored as `Unknown` with the key it
+/// arrived with, and is found again by that key in every API.
+#[tokio::test]
+async fn unknown_keys_are_stored_the_same_way_and_found_by_their_own_key() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let key = "Interaction.SignIn.Verification.Quantum.Submit";
+    let log = json!([{"id": "q1", "key": key, "createdAt": NOW / 1000 - 5000,
+                      "payload": {"key": key, "result": "Success"}}]);
+    let (s, b) = post_logs(&h, &tok, &log).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let native = json!([{"id": {"applicationName": "logto"}, "events": [{"name": key}]}]);
+    let (s, b) = h.post_json(&tok, native).await;
+    assert_eq!(s, StatusCode::OK, "the native API stores it too: {b}");
+    // Something else unknown, which a search for `key` must not find.
+    let other =
+        json!([{"id": {"applicationName": "logto"}, "events": [{"name": "Other.Unknown.Key"}]}]);
+    assert_eq!(h.post_json(&tok, other).await.0, StatusCode::OK);
+
+    let (_, v, _) = logs(&h, &tok, &format!("?logKey={key}")).await;
+    let found: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        found,
+        [key, key],
+        "Logto's API gives the key back as it came: {v}"
+    );
+    let (s, v) = h
+        .get(
+            &tok,
+            &format!("/v1/activities?application=logto&eventName={key}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["items"][0]["events"][0]["name"], "Unknown");
+    // Google's vocabulary stays closed, and an unknown key can only be asked for alone.
+    let (s, v) = h
+        .get(&tok, "/v1/activities?application=login&eventName=Quantum")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _, _) = logs(&h, &tok, &format!("?logKey={key},RevokeToken")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
