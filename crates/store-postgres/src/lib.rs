@@ -15,11 +15,13 @@
 //!
 //! Map, one file per capability: [`activities`] (the activity log: reads, writes, partitions,
 //! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
-//! across nodes through LISTEN/NOTIFY); plus [`schema`] (migrations) and [`errors`].
+//! across nodes through LISTEN/NOTIFY), [`log_tree`] (the transparency log's tree and
+//! checkpoints); plus [`schema`] (migrations) and [`errors`].
 
 mod activities;
 mod console;
 mod errors;
+mod log_tree;
 mod notify;
 mod schema;
 mod secrets;

@@ -8,11 +8,13 @@
 //!
 //! Map, one file per capability: [`activities`] (the activity log: queries, the writer, body
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
-//! wake-ups); plus [`schema`] (migrations, connection settings) and [`errors`].
+//! wake-ups), [`log_tree`] (the transparency log's tree and checkpoints); plus [`schema`]
+//! (migrations, connection settings) and [`errors`].
 
 mod activities;
 mod console;
 mod errors;
+mod log_tree;
 mod notify;
 mod schema;
 mod secrets;

@@ -97,6 +97,27 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX activities_result;
     CREATE INDEX activities_failure ON activities (tenant_id, time_us, seq) WHERE result = 0;
     "#,
+    // 4: the transparency log (log_tree.rs): each tenant's Merkle tree as the hashes of its full
+    // subtrees, its size, and its latest signed checkpoint. Apart from `activities`, so that a
+    // purge never touches them.
+    r#"
+    CREATE TABLE log_trees (
+        tenant_id INTEGER PRIMARY KEY,
+        size      INTEGER NOT NULL               -- leaves hashed: uniqueQualifiers 1..=size
+    );
+    CREATE TABLE log_nodes (
+        tenant_id INTEGER NOT NULL,
+        level     INTEGER NOT NULL,              -- 0 for leaves
+        idx       INTEGER NOT NULL,              -- covers leaves idx << level .. (idx + 1) << level
+        hash      BLOB NOT NULL,                 -- SHA-256
+        PRIMARY KEY (tenant_id, level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_checkpoints (
+        tenant_id INTEGER PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        note      TEXT NOT NULL                  -- the C2SP signed note
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

@@ -8,12 +8,13 @@
 //! | [`secrets`] | [`SecretStore`] | server secrets and tenants' named secrets |
 //! | [`console`] | [`ConsoleStore`] | console users and sessions |
 //! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
+//! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes) and latest signed checkpoint |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
 //! `use authtrail_model::store::prelude::*;`.
 //!
-//! **Capabilities to come** (push deliveries and their cursors, verifiable checkpoints) each get
+//! **Capabilities to come** (push deliveries and their cursors) each get
 //! a file here with their own trait, are added to [`Store`]'s supertraits and to the [`prelude`],
 //! get a file per engine named for what it stores, and a module of the conformance suite.
 //!
@@ -26,6 +27,7 @@ use std::pin::Pin;
 pub mod activity_log;
 pub mod console;
 mod error;
+pub mod log_tree;
 pub mod notify;
 pub mod secrets;
 pub mod tokens;
@@ -33,6 +35,7 @@ pub mod tokens;
 pub use activity_log::{ActivityLog, Count, Receipt};
 pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
 pub use error::{Source, StoreError, StoreErrorKind};
+pub use log_tree::{LogTree, SignedCheckpoint, TreeNode};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use tokens::{Scope, TokenRecord, TokenStore};
@@ -41,14 +44,20 @@ pub use tokens::{Scope, TokenRecord, TokenStore};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every capability at once: what the server and the CLI hold as `Arc<dyn Store>`.
-pub trait Store: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+pub trait Store:
+    ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + LogTree
+{
+}
 
-impl<T> Store for T where T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier {}
+impl<T> Store for T where
+    T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + LogTree
+{
+}
 
 /// The store traits, so that their methods can be called on an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        ActivityLog, CommitNotifier, ConsoleStore, SecretStore, Store, StoreError, StoreErrorKind,
-        TokenStore,
+        ActivityLog, CommitNotifier, ConsoleStore, LogTree, SecretStore, Store, StoreError,
+        StoreErrorKind, TokenStore,
     };
 }
