@@ -76,6 +76,7 @@ macro_rules! conformance_tests {
             racing_growers_one_wins_the_other_is_refused,
             checkpoints_only_move_forward,
             purge_leaves_the_tree_and_checkpoint,
+            event_ids_lead_to_their_sequence_number,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

@@ -133,3 +133,32 @@ pub async fn purge_leaves_the_tree_and_checkpoint(store: Arc<dyn Store>) {
     );
     assert_eq!(store.checkpoint(&t).await.unwrap(), Some(cp(4)));
 }
+
+pub async fn event_ids_lead_to_their_sequence_number(store: Arc<dyn Store>) {
+    let (t, u) = (tenant("Le"), tenant("Leu"));
+    let with_id = |x: &Tenant, id: &str, secs| {
+        let mut a = login(x, "a@x.io", secs);
+        a.body.event_id = Some(id.to_string());
+        a
+    };
+    store
+        .append(
+            &t,
+            vec![
+                with_id(&t, "e-1", 1),
+                login(&t, "a@x.io", 2),
+                with_id(&t, "e-3", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    store.append(&u, vec![with_id(&u, "e-9", 1)]).await.unwrap();
+    assert_eq!(store.event_sequence(&t, "e-1").await.unwrap(), Some(1));
+    assert_eq!(store.event_sequence(&t, "e-3").await.unwrap(), Some(3));
+    assert_eq!(
+        store.event_sequence(&t, "e-9").await.unwrap(),
+        None,
+        "another tenant's"
+    );
+    assert_eq!(store.event_sequence(&u, "e-9").await.unwrap(), Some(1));
+}

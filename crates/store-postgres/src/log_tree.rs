@@ -116,6 +116,25 @@ async fn nodes(
         .collect()
 }
 
+async fn event_sequence(
+    store: &PgStore,
+    tenant: &Tenant,
+    event_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(None);
+    };
+    let row = c
+        .query_opt(
+            "SELECT seq FROM event_ids WHERE tenant_id = $1 AND event_id = $2",
+            &[&tid, &event_id],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 async fn checkpoint(
     store: &PgStore,
     tenant: &Tenant,
@@ -182,6 +201,14 @@ impl LogTree for PgStore {
         ids: Vec<(u8, u64)>,
     ) -> BoxFuture<'a, Result<Vec<TreeNode>, StoreError>> {
         Box::pin(nodes(self, tenant, ids))
+    }
+
+    fn event_sequence<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+        Box::pin(event_sequence(self, tenant, event_id))
     }
 
     fn checkpoint<'a>(

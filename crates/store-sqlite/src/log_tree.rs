@@ -104,6 +104,19 @@ fn nodes(c: &Connection, tenant: &Tenant, ids: &[(u8, u64)]) -> Result<Vec<TreeN
     Ok(out)
 }
 
+fn event_sequence(
+    c: &Connection,
+    tenant: &Tenant,
+    event_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let Some(tid) = tenant_id(c, tenant)? else {
+        return Ok(None);
+    };
+    c.prepare_cached("SELECT seq FROM activities WHERE tenant_id = ?1 AND source_id = ?2")
+        .and_then(|mut s| s.query_row(params![tid, event_id], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
 fn checkpoint(c: &Connection, tenant: &Tenant) -> Result<Option<SignedCheckpoint>, StoreError> {
     let Some(tid) = tenant_id(c, tenant)? else {
         return Ok(None);
@@ -167,6 +180,15 @@ impl LogTree for SqliteStore {
     ) -> BoxFuture<'a, Result<Vec<TreeNode>, StoreError>> {
         let tenant = tenant.clone();
         Box::pin(self.read(move |c| nodes(c, &tenant, &ids)))
+    }
+
+    fn event_sequence<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+        let (tenant, event_id) = (tenant.clone(), event_id.to_string());
+        Box::pin(self.read(move |c| event_sequence(c, &tenant, &event_id)))
     }
 
     fn checkpoint<'a>(

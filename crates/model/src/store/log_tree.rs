@@ -48,6 +48,14 @@ pub trait LogTree: Send + Sync + 'static {
         ids: Vec<(u8, u64)>,
     ) -> BoxFuture<'a, Result<Vec<TreeNode>, StoreError>>;
 
+    /// The uniqueQualifier (leaf index + 1) of the tenant's activity with this producer
+    /// `eventId`, if one is stored: inclusion proofs are asked for by eventId too.
+    fn event_sequence<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+
     /// The tenant's latest signed checkpoint.
     fn checkpoint<'a>(
         &'a self,
