@@ -4,6 +4,7 @@
 //!
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
+//! - [`log`]: the transparency log: checkpoint, verifier key, inclusion and consistency proofs.
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
@@ -21,6 +22,7 @@ pub mod error;
 pub mod google;
 pub mod ingest;
 pub mod listen;
+pub mod log;
 pub mod logto;
 pub mod metrics;
 pub mod native;
@@ -79,6 +81,10 @@ pub const ROUTES: &[Route] = &[
     route!(post "/api/logs" => logto::ingest::post_logs),
     route!(get "/api/logs/{id}" => logto::list::get_log),
     route!(post "/v1/logto/webhook" => logto::webhook::post_webhook),
+    route!(get "/v1/log/checkpoint" => log::get_checkpoint),
+    route!(get "/v1/log/key" => log::get_key),
+    route!(get "/v1/log/proof/inclusion" => log::get_inclusion),
+    route!(get "/v1/log/proof/consistency" => log::get_consistency),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.

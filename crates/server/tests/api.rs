@@ -2,6 +2,7 @@
 //! store, including every bad-input path. Each bad request must answer a clear status with a JSON
 //! body naming the field, and must leave nothing stored.
 
+mod log;
 mod support;
 
 use axum::http::StatusCode;

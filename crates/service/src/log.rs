@@ -196,12 +196,22 @@ impl Service {
         Ok(out)
     }
 
-    /// `tenant`'s latest signed checkpoint; `NotFound` before the first one.
+    /// `tenant`'s latest signed checkpoint. Before the first is stored, the checkpoint of the
+    /// empty tree, signed on the spot: it commits to nothing, so every later checkpoint is
+    /// consistent with it (and Ed25519 signs it with the same bytes each time).
     pub async fn log_checkpoint(&self, tenant: &Tenant) -> Result<SignedCheckpoint, ServiceError> {
-        self.store()
-            .checkpoint(tenant)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("no checkpoint has been signed yet".into()))
+        if let Some(cp) = self.store().checkpoint(tenant).await? {
+            return Ok(cp);
+        }
+        let empty = Checkpoint {
+            origin: self.log_origin(tenant),
+            size: 0,
+            root: authtrail_integrity::merkle::empty_root(),
+        };
+        let note = empty
+            .sign(&self.log_signer(tenant).await?)
+            .map_err(ServiceError::internal)?;
+        Ok(SignedCheckpoint { size: 0, note })
     }
 
     /// The size a proof is against: `size`, or the latest checkpoint's. A size beyond the
@@ -345,10 +355,8 @@ mod tests {
     async fn sync_hashes_signs_and_proofs_verify() {
         let f = fixture().await;
         let (s, t) = (&f.service, tenant("acme"));
-        assert!(matches!(
-            s.log_checkpoint(&t).await,
-            Err(ServiceError::NotFound(_))
-        ));
+        let empty = s.log_checkpoint(&t).await.unwrap();
+        assert_eq!(empty.size, 0, "the empty tree's before any activity");
         ingest(s, &t, 5, 0).await;
         assert_eq!(
             s.log_sync(&t).await.unwrap(),
@@ -363,6 +371,8 @@ mod tests {
         let v = NoteVerifier::parse(&vkey).unwrap();
         let first = Checkpoint::open(&s.log_checkpoint(&t).await.unwrap().note, &v).unwrap();
         assert_eq!(first.size, 5);
+        let empty = Checkpoint::open(&empty.note, &v).unwrap();
+        assert_eq!(empty.root, authtrail_integrity::merkle::empty_root());
 
         // Nothing new: nothing hashed, nothing signed.
         assert!(!s.log_sync(&t).await.unwrap().signed);
