@@ -34,6 +34,10 @@ pub struct Args {
     /// Only this tenant; by default every tenant.
     #[arg(long)]
     tenant: Option<String>,
+    /// Also write each tenant's transparency log (latest checkpoint and leaf hashes) to this
+    /// file, for `authtrail verify --log`.
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 /// The output file, plain or compressed.
@@ -89,6 +93,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::rename(&partial, &args.out)
         .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))?;
     bar.finish_and_clear();
+    if let Some(log) = &args.log {
+        crate::log::write_log_file(&service, &tenants, log).await?;
+    }
     print_digests("exported", &digests);
     eprintln!(
         "wrote {} activities of {} tenants from {} to {}",

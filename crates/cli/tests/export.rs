@@ -2,6 +2,7 @@
 //! SQLite keeps every activity with identical content and sequence, and verification catches any
 //! difference.
 
+mod log_verify;
 mod support;
 
 use std::io::Read;
