@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test of every crate
 # (unit, conformance on SQLite and PostgreSQL, in-process API and end-to-end tests against the
-# real binary), then Google's own Python client against a real server.
+# real binary), then Google's own Python client against a real server, then an independent
+# verifier of the transparency log.
 #
 # PostgreSQL: the tests use AUTHTRAIL_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test). With CI set they fail when it is unreachable; on a
@@ -42,6 +43,11 @@ cargo test --workspace --locked
 step "Google's Python client against a real server"
 cargo build -p authtrail --locked
 AUTHTRAIL_GOOGLE_PREFIX=/audit tests/google-client/run.sh
+
+# The transparency log checked by an independent verifier (Python's hashlib and `cryptography`,
+# written from RFC 9162 and the C2SP specifications) against a real server's signed checkpoints.
+step "independent verifier of the transparency log"
+tests/log-verifier/run.sh
 
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).

@@ -370,7 +370,7 @@ fn serve_reads_its_config_file_and_flags_override_it() {
         .json()
         .unwrap();
     assert_eq!(ready["status"], "ready", "{ready}");
-    for job in ["retention", "rate-limit-sweeper"] {
+    for job in ["retention", "rate-limit-sweeper", "checkpoints"] {
         assert!(ready["jobs"][job]["state"].is_string(), "{job}: {ready}");
     }
 }
