@@ -141,3 +141,31 @@ def test_the_verifier_agrees_with_the_rfc6962_reference_tree():
     note = ("This is an example message.\n\n\u2014 example.com/foo "
             "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n")
     assert v.open(note) == "This is an example message.\n"
+
+
+def _block(doc: str, name: str) -> str:
+    parts = doc.split("```")
+    for part in parts[1::2]:
+        info, _, body = part.partition("\n")
+        if info.split()[1:2] == [name]:
+            return body[:-1] if body.endswith("\n") else body
+    raise KeyError(name)
+
+
+def test_the_worked_example_of_the_documentation():
+    """docs/integrity.md's worked example, recomputed from canonical-encoding.md's vector 1."""
+    root_dir = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
+    doc = open(os.path.join(root_dir, "integrity.md"), encoding="utf-8").read()
+    canonical = _block(open(os.path.join(root_dir, "canonical-encoding.md"), encoding="utf-8").read(),
+                       "vector-canonical")
+    leaf0 = vl.leaf_hash(canonical.encode())
+    leaf1 = vl.leaf_hash(canonical.replace('"uniqueQualifier":"1"', '"uniqueQualifier":"2"').encode())
+    assert leaf0.hex() == _block(doc, "example-leaf-0")
+    assert leaf1.hex() == _block(doc, "example-leaf-1")
+    root = vl.node_hash(leaf0, leaf1)
+    assert root.hex() == _block(doc, "example-root")
+    verifier = vl.Verifier(_block(doc, "example-vkey"))
+    assert vl.open_checkpoint(_block(doc, "example-checkpoint") + "\n", verifier) == (
+        "audit.example.com/C01", 2, root)
+    proof = [base64.b64decode(_block(doc, "example-proof"))]
+    assert vl.root_from_inclusion(1, 2, leaf1, proof) == root

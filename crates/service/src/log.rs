@@ -448,3 +448,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "log_doc_tests.rs"]
+mod doc_tests;
