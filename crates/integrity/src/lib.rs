@@ -6,6 +6,7 @@
 //! - [`proof`]: inclusion and consistency proofs, made from stored nodes and verified.
 //! - [`note`]: C2SP signed notes with Ed25519 keys, and verifier keys.
 //! - [`checkpoint`]: C2SP tlog checkpoints (origin, size, root) as signed notes.
+//! - [`tiles`]: C2SP tlog-tiles paths: which tile of hashes or entries a request names.
 //!
 //! A leaf of authtrail's log is `leaf_hash(canonical bytes)` of one activity, the canonical
 //! bytes being `authtrail_formats::canonical::encode`; `docs/integrity.md` specifies the whole.
@@ -14,6 +15,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod tiles;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{Frontier, Hash, NodeId, leaf_hash};

@@ -85,6 +85,7 @@ pub const ROUTES: &[Route] = &[
     route!(get "/v1/log/key" => log::get_key),
     route!(get "/v1/log/proof/inclusion" => log::get_inclusion),
     route!(get "/v1/log/proof/consistency" => log::get_consistency),
+    route!(get "/v1/log/tile/{*path}" => log::get_tile),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.

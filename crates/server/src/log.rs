@@ -4,19 +4,22 @@
 //!   (`text/plain`), as transparency-log tooling expects it;
 //! - `GET /v1/log/key`: the tenant's verifier key (`text/plain`, C2SP vkey form);
 //! - `GET /v1/log/proof/inclusion?index=N[&size=S]` or `?eventId=E[&size=S]`;
-//! - `GET /v1/log/proof/consistency?old=M[&size=S]`.
+//! - `GET /v1/log/proof/consistency?old=M[&size=S]`;
+//! - `GET /v1/log/tile/<L>/<N>[.p/<W>]` and `/v1/log/tile/entries/<N>[.p/<W>]`: C2SP
+//!   tlog-tiles, so that generic tlog tooling (with the prefix `/v1/log`) can audit the log.
 //!
 //! Proofs are JSON with base64 hashes; `size` defaults to the latest checkpoint's, and the
 //! answer carries that checkpoint when the proof is against it.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 
+use authtrail_integrity::tiles::Tile;
 use authtrail_model::Scope;
 
 use crate::auth::Auth;
@@ -146,4 +149,28 @@ pub async fn get_consistency(
         hashes: b64s(&proof.hashes),
         checkpoint: proof.checkpoint,
     }))
+}
+
+pub async fn get_tile(
+    State(state): State<AppState>,
+    auth: Auth,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Read)?;
+    Params::parse(raw.as_deref())?.only(&[])?;
+    let Path(path) =
+        path.map_err(|_| ApiError::field("path", "is not valid percent-encoded UTF-8"))?;
+    let tile = Tile::parse(&path)
+        .map_err(|m| ApiError::field("path", format!("{path:?} is not a tile path: {m}")))?;
+    let bytes = state.service.log_tile(&auth.tenant, tile).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            // A tile's content never changes (a partial one is named by its width).
+            (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

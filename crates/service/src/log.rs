@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 
 use authtrail_integrity::merkle::frontier_ids;
+use authtrail_integrity::tiles::{TILE_WIDTH, Tile};
 use authtrail_integrity::{Checkpoint, Frontier, Hash, NodeId, NoteSigner, proof};
 use authtrail_model::store::{SignedCheckpoint, StoreErrorKind, TreeNode};
 use authtrail_model::{Activity, Tenant};
@@ -312,6 +313,55 @@ impl Service {
         })
     }
 
+    /// A C2SP tlog-tiles resource of `tenant`'s log: a tile of hashes (their concatenation) or
+    /// an entry bundle (each activity's canonical bytes after a big-endian u16 length). Only
+    /// tiles within the latest checkpoint are served; entries a purge removed are not
+    /// (tlog-tiles' pruning: their hashes stay available).
+    pub async fn log_tile(&self, tenant: &Tenant, tile: Tile) -> Result<Vec<u8>, ServiceError> {
+        let signed = self.log_checkpoint(tenant).await?.size;
+        let needed = tile.leaves_needed().unwrap_or(u64::MAX);
+        if needed > signed {
+            return Err(ServiceError::NotFound(format!(
+                "tile {} is beyond the latest checkpoint ({signed} entries)",
+                tile.path()
+            )));
+        }
+        if let Some(ids) = tile.nodes() {
+            let nodes = self.nodes(tenant, &ids).await?;
+            return Ok(ids.iter().flat_map(|id| nodes[id]).collect());
+        }
+        let start = tile.index * TILE_WIDTH;
+        let rows = self
+            .store()
+            .tail(tenant, start as i64, tile.width as usize)
+            .await?;
+        let whole = rows.len() as u64 == tile.width
+            && rows
+                .iter()
+                .zip(start as i64 + 1..)
+                .all(|(a, want)| a.unique_qualifier == want);
+        if !whole {
+            return Err(ServiceError::NotFound(format!(
+                "entries of tile {} were removed by retention (their hashes remain in the tree)",
+                tile.path()
+            )));
+        }
+        let mut out = Vec::new();
+        for a in &rows {
+            let bytes = authtrail_formats::canonical::encode(a);
+            let len = u16::try_from(bytes.len()).map_err(|_| {
+                ServiceError::Conflict(format!(
+                    "activity {} is longer than the 65,535 bytes an entry bundle can hold; \
+                     read it from /v1/activities",
+                    a.unique_qualifier
+                ))
+            })?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        Ok(out)
+    }
+
     /// Leaf hashes `from..from + n` of `tenant`'s tree (fewer at its end), for `authtrail
     /// export --log`.
     pub async fn log_leaves(
@@ -419,6 +469,63 @@ mod tests {
             s.inclusion_proof_of_event(&t, "nope", None).await,
             Err(ServiceError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn tiles_rebuild_the_root_and_entries_hash_to_their_leaves() {
+        use authtrail_integrity::merkle::{Frontier, leaf_hash};
+        let f = fixture().await;
+        let (s, t) = (&f.service, tenant("acme"));
+        ingest(s, &t, 300, 0).await;
+        s.log_sync(&t).await.unwrap();
+        let v = NoteVerifier::parse(&s.log_key(&t).await.unwrap()).unwrap();
+        let cp = Checkpoint::open(&s.log_checkpoint(&t).await.unwrap().note, &v).unwrap();
+        assert_eq!(cp.size, 300);
+        // A tree of 300: one full level-0 tile, a partial one of 44, a partial level-1 tile of 1.
+        let tile = |p: &str| Tile::parse(p).unwrap();
+        let full = s.log_tile(&t, tile("0/000")).await.unwrap();
+        let part = s.log_tile(&t, tile("0/001.p/44")).await.unwrap();
+        let top = s.log_tile(&t, tile("1/000.p/1")).await.unwrap();
+        assert_eq!((full.len(), part.len(), top.len()), (8192, 44 * 32, 32));
+        let mut fr = Frontier::new();
+        for h in full.chunks(32).chain(part.chunks(32)) {
+            fr.push(h.try_into().unwrap());
+        }
+        assert_eq!(fr.root(), cp.root);
+        let mut first = Frontier::new();
+        full.chunks(32).for_each(|h| {
+            first.push(h.try_into().unwrap());
+        });
+        assert_eq!(
+            first.root()[..],
+            top[..],
+            "level 1 holds the full level-0 tile's root"
+        );
+        // Entries hash to the level-0 tile's leaves.
+        let bundle = s.log_tile(&t, tile("entries/001.p/44")).await.unwrap();
+        let mut rest = &bundle[..];
+        for h in part.chunks(32) {
+            let n = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+            assert_eq!(leaf_hash(&rest[2..2 + n])[..], *h);
+            rest = &rest[2 + n..];
+        }
+        assert!(rest.is_empty());
+        // Beyond the checkpoint, or purged: not found.
+        for p in ["0/001", "0/001.p/45", "2/000.p/1", "entries/002.p/1"] {
+            assert!(
+                matches!(
+                    s.log_tile(&t, tile(p)).await,
+                    Err(ServiceError::NotFound(_))
+                ),
+                "{p}"
+            );
+        }
+        s.store().purge_before(i64::MAX).await.unwrap();
+        assert!(matches!(
+            s.log_tile(&t, tile("entries/000")).await,
+            Err(ServiceError::NotFound(_))
+        ));
+        assert_eq!(s.log_tile(&t, tile("0/000")).await.unwrap(), full);
     }
 
     #[tokio::test]

@@ -95,6 +95,52 @@ async fn checkpoint_key_and_proofs_verify() {
 }
 
 #[tokio::test]
+async fn tiles_rebuild_the_checkpoint() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    ingest(&h, &tok, 0, 6).await;
+    let tenant = Tenant::new("Ctest").unwrap();
+    h.state.service.log_sync(&tenant).await.unwrap();
+    let (_, key) = h.get(&tok, "/v1/log/key").await;
+    let v = NoteVerifier::parse(key.as_str().unwrap()).unwrap();
+    let (_, note) = h.get(&tok, "/v1/log/checkpoint").await;
+    let cp = Checkpoint::open(note.as_str().unwrap(), &v).unwrap();
+    assert_eq!(cp.size, 6);
+    let (s, tile, headers) = h
+        .request("GET", "/v1/log/tile/0/000.p/6", Some(&tok), None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tile}");
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    let bytes = hex::decode(tile.as_str().unwrap()).unwrap();
+    let mut f = authtrail_integrity::Frontier::new();
+    for h in bytes.chunks(32) {
+        f.push(h.try_into().unwrap());
+    }
+    assert_eq!(f.root(), cp.root);
+    let (s, entries) = h.get(&tok, "/v1/log/tile/entries/000.p/6").await;
+    assert_eq!(s, StatusCode::OK);
+    let entries = hex::decode(entries.as_str().unwrap()).unwrap();
+    let n = u16::from_be_bytes([entries[0], entries[1]]) as usize;
+    assert_eq!(
+        authtrail_integrity::leaf_hash(&entries[2..2 + n])[..],
+        bytes[..32]
+    );
+    for (path, status) in [
+        ("/v1/log/tile/0/000", StatusCode::NOT_FOUND),
+        ("/v1/log/tile/0/000.p/7", StatusCode::NOT_FOUND),
+        ("/v1/log/tile/0/0", StatusCode::BAD_REQUEST),
+        ("/v1/log/tile/0/000.p/0", StatusCode::BAD_REQUEST),
+        ("/v1/log/tile/x/000", StatusCode::BAD_REQUEST),
+    ] {
+        let (s, body) = h.get(&tok, path).await;
+        assert_eq!(s, status, "{path}: {body}");
+        if status == StatusCode::BAD_REQUEST {
+            assert!(body.to_string().contains("\"path\""), "{path}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn bad_parameters_are_400s_naming_the_field() {
     let h = Harness::new().await;
     let tok = h.token(&["ingest", "read"]).await;

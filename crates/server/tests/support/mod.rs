@@ -120,6 +120,12 @@ impl Harness {
             Value::Null
         } else if text {
             Value::String(String::from_utf8(bytes.to_vec()).unwrap())
+        } else if headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == b"application/octet-stream")
+        {
+            // Binary answers (transparency log tiles) come back as hex.
+            Value::String(hex::encode(&bytes))
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 panic!(
