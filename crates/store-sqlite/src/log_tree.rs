@@ -6,7 +6,7 @@
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{SignedCheckpoint, TreeNode};
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::SqliteStore;
 use crate::errors::{backend, fail};
@@ -42,7 +42,12 @@ fn grow(
     if to < from {
         return Err(fail(StoreErrorKind::Invalid, "a tree cannot shrink"));
     }
-    let tx = c.transaction().map_err(backend)?;
+    // IMMEDIATE: the size is read under the write lock, so a second process on the same file
+    // (`authtrail checkpoint` beside a server) waits and then sees the new size, rather than
+    // failing to upgrade a stale read.
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
     let Some(tid) = tenant_id(&tx, tenant)? else {
         return Err(fail(
             StoreErrorKind::Invalid,
