@@ -126,9 +126,19 @@ fn read_log_file(path: &Path, tenant: &Tenant) -> anyhow::Result<(Option<String>
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The export file (plain or zstd NDJSON, from `authtrail export`).
+    /// The export file (plain or zstd NDJSON, from `authtrail export`): check it offline.
+    #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+    export: Option<PathBuf>,
+    /// Instead of an export, check a running server: its checkpoint against --checkpoint (a
+    /// consistency proof), and a random sample of activities (inclusion proofs and content).
     #[arg(long)]
-    export: PathBuf,
+    url: Option<String>,
+    /// The API token (scope read) for --url.
+    #[arg(long, env = "AUTHTRAIL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// With --url: how many activities to check.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    sample: u32,
     /// The tenant's verifier key (from GET /v1/log/key or `authtrail checkpoint`), or a file
     /// holding it.
     #[arg(long)]
@@ -154,6 +164,9 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         .next()
         .and_then(|t| Tenant::new(t).ok())
         .with_context(|| format!("the key name {} does not end in a tenant", verifier.name()))?;
+    if let Some(url) = &args.url {
+        return online(&args, url, &verifier).await;
+    }
     let (log_checkpoint, leaves) = match &args.log {
         Some(p) => {
             let (c, l) = read_log_file(p, &tenant)?;
@@ -174,7 +187,8 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         cp.origin, cp.size
     );
     let mut audit = Audit::new(cp.clone(), leaves)?;
-    let mut rows = Rows::open(&args.export)?;
+    let export = args.export.as_ref().context("--export")?;
+    let mut rows = Rows::open(export)?;
     while let Some(a) = rows.next_row()? {
         if a.tenant == tenant {
             audit.row(&a);
@@ -202,4 +216,137 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         "tenant {tenant}: {} problem(s); the first: {first}",
         report.found
     )
+}
+
+/// `verify --url`: the server's current checkpoint is signed and consistent with the one the
+/// user saved (if given), and a random sample of activities is in it, with the content the
+/// server's entry bundles hold.
+async fn online(args: &VerifyArgs, url: &str, verifier: &NoteVerifier) -> anyhow::Result<()> {
+    use authtrail_integrity::proof::{verify_consistency, verify_inclusion};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+
+    let token = args
+        .token
+        .as_deref()
+        .context("--url needs --token (or AUTHTRAIL_TOKEN)")?;
+    let base = url.trim_end_matches('/');
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let get = |path: String| {
+        let req = http.get(format!("{base}{path}")).bearer_auth(token);
+        async move {
+            let resp = req.send().await?;
+            if !resp.status().is_success() {
+                return Err(crate::client::explain(resp).await);
+            }
+            Ok(resp.bytes().await?.to_vec())
+        }
+    };
+    let note = String::from_utf8(get("/v1/log/checkpoint".into()).await?)?;
+    let now = Checkpoint::open(&note, verifier).context("the server's checkpoint")?;
+    eprintln!(
+        "checkpoint of {}: {} activities, signature ok",
+        now.origin, now.size
+    );
+    let b64 = |v: &serde_json::Value| -> anyhow::Result<Vec<Vec<u8>>> {
+        v.as_array()
+            .context("hashes")?
+            .iter()
+            .map(|h| Ok(B64.decode(h.as_str().context("hash")?)?))
+            .collect()
+    };
+    if let Some(p) = &args.checkpoint {
+        let saved =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let saved = Checkpoint::open(&saved, verifier).context("the saved checkpoint")?;
+        if saved.size > now.size {
+            bail!(
+                "the log shrank: the saved checkpoint has {} activities, the server's {}",
+                saved.size,
+                now.size
+            );
+        }
+        let hashes = if saved.size == 0 || saved.size == now.size {
+            Vec::new()
+        } else {
+            let body = get(format!(
+                "/v1/log/proof/consistency?old={}&size={}",
+                saved.size, now.size
+            ))
+            .await?;
+            b64(&serde_json::from_slice::<serde_json::Value>(&body)?["hashes"])?
+        };
+        if saved.size > 0 {
+            verify_consistency(saved.size, now.size, &hashes, &saved.root, &now.root).map_err(|e| {
+                anyhow::anyhow!("the server's log is not an extension of the saved checkpoint ({e}): it was rewritten")
+            })?;
+        }
+        eprintln!(
+            "consistent with the saved checkpoint of {} activities",
+            saved.size
+        );
+    }
+    let mut bad = 0;
+    let n = if now.size == 0 { 0 } else { args.sample };
+    for _ in 0..n {
+        let index = rand::random::<u64>() % now.size;
+        let body = get(format!(
+            "/v1/log/proof/inclusion?index={index}&size={}",
+            now.size
+        ))
+        .await?;
+        let proof: serde_json::Value = serde_json::from_slice(&body)?;
+        let leaf = B64.decode(proof["leafHash"].as_str().context("leafHash")?)?;
+        let hashes = b64(&proof["hashes"])?;
+        let tile = authtrail_integrity::tiles::Tile {
+            level: None,
+            index: index / 256,
+            width: (now.size - index / 256 * 256).min(256),
+        };
+        let entry = match get(format!("/v1/log/tile/{}", tile.path())).await {
+            Ok(bundle) => nth_entry(&bundle, (index % 256) as usize),
+            // Removed by retention: its hash is still proven, its content cannot be.
+            Err(_) => None,
+        };
+        let content_ok = entry.is_none_or(|e| authtrail_integrity::leaf_hash(&e)[..] == leaf[..]);
+        match verify_inclusion(&leaf, index, now.size, &hashes, &now.root) {
+            Ok(()) if content_ok => {}
+            Ok(()) => {
+                bad += 1;
+                eprintln!(
+                    "uniqueQualifier {}: the served content does not match the log",
+                    index + 1
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!(
+                    "uniqueQualifier {}: the inclusion proof fails: {e}",
+                    index + 1
+                );
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} of {n} sampled activities failed");
+    }
+    eprintln!("verified: {n} sampled activities are in the checkpoint, with their content");
+    Ok(())
+}
+
+/// The `i`-th entry of a tlog-tiles entry bundle (u16 big-endian length, then the bytes).
+fn nth_entry(bundle: &[u8], i: usize) -> Option<Vec<u8>> {
+    let mut rest = bundle;
+    for k in 0.. {
+        let (len, tail) = rest.split_at_checked(2)?;
+        let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+        let (entry, tail) = tail.split_at_checked(n)?;
+        if k == i {
+            return Some(entry.to_vec());
+        }
+        rest = tail;
+    }
+    None
 }

@@ -106,7 +106,7 @@ enum Command {
     /// continuously); prints each tenant's tree size and verifier key.
     Checkpoint(log::CheckpointArgs),
     /// Check an export offline against a signed checkpoint and the tenant's verifier key, naming
-    /// the first edited, missing or moved activity.
+    /// the first edited, missing or moved activity; or, with --url, a running server's log.
     Verify(log::VerifyArgs),
     /// Logto integration settings (the webhook signing key).
     #[command(subcommand)]
