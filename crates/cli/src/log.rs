@@ -201,12 +201,27 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
             report.beyond
         );
     }
+    if report.pruned > 0 {
+        eprintln!(
+            "note: uniqueQualifiers 1 to {} are not in the export: pruned by retention (their \
+             leaves stay in the log; compare with your retention policy)",
+            report.pruned
+        );
+    }
     if report.ok() {
         eprintln!(
-            "verified: tenant {tenant}: uniqueQualifiers 1 to {} match the checkpoint's root",
+            "verified: tenant {tenant}: uniqueQualifiers {} to {} match the checkpoint's root",
+            report.pruned + 1,
             cp.size
         );
         return Ok(());
+    }
+    if report.found == 0 {
+        bail!(
+            "tenant {tenant}: the first {} activities were pruned, so the tree cannot be rebuilt \
+             from the rows: give --log (from `authtrail export --log`) to check the rest",
+            report.pruned
+        );
     }
     for f in &report.findings {
         eprintln!("{f}");

@@ -7,6 +7,11 @@
 //! against the signed root, so they are as trustworthy as the checkpoint, then each row's leaf
 //! is compared with its own. A missing or misplaced uniqueQualifier is found from the sequence
 //! alone. Memory stays flat apart from the leaves (32 bytes per activity).
+//!
+//! Retention removes the oldest activities, so an export may start after uniqueQualifier 1. Such
+//! a missing *prefix* is reported as pruned, not as tampering: the tree keeps their leaves, so with
+//! the log's leaves the rest is still checked against the root (tlog-tiles' minimum index). Without
+//! them the root cannot be rebuilt, and the report says so rather than claiming a match.
 
 use authtrail_integrity::{Checkpoint, Frontier, Hash};
 use authtrail_model::Activity;
@@ -87,6 +92,12 @@ pub struct Report {
     pub rows: u64,
     /// Rows beyond the checkpoint (newer than it, so not vouched for by it).
     pub beyond: u64,
+    /// The uniqueQualifiers `1..=pruned` are absent from the start of the export: removed by
+    /// retention (or by whoever could delete the oldest rows: compare with the retention policy).
+    pub pruned: u64,
+    /// Whether the rows were checked against the checkpoint's root (always with the log's
+    /// leaves; without them only when nothing was pruned).
+    pub root_checked: bool,
     /// What was found, in the order of the sequence (at most [`MAX_FINDINGS`]).
     pub findings: Vec<Finding>,
     /// How many findings there were in all.
@@ -94,9 +105,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when every row up to the checkpoint's size is exactly what it committed to.
+    /// True when every row up to the checkpoint's size, past the pruned prefix, is exactly what
+    /// it committed to.
     pub fn ok(&self) -> bool {
-        self.found == 0
+        self.found == 0 && self.root_checked
     }
 
     /// The first finding by uniqueQualifier.
@@ -112,6 +124,9 @@ pub struct Audit {
     frontier: Frontier,
     /// The next uniqueQualifier expected.
     next: i64,
+    /// Whether a row was seen yet (the first one may follow a pruned prefix).
+    started: bool,
+    pruned: u64,
     rows: u64,
     beyond: u64,
     findings: Vec<Finding>,
@@ -139,6 +154,8 @@ impl Audit {
             leaves,
             frontier: Frontier::new(),
             next: 1,
+            started: false,
+            pruned: 0,
             rows: 0,
             beyond: 0,
             findings: Vec::new(),
@@ -175,6 +192,12 @@ impl Audit {
             self.next = uq + 1;
             return;
         }
+        if !self.started && uq > 1 {
+            // A missing prefix is what retention leaves.
+            self.pruned = uq as u64 - 1;
+            self.next = uq;
+        }
+        self.started = true;
         if uq > self.next {
             for missing in self.next..uq {
                 self.find(Finding::Missing(missing));
@@ -197,13 +220,27 @@ impl Audit {
     pub fn finish(mut self) -> Report {
         let size = self.checkpoint.size;
         let last = (self.next - 1).min(size as i64);
-        if last < size as i64 {
+        if last < size as i64 && last as u64 > self.pruned.min(size) {
             self.find(Finding::Truncated {
                 from: last + 1,
                 size,
             });
         }
-        if self.found == 0 && self.frontier.root() != self.checkpoint.root {
+        if last < size as i64 && last as u64 <= self.pruned.min(size) && size > 0 {
+            // Nothing at all below the checkpoint's size (every row pruned, or none exported).
+            self.find(Finding::Truncated {
+                from: last + 1,
+                size,
+            });
+        }
+        // With the leaves, the root was checked when the audit began, and each row against its
+        // leaf; without them, only a tree rebuilt from uniqueQualifier 1 can be compared.
+        let root_checked = self.leaves.is_some() || self.pruned == 0;
+        if self.found == 0
+            && self.leaves.is_none()
+            && root_checked
+            && self.frontier.root() != self.checkpoint.root
+        {
             self.find(Finding::RootMismatch);
         }
         self.findings
@@ -212,6 +249,8 @@ impl Audit {
             size,
             rows: self.rows,
             beyond: self.beyond,
+            pruned: self.pruned,
+            root_checked,
             findings: self.findings,
             found: self.found,
         }
@@ -282,6 +321,21 @@ mod tests {
         let mut moved = rows.clone();
         moved.swap(1, 2);
         assert_eq!(audit(&moved, false).first(), Some(&Finding::OutOfOrder(2)));
+
+        // Retention removed the oldest two: reported as pruned; the rest still checks with the
+        // leaves, and cannot without them.
+        let retained = &rows[2..];
+        let r = audit(retained, true);
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.pruned, 2);
+        let r = audit(retained, false);
+        assert_eq!((r.found, r.root_checked, r.ok()), (0, false, false));
+        let mut edited_retained = retained.to_vec();
+        edited_retained[1].body.ip_address = Some("198.51.100.1".into());
+        assert_eq!(
+            audit(&edited_retained, true).first(),
+            Some(&Finding::Altered(4))
+        );
 
         // Leaves that are not the log's are refused before any row is read.
         let mut forged = leaves.clone();

@@ -163,6 +163,25 @@ fn verify_names_each_kind_of_tampering_on_postgres() {
 }
 
 #[test]
+fn a_prefix_removed_by_retention_is_pruned_not_tampered() {
+    let engine = Engine::Sqlite(tempfile::tempdir().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let key = signed_trail(&engine, tmp.path());
+    // The activities are dated 2026-11-01..06: what a purge before 2026-11-03 leaves.
+    engine.tamper("DELETE FROM activities WHERE time_us < 1793664000000000");
+    let (ok, err) = export_and_verify(&engine, tmp.path(), &key);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("uniqueQualifiers 1 to 2 are not in the export: pruned"),
+        "{err}"
+    );
+    assert!(
+        err.contains("verified: tenant Cver: uniqueQualifiers 3 to 6"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_wrong_key_or_a_forged_checkpoint_is_refused() {
     let engine = Engine::Sqlite(tempfile::tempdir().unwrap());
     let tmp = tempfile::tempdir().unwrap();
