@@ -137,6 +137,11 @@ pub struct ImportArgs {
     /// Afterwards, check that the store holds exactly the file's activities (counts and digests).
     #[arg(long)]
     verify: bool,
+    /// The log file written by `export --log`: restore each tenant's transparency log too, so
+    /// that it goes on where the source's left off (needed when retention had removed the oldest
+    /// activities). Each restored activity must hash to its leaf.
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -196,6 +201,19 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     );
     if args.verify {
         verify::compare(&service, &digests).await?;
+    }
+    if let Some(log) = &args.log {
+        for tenant in digests.keys() {
+            let (_, leaves) = crate::log::read_log_file(log, tenant)?;
+            if leaves.is_empty() {
+                continue;
+            }
+            let n = service
+                .restore_log(tenant, &leaves)
+                .await
+                .with_context(|| format!("restoring the log of tenant {tenant}"))?;
+            eprintln!("restored the log of tenant {tenant}: {n} leaves");
+        }
     }
     Ok(())
 }

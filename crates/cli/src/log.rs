@@ -85,7 +85,7 @@ pub async fn write_log_file(
 }
 
 /// One tenant's part of a log file: its checkpoint (if it had one) and its leaves.
-fn read_log_file(path: &Path, tenant: &Tenant) -> anyhow::Result<(Option<String>, Vec<Hash>)> {
+pub fn read_log_file(path: &Path, tenant: &Tenant) -> anyhow::Result<(Option<String>, Vec<Hash>)> {
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(f);
     let (mut checkpoint, mut leaves) = (None, Vec::new());

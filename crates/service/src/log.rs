@@ -362,6 +362,57 @@ impl Service {
         Ok(out)
     }
 
+    /// Restores `tenant`'s tree from the leaf hashes of an `export --log` file, after its rows
+    /// were imported: the log then goes on where the source's left off, even when retention had
+    /// removed its oldest activities (whose leaves cannot be recomputed). Every stored row must
+    /// hash to its leaf, and the tenant must have no tree yet. New checkpoints are signed with
+    /// this store's key; a checkpoint of the source stays verifiable against this tree with the
+    /// source's key (a consistency proof). Returns the tree size.
+    pub async fn restore_log(&self, tenant: &Tenant, leaves: &[Hash]) -> Result<u64, ServiceError> {
+        let store = self.store();
+        let size = store.tree_size(tenant).await?;
+        if size != 0 {
+            return Err(ServiceError::Conflict(format!(
+                "tenant {tenant} already has a log of {size} leaves"
+            )));
+        }
+        let mut after = 0i64;
+        'rows: loop {
+            let batch = store.tail(tenant, after, SYNC_BATCH).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.unique_qualifier;
+            for a in &batch {
+                let Some(want) = leaves.get(a.unique_qualifier as usize - 1) else {
+                    break 'rows;
+                };
+                if leaf(a) != *want {
+                    return Err(ServiceError::field(
+                        "log",
+                        format!(
+                            "tenant {tenant}: activity {} does not hash to its leaf in the log file",
+                            a.unique_qualifier
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut f = Frontier::new();
+        for chunk in leaves.chunks(SYNC_BATCH) {
+            let from = f.size();
+            let nodes = chunk
+                .iter()
+                .flat_map(|l| f.push(*l))
+                .map(|(id, hash)| TreeNode {
+                    level: id.level,
+                    index: id.index,
+                    hash,
+                })
+                .collect();
+            store.grow_tree(tenant, from, f.size(), nodes).await?;
+        }
+        Ok(f.size())
+    }
+
     /// Leaf hashes `from..from + n` of `tenant`'s tree (fewer at its end), for `authtrail
     /// export --log`.
     pub async fn log_leaves(
@@ -526,6 +577,44 @@ mod tests {
             Err(ServiceError::NotFound(_))
         ));
         assert_eq!(s.log_tile(&t, tile("0/000")).await.unwrap(), full);
+    }
+
+    #[tokio::test]
+    async fn a_log_restored_from_leaves_goes_on_past_a_purged_prefix() {
+        let (src, dst) = (fixture().await, fixture().await);
+        let t = tenant("acme");
+        ingest(&src.service, &t, 6, 0).await;
+        src.service.log_sync(&t).await.unwrap();
+        let leaves = src.service.log_leaves(&t, 0, 100).await.unwrap();
+        // The source purged its first activities before the trail moved.
+        let rows = src.service.store().tail(&t, 2, 100).await.unwrap();
+        dst.service.store().restore(&t, rows.clone()).await.unwrap();
+        let err = dst.service.log_sync(&t).await.unwrap_err();
+        assert!(
+            matches!(err, ServiceError::Conflict(_)),
+            "without the tree: {err}"
+        );
+        let mut forged = leaves.clone();
+        forged[4] = [0; 32];
+        let err = dst.service.restore_log(&t, &forged).await.unwrap_err();
+        assert_eq!(err.details()[0].field, "log");
+        assert_eq!(dst.service.restore_log(&t, &leaves).await.unwrap(), 6);
+        assert!(matches!(
+            dst.service.restore_log(&t, &leaves).await,
+            Err(ServiceError::Conflict(_))
+        ));
+        ingest(&dst.service, &t, 2, 100).await;
+        let s = dst.service.log_sync(&t).await.unwrap();
+        assert_eq!((s.hashed, s.size, s.signed), (2, 8, true));
+        // The source's checkpoint is a prefix of the new tree.
+        let v = NoteVerifier::parse(&src.service.log_key(&t).await.unwrap()).unwrap();
+        let old =
+            Checkpoint::open(&src.service.log_checkpoint(&t).await.unwrap().note, &v).unwrap();
+        let v2 = NoteVerifier::parse(&dst.service.log_key(&t).await.unwrap()).unwrap();
+        let new =
+            Checkpoint::open(&dst.service.log_checkpoint(&t).await.unwrap().note, &v2).unwrap();
+        let c = dst.service.consistency_proof(&t, 6, None).await.unwrap();
+        verify_consistency(6, 8, &c.hashes, &old.root, &new.root).unwrap();
     }
 
     #[tokio::test]

@@ -182,6 +182,73 @@ fn a_prefix_removed_by_retention_is_pruned_not_tampered() {
 }
 
 #[test]
+fn import_with_the_log_goes_on_past_a_purged_prefix() {
+    let src = Engine::Sqlite(tempfile::tempdir().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let key = signed_trail(&src, tmp.path());
+    src.tamper("DELETE FROM activities WHERE time_us < 1793664000000000");
+    let (export, log) = (tmp.path().join("t.ndjson"), tmp.path().join("t.log"));
+    run(
+        &src,
+        &[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let dst = Engine::Sqlite(tempfile::tempdir().unwrap());
+    let (_, err) = run(
+        &dst,
+        &[
+            "import",
+            export.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("restored the log of tenant Cver: 6 leaves"),
+        "{err}"
+    );
+    let (out, _) = run(&dst, &["checkpoint"]);
+    let line = out.lines().find(|l| l.starts_with("Cver ")).expect(&out);
+    assert_eq!(line.split(' ').nth(1), Some("6"), "{out}");
+    // The source's own checkpoint verifies the moved trail.
+    let (export2, log2) = (tmp.path().join("t2.ndjson"), tmp.path().join("t2.log"));
+    run(
+        &dst,
+        &[
+            "export",
+            "--out",
+            export2.to_str().unwrap(),
+            "--log",
+            log2.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let cp = tmp.path().join("source.cp");
+    std::fs::write(&cp, first["checkpoint"].as_str().unwrap()).unwrap();
+    let (_, err) = authtrail(&[
+        "verify",
+        "--export",
+        export2.to_str().unwrap(),
+        "--log",
+        log2.to_str().unwrap(),
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        "--key",
+        &key,
+    ]);
+    assert!(
+        err.contains("verified: tenant Cver: uniqueQualifiers 3 to 6"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_wrong_key_or_a_forged_checkpoint_is_refused() {
     let engine = Engine::Sqlite(tempfile::tempdir().unwrap());
     let tmp = tempfile::tempdir().unwrap();
