@@ -275,12 +275,12 @@ impl Service {
             .store()
             .event_sequence(tenant, event_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no activity has eventId {event_id}")))?;
+            .ok_or_else(|| ServiceError::NotFound("no activity has this eventId".into()))?;
         let (limit, _) = self.proof_size(tenant, size).await?;
         if seq as u64 > limit {
-            return Err(ServiceError::NotFound(format!(
-                "the activity with eventId {event_id} is not in a signed checkpoint yet"
-            )));
+            return Err(ServiceError::NotFound(
+                "the activity with this eventId is not in a signed checkpoint yet".into(),
+            ));
         }
         self.inclusion_proof(tenant, seq as u64 - 1, size).await
     }
