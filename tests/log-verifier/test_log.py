@@ -53,8 +53,11 @@ def call(server, path, body=None):
     if body is not None:
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req) as r:
-        raw = r.read().decode()
-        return json.loads(raw) if r.headers.get_content_type() == "application/json" else raw
+        raw = r.read()
+        kind = r.headers.get_content_type()
+        if kind == "application/octet-stream":
+            return raw
+        return json.loads(raw) if kind == "application/json" else raw.decode()
 
 
 def ingest(server, start, n):
@@ -104,6 +107,17 @@ def test_checkpoints_and_proofs_verify_independently(server):
     note2, size2, root2 = checkpoint_of(server, verifier, last2)
     c = call(server, f"/v1/log/proof/consistency?old={size}&size={size2}")
     assert vl.roots_from_consistency(size, size2, hashes(c), root) == (root, root2)
+
+    # The tlog-tiles view of the same tree: the level-0 tile (all leaves, the tree being small)
+    # rebuilds the root, and each entry of the bundle hashes to its leaf.
+    assert size2 < 256
+    tile = call(server, "/v1/log/tile/" + vl.tile_path(0, 0, size2))
+    leaves = [tile[i:i + 32] for i in range(0, len(tile), 32)]
+    assert vl.root_from_leaves(leaves) == root2
+    bundle = call(server, "/v1/log/tile/" + vl.tile_path("entries", 0, size2))
+    assert [vl.leaf_hash(e) for e in vl.entries(bundle)] == leaves
+    assert json.loads(vl.entries(bundle)[-1])["format"] == "authtrail.activity.v1"
+    assert vl.tile_path(0, 1234067, 256) == "0/x001/x234/067"
 
     # Tampering is caught: a changed size in the note, a changed hash in a proof.
     forged = note2.replace(f"\n{size2}\n", f"\n{size2 + 1}\n", 1)

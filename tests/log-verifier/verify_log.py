@@ -79,6 +79,41 @@ def roots_from_consistency(old: int, new: int, proof: list[bytes], old_root: byt
     return rec(old, new, list(proof), True)
 
 
+def tile_path(level, index: int, width: int) -> str:
+    """A c2sp.org/tlog-tiles path: `<L>/<N>[.p/<W>]`, N as x-prefixed 3-digit groups."""
+    groups = []
+    while True:
+        groups.append(f"{index % 1000:03d}")
+        index //= 1000
+        if index == 0:
+            break
+    n = "/".join(["x" + g for g in reversed(groups[1:])] + [groups[0]])
+    path = f"{level}/{n}"
+    return path + (f".p/{width}" if width < 256 else "")
+
+
+def root_from_leaves(leaves: list[bytes]) -> bytes:
+    """MTH over leaf hashes, by RFC 6962's recursive definition."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = _split(len(leaves))
+    return node_hash(root_from_leaves(leaves[:k]), root_from_leaves(leaves[k:]))
+
+
+def entries(bundle: bytes) -> list[bytes]:
+    """The entries of a tlog-tiles entry bundle (big-endian uint16 length, then the bytes)."""
+    out, i = [], 0
+    while i < len(bundle):
+        n = int.from_bytes(bundle[i:i + 2], "big")
+        out.append(bundle[i + 2:i + 2 + n])
+        i += 2 + n
+    if i != len(bundle):
+        raise ValueError("a truncated entry")
+    return out
+
+
 class Verifier:
     """A signed-note verifier key: <name>+<hex key ID>+<base64(0x01 || Ed25519 public key)>."""
 
