@@ -2,7 +2,7 @@
 //! adds the rate-limit sweeper). A new background job goes here, as a function that runs until
 //! its cancellation token fires; the host restarts it when it fails.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use authtrail_jobs::{Backoff, CancellationToken, JobSpec};
@@ -104,6 +104,8 @@ async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Resu
     // Subscribed before the first look, so that no commit falls between the look and the wait.
     let mut all = store.subscribe_all();
     let mut watched: HashMap<Tenant, CommitWatch> = HashMap::new();
+    // Tenants with a backlog left after their last sync: served again before any wait.
+    let mut behind: HashSet<Tenant> = HashSet::new();
     loop {
         for tenant in store.tenants().await? {
             let news = match watched.get_mut(&tenant) {
@@ -120,14 +122,19 @@ async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Resu
                     news
                 }
             };
-            if !news {
+            if !news && !behind.contains(&tenant) {
                 continue;
             }
+            behind.remove(&tenant);
             match service.log_sync(&tenant).await {
-                Ok(s) if s.signed => {
-                    tracing::debug!(%tenant, size = s.size, hashed = s.hashed, "checkpoint signed")
+                Ok(s) => {
+                    if s.signed {
+                        tracing::debug!(%tenant, size = s.size, hashed = s.hashed, "checkpoint signed");
+                    }
+                    if s.more {
+                        behind.insert(tenant);
+                    }
                 }
-                Ok(_) => {}
                 // A tenant whose log cannot go on (a hole in its sequence) must not stop the
                 // others' checkpoints; it is reported at each of its commits.
                 Err(e @ ServiceError::Conflict(_)) => {
@@ -135,6 +142,13 @@ async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Resu
                 }
                 Err(e) => return Err(e.into()),
             }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+        if !behind.is_empty() {
+            // Backlogs go on at once (one chunk per tenant per round, so none starves).
+            continue;
         }
         tokio::select! {
             biased;

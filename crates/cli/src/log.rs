@@ -38,14 +38,21 @@ pub async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<()> {
         .with_log_origin(&args.log_origin)?;
     let mut out = std::io::stdout().lock();
     for tenant in service.store().tenants().await? {
-        let s = service.log_sync(&tenant).await?;
+        let (mut s, mut hashed, mut signed) = (service.log_sync(&tenant).await?, 0, false);
+        loop {
+            hashed += s.hashed;
+            signed |= s.signed;
+            if !s.more {
+                break;
+            }
+            s = service.log_sync(&tenant).await?;
+        }
         let key = service.log_key(&tenant).await?;
         writeln!(out, "{tenant} {} {key}", s.size)?;
         eprintln!(
-            "tenant {tenant}: {} leaves ({} new){}",
+            "tenant {tenant}: {} leaves ({hashed} new){}",
             s.size,
-            s.hashed,
-            if s.signed { ", checkpoint signed" } else { "" }
+            if signed { ", checkpoint signed" } else { "" }
         );
     }
     Ok(())

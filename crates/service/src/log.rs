@@ -34,6 +34,11 @@ pub const DEFAULT_ORIGIN: &str = "authtrail.invalid";
 /// Activities hashed per step of [`Service::log_sync`] (one tail read, one tree growth).
 pub const SYNC_BATCH: usize = 5000;
 
+/// At most this many batches per [`Service::log_sync`] before it signs and returns with
+/// [`Synced::more`]: a large backlog (a node back after downtime) is then checkpointed as it is
+/// hashed, every 50,000 activities, rather than once at the end.
+pub const SYNC_BATCHES: usize = 10;
+
 /// An RFC 6962 leaf hash of an activity: `SHA-256(0x00 || canonical bytes)`.
 pub fn leaf(a: &Activity) -> Hash {
     authtrail_integrity::leaf_hash(&authtrail_formats::canonical::encode(a))
@@ -48,6 +53,9 @@ pub struct Synced {
     pub size: u64,
     /// Whether this call stored a new checkpoint.
     pub signed: bool,
+    /// Whether more activities may be waiting (this call stopped after [`SYNC_BATCHES`]): call
+    /// again.
+    pub more: bool,
 }
 
 /// An inclusion proof, and the tree size it is against.
@@ -135,12 +143,26 @@ impl Service {
     /// checkpoint if the stored one is older than the tree. Safe to run on several nodes at
     /// once: the tree grows by compare-and-set, and a checkpoint replaces only a smaller one.
     pub async fn log_sync(&self, tenant: &Tenant) -> Result<Synced, ServiceError> {
+        self.log_sync_in(tenant, SYNC_BATCH, SYNC_BATCHES).await
+    }
+
+    /// [`Service::log_sync`] with `batches` tail reads of `batch` activities at most.
+    async fn log_sync_in(
+        &self,
+        tenant: &Tenant,
+        batch_size: usize,
+        batches: usize,
+    ) -> Result<Synced, ServiceError> {
         let store = self.store();
         let mut out = Synced::default();
         let mut size = store.tree_size(tenant).await?;
         let mut frontier = self.frontier(tenant, size).await?;
-        loop {
-            let batch = store.tail(tenant, size as i64, SYNC_BATCH).await?;
+        for round in 0.. {
+            if round == batches {
+                out.more = true;
+                break;
+            }
+            let batch = store.tail(tenant, size as i64, batch_size).await?;
             if batch.is_empty() {
                 break;
             }
@@ -464,7 +486,8 @@ mod tests {
             Synced {
                 hashed: 5,
                 size: 5,
-                signed: true
+                signed: true,
+                more: false,
             }
         );
         let vkey = s.log_key(&t).await.unwrap();
@@ -615,6 +638,25 @@ mod tests {
             Checkpoint::open(&dst.service.log_checkpoint(&t).await.unwrap().note, &v2).unwrap();
         let c = dst.service.consistency_proof(&t, 6, None).await.unwrap();
         verify_consistency(6, 8, &c.hashes, &old.root, &new.root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_backlog_is_signed_chunk_by_chunk() {
+        let f = fixture().await;
+        let (s, t) = (&f.service, tenant("acme"));
+        ingest(s, &t, 7, 0).await;
+        let first = s.log_sync_in(&t, 2, 2).await.unwrap();
+        let second = s.log_sync_in(&t, 2, 2).await.unwrap();
+        assert_eq!(
+            [first, second].map(|x| (x.size, x.signed, x.more)),
+            [(4, true, true), (7, true, true)],
+            "each chunk is signed as it is hashed"
+        );
+        let last = s.log_sync_in(&t, 2, 2).await.unwrap();
+        assert_eq!(
+            (last.hashed, last.size, last.signed, last.more),
+            (0, 7, false, false)
+        );
     }
 
     #[tokio::test]
