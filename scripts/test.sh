@@ -34,15 +34,22 @@ else
     echo "not root: install chromium chromium-driver fonts-wqy-zenhei yourself (the browser test skips without them, and fails under CI)"
 fi
 
+# One build for everything below. `--all-targets` resolves features the way `cargo test` does
+# (dev-dependencies such as tokio's test-util included), so the tests, the Python client step
+# and the benchmark smoke all use these same artifacts: no second copy of the dependency graph
+# is compiled or stored.
+step "cargo build (workspace, all targets)"
+cargo build --workspace --all-targets --locked
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+
 step "cargo test (workspace)"
 cargo test --workspace --locked
 
 # Google's official Python client (google-api-python-client) against a real server seeded with
-# demo data. run.sh makes its own virtualenv under the target directory; the binary was built by
-# the workspace tests above.
+# demo data. run.sh makes its own virtualenv under the target directory; the binary was built
+# above.
 step "Google's Python client against a real server"
-cargo build -p authtrail --locked
-AUTHTRAIL_GOOGLE_PREFIX=/audit tests/google-client/run.sh
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" AUTHTRAIL_GOOGLE_PREFIX=/audit tests/google-client/run.sh
 
 # The transparency log checked by an independent verifier (Python's hashlib and `cryptography`,
 # written from RFC 9162 and the C2SP specifications) against a real server's signed checkpoints.
@@ -52,9 +59,9 @@ tests/log-verifier/run.sh
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
 step "authtrail-bench --smoke (completes and writes its JSON)"
-cargo build -p authtrail -p authtrail-bench --locked
 bench_out=$(mktemp -d)
-cargo run -q -p authtrail-bench --locked -- --smoke --out "$bench_out/bench.json" > "$bench_out/table.md"
+"$target_dir/debug/authtrail-bench" --smoke --server-bin "$target_dir/debug/authtrail" \
+    --out "$bench_out/bench.json" > "$bench_out/table.md"
 python3 - "$bench_out/bench.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
