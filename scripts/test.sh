@@ -54,7 +54,7 @@ AUTHTRAIL_BIN="$target_dir/debug/authtrail" AUTHTRAIL_GOOGLE_PREFIX=/audit tests
 # The transparency log checked by an independent verifier (Python's hashlib and `cryptography`,
 # written from RFC 9162 and the C2SP specifications) against a real server's signed checkpoints.
 step "independent verifier of the transparency log"
-tests/log-verifier/run.sh
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/log-verifier/run.sh
 
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
