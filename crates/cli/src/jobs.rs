@@ -101,6 +101,7 @@ pub fn start_checkpoints(state: &AppState) -> anyhow::Result<()> {
 async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Result<()> {
     let service = &state.service;
     let store = service.store();
+    service.log_signing_key().await?;
     // Subscribed before the first look, so that no commit falls between the look and the wait.
     let mut all = store.subscribe_all();
     let mut watched: HashMap<Tenant, CommitWatch> = HashMap::new();

@@ -93,12 +93,22 @@ impl Service {
         format!("{}/{tenant}", self.0.log_origin)
     }
 
-    async fn log_signer(&self, tenant: &Tenant) -> Result<NoteSigner, ServiceError> {
-        let seed = self
+    /// Reads (creating it on a store's first start) the log's signing key; the checkpoint job
+    /// calls it when it starts, so the key exists before any tenant needs it.
+    pub async fn log_signing_key(&self) -> Result<(), ServiceError> {
+        self.log_seed().await.map(|_| ())
+    }
+
+    async fn log_seed(&self) -> Result<&[u8; 32], ServiceError> {
+        Ok(self
             .0
             .log_seed
             .get_or_try_init(|| self.store().secret(SIGNING_KEY))
-            .await?;
+            .await?)
+    }
+
+    async fn log_signer(&self, tenant: &Tenant) -> Result<NoteSigner, ServiceError> {
+        let seed = self.log_seed().await?;
         NoteSigner::new(&self.log_origin(tenant), seed)
             .map_err(|e| ServiceError::internal(format!("the log origin is unusable: {e}")))
     }
