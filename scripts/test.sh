@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test of every crate
 # (unit, conformance on SQLite and PostgreSQL, in-process API and end-to-end tests against the
-# real binary), then Google's own Python client against a real server.
+# real binary), then Google's own Python client against a real server, then an independent
+# verifier of the transparency log.
 #
 # PostgreSQL: the tests use AUTHTRAIL_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test). With CI set they fail when it is unreachable; on a
@@ -48,7 +49,8 @@ cargo build --workspace --all-targets --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 step "cargo test (workspace)"
-cargo test --workspace --locked
+# The browser test drives the binary built above instead of building its own.
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" cargo test --workspace --locked
 
 # Google's official Python client (google-api-python-client) against a real server seeded with
 # demo data. run.sh makes its own virtualenv under the target directory; the binary was built
@@ -60,6 +62,11 @@ AUTHTRAIL_BIN="$target_dir/debug/authtrail" AUTHTRAIL_GOOGLE_PREFIX=/audit tests
 # directory): client-credentials at /oidc/token, then /api/logs, as it does against Logto.
 step "Logto's SDK (@logto/api) against a real server"
 AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/logto-client/run.sh
+
+# The transparency log checked by an independent verifier (Python's hashlib and `cryptography`,
+# written from RFC 9162 and the C2SP specifications) against a real server's signed checkpoints.
+step "independent verifier of the transparency log"
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/log-verifier/run.sh
 
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).

@@ -37,8 +37,13 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target"))
 }
 
-/// Builds the real binary (a no-op when it is current) and returns its path.
+/// The real binary: `$AUTHTRAIL_BIN` when set (scripts/test.sh passes the one its workspace
+/// build made), else built here. A `cargo build -p authtrail` from inside `cargo test` resolves
+/// features without the dev-dependencies, so it compiles a second copy of the dependency tree.
 fn authtrail() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AUTHTRAIL_BIN") {
+        return PathBuf::from(bin);
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(cargo)
         .args(["build", "--quiet", "-p", "authtrail"])

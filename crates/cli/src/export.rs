@@ -34,6 +34,10 @@ pub struct Args {
     /// Only this tenant; by default every tenant.
     #[arg(long)]
     tenant: Option<String>,
+    /// Also write each tenant's transparency log (latest checkpoint and leaf hashes) to this
+    /// file, for `authtrail verify --log`.
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 /// The output file, plain or compressed.
@@ -89,6 +93,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::rename(&partial, &args.out)
         .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))?;
     bar.finish_and_clear();
+    if let Some(log) = &args.log {
+        crate::log::write_log_file(&service, &tenants, log).await?;
+    }
     print_digests("exported", &digests);
     eprintln!(
         "wrote {} activities of {} tenants from {} to {}",
@@ -130,6 +137,11 @@ pub struct ImportArgs {
     /// Afterwards, check that the store holds exactly the file's activities (counts and digests).
     #[arg(long)]
     verify: bool,
+    /// The log file written by `export --log`: restore each tenant's transparency log too, so
+    /// that it goes on where the source's left off (needed when retention had removed the oldest
+    /// activities). Each restored activity must hash to its leaf.
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -189,6 +201,19 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     );
     if args.verify {
         verify::compare(&service, &digests).await?;
+    }
+    if let Some(log) = &args.log {
+        for tenant in digests.keys() {
+            let (_, leaves) = crate::log::read_log_file(log, tenant)?;
+            if leaves.is_empty() {
+                continue;
+            }
+            let n = service
+                .restore_log(tenant, &leaves)
+                .await
+                .with_context(|| format!("restoring the log of tenant {tenant}"))?;
+            eprintln!("restored the log of tenant {tenant}: {n} leaves");
+        }
     }
     Ok(())
 }

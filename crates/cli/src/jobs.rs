@@ -2,10 +2,14 @@
 //! adds the rate-limit sweeper). A new background job goes here, as a function that runs until
 //! its cancellation token fires; the host restarts it when it fails.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use authtrail_jobs::{Backoff, CancellationToken, JobSpec};
+use authtrail_model::Tenant;
+use authtrail_model::store::CommitWatch;
 use authtrail_server::AppState;
+use authtrail_service::ServiceError;
 
 /// The retention job's name in logs, `/metrics` and `/readyz`.
 pub const RETENTION: &str = "retention";
@@ -58,6 +62,104 @@ async fn retention(
                 state.metrics.purge_failed();
                 return Err(e.into());
             }
+        }
+    }
+}
+
+/// The checkpoint job's name in logs, `/metrics` and `/readyz`.
+pub const CHECKPOINTS: &str = "checkpoints";
+
+/// After a wake-up, the job waits this long for more commits before hashing, so that a burst of
+/// commits costs one checkpoint rather than one each; with the hashing itself it stays well
+/// inside the promised second between a commit and a checkpoint covering it.
+const GATHER: Duration = Duration::from_millis(200);
+
+/// Starts the checkpoint job: for each tenant with new activities, hash them into its Merkle
+/// tree and sign a checkpoint (`Service::log_sync`), woken by the commit notifier. Every node
+/// runs it; on PostgreSQL the tree's compare-and-set lets one node's growth win and the others
+/// read past it, so two nodes never store different trees.
+pub fn start_checkpoints(state: &AppState) -> anyhow::Result<()> {
+    let spec = JobSpec {
+        backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            jitter: 0.5,
+        },
+        healthy_after: Duration::from_secs(60),
+        ..JobSpec::default()
+    };
+    let st = state.clone();
+    state
+        .metrics
+        .jobs()
+        .spawn(CHECKPOINTS, spec, move |cancel| {
+            checkpoints(st.clone(), cancel)
+        })?;
+    Ok(())
+}
+
+async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Result<()> {
+    let service = &state.service;
+    let store = service.store();
+    service.log_signing_key().await?;
+    // Subscribed before the first look, so that no commit falls between the look and the wait.
+    let mut all = store.subscribe_all();
+    let mut watched: HashMap<Tenant, CommitWatch> = HashMap::new();
+    // Tenants with a backlog left after their last sync: served again before any wait.
+    let mut behind: HashSet<Tenant> = HashSet::new();
+    loop {
+        for tenant in store.tenants().await? {
+            let news = match watched.get_mut(&tenant) {
+                // A tenant seen for the first time is caught up whatever its watch says.
+                None => {
+                    watched.insert(tenant.clone(), store.subscribe(&tenant));
+                    true
+                }
+                Some(w) => {
+                    let news = w.has_changed();
+                    if news {
+                        w.changed().await;
+                    }
+                    news
+                }
+            };
+            if !news && !behind.contains(&tenant) {
+                continue;
+            }
+            behind.remove(&tenant);
+            match service.log_sync(&tenant).await {
+                Ok(s) => {
+                    if s.signed {
+                        tracing::debug!(%tenant, size = s.size, hashed = s.hashed, "checkpoint signed");
+                    }
+                    if s.more {
+                        behind.insert(tenant);
+                    }
+                }
+                // A tenant whose log cannot go on (a hole in its sequence) must not stop the
+                // others' checkpoints; it is reported at each of its commits.
+                Err(e @ ServiceError::Conflict(_)) => {
+                    tracing::error!(%tenant, error = %e, "the tenant's log cannot be extended")
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+        if !behind.is_empty() {
+            // Backlogs go on at once (one chunk per tenant per round, so none starves).
+            continue;
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ok(()),
+            woke = all.changed() => if woke.is_none() { return Ok(()) },
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ok(()),
+            () = tokio::time::sleep(GATHER) => {}
         }
     }
 }

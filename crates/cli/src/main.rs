@@ -6,6 +6,7 @@ mod demo;
 mod export;
 mod ingest;
 mod jobs;
+mod log;
 mod logto;
 mod query;
 mod retention;
@@ -102,6 +103,12 @@ enum Command {
     Import(export::ImportArgs),
     /// Check that a store holds exactly the activities of an export (counts and digests).
     VerifyExport(verify::Args),
+    /// Hash new activities into each tenant's log and sign a checkpoint now (serve does it
+    /// continuously); prints each tenant's tree size and verifier key.
+    Checkpoint(log::CheckpointArgs),
+    /// Check an export offline against a signed checkpoint and the tenant's verifier key, naming
+    /// the first edited, missing or moved activity; or, with --url, a running server's log.
+    Verify(log::VerifyArgs),
     /// Logto integration settings (the webhook signing key).
     #[command(subcommand)]
     Logto(logto::Command),
@@ -137,6 +144,8 @@ fn main() -> anyhow::Result<()> {
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => export::import(a).await,
             Command::VerifyExport(a) => verify::run(a).await,
+            Command::Checkpoint(a) => log::checkpoint(a).await,
+            Command::Verify(a) => log::verify(a).await,
             Command::Logto(c) => logto::run(c).await,
             Command::User(c) => user::run(c).await,
             Command::Migrate { store } => {

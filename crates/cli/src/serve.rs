@@ -56,6 +56,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), catalog, clock, cfg.limits())
         .await?
         .with_google_prefix(cfg.google_prefix.as_deref())
+        .map_err(anyhow::Error::msg)?
+        .with_log_origin(&cfg.log_origin)
         .map_err(anyhow::Error::msg)?;
     state.metrics.set_open(cfg.metrics_open);
     if let Some(days) = cfg.retention_days {
@@ -67,6 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         crate::jobs::start_retention(&state, days, every)?;
     }
+    crate::jobs::start_checkpoints(&state)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

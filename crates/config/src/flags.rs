@@ -59,6 +59,11 @@ pub struct Flags {
     #[arg(long, value_parser = clap::value_parser!(u64).range(RETENTION_INTERVAL_SECS))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_interval_secs: Option<u64>,
+    /// The transparency log's origin prefix: each tenant's checkpoints are signed as
+    /// `<log-origin>/<tenant>` (see docs/integrity.md). Set it once, before the first start.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_origin: Option<String>,
     /// Largest request body in bytes.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

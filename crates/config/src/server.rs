@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds between two retention purges (the first runs at start).
     pub retention_interval_secs: u64,
+    /// The transparency log's origin prefix: each tenant's checkpoints are signed as
+    /// `<log_origin>/<tenant>` (docs/integrity.md). Set it once, before the first start.
+    pub log_origin: String,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     /// Most activities in one ingest batch.
@@ -75,6 +78,8 @@ impl Default for ServerConfig {
             metrics_open: false,
             retention_days: None,
             retention_interval_secs: 3600,
+            // authtrail_service::log::DEFAULT_ORIGIN: a name that says it is not set.
+            log_origin: "authtrail.invalid".to_string(),
             max_body_bytes: l.max_body_bytes,
             max_batch: l.max_batch,
             max_header_bytes: l.max_header_bytes,
@@ -135,6 +140,18 @@ impl ServerConfig {
                     "{} is less than max_body_bytes ({}): a largest body could never be admitted",
                     self.max_body_bytes_in_flight, self.max_body_bytes
                 ),
+            ));
+        }
+        if self.log_origin.is_empty()
+            || self.log_origin.len() > 200
+            || self
+                .log_origin
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+        {
+            out.push((
+                "log_origin",
+                "must be 1 to 200 characters without spaces or '+' (e.g. audit.example.com)".into(),
             ));
         }
         for (key, v) in [

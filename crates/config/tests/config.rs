@@ -129,6 +129,11 @@ fn a_bad_value_names_the_key_and_where_it_came_from() {
             ),
             "{msg}"
         );
+        // The log origin becomes a signed-note key name: no spaces, no '+'.
+        jail.clear_env();
+        jail.create_file("authtrail.toml", "log_origin = \"audit example\"\n")?;
+        let msg = invalid(load(Some(Path::new("authtrail.toml")), &Flags::default()));
+        assert!(msg.starts_with("log_origin (from the file "), "{msg}");
         Ok(())
     });
 }

@@ -10,6 +10,7 @@
 //! - [`display`]: times for people to read, in a given offset and language.
 //! - [`canonical`]: the specified canonical encoding (RFC 8785), the transparency log's leaf;
 //!   `docs/canonical-encoding.md` is its specification.
+//! - [`log_export`]: the log file of `authtrail export --log` (checkpoint and leaf hashes).
 //!
 //! A new output format goes here as its own module; the HTTP envelope around it (status, errors,
 //! headers) stays in the server.
@@ -20,5 +21,6 @@ pub mod display;
 pub mod export;
 pub mod google;
 pub mod json;
+pub mod log_export;
 pub mod logto;
 pub mod sheet;

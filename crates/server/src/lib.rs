@@ -5,6 +5,7 @@
 //! - [`ingest`]: `POST /v1/activities` (JSON array or NDJSON).
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
 //! - [`aggregate`]: `GET /v1/activities:aggregate` (counts per bucket and group).
+//! - [`log`]: the transparency log: checkpoint, verifier key, inclusion and consistency proofs.
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
@@ -24,6 +25,7 @@ pub mod error;
 pub mod google;
 pub mod ingest;
 pub mod listen;
+pub mod log;
 pub mod logto;
 pub mod metrics;
 pub mod native;
@@ -85,6 +87,11 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/logs/{id}" => logto::list::get_log),
     route!(post "/v1/logto/webhook" => logto::webhook::post_webhook),
     route!(post "/oidc/token" => oauth::token),
+    route!(get "/v1/log/checkpoint" => log::get_checkpoint),
+    route!(get "/v1/log/key" => log::get_key),
+    route!(get "/v1/log/proof/inclusion" => log::get_inclusion),
+    route!(get "/v1/log/proof/consistency" => log::get_consistency),
+    route!(get "/v1/log/tile/{*path}" => log::get_tile),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.

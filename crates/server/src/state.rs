@@ -157,6 +157,31 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Signs this node's transparency log checkpoints under `prefix` (`log_origin`): each
+    /// tenant's log is `<prefix>/<tenant>`.
+    pub fn with_log_origin(self, prefix: &str) -> Result<AppState, String> {
+        let service = self
+            .0
+            .service
+            .clone()
+            .with_log_origin(prefix)
+            .map_err(|e| format!("log_origin: {e}"))?;
+        let inner = &self.0;
+        Ok(AppState(Arc::new(Inner {
+            service,
+            store: inner.store.clone(),
+            catalog: inner.catalog.clone(),
+            clock: inner.clock.clone(),
+            limits: inner.limits.clone(),
+            rate: inner.rate.clone(),
+            body_budget: inner.body_budget.clone(),
+            google_prefix: inner.google_prefix.clone(),
+            metrics: inner.metrics.clone(),
+        })))
+    }
+}
+
 /// `/metrics` counts what arrives through the API; the server's own admin events and the CLI's
 /// loads are not client ingest.
 impl IngestObserver for crate::metrics::Metrics {

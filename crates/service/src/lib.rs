@@ -19,6 +19,8 @@
 //! - [`retention`]: the purge and its audit records.
 //! - [`export`]: export, import and verify of whole trails.
 //! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
+//! - [`log`]: the transparency log: hashing new activities into each tenant's Merkle tree,
+//!   signing checkpoints, proofs; [`log_audit`] checks an export against a checkpoint offline.
 //! - [`error`]: [`ServiceError`], the domain error every operation returns.
 
 pub mod aggregate;
@@ -28,6 +30,8 @@ pub mod error;
 pub mod export;
 pub mod health;
 pub mod ingest;
+pub mod log;
+pub mod log_audit;
 pub mod oauth;
 pub mod paging;
 pub mod password;
@@ -61,6 +65,10 @@ struct Inner {
     observer: Arc<dyn IngestObserver>,
     /// Whether appends are failing (readiness); shared by every copy of the service.
     writes: Arc<health::WriteHealth>,
+    /// The transparency log's origin prefix (a tenant's origin is `<prefix>/<tenant>`).
+    log_origin: String,
+    /// The log's Ed25519 private key, read from the store once it is first needed.
+    log_seed: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 impl Service {
@@ -78,6 +86,8 @@ impl Service {
             cursor_key,
             observer: Arc::new(ingest::Unobserved),
             writes: Arc::default(),
+            log_origin: log::DEFAULT_ORIGIN.to_string(),
+            log_seed: tokio::sync::OnceCell::new(),
         })))
     }
 
@@ -91,7 +101,32 @@ impl Service {
             cursor_key: i.cursor_key,
             observer,
             writes: i.writes.clone(),
+            log_origin: i.log_origin.clone(),
+            log_seed: i.log_seed.clone(),
         }))
+    }
+
+    /// The same service, with `prefix` as its transparency log's origin prefix (the
+    /// `log_origin` setting): each tenant's log is `<prefix>/<tenant>`. It must be non-empty and
+    /// hold no spaces or `+` (it becomes a signed-note key name).
+    pub fn with_log_origin(self, prefix: &str) -> Result<Service, ServiceError> {
+        if prefix.is_empty() || prefix.chars().any(|c| c.is_whitespace() || c == '+') {
+            return Err(ServiceError::field(
+                "log_origin",
+                "must be non-empty, without spaces or '+' (e.g. audit.example.com)",
+            ));
+        }
+        let i = &self.0;
+        Ok(Service(Arc::new(Inner {
+            store: i.store.clone(),
+            catalog: i.catalog.clone(),
+            clock: i.clock.clone(),
+            cursor_key: i.cursor_key,
+            observer: i.observer.clone(),
+            writes: i.writes.clone(),
+            log_origin: prefix.to_string(),
+            log_seed: i.log_seed.clone(),
+        })))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

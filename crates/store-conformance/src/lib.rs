@@ -3,12 +3,13 @@
 //! An engine's test file calls [`conformance_tests!`] with an async expression that makes a fresh,
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
-//! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`]. A new
-//! capability adds its module here and its cases to the macro.
+//! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
+//! [`log_tree`]. A new capability adds its module here and its cases to the macro.
 
 pub mod activity_log;
 pub mod aggregates;
 pub mod console;
+pub mod log_tree;
 pub mod matches_prop;
 pub mod notify;
 pub mod secrets;
@@ -74,6 +75,14 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; notify:
             append_wakes_the_tenants_subscribers_only,
             restore_wakes_the_tenants_subscribers,
+            every_tenants_commits_wake_a_subscriber_to_all,
+        );
+        $crate::conformance_tests!(@module $make; log_tree:
+            tree_grows_only_from_its_stored_size,
+            racing_growers_one_wins_the_other_is_refused,
+            checkpoints_only_move_forward,
+            purge_leaves_the_tree_and_checkpoint,
+            event_ids_lead_to_their_sequence_number,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

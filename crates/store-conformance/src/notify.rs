@@ -78,3 +78,22 @@ pub async fn restore_wakes_the_tenants_subscribers(store: Arc<dyn Store>) {
     store.restore(&t, vec![a]).await.unwrap();
     woken_at(&mut w, 40).await;
 }
+
+pub async fn every_tenants_commits_wake_a_subscriber_to_all(store: Arc<dyn Store>) {
+    let mut all = store.subscribe_all();
+    let before = all.seq();
+    let t = tenant("Cwall");
+    store
+        .append(&t, vec![login(&t, "x@example.com", 1)])
+        .await
+        .unwrap();
+    let wait = tokio::time::timeout(HANG, all.changed());
+    let n = wait
+        .await
+        .expect("no wake-up")
+        .expect("the store went away");
+    assert!(
+        n > before,
+        "a new tenant's first commit is news to a subscriber to all"
+    );
+}

@@ -15,12 +15,14 @@
 //!
 //! Map, one file per capability: [`activities`] (the activity log: reads, writes, partitions,
 //! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
-//! across nodes through LISTEN/NOTIFY), [`rollups`] (per-minute counters for aggregations); plus
-//! [`schema`] (migrations) and [`errors`].
+//! across nodes through LISTEN/NOTIFY), [`rollups`] (per-minute counters for aggregations),
+//! [`log_tree`] (the transparency log's tree and checkpoints); plus [`schema`] (migrations) and
+//! [`errors`].
 
 mod activities;
 mod console;
 mod errors;
+mod log_tree;
 mod notify;
 mod rollups;
 mod schema;

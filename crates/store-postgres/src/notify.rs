@@ -36,6 +36,10 @@ impl CommitNotifier for PgStore {
     fn subscribe(&self, tenant: &Tenant) -> CommitWatch {
         self.commits.subscribe(tenant)
     }
+
+    fn subscribe_all(&self) -> CommitWatch {
+        self.commits.subscribe_all()
+    }
 }
 
 /// The payload announcing that `tenant` of `schema` committed up to `seq`. Schema names are

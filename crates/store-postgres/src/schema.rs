@@ -190,6 +190,27 @@ const MIGRATIONS: &[&str] = &[
     SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
     FROM activity_extra_events GROUP BY tenant_id, m;
     "#,
+    // 4: the transparency log (log_tree.rs): each tenant's Merkle tree as the hashes of its full
+    // subtrees, its size, and its latest signed checkpoint. Apart from `activities`, so that
+    // retention (which drops partitions) never touches them.
+    r#"
+    CREATE TABLE log_trees (
+        tenant_id integer PRIMARY KEY,
+        size      bigint NOT NULL                -- leaves hashed: uniqueQualifiers 1..=size
+    );
+    CREATE TABLE log_nodes (
+        tenant_id integer NOT NULL,
+        level     smallint NOT NULL,             -- 0 for leaves
+        idx       bigint NOT NULL,               -- covers leaves idx << level .. (idx + 1) << level
+        hash      bytea NOT NULL,                -- SHA-256
+        PRIMARY KEY (tenant_id, level, idx)
+    );
+    CREATE TABLE log_checkpoints (
+        tenant_id integer PRIMARY KEY,
+        size      bigint NOT NULL,
+        note      text NOT NULL                  -- the C2SP signed note
+    );
+    "#,
 ];
 
 /// The schema version this build writes and reads.

@@ -8,12 +8,13 @@
 //!
 //! Map, one file per capability: [`activities`] (the activity log: queries, the writer, body
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
-//! wake-ups), [`rollups`] (per-minute counters for aggregations); plus [`schema`] (migrations,
-//! connection settings) and [`errors`].
+//! wake-ups), [`rollups`] (per-minute counters for aggregations), [`log_tree`] (the transparency
+//! log's tree and checkpoints); plus [`schema`] (migrations, connection settings) and [`errors`].
 
 mod activities;
 mod console;
 mod errors;
+mod log_tree;
 mod notify;
 mod rollups;
 mod schema;

@@ -12,4 +12,8 @@ impl CommitNotifier for SqliteStore {
     fn subscribe(&self, tenant: &Tenant) -> CommitWatch {
         self.commits.subscribe(tenant)
     }
+
+    fn subscribe_all(&self) -> CommitWatch {
+        self.commits.subscribe_all()
+    }
 }

@@ -155,6 +155,27 @@ const MIGRATIONS: &[&str] = &[
     SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
     FROM activity_extra_events GROUP BY tenant_id, m;
     "#,
+    // 5: the transparency log (log_tree.rs): each tenant's Merkle tree as the hashes of its full
+    // subtrees, its size, and its latest signed checkpoint. Apart from `activities`, so that a
+    // purge never touches them.
+    r#"
+    CREATE TABLE log_trees (
+        tenant_id INTEGER PRIMARY KEY,
+        size      INTEGER NOT NULL               -- leaves hashed: uniqueQualifiers 1..=size
+    );
+    CREATE TABLE log_nodes (
+        tenant_id INTEGER NOT NULL,
+        level     INTEGER NOT NULL,              -- 0 for leaves
+        idx       INTEGER NOT NULL,              -- covers leaves idx << level .. (idx + 1) << level
+        hash      BLOB NOT NULL,                 -- SHA-256
+        PRIMARY KEY (tenant_id, level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_checkpoints (
+        tenant_id INTEGER PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        note      TEXT NOT NULL                  -- the C2SP signed note
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -312,12 +333,13 @@ mod tests {
             counters(&store, &t).await
         };
         assert_eq!(before.iter().map(|c| c.n).sum::<u64>(), 5);
-        // Back to schema 3: no counters, no triggers.
+        // Back to schema 3: no counters, no triggers (and no log tables, of schema 5).
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
             "DROP TRIGGER activity_rollup_add; DROP TRIGGER activity_rollup_remove;
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
+             DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
              PRAGMA user_version = 3;",
         )
         .unwrap();

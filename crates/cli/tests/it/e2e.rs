@@ -370,7 +370,7 @@ fn serve_reads_its_config_file_and_flags_override_it() {
         .json()
         .unwrap();
     assert_eq!(ready["status"], "ready", "{ready}");
-    for job in ["retention", "rate-limit-sweeper"] {
+    for job in ["retention", "rate-limit-sweeper", "checkpoints"] {
         assert!(ready["jobs"][job]["state"].is_string(), "{job}: {ready}");
     }
 }
@@ -413,4 +413,100 @@ fn cli_events_name_the_os_user_and_piped_logs_have_no_colour_codes() {
         .json()
         .unwrap();
     assert_eq!(b["items"][0]["actor"]["key"], format!("cli:{me}"), "{b}");
+}
+
+/// The server's checkpoints job signs soon after ingest, and `authtrail verify --url` checks the
+/// running log: consistent with a checkpoint saved earlier, sampled activities in it with their
+/// content. An activity edited in the database afterwards is caught by the content check.
+#[test]
+fn the_checkpoints_job_signs_and_verify_url_checks_the_running_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = create_token(dir.path(), "ingest,read");
+    let server = serve(dir.path());
+    let post = |from: usize, n: usize| -> u64 {
+        let batch: Vec<Value> = (from..from + n).map(activity).collect();
+        let b: Value = http()
+            .post(format!("{}/v1/activities", server.url))
+            .bearer_auth(&token)
+            .json(&batch)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let last = &b["receipts"][n - 1]["uniqueQualifier"];
+        last.as_str().unwrap().parse().unwrap()
+    };
+    let get = |path: &str| {
+        http()
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "polls another process, which runs on real time"
+    )]
+    let checkpoint_of = |size: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let note = get("/v1/log/checkpoint");
+            let n: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+            if n >= size {
+                return note;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint of {size}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let key = get("/v1/log/key");
+    let saved = checkpoint_of(post(0, 10));
+    let saved_path = dir.path().join("saved.cp");
+    std::fs::write(&saved_path, &saved).unwrap();
+    let size = post(10, 15);
+    checkpoint_of(size);
+    let verify = |sample: &str| {
+        try_authtrail(&[
+            "verify",
+            "--url",
+            &server.url,
+            "--token",
+            &token,
+            "--key",
+            key.trim(),
+            "--checkpoint",
+            saved_path.to_str().unwrap(),
+            "--sample",
+            sample,
+        ])
+    };
+    let out = verify("8");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("consistent with the saved checkpoint"),
+        "{err}"
+    );
+    assert!(err.contains("verified: 8 sampled activities"), "{err}");
+
+    // Someone with write access to the database edits one activity.
+    let db = rusqlite::Connection::open(dir.path().join("authtrail.db")).unwrap();
+    db.execute(
+        "UPDATE activities SET ip = '198.51.100.66' WHERE seq = 5",
+        [],
+    )
+    .unwrap();
+    // Enough samples that the edited one is drawn: 800 draws among 26 miss it with p < 1e-13.
+    let out = verify("800");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("uniqueQualifier 5: the served content does not match the log"),
+        "{err}"
+    );
 }

@@ -4,6 +4,8 @@
 
 use crate::support;
 
+mod log_verify;
+
 use std::io::Read;
 use std::path::Path;
 

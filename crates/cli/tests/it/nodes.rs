@@ -1,10 +1,17 @@
 //! Two real `authtrail serve` processes on one PostgreSQL schema: concurrent ingest through both
-//! gives one gap-free, duplicate-free sequence, and a query through either node sees everything.
+//! gives one gap-free, duplicate-free sequence, and a query through either node sees everything;
+//! both nodes' checkpoint jobs sign, and every checkpoint either serves is consistent with the last.
 
 use crate::support;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
+use authtrail_integrity::proof::verify_consistency;
+use authtrail_integrity::{Checkpoint, NoteVerifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use support::{PgSchema, Server, http, token};
 
@@ -38,6 +45,39 @@ fn post(url: &str, tok: &str, items: &[Value]) -> Vec<(i64, bool)> {
             )
         })
         .collect()
+}
+
+/// A node's latest checkpoint, verified.
+fn checkpoint(url: &str, tok: &str, v: &NoteVerifier) -> Checkpoint {
+    let note = http()
+        .get(format!("{url}/v1/log/checkpoint"))
+        .bearer_auth(tok)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    Checkpoint::open(&note, v).unwrap_or_else(|e| panic!("{url}: {e}: {note}"))
+}
+
+/// Waits until a node's checkpoint covers `size` leaves.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "polls another process, which runs on real time"
+)]
+fn checkpoint_of(url: &str, tok: &str, v: &NoteVerifier, size: u64) -> Checkpoint {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cp = checkpoint(url, tok, v);
+        if cp.size >= size {
+            return cp;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: no checkpoint of {size} (last {})",
+            cp.size
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Every uniqueQualifier a node lists, following the cursor to the end.
@@ -78,9 +118,30 @@ fn two_server_processes_on_one_database_share_one_gap_free_sequence() {
     // Activities already in the trail (the self-audit of creating the tokens, where recorded).
     let base = listed(&nodes[0].url, &tok).len() as i64;
 
+    let key = http()
+        .get(format!("{}/v1/log/key", nodes[0].url))
+        .bearer_auth(&tok)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let v = NoteVerifier::parse(&key).unwrap();
+    let ingesting = AtomicBool::new(true);
+    let mut seen: Vec<Checkpoint> = Vec::new();
+
     // Several clients per node at once, batches of uneven sizes; every third batch is also sent
-    // again through the other node, as a client retrying against another node would.
+    // again through the other node, as a client retrying against another node would. Meanwhile
+    // both nodes' checkpoint jobs sign, and the checkpoints either node serves are collected.
     let receipts: Vec<(i64, bool)> = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut got = Vec::new();
+            while ingesting.load(Ordering::Relaxed) {
+                for node in &nodes {
+                    got.push(checkpoint(&node.url, &tok, &v));
+                }
+            }
+            got
+        });
         let mut handles = Vec::new();
         for client in 0..2 * CLIENTS_PER_NODE {
             let (tok, nodes) = (&tok, &nodes);
@@ -107,10 +168,13 @@ fn two_server_processes_on_one_database_share_one_gap_free_sequence() {
                 got
             }));
         }
-        handles
+        let all = handles
             .into_iter()
             .flat_map(|h| h.join().unwrap())
-            .collect()
+            .collect();
+        ingesting.store(false, Ordering::Relaxed);
+        seen = watcher.join().unwrap();
+        all
     });
 
     assert!(receipts.iter().all(|r| !r.1), "first sends are all new");
@@ -133,6 +197,41 @@ fn two_server_processes_on_one_database_share_one_gap_free_sequence() {
             "{} lists every activity",
             node.url
         );
+    }
+
+    // Both nodes sign the same tree: each one's final checkpoint is the other's, and every
+    // checkpoint served along the way is a prefix of it (a consistency proof verifies).
+    let size = (base + n) as u64;
+    let last = checkpoint_of(&nodes[0].url, &tok, &v, size);
+    assert_eq!(checkpoint_of(&nodes[1].url, &tok, &v, size), last);
+    let signed: BTreeSet<(u64, [u8; 32])> = seen
+        .iter()
+        .filter(|c| c.size > 0)
+        .map(|c| (c.size, c.root))
+        .collect();
+    assert!(
+        signed.len() > 1,
+        "checkpoints were signed during the ingest: {signed:?}"
+    );
+    for (old, root) in &signed {
+        let p: Value = http()
+            .get(format!(
+                "{}/v1/log/proof/consistency?old={old}&size={}",
+                nodes[1].url, last.size
+            ))
+            .bearer_auth(&tok)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let hashes: Vec<Vec<u8>> = p["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| B64.decode(h.as_str().unwrap()).unwrap())
+            .collect();
+        verify_consistency(*old, last.size, &hashes, root, &last.root)
+            .unwrap_or_else(|e| panic!("checkpoint {old} is not a prefix of {}: {e}", last.size));
     }
 
     // Each node counts what it accepted; together that is everything, once.

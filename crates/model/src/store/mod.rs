@@ -9,12 +9,13 @@
 //! | [`console`] | [`ConsoleStore`] | console users and sessions |
 //! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
 //! | [`aggregates`] | [`Aggregates`] | per-minute counters (roll-ups) kept at write time |
+//! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes) and latest signed checkpoint |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
 //! `use authtrail_model::store::prelude::*;`.
 //!
-//! **Capabilities to come** (push deliveries and their cursors, verifiable checkpoints) each get
+//! **Capabilities to come** (push deliveries and their cursors) each get
 //! a file here with their own trait, are added to [`Store`]'s supertraits and to the [`prelude`],
 //! get a file per engine named for what it stores, and a module of the conformance suite.
 //!
@@ -28,6 +29,7 @@ pub mod activity_log;
 pub mod aggregates;
 pub mod console;
 mod error;
+pub mod log_tree;
 pub mod notify;
 pub mod secrets;
 pub mod tokens;
@@ -36,6 +38,7 @@ pub use activity_log::{ActivityLog, Count, Receipt};
 pub use aggregates::{Aggregates, Rollup, RollupCell};
 pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
 pub use error::{Source, StoreError, StoreErrorKind};
+pub use log_tree::{LogTree, SignedCheckpoint, TreeNode};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use tokens::{Scope, TokenRecord, TokenStore};
@@ -45,19 +48,25 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every capability at once: what the server and the CLI hold as `Arc<dyn Store>`.
 pub trait Store:
-    ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates
+    ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates + LogTree
 {
 }
 
 impl<T> Store for T where
-    T: ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates
+    T: ActivityLog
+        + TokenStore
+        + SecretStore
+        + ConsoleStore
+        + CommitNotifier
+        + Aggregates
+        + LogTree
 {
 }
 
 /// The store traits, so that their methods can be called on an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        ActivityLog, Aggregates, CommitNotifier, ConsoleStore, SecretStore, Store, StoreError,
-        StoreErrorKind, TokenStore,
+        ActivityLog, Aggregates, CommitNotifier, ConsoleStore, LogTree, SecretStore, Store,
+        StoreError, StoreErrorKind, TokenStore,
     };
 }

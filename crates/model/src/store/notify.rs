@@ -19,6 +19,11 @@ use crate::activity::Tenant;
 pub trait CommitNotifier: Send + Sync + 'static {
     /// Watches `tenant`'s committed sequence number.
     fn subscribe(&self, tenant: &Tenant) -> CommitWatch;
+
+    /// Watches every tenant at once: the value counts the commits this node has heard of, of
+    /// any tenant. A job that serves every tenant (checkpoint signing) wakes on it, then finds
+    /// out which tenants have news, including ones it never saw before.
+    fn subscribe_all(&self) -> CommitWatch;
 }
 
 /// A subscription to one tenant's committed sequence number.
@@ -50,9 +55,20 @@ impl CommitWatch {
 }
 
 /// The per-tenant watch channels of one store. Publishing never blocks and never goes backwards.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CommitHub {
     tenants: Mutex<HashMap<Tenant, watch::Sender<i64>>>,
+    /// How many pieces of news (a higher sequence number of any tenant) this hub has had.
+    all: watch::Sender<i64>,
+}
+
+impl Default for CommitHub {
+    fn default() -> Self {
+        CommitHub {
+            tenants: Mutex::default(),
+            all: watch::channel(0).0,
+        }
+    }
 }
 
 impl CommitHub {
@@ -64,6 +80,13 @@ impl CommitHub {
         CommitWatch { rx: tx.subscribe() }
     }
 
+    /// Watches the count of news of every tenant (see [`CommitNotifier::subscribe_all`]).
+    pub fn subscribe_all(&self) -> CommitWatch {
+        CommitWatch {
+            rx: self.all.subscribe(),
+        }
+    }
+
     /// Records that `tenant`'s activities up to `seq` are committed, waking its subscribers if
     /// that is news.
     pub fn publish(&self, tenant: &Tenant, seq: i64) {
@@ -71,13 +94,16 @@ impl CommitHub {
         let tx = tenants
             .entry(tenant.clone())
             .or_insert_with(|| watch::channel(0).0);
-        tx.send_if_modified(|v| {
+        let news = tx.send_if_modified(|v| {
             let news = seq > *v;
             if news {
                 *v = seq;
             }
             news
         });
+        if news {
+            self.all.send_modify(|n| *n += 1);
+        }
     }
 
     /// The tenants someone is watching: after a gap in its news (a lost connection) an engine
@@ -101,8 +127,16 @@ mod tests {
         let hub = CommitHub::default();
         let (a, b) = (Tenant::new("a").unwrap(), Tenant::new("b").unwrap());
         let (mut wa, wb) = (hub.subscribe(&a), hub.subscribe(&b));
+        let mut all = hub.subscribe_all();
         hub.publish(&a, 3);
         hub.publish(&a, 2);
+        assert_eq!(all.changed().await, Some(1), "old news is not news");
+        hub.publish(&Tenant::new("c").unwrap(), 1);
+        assert_eq!(
+            all.changed().await,
+            Some(2),
+            "a tenant nobody watched wakes it too"
+        );
         assert_eq!(wa.changed().await, Some(3));
         assert_eq!(wb.seq(), 0);
         assert!(!wb.has_changed());

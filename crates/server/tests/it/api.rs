@@ -4,6 +4,8 @@
 
 use crate::support;
 
+mod log;
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use support::{Harness, activity};

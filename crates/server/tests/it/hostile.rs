@@ -350,6 +350,28 @@ async fn hostile_query_strings_ids_and_cursors_are_refused_or_match_nothing() {
             &format!("/admin/reports/v1/activity/users/{enc}/applications/login"),
         )
         .await;
+        // The transparency log: numbers refused, an eventId matching nothing.
+        for p in ["index", "size"] {
+            r.get(
+                &format!("log {p} = {v:?}"),
+                &format!("/v1/log/proof/inclusion?{p}={enc}"),
+            )
+            .await;
+        }
+        for p in ["old", "size"] {
+            r.get(
+                &format!("log {p} = {v:?}"),
+                &format!("/v1/log/proof/consistency?{p}={enc}"),
+            )
+            .await;
+        }
+        r.get(
+            &format!("log eventId = {v:?}"),
+            &format!("/v1/log/proof/inclusion?eventId={enc}"),
+        )
+        .await;
+        r.get(&format!("log tile {v:?}"), &format!("/v1/log/tile/0/{enc}"))
+            .await;
     }
     for path in [
         "/v1/activities/../../etc/passwd",
@@ -374,6 +396,15 @@ async fn hostile_query_strings_ids_and_cursors_are_refused_or_match_nothing() {
         "/api/logs/1e3",
         "/api/logs/99999999999999999999999",
         "/api/logs/%ff",
+        "/v1/log/tile/..%2F..%2Fetc%2Fpasswd",
+        "/v1/log/tile/0/%00",
+        "/v1/log/tile/0/%ff",
+        "/v1/log/tile/0/x000/000",
+        "/v1/log/tile/0/99999999999999999999999",
+        "/v1/log/tile/entries/000.p/99999",
+        "/v1/log/tile/9/000",
+        "/v1/log/proof/inclusion?index=99999999999999999999999",
+        "/v1/log/proof/inclusion?index=0&size=-1",
     ] {
         let (s, b) = r.h.get(&r.token, path).await;
         assert_clear_refusal(path, s, &b);

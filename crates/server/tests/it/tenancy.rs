@@ -117,6 +117,29 @@ async fn another_tenant_reads_nothing_through_any_endpoint() {
     }
     let (s, body) = h.get(&b, &format!("/api/logs?cursor={cursor}")).await;
     assert_leaks_nothing("/api/logs with A's cursor", s, &body);
+    // The transparency log: B sees its own (empty) log, never A's leaves, proofs or entries.
+    let t = authtrail_model::Tenant::new("Ctest").unwrap();
+    h.state.service.log_sync(&t).await.unwrap();
+    for path in [
+        "/v1/log/proof/inclusion?index=0",
+        "/v1/log/proof/inclusion?eventId=evt-a-1",
+        "/v1/log/proof/consistency?old=1&size=3",
+        "/v1/log/tile/0/000.p/3",
+        "/v1/log/tile/entries/000.p/3",
+    ] {
+        let (s, body) = h.get(&b, path).await;
+        assert_leaks_nothing(path, s, &body);
+        assert_ne!(s, StatusCode::OK, "{path}: {body}");
+        let (s, body) = h.get(&a, path).await;
+        assert_eq!(s, StatusCode::OK, "A reads its own: {path}: {body}");
+    }
+    let (_, own) = h.get(&b, "/v1/log/checkpoint").await;
+    assert!(
+        own.as_str()
+            .unwrap()
+            .starts_with("authtrail.invalid/Cother\n0\n"),
+        "B's own empty log: {own}"
+    );
     // A's token ids cannot be revoked by B.
     let a_tokens = h.get(&a, "/v1/admin/tokens").await.1;
     let a_id = a_tokens["tokens"][0]["id"].as_str().unwrap();

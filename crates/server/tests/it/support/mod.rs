@@ -112,8 +112,19 @@ impl Harness {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
         let v = if bytes.is_empty() {
             Value::Null
+        } else if text {
+            Value::String(String::from_utf8(bytes.to_vec()).unwrap())
+        } else if headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == b"application/octet-stream")
+        {
+            // Binary answers (transparency log tiles) come back as hex.
+            Value::String(hex::encode(&bytes))
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 panic!(

@@ -1,0 +1,164 @@
+//! The LogTree capability: a tenant's Merkle tree grows only from its stored size (a
+//! compare-and-set that one of two racing growers wins), its nodes and checkpoint are the
+//! tenant's own, checkpoints only move forward, and a purge of activities leaves all of it.
+//!
+//! The hashes here are arbitrary bytes: the store keeps what it is given; hashing is
+//! `authtrail-integrity`'s, tested there.
+
+use authtrail_model::store::{SignedCheckpoint, TreeNode};
+
+use crate::*;
+
+fn node(level: u8, index: u64) -> TreeNode {
+    TreeNode {
+        level,
+        index,
+        hash: [level.wrapping_mul(31) ^ index as u8; 32],
+    }
+}
+
+fn cp(size: u64) -> SignedCheckpoint {
+    SignedCheckpoint {
+        size,
+        note: format!("origin\n{size}\nroot\n\n\u{2014} origin sig\n"),
+    }
+}
+
+fn sorted(mut v: Vec<TreeNode>) -> Vec<TreeNode> {
+    v.sort_by_key(|n| (n.level, n.index));
+    v
+}
+
+pub async fn tree_grows_only_from_its_stored_size(store: Arc<dyn Store>) {
+    let (t, u) = (tenant("Lg"), tenant("Lgu"));
+    for x in [&t, &u] {
+        store
+            .append(x, (0..3).map(|i| login(x, "a@x.io", i)).collect())
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.tree_size(&t).await.unwrap(), 0);
+    let first = vec![node(0, 0), node(0, 1), node(1, 0)];
+    store.grow_tree(&t, 0, 2, first.clone()).await.unwrap();
+    assert_eq!(store.tree_size(&t).await.unwrap(), 2);
+    let err = store
+        .grow_tree(&t, 0, 3, vec![node(0, 2)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+    assert_eq!(
+        store.tree_size(&t).await.unwrap(),
+        2,
+        "a refused growth stores nothing"
+    );
+    store.grow_tree(&t, 2, 3, vec![node(0, 2)]).await.unwrap();
+    assert_eq!(store.tree_size(&t).await.unwrap(), 3);
+
+    let got = store
+        .tree_nodes(&t, vec![(1, 0), (0, 2), (0, 0), (1, 1), (0, 1), (5, 0)])
+        .await
+        .unwrap();
+    let mut want = first;
+    want.push(node(0, 2));
+    assert_eq!(sorted(got), sorted(want), "absent nodes are left out");
+    // Another tenant's tree is its own.
+    assert_eq!(store.tree_size(&u).await.unwrap(), 0);
+    assert!(store.tree_nodes(&u, vec![(0, 0)]).await.unwrap().is_empty());
+    assert_eq!(store.tree_size(&tenant("Lgnone")).await.unwrap(), 0);
+}
+
+pub async fn racing_growers_one_wins_the_other_is_refused(store: Arc<dyn Store>) {
+    let t = tenant("Lr");
+    store
+        .append(&t, (0..2).map(|i| login(&t, "a@x.io", i)).collect())
+        .await
+        .unwrap();
+    let nodes = vec![node(0, 0), node(0, 1), node(1, 0)];
+    let (a, b) = tokio::join!(
+        store.grow_tree(&t, 0, 2, nodes.clone()),
+        store.grow_tree(&t, 0, 2, nodes.clone())
+    );
+    let refused: Vec<_> = [a, b].into_iter().filter_map(Result::err).collect();
+    assert_eq!(refused.len(), 1, "exactly one grower wins: {refused:?}");
+    assert_eq!(refused[0].kind(), StoreErrorKind::Conflict);
+    assert_eq!(store.tree_size(&t).await.unwrap(), 2);
+}
+
+pub async fn checkpoints_only_move_forward(store: Arc<dyn Store>) {
+    let (t, u) = (tenant("Lc"), tenant("Lcu"));
+    for x in [&t, &u] {
+        store.append(x, vec![login(x, "a@x.io", 1)]).await.unwrap();
+    }
+    assert_eq!(store.checkpoint(&t).await.unwrap(), None);
+    assert!(store.save_checkpoint(&t, cp(2)).await.unwrap());
+    assert!(!store.save_checkpoint(&t, cp(1)).await.unwrap(), "older");
+    assert!(
+        !store.save_checkpoint(&t, cp(2)).await.unwrap(),
+        "same size"
+    );
+    assert_eq!(store.checkpoint(&t).await.unwrap(), Some(cp(2)));
+    assert!(store.save_checkpoint(&t, cp(5)).await.unwrap());
+    assert_eq!(store.checkpoint(&t).await.unwrap(), Some(cp(5)));
+    assert_eq!(
+        store.checkpoint(&u).await.unwrap(),
+        None,
+        "tenants are apart"
+    );
+}
+
+pub async fn purge_leaves_the_tree_and_checkpoint(store: Arc<dyn Store>) {
+    let t = tenant("Lp");
+    store
+        .append(&t, (0..4).map(|i| login(&t, "a@x.io", i)).collect())
+        .await
+        .unwrap();
+    let nodes = vec![
+        node(0, 0),
+        node(0, 1),
+        node(1, 0),
+        node(0, 2),
+        node(0, 3),
+        node(1, 1),
+        node(2, 0),
+    ];
+    store.grow_tree(&t, 0, 4, nodes.clone()).await.unwrap();
+    assert!(store.save_checkpoint(&t, cp(4)).await.unwrap());
+    assert_eq!(store.purge_before(T0 + 10_000_000).await.unwrap(), 4);
+    assert!(all(&*store, &t, query(10)).await.is_empty());
+    assert_eq!(store.tree_size(&t).await.unwrap(), 4);
+    let ids = nodes.iter().map(|n| (n.level, n.index)).collect();
+    assert_eq!(
+        sorted(store.tree_nodes(&t, ids).await.unwrap()),
+        sorted(nodes)
+    );
+    assert_eq!(store.checkpoint(&t).await.unwrap(), Some(cp(4)));
+}
+
+pub async fn event_ids_lead_to_their_sequence_number(store: Arc<dyn Store>) {
+    let (t, u) = (tenant("Le"), tenant("Leu"));
+    let with_id = |x: &Tenant, id: &str, secs| {
+        let mut a = login(x, "a@x.io", secs);
+        a.body.event_id = Some(id.to_string());
+        a
+    };
+    store
+        .append(
+            &t,
+            vec![
+                with_id(&t, "e-1", 1),
+                login(&t, "a@x.io", 2),
+                with_id(&t, "e-3", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    store.append(&u, vec![with_id(&u, "e-9", 1)]).await.unwrap();
+    assert_eq!(store.event_sequence(&t, "e-1").await.unwrap(), Some(1));
+    assert_eq!(store.event_sequence(&t, "e-3").await.unwrap(), Some(3));
+    assert_eq!(
+        store.event_sequence(&t, "e-9").await.unwrap(),
+        None,
+        "another tenant's"
+    );
+    assert_eq!(store.event_sequence(&u, "e-9").await.unwrap(), Some(1));
+}

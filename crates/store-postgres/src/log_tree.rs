@@ -1,0 +1,228 @@
+//! The transparency log's tree and checkpoints: the [`LogTree`] capability, in the `log_trees`,
+//! `log_nodes` and `log_checkpoints` tables (migration 4).
+//!
+//! Several nodes may hash the same tenant. A growth locks the tenant's `log_trees` row
+//! (`FOR UPDATE`) and stores nothing unless the size is still the one it started from, so the
+//! first node wins, the others are refused with a conflict, and the stored tree only ever grows
+//! by appending. A checkpoint replaces the stored one only if it is for a larger tree, in one
+//! conditional statement, so the published checkpoint never goes back.
+
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::{SignedCheckpoint, TreeNode};
+use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
+
+use crate::{PgStore, corrupt, fail, pg};
+
+async fn tree_size(store: &PgStore, tenant: &Tenant) -> Result<u64, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(0);
+    };
+    let row = c
+        .query_opt("SELECT size FROM log_trees WHERE tenant_id = $1", &[&tid])
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| r.get::<_, i64>(0)).unwrap_or(0) as u64)
+}
+
+async fn grow(
+    store: &PgStore,
+    tenant: &Tenant,
+    from: u64,
+    to: u64,
+    nodes: Vec<TreeNode>,
+) -> Result<(), StoreError> {
+    if to < from {
+        return Err(fail(StoreErrorKind::Invalid, "a tree cannot shrink"));
+    }
+    let mut c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Err(fail(
+            StoreErrorKind::Invalid,
+            "the tenant has no activities",
+        ));
+    };
+    let tx = c.transaction().await.map_err(pg)?;
+    tx.execute(
+        "INSERT INTO log_trees (tenant_id, size) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+        &[&tid],
+    )
+    .await
+    .map_err(pg)?;
+    let stored: i64 = tx
+        .query_one(
+            "SELECT size FROM log_trees WHERE tenant_id = $1 FOR UPDATE",
+            &[&tid],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    if stored as u64 != from {
+        return Err(fail(
+            StoreErrorKind::Conflict,
+            format!("the tree has {stored} leaves, not {from}"),
+        ));
+    }
+    let levels: Vec<i16> = nodes.iter().map(|n| i16::from(n.level)).collect();
+    let idxs: Vec<i64> = nodes.iter().map(|n| n.index as i64).collect();
+    let hashes: Vec<&[u8]> = nodes.iter().map(|n| &n.hash[..]).collect();
+    tx.execute(
+        "INSERT INTO log_nodes (tenant_id, level, idx, hash) \
+         SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS n (l, i, h)",
+        &[&tid, &levels, &idxs, &hashes],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        "UPDATE log_trees SET size = $2 WHERE tenant_id = $1",
+        &[&tid, &(to as i64)],
+    )
+    .await
+    .map_err(pg)?;
+    tx.commit().await.map_err(pg)
+}
+
+async fn nodes(
+    store: &PgStore,
+    tenant: &Tenant,
+    ids: Vec<(u8, u64)>,
+) -> Result<Vec<TreeNode>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(Vec::new());
+    };
+    let levels: Vec<i16> = ids.iter().map(|&(l, _)| i16::from(l)).collect();
+    let idxs: Vec<i64> = ids.iter().map(|&(_, i)| i as i64).collect();
+    let rows = c
+        .query(
+            "SELECT n.level, n.idx, n.hash FROM log_nodes n \
+             JOIN unnest($2::smallint[], $3::bigint[]) AS w (l, i) ON n.level = w.l AND n.idx = w.i \
+             WHERE n.tenant_id = $1",
+            &[&tid, &levels, &idxs],
+        )
+        .await
+        .map_err(pg)?;
+    rows.iter()
+        .map(|r| {
+            Ok(TreeNode {
+                level: r.get::<_, i16>(0) as u8,
+                index: r.get::<_, i64>(1) as u64,
+                hash: r
+                    .get::<_, &[u8]>(2)
+                    .try_into()
+                    .map_err(|_| corrupt("a stored node hash is not 32 bytes"))?,
+            })
+        })
+        .collect()
+}
+
+async fn event_sequence(
+    store: &PgStore,
+    tenant: &Tenant,
+    event_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(None);
+    };
+    let row = c
+        .query_opt(
+            "SELECT seq FROM event_ids WHERE tenant_id = $1 AND event_id = $2",
+            &[&tid, &event_id],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn checkpoint(
+    store: &PgStore,
+    tenant: &Tenant,
+) -> Result<Option<SignedCheckpoint>, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Ok(None);
+    };
+    let row = c
+        .query_opt(
+            "SELECT size, note FROM log_checkpoints WHERE tenant_id = $1",
+            &[&tid],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map(|r| SignedCheckpoint {
+        size: r.get::<_, i64>(0) as u64,
+        note: r.get(1),
+    }))
+}
+
+async fn save_checkpoint(
+    store: &PgStore,
+    tenant: &Tenant,
+    cp: SignedCheckpoint,
+) -> Result<bool, StoreError> {
+    let c = store.client().await?;
+    let Some(tid) = store.tenant_id(&c, tenant).await? else {
+        return Err(fail(
+            StoreErrorKind::Invalid,
+            "the tenant has no activities",
+        ));
+    };
+    let n = c
+        .execute(
+            "INSERT INTO log_checkpoints (tenant_id, size, note) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET size = excluded.size, note = excluded.note \
+             WHERE log_checkpoints.size < excluded.size",
+            &[&tid, &(cp.size as i64), &cp.note],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(n == 1)
+}
+
+impl LogTree for PgStore {
+    fn tree_size<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(tree_size(self, tenant))
+    }
+
+    fn grow_tree<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        from: u64,
+        to: u64,
+        nodes: Vec<TreeNode>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(grow(self, tenant, from, to, nodes))
+    }
+
+    fn tree_nodes<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        ids: Vec<(u8, u64)>,
+    ) -> BoxFuture<'a, Result<Vec<TreeNode>, StoreError>> {
+        Box::pin(nodes(self, tenant, ids))
+    }
+
+    fn event_sequence<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+        Box::pin(event_sequence(self, tenant, event_id))
+    }
+
+    fn checkpoint<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> BoxFuture<'a, Result<Option<SignedCheckpoint>, StoreError>> {
+        Box::pin(checkpoint(self, tenant))
+    }
+
+    fn save_checkpoint<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        cp: SignedCheckpoint,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(save_checkpoint(self, tenant, cp))
+    }
+}
