@@ -13,10 +13,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
-bin="${AUTHTRAIL_BIN:-$target/debug/authtrail}"
-[[ -x "$bin" ]] || { echo "run.sh: no authtrail binary at $bin (cargo build -p authtrail)" >&2; exit 2; }
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+find_authtrail
+bin="$AUTHTRAIL_BIN"
+target="$(target_dir)"
 command -v npm >/dev/null || { echo "run.sh: needs node and npm" >&2; exit 2; }
 
 work="$target/logto-client"
