@@ -67,6 +67,9 @@ pub struct RateLimits {
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// Cheap to clone (shared handles and small values): a `with_…` variant of the state is a clone
+/// with one field changed.
+#[derive(Clone)]
 pub struct Inner {
     /// The application layer every handler calls.
     pub service: Service,
@@ -142,17 +145,9 @@ impl AppState {
                 ));
             }
         };
-        let inner = &self.0;
         Ok(AppState(Arc::new(Inner {
-            service: inner.service.clone(),
-            store: inner.store.clone(),
-            catalog: inner.catalog.clone(),
-            clock: inner.clock.clone(),
-            limits: inner.limits.clone(),
-            rate: inner.rate.clone(),
-            body_budget: inner.body_budget.clone(),
             google_prefix: prefix,
-            metrics: inner.metrics.clone(),
+            ..(*self.0).clone()
         })))
     }
 }
@@ -167,17 +162,9 @@ impl AppState {
             .clone()
             .with_log_origin(prefix)
             .map_err(|e| format!("log_origin: {e}"))?;
-        let inner = &self.0;
         Ok(AppState(Arc::new(Inner {
             service,
-            store: inner.store.clone(),
-            catalog: inner.catalog.clone(),
-            clock: inner.clock.clone(),
-            limits: inner.limits.clone(),
-            rate: inner.rate.clone(),
-            body_budget: inner.body_budget.clone(),
-            google_prefix: inner.google_prefix.clone(),
-            metrics: inner.metrics.clone(),
+            ..(*self.0).clone()
         })))
     }
 }

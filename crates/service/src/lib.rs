@@ -56,6 +56,9 @@ pub use read::Listed;
 #[derive(Clone)]
 pub struct Service(Arc<Inner>);
 
+/// Every field is cheap to clone (shared handles, or small values), so a `with_…` variant of
+/// the service is a clone of it with one field changed.
+#[derive(Clone)]
 struct Inner {
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
@@ -93,16 +96,9 @@ impl Service {
 
     /// The same service, reporting every ingest to `observer` (the server's metrics).
     pub fn observed_by(self, observer: Arc<dyn IngestObserver>) -> Service {
-        let i = &self.0;
         Service(Arc::new(Inner {
-            store: i.store.clone(),
-            catalog: i.catalog.clone(),
-            clock: i.clock.clone(),
-            cursor_key: i.cursor_key,
             observer,
-            writes: i.writes.clone(),
-            log_origin: i.log_origin.clone(),
-            log_seed: i.log_seed.clone(),
+            ..(*self.0).clone()
         }))
     }
 
@@ -116,16 +112,9 @@ impl Service {
                 "must be non-empty, without spaces or '+' (e.g. audit.example.com)",
             ));
         }
-        let i = &self.0;
         Ok(Service(Arc::new(Inner {
-            store: i.store.clone(),
-            catalog: i.catalog.clone(),
-            clock: i.clock.clone(),
-            cursor_key: i.cursor_key,
-            observer: i.observer.clone(),
-            writes: i.writes.clone(),
             log_origin: prefix.to_string(),
-            log_seed: i.log_seed.clone(),
+            ..(*self.0).clone()
         })))
     }
 
