@@ -21,6 +21,8 @@ use crate::password;
 
 /// Longest username: an e-mail address fits.
 pub const MAX_USERNAME: usize = 320;
+/// Longest export filter recorded with a console export.
+pub const MAX_EXPORT_FILTER: usize = 1024;
 /// A session lasts 12 hours from sign-in; then the user signs in again.
 pub const SESSION_TTL_US: i64 = 12 * 3_600_000_000;
 
@@ -204,6 +206,29 @@ impl Service {
             })
             .await?;
         Ok(Some(SignedIn { user, session_id }))
+    }
+
+    /// Records that a console user downloaded the audit log (`format`: csv or ndjson) under
+    /// `filter` (the list's query, cut to [`MAX_EXPORT_FILTER`] bytes), before the first byte is
+    /// sent: an export that cannot be recorded does not happen.
+    pub async fn record_export(
+        &self,
+        tenant: &Tenant,
+        username: &str,
+        client: &Client,
+        format: &'static str,
+        filter: &str,
+    ) -> Result<(), ServiceError> {
+        let mut cut = filter.len().min(MAX_EXPORT_FILTER);
+        while !filter.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let e = AdminEvent::new("console.export", AdminActor::User(username.to_string()))
+            .ip(client.ip)
+            .user_agent(client.user_agent.as_deref())
+            .string("export_format", format)
+            .string("export_filter", &filter[..cut]);
+        self.audit(tenant, e).await
     }
 
     /// Records a refused sign-in in the tenant of the account it named. An unknown username has

@@ -9,6 +9,7 @@ use authtrail_formats::sheet;
 use authtrail_model::query::MAX_PAGE;
 use authtrail_model::{Activity, ActivityQuery, Tenant};
 use authtrail_service::Service;
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -18,6 +19,7 @@ use futures_util::stream;
 use super::filters;
 use super::page::Ctx;
 use super::routes::Console;
+use crate::protect::ClientIp;
 
 /// Most rows one download holds (the newest matching ones); the page next to the link says so.
 pub const EXPORT_CAP: usize = 100_000;
@@ -34,18 +36,20 @@ enum Kind {
 
 pub async fn csv(
     State(console): State<Console>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    export(console, headers, raw, Kind::Csv).await
+    export(console, ip, headers, raw, Kind::Csv).await
 }
 
 pub async fn ndjson(
     State(console): State<Console>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    export(console, headers, raw, Kind::Ndjson).await
+    export(console, ip, headers, raw, Kind::Ndjson).await
 }
 
 /// Where the stream stands between pages.
@@ -76,7 +80,13 @@ fn encode(s: &Export, items: &[Activity]) -> Bytes {
     Bytes::from(out)
 }
 
-async fn export(console: Console, headers: HeaderMap, raw: Option<String>, kind: Kind) -> Response {
+async fn export(
+    console: Console,
+    ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
+    raw: Option<String>,
+    kind: Kind,
+) -> Response {
     let path = match kind {
         Kind::Csv => "/logs.csv",
         Kind::Ndjson => "/logs.ndjson",
@@ -107,6 +117,26 @@ async fn export(console: Console, headers: HeaderMap, raw: Option<String>, kind:
         return ctx.api_error(e.into());
     }
     query.limit = MAX_PAGE;
+    // Who took what out of the trail is itself audit data: recorded before the first byte.
+    let format = match kind {
+        Kind::Csv => "csv",
+        Kind::Ndjson => "ndjson",
+    };
+    let client = super::signin::client(ip.and_then(|Extension(ClientIp(ip))| ip), &headers);
+    let viewer = ctx.viewer();
+    if let Err(e) = app
+        .service
+        .record_export(
+            &tenant,
+            &viewer.username,
+            &client,
+            format,
+            raw.as_deref().unwrap_or(""),
+        )
+        .await
+    {
+        return ctx.api_error(e.into());
+    }
     let state = Export {
         service: app.service.clone(),
         tenant,

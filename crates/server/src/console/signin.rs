@@ -89,7 +89,7 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, ApiErr
 }
 
 /// The browser of a request, for the audit record.
-fn client(ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> Client {
+pub(super) fn client(ip: Option<std::net::IpAddr>, headers: &HeaderMap) -> Client {
     Client {
         ip,
         user_agent: headers

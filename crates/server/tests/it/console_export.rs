@@ -69,10 +69,29 @@ async fn downloads_hold_exactly_the_filtered_list_localized() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // Ten successes and dora's own console sign-in.
-    assert_eq!(lines.len(), 11);
-    assert_eq!(lines[1]["localized"]["eventName"], "Successful login");
-    assert_eq!(lines[1]["actor"]["email"], "u1212@example.com");
+    // Ten successes, dora's own console sign-in, and her two downloads (the CSV one, and this
+    // one, recorded before its first byte).
+    assert_eq!(lines.len(), 13);
+    let exports: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["events"][0]["name"] == "console.export")
+        .collect();
+    assert_eq!(exports.len(), 2);
+    assert_eq!(exports[1]["actor"]["profileId"], "dora");
+    let params = &exports[1]["events"][0]["parameters"];
+    assert_eq!(params[0], json!({"name": "export_format", "value": "csv"}));
+    assert_eq!(
+        params[1],
+        json!({"name": "export_filter", "value": "result=failure&range=30d"})
+    );
+    assert_eq!(
+        exports[0]["localized"]["message"],
+        "dora downloaded the audit log as ndjson (filter: result=success&lang=en)"
+    );
+    // Newest first: the two downloads and the sign-in (at the same instant), then the newest
+    // success.
+    assert_eq!(lines[3]["localized"]["eventName"], "Successful login");
+    assert_eq!(lines[3]["actor"]["email"], "u1212@example.com");
 
     // A bad filter is the usual error page naming the field; no session, no download.
     let p = b.get("/console/logs.csv?result=maybe").await;
