@@ -54,6 +54,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("any", "Any", "全部"),
     ("success", "Success", "成功"),
     ("failure", "Failure", "失敗"),
+    ("warning", "Warning", "警示"),
     ("application", "Application", "應用程式"),
     ("time", "Time", "時間"),
     ("range", "Time range", "時間範圍"),

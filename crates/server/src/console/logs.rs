@@ -1,6 +1,6 @@
 //! The audit log page: the service's list, paged by its keyset cursor.
 
-use authtrail_catalog::{Catalog, Lang};
+use authtrail_catalog::{Catalog, EventClass, Lang};
 use authtrail_formats::display;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Activity, ActivityQuery, Outcome};
@@ -28,7 +28,9 @@ pub struct Row {
     pub more: usize,
     pub actor: String,
     pub ip: String,
-    pub success: bool,
+    /// `success`, `failure`, or `warning` for an event the catalogue classes as a warning or a
+    /// block (a suspicious sign-in blocked is neither a success nor a failure to show).
+    pub outcome: &'static str,
     pub app: String,
     pub app_name: String,
 }
@@ -41,6 +43,7 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         .first()
         .map(|e| e.name.clone())
         .unwrap_or_default();
+    let class = catalog.event(app, &key).and_then(|e| e.class);
     Row {
         uq: a.unique_qualifier.to_string(),
         // In the viewer's zone (`tz=`); without one the script localizes it in the browser's.
@@ -54,12 +57,21 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         key,
         actor: a.body.actor.display().unwrap_or("").to_string(),
         ip: a.body.ip_address.clone().unwrap_or_default(),
-        success: a.body.result != Outcome::Failure,
+        outcome: outcome(class, a.body.result),
         app_name: catalog
             .application(app)
             .map(|x| x.names.get(lang).to_string())
             .unwrap_or_else(|| app.clone()),
         app: app.clone(),
+    }
+}
+
+/// The icon and word a row shows: the catalogue's classification first, then the result.
+fn outcome(class: Option<EventClass>, result: Outcome) -> &'static str {
+    match (class, result) {
+        (Some(EventClass::Warning), _) => "warning",
+        (_, Outcome::Failure) => "failure",
+        _ => "success",
     }
 }
 

@@ -691,3 +691,44 @@ async fn the_live_tail_streams_new_matching_rows_as_server_sent_events() {
     );
     assert!(text.contains("b@example.com") && !text.contains("a@example.com"));
 }
+
+/// Issue #17: a blocked or warning event is neither ✔ nor ✘. The outcome a row shows comes from
+/// the catalogue's classification first (`class = "warning"`), then the result.
+#[tokio::test]
+async fn warnings_show_neither_success_nor_failure() {
+    let h = Harness::new().await;
+    with_user(&h, "wren", "Ctest").await;
+    ingest(
+        &h,
+        vec![
+            activity("a@example.com", "suspicious_login"),
+            activity("b@example.com", "login_failure"),
+            activity("c@example.com", "login_success"),
+        ],
+    )
+    .await;
+    let mut b = Browser::new(&h);
+    b.sign_in("wren", PW).await;
+    for (lang, warning) in [("en", "Warning"), ("zh-TW", "警示")] {
+        let page = b.get(&format!("/console/logs?lang={lang}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let row = |email: &str| {
+            page.body
+                .split("<tr data-uq=")
+                .find(|r| r.contains(email))
+                .unwrap_or_else(|| panic!("a row for {email}"))
+                .to_string()
+        };
+        let suspicious = row("a@example.com");
+        assert!(
+            suspicious.contains(r#"class="warn""#) && suspicious.contains(warning),
+            "{suspicious}"
+        );
+        assert!(
+            !suspicious.contains('✔') && !suspicious.contains('✘'),
+            "{suspicious}"
+        );
+        assert!(row("b@example.com").contains('✘'));
+        assert!(row("c@example.com").contains('✔'));
+    }
+}
