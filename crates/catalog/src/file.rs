@@ -72,6 +72,9 @@ struct EventDoc {
     class: Option<String>,
     names: Localized,
     template: Localized,
+    /// The message when the activity's result is a failure, if the event can fail and
+    /// `template` would then read wrong ("signed in" for a refused sign-in).
+    template_failure: Option<Localized>,
 }
 
 fn err(file: &str, message: impl Into<String>) -> CatalogError {
@@ -215,6 +218,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
             class,
             names: e.names,
             template: e.template,
+            template_failure: e.template_failure,
         });
     }
 
@@ -301,8 +305,10 @@ pub(crate) fn index(app: &mut Application) -> Result<(), String> {
         if e.names.en.trim().is_empty() || e.names.zh_tw.trim().is_empty() {
             return Err(format!("event {}: needs names in en and zh-TW", e.name));
         }
-        for lang in crate::Lang::ALL {
-            let t = e.template.get(lang);
+        let templates = std::iter::once(&e.template).chain(&e.template_failure);
+        for (lang, t) in
+            templates.flat_map(|t| crate::Lang::ALL.iter().map(move |l| (*l, t.get(*l))))
+        {
             if t.trim().is_empty() {
                 return Err(format!(
                     "event {}: template in {} is empty",

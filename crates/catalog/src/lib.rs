@@ -155,6 +155,18 @@ pub struct EventDef {
     pub class: Option<EventClass>,
     pub names: Localized,
     pub template: Localized,
+    /// The message of a failed attempt, when `template` would read wrong for one.
+    pub template_failure: Option<Localized>,
+}
+
+impl EventDef {
+    /// The message template for an activity with this result.
+    pub fn template_for(&self, failed: bool) -> &Localized {
+        match (&self.template_failure, failed) {
+            (Some(t), true) => t,
+            _ => &self.template,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -55,13 +55,16 @@ pub fn name_and_message(catalog: &Catalog, lang: Lang, a: &Activity) -> (String,
         .unwrap_or("—")
         .to_string();
     let message = match (def, first) {
-        (Some(d), Some(e)) => authtrail_catalog::render(d.template.get(lang), "—", |p| {
-            if p == "actor" {
-                Some(actor.clone())
-            } else {
-                e.param(p).map(|v| v.display())
-            }
-        }),
+        (Some(d), Some(e)) => {
+            let failed = a.body.result == authtrail_model::Outcome::Failure;
+            authtrail_catalog::render(d.template_for(failed).get(lang), "—", |p| {
+                if p == "actor" {
+                    Some(actor.clone())
+                } else {
+                    e.param(p).map(|v| v.display())
+                }
+            })
+        }
         _ => name.clone(),
     };
     (name, message)
@@ -213,5 +216,29 @@ mod tests {
         assert_eq!(v["localized"]["eventName"], "Failed login");
         assert_eq!(v["localized"]["message"], "ada@example.com failed to login");
         assert_eq!(v["id"]["uniqueQualifier"], "7");
+    }
+
+    /// Issue #17: a refused console sign-in read "signed in to the console".
+    #[test]
+    fn a_failed_attempt_reads_as_a_failure() {
+        let catalog = Catalog::builtin().unwrap();
+        let signed_in = |result: &str| {
+            let mut v = serde_json::json!({"id": {"applicationName": "admin"},
+                "actor": {"callerType": "USER", "email": "gina@example.com"},
+                "events": [{"name": "console.sign_in"}], "result": result});
+            if result == "failure" {
+                v["events"][0]["parameters"] = serde_json::json!([{"name": "login_failure_reason", "value": "wrong_password"}]);
+            }
+            activity(v)
+        };
+        let (_, ok) = name_and_message(&catalog, Lang::En, &signed_in("success"));
+        assert_eq!(ok, "gina@example.com signed in to the console");
+        let (_, failed) = name_and_message(&catalog, Lang::En, &signed_in("failure"));
+        assert_eq!(
+            failed,
+            "gina@example.com failed to sign in to the console (wrong_password)"
+        );
+        let (_, zh) = name_and_message(&catalog, Lang::ZhTw, &signed_in("failure"));
+        assert_eq!(zh, "gina@example.com 登入主控台失敗（wrong_password）");
     }
 }
