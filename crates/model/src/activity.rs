@@ -168,6 +168,20 @@ pub enum ParamValue {
 }
 
 impl ParamValue {
+    /// The type the value arrived as, named as the catalogue names parameter types.
+    pub fn kind(&self) -> authtrail_catalog::ParamKind {
+        use authtrail_catalog::ParamKind;
+        match self {
+            ParamValue::Str(_) => ParamKind::String,
+            ParamValue::Int(_) => ParamKind::Int64,
+            ParamValue::Bool(_) => ParamKind::Bool,
+            ParamValue::MultiStr(_) => ParamKind::MultiString,
+            ParamValue::MultiInt(_) => ParamKind::MultiInt64,
+            ParamValue::Message(_) => ParamKind::Message,
+            ParamValue::Json(_) => ParamKind::Json,
+        }
+    }
+
     /// The value as text for a message template or a table cell.
     pub fn display(&self) -> String {
         match self {

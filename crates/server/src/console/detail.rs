@@ -175,10 +175,13 @@ pub async fn detail(
                                 .map(|x| x.names.get(lang).to_string())
                                 .unwrap_or_else(|| p.name.clone()),
                             name: p.name.clone(),
-                            kind: pd
-                                .map(|x| x.kind.as_str())
-                                .unwrap_or("undeclared")
-                                .to_string(),
+                            // Undeclared (Logto's open payloads): the type it arrived as.
+                            kind: match pd {
+                                Some(x) => x.kind.as_str().to_string(),
+                                None => {
+                                    format!("{} ({})", p.value.kind().as_str(), t("undeclared"))
+                                }
+                            },
                             value: p.value.display(),
                         }
                     })

@@ -107,6 +107,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("none", "None", "無"),
     ("key", "Key", "代碼"),
     ("kind", "Type", "型別"),
+    ("undeclared", "not in the catalogue", "未列於目錄"),
     ("value", "Value", "值"),
     ("raw", "Raw JSON", "原始 JSON"),
     ("user_agent", "User agent", "使用者代理程式"),

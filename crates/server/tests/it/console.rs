@@ -732,3 +732,37 @@ async fn warnings_show_neither_success_nor_failure() {
         assert!(row("c@example.com").contains('✔'));
     }
 }
+
+/// Issue #17: a parameter the catalogue does not declare (Logto's payloads are open) shows the
+/// type it arrived as, marked as not in the catalogue, instead of a bare "undeclared".
+#[tokio::test]
+async fn undeclared_parameters_show_the_type_they_arrived_as() {
+    let h = Harness::new().await;
+    with_user(&h, "ula", "Ctest").await;
+    ingest(
+        &h,
+        vec![
+            json!({"id": {"applicationName": "logto"}, "actor": {"profileId": "u1"},
+            "events": [{"name": "RevokeToken", "parameters": [
+                {"name": "hookId", "value": "hook9"},
+                {"name": "attempt", "intValue": "3"}]}]}),
+        ],
+    )
+    .await;
+    let mut b = Browser::new(&h);
+    b.sign_in("ula", PW).await;
+    let page = b.get("/console/logs/1?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("<td>string (not in the catalogue)</td><td>hook9</td>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<td>int64 (not in the catalogue)</td><td>3</td>")
+    );
+    let page = b.get("/console/logs/1?lang=zh-TW").await;
+    assert!(page.body.contains("<td>string (未列於目錄)</td>"));
+}
