@@ -53,6 +53,9 @@ struct ParamDoc {
     /// `values` is the whole set: anything else is refused. Default: an open set.
     #[serde(default)]
     closed: bool,
+    /// `"microseconds"`: an int64 that is a time, in microseconds since the Unix epoch (shown
+    /// as a date and time in the viewer's zone).
+    unit: Option<String>,
     names: Localized,
     #[allow(dead_code)]
     description: Option<Localized>,
@@ -175,6 +178,18 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 format!("parameter {name}: `closed = true` needs the `values` it closes"),
             ));
         }
+        let time_us = match p.unit.as_deref() {
+            None => false,
+            Some("microseconds") if kind == ParamKind::Int64 => true,
+            Some(u) => {
+                return Err(err(
+                    file,
+                    format!(
+                        "parameter {name}: unit {u:?}: only an int64 takes unit = \"microseconds\""
+                    ),
+                ));
+            }
+        };
         parameters.insert(
             name.clone(),
             ParamDef {
@@ -182,6 +197,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 kind,
                 values: p.values,
                 closed: p.closed,
+                time_us,
                 names: p.names,
             },
         );

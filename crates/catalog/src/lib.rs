@@ -126,6 +126,8 @@ pub struct ParamDef {
     /// methods without notice) stores them as sent, and ingest counts them in `/metrics`.
     pub values: Option<Vec<String>>,
     pub closed: bool,
+    /// An int64 that is a time in microseconds since the Unix epoch (`unit = "microseconds"`).
+    pub time_us: bool,
     pub names: Localized,
 }
 

@@ -4,7 +4,7 @@
 use authtrail_formats::display;
 use authtrail_formats::google::{Precision, ToWire};
 use authtrail_model::wire_time::format_rfc3339;
-use authtrail_model::{ActivityQuery, ActorFilter};
+use authtrail_model::{ActivityQuery, ActorFilter, ParamValue};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -182,7 +182,14 @@ pub async fn detail(
                                     format!("{} ({})", p.value.kind().as_str(), t("undeclared"))
                                 }
                             },
-                            value: p.value.display(),
+                            value: match (&p.value, pd.is_some_and(|x| x.time_us)) {
+                                // A time: in the viewer's zone, with the raw value kept.
+                                (ParamValue::Int(us), true) => format!(
+                                    "{} ({us})",
+                                    display::datetime(*us, ctx.zone.offset(*us), lang)
+                                ),
+                                _ => p.value.display(),
+                            },
                         }
                     })
                     .collect(),

@@ -766,3 +766,38 @@ async fn undeclared_parameters_show_the_type_they_arrived_as() {
     let page = b.get("/console/logs/1?lang=zh-TW").await;
     assert!(page.body.contains("<td>string (未列於目錄)</td>"));
 }
+
+/// Issue #17: `login_timestamp` (microseconds since the epoch) reads as a date and time in the
+/// viewer's zone, with the raw value kept beside it.
+#[tokio::test]
+async fn microsecond_timestamps_read_as_times_in_the_viewers_zone() {
+    let h = Harness::new().await;
+    with_user(&h, "tess", "Ctest").await;
+    let mut a = activity("t@example.com", "suspicious_login");
+    a["events"][0]["parameters"] = json!([
+        {"name": "login_timestamp", "intValue": "1795300000000000"}
+    ]);
+    ingest(&h, vec![a]).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("tess", PW).await;
+    let uq = b
+        .get("/console/logs?lang=en")
+        .await
+        .body
+        .split("<tr data-uq=\"")
+        .find(|r| r.contains("t@example.com"))
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let page = b
+        .get(&format!("/console/logs/{uq}?lang=en&tz=Asia/Taipei"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // 2026-11-21T22:26:40Z is 06:26:40 the next morning in Taipei.
+    assert!(
+        page.body
+            .contains("2026-11-22 06:26:40 UTC+08:00 (1795300000000000)"),
+        "{}",
+        page.body
+    );
+}
