@@ -120,7 +120,23 @@ impl Ctx {
                     None => Ok(ctx),
                 }
             }
-            Ok(None) => Err(Redirect::to("/console/login").into_response()),
+            // Back here after signing in: a shared link keeps its filters through sign-in.
+            Ok(None) => {
+                let here = match raw.filter(|r| !r.is_empty()) {
+                    Some(q) => format!("/console{path}?{q}"),
+                    None => format!("/console{path}"),
+                };
+                let to = match super::signin::safe_next(&here) {
+                    Some(next) => {
+                        let q: String = form_urlencoded::Serializer::new(String::new())
+                            .append_pair("next", next)
+                            .finish();
+                        format!("/console/login?{q}")
+                    }
+                    None => "/console/login".to_string(),
+                };
+                Err(Redirect::to(&to).into_response())
+            }
             Err(e) => Err(ctx.api_error(e)),
         }
     }

@@ -19,19 +19,58 @@ use crate::protect::ClientIp;
 /// Largest form body read (a sign-in form is well under 1 KiB).
 const MAX_FORM_BYTES: usize = 8 * 1024;
 
+/// Longest `next` kept through sign-in.
+const MAX_NEXT: usize = 2048;
+
+/// `next` if it is a console page of this server to return to after signing in: a path under
+/// `/console/` (never a scheme, a host, `//`, a backslash, a `..` segment or a control
+/// character, so that it cannot send anyone elsewhere), and not the sign-in page itself.
+pub(super) fn safe_next(next: &str) -> Option<&str> {
+    let path = next.split(['?', '#']).next().unwrap_or("");
+    let ok = next.len() <= MAX_NEXT
+        && (path == "/console" || path.starts_with("/console/"))
+        && !path.starts_with("/console/login")
+        && !next.contains(['\\'])
+        && !next.chars().any(char::is_control)
+        && !path.contains("//")
+        && !path.split('/').any(|seg| seg == ".." || seg == ".");
+    ok.then_some(next)
+}
+
+/// The `next` of a query or form, when it is safe to go to.
+fn next_of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    pairs
+        .into_iter()
+        .find(|(k, _)| *k == "next")
+        .and_then(|(_, v)| safe_next(v))
+        .map(str::to_string)
+}
+
 pub(super) async fn login_form(State(console): State<Console>, req: Request) -> Response {
     let headers = req.headers().clone();
     let mut ctx = Ctx::anonymous(&headers, req.uri().query());
     ctx.path = "/login".into();
+    let next = next_of(ctx.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Ok(Some(_)) = session::viewer(&console.app, &headers).await {
-        return Redirect::to("/console/logs").into_response();
+        return Redirect::to(next.as_deref().unwrap_or("/console/logs")).into_response();
     }
     let notice = ctx
         .query
         .iter()
         .any(|(k, v)| k == "signed_out" && v == "1")
         .then(|| i18n::text(ctx.lang, "signed_out"));
-    login_page(&console, &ctx, &headers, StatusCode::OK, None, notice, "")
+    let form = LoginForm {
+        username: "",
+        next: next.as_deref(),
+    };
+    login_page(&console, &ctx, &headers, StatusCode::OK, None, notice, form)
+}
+
+/// What the sign-in form shows again: the username typed, and where to go afterwards.
+#[derive(Clone, Copy)]
+struct LoginForm<'a> {
+    username: &'a str,
+    next: Option<&'a str>,
 }
 
 /// The sign-in page. Its CSRF token is bound to a pre-session cookie, set here when missing.
@@ -42,7 +81,7 @@ fn login_page(
     status: StatusCode,
     error: Option<&str>,
     notice: Option<&str>,
-    username: &str,
+    form: LoginForm<'_>,
 ) -> Response {
     let (pre, fresh) = match session::cookie(headers, PRE_SESSION_COOKIE) {
         Some(p) => (p, false),
@@ -53,7 +92,8 @@ fn login_page(
         "login.html",
         "login",
         minijinja::context! {
-            csrf => session::csrf_token(&pre), error => error, notice => notice, username => username,
+            csrf => session::csrf_token(&pre), error => error, notice => notice,
+            username => form.username, next => form.next,
         },
     );
     *resp.status_mut() = status;
@@ -109,6 +149,11 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
         Ok(f) => f,
         Err(e) => return ctx.api_error(e),
     };
+    let next = form.get("next").and_then(safe_next).map(str::to_string);
+    let again = |username| LoginForm {
+        username,
+        next: next.as_deref(),
+    };
     // CSRF first: a forged form is refused before anything is looked up or recorded.
     let pre = session::cookie(&headers, PRE_SESSION_COOKIE).unwrap_or_default();
     if pre.is_empty() || !session::csrf_ok(&pre, form.get("csrf")) {
@@ -120,7 +165,7 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
             StatusCode::FORBIDDEN,
             Some(msg),
             None,
-            "",
+            again(""),
         );
     }
     let (username, pw) = match (
@@ -148,7 +193,7 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
             StatusCode::TOO_MANY_REQUESTS,
             Some(msg),
             None,
-            &username,
+            again(&username),
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("900"));
@@ -169,13 +214,13 @@ pub(super) async fn login(State(console): State<Console>, req: Request) -> Respo
             StatusCode::UNAUTHORIZED,
             Some(msg),
             None,
-            &username,
+            again(&username),
         );
     };
     console.throttle.succeeded(&username);
     let id = signed_in.session_id;
     let secure = session::behind_tls(&headers);
-    let mut resp = Redirect::to("/console/logs").into_response();
+    let mut resp = Redirect::to(next.as_deref().unwrap_or("/console/logs")).into_response();
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,

@@ -801,3 +801,84 @@ async fn microsecond_timestamps_read_as_times_in_the_viewers_zone() {
         page.body
     );
 }
+
+/// Issue #17: a shared link keeps its filters through sign-in (`/console/login?next=…`), and
+/// `next` can only lead to a console page of this server.
+#[tokio::test]
+async fn a_shared_link_survives_sign_in_and_next_stays_on_the_console() {
+    let h = Harness::new().await;
+    with_user(&h, "nia", "Ctest").await;
+    let mut b = Browser::new(&h);
+    let shared = "/console/logs?result=failure&tz=Asia/Taipei";
+    let p = b.get(shared).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        p.location(),
+        "/console/login?next=%2Fconsole%2Flogs%3Fresult%3Dfailure%26tz%3DAsia%2FTaipei"
+    );
+    let form = b.get(&p.location().to_string()).await;
+    let csrf = form.csrf();
+    assert!(
+        form.body
+            .contains(r#"name="next" value="&#x2f;console&#x2f;logs?result=failure&amp;tz=Asia&#x2f;Taipei""#),
+        "{}",
+        form.body
+    );
+    let wrong = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "nia"),
+                ("password", "wrong"),
+                ("next", shared),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.body.contains(r#"name="next""#),
+        "kept after a wrong password"
+    );
+    let ok = b
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &wrong.csrf()),
+                ("username", "nia"),
+                ("password", PW),
+                ("next", shared),
+            ],
+        )
+        .await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, shared));
+
+    // Anywhere else: the audit log.
+    for evil in [
+        "https://evil.example/console/logs",
+        "//evil.example/console/logs",
+        "/console/../admin",
+        "/console\\\\evil",
+        "/consolex",
+        "/console/login?next=/console/logs",
+    ] {
+        let mut b = Browser::new(&h);
+        let form = b.get("/console/login").await;
+        let p = b
+            .post(
+                "/console/login",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("username", "nia"),
+                    ("password", PW),
+                    ("next", evil),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, "/console/logs"),
+            "{evil}"
+        );
+    }
+}
