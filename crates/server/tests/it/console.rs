@@ -361,7 +361,10 @@ async fn sign_out_ends_the_session_for_every_copy_of_the_cookie() {
     let p = other.get("/console/logs").await;
     assert_eq!(
         (p.status, p.location()),
-        (StatusCode::SEE_OTHER, "/console/login")
+        (
+            StatusCode::SEE_OTHER,
+            "/console/login?next=%2Fconsole%2Flogs"
+        )
     );
     assert_eq!(admin_events(&h, "Ctest").await[0].0, "console.sign_out");
 }
@@ -472,9 +475,17 @@ async fn pages_need_a_session() {
         "/console/tail",
     ] {
         let p = b.get(path).await;
+        // Each page sends its own address along, to come back to after signing in.
+        let login = match path {
+            "/console/" => "/console/login".to_string(),
+            _ => format!(
+                "/console/login?next={}",
+                form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+            ),
+        };
         assert_eq!(
             (p.status, p.location()),
-            (StatusCode::SEE_OTHER, "/console/login"),
+            (StatusCode::SEE_OTHER, login.as_str()),
             "{path}"
         );
     }
@@ -816,11 +827,12 @@ async fn a_shared_link_survives_sign_in_and_next_stays_on_the_console() {
         p.location(),
         "/console/login?next=%2Fconsole%2Flogs%3Fresult%3Dfailure%26tz%3DAsia%2FTaipei"
     );
-    let form = b.get(&p.location().to_string()).await;
+    let form = b.get(p.location()).await;
     let csrf = form.csrf();
     assert!(
-        form.body
-            .contains(r#"name="next" value="&#x2f;console&#x2f;logs?result=failure&amp;tz=Asia&#x2f;Taipei""#),
+        form.body.contains(
+            r#"name="next" value="&#x2f;console&#x2f;logs?result=failure&amp;tz=Asia&#x2f;Taipei""#
+        ),
         "{}",
         form.body
     );
