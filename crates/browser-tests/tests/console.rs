@@ -283,9 +283,14 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     std::fs::create_dir_all(&shots).unwrap();
     let ui = Ui { c, base, shots };
 
-    // The console sends a signed-out visitor to the sign-in form.
+    // The console sends a signed-out visitor to the sign-in form, remembering where they were
+    // going (they come back there after signing in).
     ui.go("/console/logs").await;
-    assert!(ui.url().await.ends_with("/console/login"));
+    assert!(
+        ui.url()
+            .await
+            .ends_with("/console/login?next=%2Fconsole%2Flogs")
+    );
 
     // A wrong password fails.
     ui.sign_in(USER, "not the password").await;
@@ -439,7 +444,11 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     ui.until("location.pathname === '/console/login'").await;
     assert_eq!(ui.text(".notice").await, "You have signed out.");
     ui.go("/console/logs").await;
-    assert!(ui.url().await.ends_with("/console/login"));
+    assert!(
+        ui.url()
+            .await
+            .ends_with("/console/login?next=%2Fconsole%2Flogs")
+    );
     ui.shot("08-signed-out").await;
     ui.c.close().await.unwrap();
 }
