@@ -55,6 +55,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("success", "Success", "成功"),
     ("failure", "Failure", "失敗"),
     ("warning", "Warning", "警示"),
+    ("filter_by_this", "Show only these events", "只顯示這些事件"),
     ("application", "Application", "應用程式"),
     ("time", "Time", "時間"),
     ("range", "Time range", "時間範圍"),

@@ -33,6 +33,24 @@ pub struct Row {
     pub outcome: &'static str,
     pub app: String,
     pub app_name: String,
+    /// "Filter by this" links: the list of this actor's, this IP's and this application's
+    /// events, in the viewer's zone when the URL chose one (empty when there is no value).
+    pub actor_href: String,
+    pub ip_href: String,
+    pub app_href: String,
+}
+
+/// `/console/logs?<key>=<value>`, keeping a zone the viewer chose; empty for an empty value.
+fn pivot(key: &str, value: &str, zone: &Zone) -> String {
+    if value.is_empty() {
+        return String::new();
+    }
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    s.append_pair(key, value);
+    if zone.chosen {
+        s.append_pair("tz", &zone.name);
+    }
+    format!("/console/logs?{}", s.finish())
 }
 
 pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activity) -> Row {
@@ -55,6 +73,9 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
             .unwrap_or_else(|| key.clone()),
         more: a.body.events.len().saturating_sub(1),
         key,
+        actor_href: pivot("actor", a.body.actor.display().unwrap_or(""), zone),
+        ip_href: pivot("ip", a.body.ip_address.as_deref().unwrap_or(""), zone),
+        app_href: pivot("application", app, zone),
         actor: a.body.actor.display().unwrap_or("").to_string(),
         ip: a.body.ip_address.clone().unwrap_or_default(),
         outcome: outcome(class, a.body.result),

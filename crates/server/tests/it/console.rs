@@ -894,3 +894,39 @@ async fn a_shared_link_survives_sign_in_and_next_stays_on_the_console() {
         );
     }
 }
+
+/// Issue #17: the actor, IP and application of a row are "filter by this" links that keep the
+/// viewer's zone, and following one lists exactly that actor's events.
+#[tokio::test]
+async fn actor_ip_and_application_pivot_to_their_events() {
+    let h = Harness::new().await;
+    with_user(&h, "pia", "Ctest").await;
+    let mut x = activity("x+1@example.com", "login_failure");
+    x["ipAddress"] = json!("198.51.100.4");
+    ingest(&h, vec![x, activity("y@example.com", "login_success")]).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("pia", PW).await;
+    let page = b.get("/console/logs?lang=en&tz=Asia/Taipei").await;
+    // As the template escapes an attribute (`&` and `/`).
+    let attr = |href: &str| {
+        format!(
+            r#"class="pivot" href="{}""#,
+            href.replace('&', "&amp;").replace('/', "&#x2f;")
+        )
+    };
+    let actor = "/console/logs?actor=x%2B1%40example.com&tz=Asia%2FTaipei";
+    for href in [
+        actor,
+        "/console/logs?ip=198.51.100.4&tz=Asia%2FTaipei",
+        "/console/logs?application=login&tz=Asia%2FTaipei",
+    ] {
+        assert!(page.body.contains(&attr(href)), "{href}: {}", page.body);
+    }
+    let pivoted = b.get(actor).await;
+    assert_eq!(pivoted.status, StatusCode::OK);
+    assert!(pivoted.body.contains("x+1@example.com"));
+    assert!(
+        !pivoted.body.contains("y@example.com"),
+        "only that actor's events"
+    );
+}
