@@ -239,13 +239,18 @@ pub async fn detail(
         None => Vec::new(),
     };
     let raw_json = serde_json::to_string_pretty(&a.to_wire(Precision::Micros)).unwrap_or_default();
+    // "Back" returns to the list this page was opened from: the list passes its query along.
+    let back_href = match raw.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) if crate::params::escapes_are_valid(q) => format!("/console/logs?{q}"),
+        _ => "/console/logs".to_string(),
+    };
     ctx.render(
         &console,
         "detail.html",
         "detail",
         minijinja::context! {
             key => key, name => name, message => message, fields => fields, events => events,
-            related => related, related_rule => rule, raw => raw_json,
+            related => related, related_rule => rule, raw => raw_json, back_href => back_href,
         },
     )
 }

@@ -38,6 +38,8 @@ pub struct Row {
     pub actor_href: String,
     pub ip_href: String,
     pub app_href: String,
+    /// The detail page; from the list it carries the list's query, so "Back" returns to it.
+    pub detail_href: String,
 }
 
 /// `/console/logs?<key>=<value>`, keeping a zone the viewer chose; empty for an empty value.
@@ -76,6 +78,15 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         actor_href: pivot("actor", a.body.actor.display().unwrap_or(""), zone),
         ip_href: pivot("ip", a.body.ip_address.as_deref().unwrap_or(""), zone),
         app_href: pivot("application", app, zone),
+        detail_href: format!(
+            "/console/logs/{}{}",
+            a.unique_qualifier,
+            if zone.chosen {
+                format!("?{}", query_string(&[("tz", zone.name.clone())]))
+            } else {
+                String::new()
+            }
+        ),
         actor: a.body.actor.display().unwrap_or("").to_string(),
         ip: a.body.ip_address.clone().unwrap_or_default(),
         outcome: outcome(class, a.body.result),
@@ -154,10 +165,25 @@ pub async fn logs(
         Ok(l) => l,
         Err(e) => return ctx.api_error(e.into()),
     };
+    // A detail page opened from here carries this page's whole query (filters, page, zone,
+    // language), which its "Back" link returns to.
+    let here: Vec<(&str, String)> = ctx
+        .query
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let here = query_string(&here);
     let rows: Vec<Row> = listed
         .items
         .iter()
-        .map(|a| row_from_activity(&app.catalog, ctx.lang, &ctx.zone, a))
+        .map(|a| {
+            let mut r = row_from_activity(&app.catalog, ctx.lang, &ctx.zone, a);
+            if !here.is_empty() {
+                r.detail_href = format!("/console/logs/{}?{here}", r.uq);
+            }
+            r
+        })
         .collect();
     // Links keep every filter (and the language only if the URL chose one).
     let base: Vec<(&str, String)> = ctx

@@ -930,3 +930,38 @@ async fn actor_ip_and_application_pivot_to_their_events() {
         "only that actor's events"
     );
 }
+
+/// Issue #17: "Back" from a detail page returns to the list it was opened from, filters, page
+/// and zone included.
+#[tokio::test]
+async fn back_from_a_detail_page_returns_to_the_filtered_list() {
+    let h = Harness::new().await;
+    with_user(&h, "bea", "Ctest").await;
+    ingest(&h, vec![activity("z@example.com", "login_failure")]).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("bea", PW).await;
+    let list = b.get("/console/logs?result=failure&tz=Asia/Taipei").await;
+    let row = list
+        .body
+        .split("<tr data-uq=")
+        .find(|r| r.contains("z@example.com"))
+        .unwrap();
+    let href = row
+        .split(r#"class="ev""#)
+        .next()
+        .and_then(|r| r.rsplit("href=\"").next())
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    assert!(href.ends_with("?result=failure&tz=Asia%2FTaipei"), "{href}");
+    let detail = b.get(&href).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(
+        detail.body.contains(
+            r#"href="&#x2f;console&#x2f;logs?result=failure&amp;tz=Asia%2FTaipei" id="back""#
+        ),
+        "{}",
+        detail.body
+    );
+}
