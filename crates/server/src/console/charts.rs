@@ -21,6 +21,7 @@ use axum::response::Response;
 
 use super::filters;
 use super::i18n;
+use super::logs::list_href;
 use super::page::{Ctx, Zone};
 use super::routes::Console;
 use crate::error::ApiError;
@@ -132,8 +133,13 @@ pub fn stacked_bars(
     out
 }
 
-/// Horizontal bars for a top-N list.
-pub fn top_bars(items: &[(String, u64)], title: &str, empty: &str) -> String {
+/// Horizontal bars for a top-N list; each row links to `href(label)`, the list of its events.
+pub fn top_bars(
+    items: &[(String, u64)],
+    title: &str,
+    empty: &str,
+    href: impl Fn(&str) -> String,
+) -> String {
     if items.is_empty() {
         return format!("<p>{}</p>", esc(empty));
     }
@@ -148,7 +154,8 @@ pub fn top_bars(items: &[(String, u64)], title: &str, empty: &str) -> String {
         let y = i as f64 * 24.0;
         let bw = 300.0 * *n as f64 / max;
         out.push_str(&format!(
-            r##"<text x="0" y="{}" font-size="12" fill="#1b1f24">{}</text><rect x="250" y="{}" width="{bw:.1}" height="16" fill="#0a58ca"/><text x="{:.1}" y="{}" font-size="12" fill="#1b1f24">{n}</text>"##,
+            r##"<a href="{}"><text x="0" y="{}" font-size="12" fill="#1b1f24">{}</text><rect x="250" y="{}" width="{bw:.1}" height="16" fill="#0a58ca"/><text x="{:.1}" y="{}" font-size="12" fill="#1b1f24">{n}</text></a>"##,
+            esc(&href(label)),
             y + 14.0,
             esc(&label.chars().take(36).collect::<String>()),
             y + 3.0,
@@ -320,8 +327,13 @@ pub async fn build(
             t("suspicious"),
             lang,
         ),
-        top_ips: top_bars(&top(&ips, 10), t("top_ips"), t("none")),
-        top_failing: top_bars(&top(&failing, 10), t("top_failing"), t("none")),
+        // Each row opens the list of its events.
+        top_ips: top_bars(&top(&ips, 10), t("top_ips"), t("none"), |ip| {
+            list_href(&[("ip", ip)], zone)
+        }),
+        top_failing: top_bars(&top(&failing, 10), t("top_failing"), t("none"), |actor| {
+            list_href(&[("actor", actor), ("result", "failure")], zone)
+        }),
         total: by_category.total,
         top_counted_from_us,
     })

@@ -47,8 +47,15 @@ fn pivot(key: &str, value: &str, zone: &Zone) -> String {
     if value.is_empty() {
         return String::new();
     }
+    list_href(&[(key, value)], zone)
+}
+
+/// The list filtered by `pairs`, keeping a zone the viewer chose.
+pub(super) fn list_href(pairs: &[(&str, &str)], zone: &Zone) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
-    s.append_pair(key, value);
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
     if zone.chosen {
         s.append_pair("tz", &zone.name);
     }

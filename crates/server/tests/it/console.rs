@@ -965,3 +965,27 @@ async fn back_from_a_detail_page_returns_to_the_filtered_list() {
         detail.body
     );
 }
+
+/// Issue #17: the overview's top-N rows open the list of their events.
+#[tokio::test]
+async fn top_rows_on_the_overview_open_their_events() {
+    let h = Harness::new().await;
+    with_user(&h, "olga", "Ctest").await;
+    let mut a = activity("fail@example.com", "login_failure");
+    a["ipAddress"] = json!("192.0.2.77");
+    ingest(&h, vec![a]).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("olga", PW).await;
+    let page = b.get("/console/overview?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"<a href="/console/logs?ip=192.0.2.77">"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<a href="/console/logs?actor=fail%40example.com&amp;result=failure">"#)
+    );
+}
