@@ -95,7 +95,8 @@ fn is_app_name(s: &str) -> bool {
 }
 
 /// An event name may be Google style (`login_success`) or Logto style (`Interaction.SignIn.Submit`).
-pub(crate) fn is_event_name(s: &str) -> bool {
+/// A name the catalogue accepts for an event: 1 to 128 of `A-Z a-z 0-9 _ . -`.
+pub fn is_event_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.bytes()

@@ -12,6 +12,7 @@
 //! one canonical event so that a filter on either finds the same rows.
 
 mod file;
+pub use file::is_event_name;
 mod lang;
 mod template;
 

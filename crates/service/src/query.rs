@@ -92,13 +92,8 @@ fn unknown(
     let scope = app
         .map(|a| format!("application {a:?}"))
         .unwrap_or_else(|| "any application".into());
-    // Only names as they can arrive: the same characters the catalogue allows.
-    let plausible = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if keeping.is_empty() || !plausible {
+    // Only names as they can arrive: what the catalogue accepts as an event name.
+    if keeping.is_empty() || !authtrail_catalog::is_event_name(name) {
         return Err(ServiceError::field(
             field,
             format!("{name:?} is not an event of {scope} in the catalogue"),
