@@ -34,6 +34,16 @@ enum Kind {
     Ndjson,
 }
 
+impl Kind {
+    /// The format's name: the file extension, the page's path and the audit record's format.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Csv => "csv",
+            Kind::Ndjson => "ndjson",
+        }
+    }
+}
+
 pub async fn csv(
     State(console): State<Console>,
     ip: Option<Extension<ClientIp>>,
@@ -87,11 +97,8 @@ async fn export(
     raw: Option<String>,
     kind: Kind,
 ) -> Response {
-    let path = match kind {
-        Kind::Csv => "/logs.csv",
-        Kind::Ndjson => "/logs.ndjson",
-    };
-    let ctx = match Ctx::signed_in(&console, &headers, path, raw.as_deref()).await {
+    let path = format!("/logs.{}", kind.name());
+    let ctx = match Ctx::signed_in(&console, &headers, &path, raw.as_deref()).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -118,10 +125,6 @@ async fn export(
     }
     query.limit = MAX_PAGE;
     // Who took what out of the trail is itself audit data: recorded before the first byte.
-    let format = match kind {
-        Kind::Csv => "csv",
-        Kind::Ndjson => "ndjson",
-    };
     let client = super::signin::client(ip.and_then(|Extension(ClientIp(ip))| ip), &headers);
     let viewer = ctx.viewer();
     if let Err(e) = app
@@ -130,7 +133,7 @@ async fn export(
             &tenant,
             &viewer.username,
             &client,
-            format,
+            kind.name(),
             raw.as_deref().unwrap_or(""),
         )
         .await
@@ -173,10 +176,11 @@ async fn export(
         }
         Some((Ok::<Bytes, std::io::Error>(chunk), s))
     });
-    let (content_type, file) = match kind {
-        Kind::Csv => ("text/csv; charset=utf-8", "authtrail-logs.csv"),
-        Kind::Ndjson => ("application/x-ndjson", "authtrail-logs.ndjson"),
+    let content_type = match kind {
+        Kind::Csv => "text/csv; charset=utf-8",
+        Kind::Ndjson => "application/x-ndjson",
     };
+    let file = format!("authtrail-logs.{}", kind.name());
     let mut r = Body::from_stream(body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

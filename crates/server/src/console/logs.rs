@@ -52,6 +52,11 @@ fn pivot(key: &str, value: &str, zone: &Zone) -> String {
 
 /// The list filtered by `pairs`, keeping a zone the viewer chose.
 pub(super) fn list_href(pairs: &[(&str, &str)], zone: &Zone) -> String {
+    href("/console/logs", pairs, zone)
+}
+
+/// `path` with `pairs` as its query, plus `tz` when the viewer's URL chose a zone.
+fn href(path: &str, pairs: &[(&str, &str)], zone: &Zone) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         s.append_pair(k, v);
@@ -59,7 +64,10 @@ pub(super) fn list_href(pairs: &[(&str, &str)], zone: &Zone) -> String {
     if zone.chosen {
         s.append_pair("tz", &zone.name);
     }
-    format!("/console/logs?{}", s.finish())
+    match s.finish() {
+        q if q.is_empty() => path.to_string(),
+        q => format!("{path}?{q}"),
+    }
 }
 
 pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activity) -> Row {
@@ -85,15 +93,7 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         actor_href: pivot("actor", a.body.actor.display().unwrap_or(""), zone),
         ip_href: pivot("ip", a.body.ip_address.as_deref().unwrap_or(""), zone),
         app_href: pivot("application", app, zone),
-        detail_href: format!(
-            "/console/logs/{}{}",
-            a.unique_qualifier,
-            if zone.chosen {
-                format!("?{}", query_string(&[("tz", zone.name.clone())]))
-            } else {
-                String::new()
-            }
-        ),
+        detail_href: href(&format!("/console/logs/{}", a.unique_qualifier), &[], zone),
         actor: a.body.actor.display().unwrap_or("").to_string(),
         ip: a.body.ip_address.clone().unwrap_or_default(),
         outcome: outcome(class, a.body.result),
