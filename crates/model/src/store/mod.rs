@@ -10,14 +10,15 @@
 //! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
 //! | [`aggregates`] | [`Aggregates`] | per-minute counters (roll-ups) kept at write time |
 //! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes) and latest signed checkpoint |
+//! | [`subscriptions`] | [`Subscriptions`] | push subscriptions, their delivery ledgers and leases |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
 //! `use authtrail_model::store::prelude::*;`.
 //!
-//! **Capabilities to come** (push deliveries and their cursors) each get
-//! a file here with their own trait, are added to [`Store`]'s supertraits and to the [`prelude`],
-//! get a file per engine named for what it stores, and a module of the conformance suite.
+//! **A new capability** gets a file here with its own trait, is added to [`Store`]'s
+//! supertraits and to the [`prelude`], gets a file per engine named for what it stores, and a
+//! module of the conformance suite.
 //!
 //! Every method returns a [`BoxFuture`] rather than using `async fn`, so that the traits stay
 //! object-safe and the engine can be chosen at start-up.
@@ -32,6 +33,7 @@ mod error;
 pub mod log_tree;
 pub mod notify;
 pub mod secrets;
+pub mod subscriptions;
 pub mod tokens;
 
 pub use activity_log::{ActivityLog, Count, Receipt};
@@ -41,6 +43,7 @@ pub use error::{Source, StoreError, StoreErrorKind};
 pub use log_tree::{LogTree, SignedCheckpoint, TreeNode};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
+pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};
 pub use tokens::{Scope, TokenRecord, TokenStore};
 
 /// A boxed future, so that the store traits can be used as trait objects.
@@ -48,7 +51,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every capability at once: what the server and the CLI hold as `Arc<dyn Store>`.
 pub trait Store:
-    ActivityLog + TokenStore + SecretStore + ConsoleStore + CommitNotifier + Aggregates + LogTree
+    ActivityLog
+    + TokenStore
+    + SecretStore
+    + ConsoleStore
+    + CommitNotifier
+    + Aggregates
+    + LogTree
+    + Subscriptions
 {
 }
 
@@ -60,6 +70,7 @@ impl<T> Store for T where
         + CommitNotifier
         + Aggregates
         + LogTree
+        + Subscriptions
 {
 }
 
@@ -67,6 +78,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         ActivityLog, Aggregates, CommitNotifier, ConsoleStore, LogTree, SecretStore, Store,
-        StoreError, StoreErrorKind, TokenStore,
+        StoreError, StoreErrorKind, Subscriptions, TokenStore,
     };
 }
