@@ -212,6 +212,7 @@ async fn update(
     let tenant = tenant.as_str();
     // The SET list names only what changes; every value is a parameter. A NULL expected version
     // matches any version.
+    // An empty change still bumps the version, like any write the caller asked for.
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant, &id, &expected];
     let mut set = vec!["version = version + 1".to_string()];
     if let Some(d) = &definition {

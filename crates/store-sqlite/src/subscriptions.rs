@@ -163,6 +163,7 @@ fn update(
     change: &SubscriptionChange,
 ) -> Result<Option<i64>, StoreError> {
     // The SET list names only what changes; every value is a parameter.
+    // An empty change still bumps the version, like any write the caller asked for.
     let mut set = vec!["version = version + 1"];
     let mut values: Vec<SqlValue> = Vec::new();
     if let Some(d) = &change.definition {
