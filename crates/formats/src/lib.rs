@@ -27,3 +27,4 @@ pub mod log_export;
 pub mod logto;
 pub mod ocsf;
 pub mod sheet;
+pub mod syslog;
