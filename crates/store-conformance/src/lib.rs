@@ -4,7 +4,8 @@
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
 //! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
-//! [`log_tree`]. A new capability adds its module here and its cases to the macro.
+//! [`log_tree`], [`subscriptions`]. A new capability adds its module here and its cases to the
+//! macro.
 
 pub mod activity_log;
 pub mod aggregates;
@@ -13,6 +14,7 @@ pub mod log_tree;
 pub mod matches_prop;
 pub mod notify;
 pub mod secrets;
+pub mod subscriptions;
 pub mod tokens;
 
 use std::collections::HashSet;
@@ -83,6 +85,17 @@ macro_rules! conformance_tests {
             checkpoints_only_move_forward,
             purge_leaves_the_tree_and_checkpoint,
             event_ids_lead_to_their_sequence_number,
+        );
+        $crate::conformance_tests!(@module $make; subscriptions:
+            subscriptions_are_created_read_and_listed_in_order,
+            a_duplicate_id_is_a_conflict,
+            the_limit_per_tenant_is_a_conflict,
+            concurrent_creations_never_exceed_the_limit,
+            updates_compare_and_set_the_version,
+            deleted_subscriptions_are_gone,
+            tenants_cannot_reach_each_others_subscriptions,
+            leases_go_to_one_owner_until_they_run_out,
+            definitions_and_ledgers_round_trip_exactly,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

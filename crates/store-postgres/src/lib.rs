@@ -16,7 +16,8 @@
 //! Map, one file per capability: [`activities`] (the activity log: reads, writes, partitions,
 //! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
 //! across nodes through LISTEN/NOTIFY), [`rollups`] (per-minute counters for aggregations),
-//! [`log_tree`] (the transparency log's tree and checkpoints); plus [`schema`] (migrations) and
+//! [`log_tree`] (the transparency log's tree and checkpoints), [`subscriptions`] (push
+//! subscriptions, their delivery ledgers and leases); plus [`schema`] (migrations) and
 //! [`errors`].
 
 mod activities;
@@ -27,6 +28,7 @@ mod notify;
 mod rollups;
 mod schema;
 mod secrets;
+mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;

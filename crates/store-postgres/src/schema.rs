@@ -15,6 +15,8 @@ use authtrail_model::{StoreError, StoreErrorKind};
 /// `hashtext(schema)`, so stores in different schemas of one database never wait for each other.
 pub(crate) const MIGRATION_LOCK: i32 = 0x6174_0001;
 pub(crate) const PARTITION_LOCK: i32 = 0x6174_0002;
+/// Serializes the creations of one tenant's subscriptions (see `subscriptions.rs`).
+pub(crate) const SUBSCRIPTION_LOCK: i32 = 0x6174_0003;
 
 const MIGRATIONS: &[&str] = &[
     // 1: tenants and their sequence, interned event names, partitioned activities with their
@@ -209,6 +211,33 @@ const MIGRATIONS: &[&str] = &[
         tenant_id integer PRIMARY KEY,
         size      bigint NOT NULL,
         note      text NOT NULL                  -- the C2SP signed note
+    );
+    "#,
+    // 5: push subscriptions (subscriptions.rs): the application's definition as opaque JSON, the
+    // delivery ledger in columns of its own, a version for compare-and-set, and the lease that
+    // decides which node delivers. Keyed by the tenant's name, not `tenants.id`: a subscription
+    // may exist before its tenant's first activity. `json`, not `jsonb`: it keeps the document
+    // as written (jsonb refuses a `\u0000` in a string, and reorders keys) and still lets an
+    // operator query it.
+    r#"
+    CREATE TABLE subscriptions (
+        tenant           text NOT NULL,
+        id               text NOT NULL,
+        created_us       bigint NOT NULL,
+        definition       json NOT NULL,          -- the application layer's document
+        scanned_seq      bigint NOT NULL,
+        delivered_seq    bigint NOT NULL,
+        delivered_us     bigint,
+        messages         bigint NOT NULL,
+        attempts         bigint NOT NULL,        -- a u32
+        last_error       text,
+        last_attempt_us  bigint,
+        next_attempt_us  bigint,
+        failing_since_us bigint,
+        version          bigint NOT NULL,        -- bumped by every change; 1 when created
+        lease_owner      text,                   -- the node delivering it, until lease_until_us
+        lease_until_us   bigint,
+        PRIMARY KEY (tenant, id)
     );
     "#,
 ];

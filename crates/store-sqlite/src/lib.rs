@@ -9,7 +9,8 @@
 //! Map, one file per capability: [`activities`] (the activity log: queries, the writer, body
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
 //! wake-ups), [`rollups`] (per-minute counters for aggregations), [`log_tree`] (the transparency
-//! log's tree and checkpoints); plus [`schema`] (migrations, connection settings) and [`errors`].
+//! log's tree and checkpoints), [`subscriptions`] (push subscriptions, their delivery ledgers and
+//! leases); plus [`schema`] (migrations, connection settings) and [`errors`].
 
 mod activities;
 mod console;
@@ -19,6 +20,7 @@ mod notify;
 mod rollups;
 mod schema;
 mod secrets;
+mod subscriptions;
 mod tokens;
 
 use std::path::{Path, PathBuf};

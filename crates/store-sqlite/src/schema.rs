@@ -176,6 +176,31 @@ const MIGRATIONS: &[&str] = &[
         note      TEXT NOT NULL                  -- the C2SP signed note
     );
     "#,
+    // 6: push subscriptions (subscriptions.rs): the application's definition as opaque JSON, the
+    // delivery ledger in columns of its own, a version for compare-and-set, and the lease. Keyed
+    // by the tenant's name, not `tenants.id`: a subscription may exist before its tenant's first
+    // activity.
+    r#"
+    CREATE TABLE subscriptions (
+        tenant           TEXT NOT NULL,
+        id               TEXT NOT NULL,
+        created_us       INTEGER NOT NULL,
+        definition       TEXT NOT NULL,         -- JSON, the application layer's document
+        scanned_seq      INTEGER NOT NULL,
+        delivered_seq    INTEGER NOT NULL,
+        delivered_us     INTEGER,
+        messages         INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL,
+        last_error       TEXT,
+        last_attempt_us  INTEGER,
+        next_attempt_us  INTEGER,
+        failing_since_us INTEGER,
+        version          INTEGER NOT NULL,      -- bumped by every change; 1 when created
+        lease_owner      TEXT,                  -- the node delivering it, until lease_until_us
+        lease_until_us   INTEGER,
+        PRIMARY KEY (tenant, id)
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -333,19 +358,68 @@ mod tests {
             counters(&store, &t).await
         };
         assert_eq!(before.iter().map(|c| c.n).sum::<u64>(), 5);
-        // Back to schema 3: no counters, no triggers (and no log tables, of schema 5).
+        // Back to schema 3: no counters, no triggers (and no log tables, of schema 5, nor
+        // subscriptions, of schema 6).
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
             "DROP TRIGGER activity_rollup_add; DROP TRIGGER activity_rollup_remove;
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
              DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
+             DROP TABLE subscriptions;
              PRAGMA user_version = 3;",
         )
         .unwrap();
         drop(c);
         let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
         assert_eq!(counters(&store, &t).await, before);
+    }
+
+    /// A data directory of schema 5 gains the subscriptions table in place: its activities and
+    /// checkpoint stay, and subscriptions can be stored at once.
+    #[tokio::test]
+    async fn schema_5_gains_subscriptions_and_keeps_its_data() {
+        use authtrail_model::store::{Ledger, Subscription};
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tenant::new("Cx").unwrap();
+        {
+            let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+            let new = authtrail_model::NewActivity {
+                time_us: 5,
+                application: "login".into(),
+                body: serde_json::from_value(serde_json::json!({
+                    "events": [{"type": "login", "name": "login_success"}], "result": "success"}))
+                .unwrap(),
+            };
+            store.append(&t, vec![new]).await.unwrap();
+        }
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(
+            "DROP TABLE subscriptions; PRAGMA user_version = 5;
+             INSERT INTO log_checkpoints (tenant_id, size, note) VALUES (1, 1, 'note');",
+        )
+        .unwrap();
+        drop(c);
+
+        let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+        let version: i64 = Connection::open(dir.path().join(DB_FILE))
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, super::MIGRATIONS.len() as i64);
+        assert!(store.get(&t, 1).await.unwrap().is_some());
+        assert_eq!(store.checkpoint(&t).await.unwrap().unwrap().note, "note");
+        let sub = Subscription {
+            tenant: t.clone(),
+            id: "sub_1".into(),
+            created_us: 7,
+            definition: serde_json::json!({"destination": "https://example.com/hook"}),
+            ledger: Ledger::default(),
+            version: 1,
+            lease: None,
+        };
+        store.create_subscription(&sub, 10).await.unwrap();
+        assert_eq!(store.subscription(&t, "sub_1").await.unwrap(), Some(sub));
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use authtrail_model::store::prelude::*;
+use authtrail_model::store::{Ledger, Subscription};
 use authtrail_model::{ActivityQuery, NewActivity, Tenant};
 use authtrail_store_conformance::notify::woken_at;
 use authtrail_store_conformance::{T0, login};
@@ -456,7 +457,7 @@ async fn counters_are_filled_on_upgrade_and_kept_by_every_writer() {
     assert_eq!(before.iter().map(|c| c.2).sum::<u64>(), 130);
 
     // Back to schema 2, then start a node again: migration 3 runs over the stored rows (and 4,
-    // the log tables, again).
+    // the log tables, and 5, subscriptions, again).
     let c = support::raw(Some(&schema)).await.unwrap();
     c.batch_execute(
         "DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
@@ -464,6 +465,7 @@ async fn counters_are_filled_on_upgrade_and_kept_by_every_writer() {
          DROP TRIGGER activity_rollup_mixed_add ON activity_extra_events;
          DROP FUNCTION activity_rollup_add(); DROP FUNCTION activity_rollup_mixed_add();
          DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
+         DROP TABLE subscriptions;
          DELETE FROM schema_migrations WHERE version >= 3;",
     )
     .await
@@ -482,4 +484,117 @@ async fn counters_are_filled_on_upgrade_and_kept_by_every_writer() {
     let store = support::node(&schema).await;
     let after = counted(store, t).await;
     assert_eq!(after.iter().map(|c| c.2).sum::<u64>(), 131);
+}
+
+fn subscription(t: &Tenant, id: &str) -> Subscription {
+    Subscription {
+        tenant: t.clone(),
+        id: id.to_string(),
+        created_us: T0,
+        definition: serde_json::json!({"destination": {"url": "https://example.com/hook"}}),
+        ledger: Ledger::default(),
+        version: 1,
+        lease: None,
+    }
+}
+
+/// A database of schema 4 gains the subscriptions table in place, keeping its activities.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_4_gains_subscriptions_in_place() {
+    if !support::database().await {
+        return;
+    }
+    let schema = support::schema_name();
+    let t = tenant("Sup");
+    let store = support::node(&schema).await;
+    store
+        .append(&t, vec![login(&t, "a@x.io", 1)])
+        .await
+        .unwrap();
+    drop(store);
+    let c = support::raw(Some(&schema)).await.unwrap();
+    c.batch_execute("DROP TABLE subscriptions; DELETE FROM schema_migrations WHERE version >= 5;")
+        .await
+        .unwrap();
+    let migrated = PgStore::migrate_with_schema(&support::url(), &schema)
+        .await
+        .unwrap();
+    assert_eq!((migrated.from, migrated.to), (4, SCHEMA_VERSION));
+    let store = support::node(&schema).await;
+    assert_eq!(listed(&store, &t).await, vec![1]);
+    store
+        .create_subscription(&subscription(&t, "sub_1"), 10)
+        .await
+        .unwrap();
+    assert_eq!(store.subscriptions(Some(&t)).await.unwrap().len(), 1);
+}
+
+/// Several nodes creating one tenant's subscriptions at once stop at its limit, and of several
+/// nodes asking for one lease at once exactly one gets it, until it runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_share_subscription_limits_and_leases() {
+    if !support::database().await {
+        return;
+    }
+    const NODES: usize = 4;
+    const LIMIT: usize = 6;
+    let schema = support::schema_name();
+    let t = tenant("Snodes");
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(Arc::new(support::node(&schema).await));
+    }
+    let barrier = Arc::new(Barrier::new(NODES));
+    let creations: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| {
+            let (node, t, barrier) = (node.clone(), t.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut created = 0;
+                for i in 0..4 {
+                    match node
+                        .create_subscription(&subscription(&t, &format!("sub_{n}_{i}")), LIMIT)
+                        .await
+                    {
+                        Ok(()) => created += 1,
+                        Err(e) => assert_eq!(e.kind(), StoreErrorKind::Conflict, "{e}"),
+                    }
+                }
+                created
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for c in creations {
+        created += c.await.unwrap();
+    }
+    assert_eq!(created, LIMIT);
+    assert_eq!(nodes[0].subscriptions(Some(&t)).await.unwrap().len(), LIMIT);
+
+    let id = nodes[0].subscriptions(Some(&t)).await.unwrap()[0]
+        .id
+        .clone();
+    for round in 0..5i64 {
+        let now = round * 1_000;
+        let leases: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| {
+                let (node, t, id, barrier) = (node.clone(), t.clone(), id.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    node.lease_subscription(&t, &id, &format!("node-{n}"), now, now + 500)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for l in leases {
+            won += usize::from(l.await.unwrap());
+        }
+        assert_eq!(won, 1, "round {round}: exactly one node holds the lease");
+    }
 }
