@@ -30,6 +30,6 @@ pub use activity::{
 pub use clock::{Clock, ManualClock, Stopwatch, SystemClock};
 pub use query::{ActivityQuery, ActorFilter, IpFilter, Page, Position};
 pub use store::{
-    BoxFuture, ConsoleSession, ConsoleUser, Count, Receipt, Scope, Store, StoreError,
-    StoreErrorKind, TokenRecord,
+    BoxFuture, ConsoleSession, ConsoleUser, Count, Lease, Ledger, Receipt, Scope, Store,
+    StoreError, StoreErrorKind, Subscription, SubscriptionChange, TokenRecord,
 };

@@ -21,6 +21,8 @@
 //! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
 //! - [`log`]: the transparency log: hashing new activities into each tenant's Merkle tree,
 //!   signing checkpoints, proofs; [`log_audit`] checks an export against a checkpoint offline.
+//! - [`subscriptions`]: push subscriptions and Google watch channels, their ledgers; [`sealing`]
+//!   encrypts the secrets they must keep.
 //! - [`error`]: [`ServiceError`], the domain error every operation returns.
 
 pub mod aggregate;
@@ -38,6 +40,8 @@ pub mod password;
 pub mod query;
 pub mod read;
 pub mod retention;
+pub mod sealing;
+pub mod subscriptions;
 pub mod tokens;
 pub mod users;
 pub mod webhook_key;
@@ -72,6 +76,13 @@ struct Inner {
     log_origin: String,
     /// The log's Ed25519 private key, read from the store once it is first needed.
     log_seed: tokio::sync::OnceCell<[u8; 32]>,
+    /// Which destinations push delivery may reach (the SSRF policy).
+    destinations: subscriptions::DestinationPolicy,
+    /// Seals the secrets subscriptions keep (webhook signing keys).
+    sealing: sealing::SealingKey,
+    /// Bumped when a subscription is created, changed or deleted on this node, so the delivery
+    /// job looks again at once (other nodes' changes it finds on its next round).
+    subscriptions_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Service {
@@ -91,6 +102,9 @@ impl Service {
             writes: Arc::default(),
             log_origin: log::DEFAULT_ORIGIN.to_string(),
             log_seed: tokio::sync::OnceCell::new(),
+            destinations: Default::default(),
+            sealing: sealing::SealingKey::none(),
+            subscriptions_changed: Arc::new(tokio::sync::watch::channel(0).0),
         })))
     }
 
@@ -116,6 +130,36 @@ impl Service {
             log_origin: prefix.to_string(),
             ..(*self.0).clone()
         })))
+    }
+
+    /// The same service, with push delivery's address policy and sealing key.
+    pub fn with_delivery(
+        self,
+        destinations: subscriptions::DestinationPolicy,
+        sealing: sealing::SealingKey,
+    ) -> Service {
+        Service(Arc::new(Inner {
+            destinations,
+            sealing,
+            ..(*self.0).clone()
+        }))
+    }
+
+    pub fn destinations(&self) -> subscriptions::DestinationPolicy {
+        self.0.destinations
+    }
+
+    pub(crate) fn sealing(&self) -> &sealing::SealingKey {
+        &self.0.sealing
+    }
+
+    pub(crate) fn subscriptions_changed(&self) {
+        self.0.subscriptions_changed.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes when a subscription of this node's service changes.
+    pub fn watch_subscriptions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscriptions_changed.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -164,6 +164,135 @@ pub fn parse_filters(
     Ok(parsed)
 }
 
+/// The conditions of a list, as a client writes them (the native list's parameter names), before
+/// they are resolved against the catalogue. Kept in this form where a query is stored (a push
+/// subscription), so that a catalogue that learns new spellings keeps matching, and so that it
+/// reads back as it was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListConditions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// Comma-separated event names, in any spelling of the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// Google's `filters` grammar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// An address or a CIDR block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// `success` or `failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+}
+
+/// Longest value of a list condition, in bytes (an event-name list may be long).
+const MAX_CONDITION_BYTES: usize = 2048;
+
+impl ListConditions {
+    /// The query these conditions select (no paging). `prefix` is put before each field name in
+    /// errors (`query.` in a subscription body), so a mistake names the field as the client
+    /// wrote it.
+    pub fn resolve(
+        &self,
+        catalog: &Catalog,
+        prefix: &str,
+    ) -> Result<authtrail_model::ActivityQuery, ServiceError> {
+        use authtrail_model::wire_time::parse_rfc3339;
+        use authtrail_model::{ActorFilter, IpFilter, Outcome};
+        let field = |name: &str| format!("{prefix}{name}");
+        for (name, v) in [
+            ("application", &self.application),
+            ("eventName", &self.event_name),
+            ("filters", &self.filters),
+            ("actor", &self.actor),
+            ("ip", &self.ip),
+            ("result", &self.result),
+            ("sessionId", &self.session_id),
+            ("startTime", &self.start_time),
+            ("endTime", &self.end_time),
+        ] {
+            if v.as_ref().is_some_and(|v| v.len() > MAX_CONDITION_BYTES) {
+                return Err(ServiceError::field(
+                    &field(name),
+                    format!("is longer than {MAX_CONDITION_BYTES} bytes"),
+                ));
+            }
+        }
+        let app = self
+            .application
+            .as_deref()
+            .map(|a| application(catalog, a, &field("application")))
+            .transpose()?;
+        let mut q = authtrail_model::ActivityQuery {
+            application: app.clone(),
+            ..Default::default()
+        };
+        if let Some(raw) = &self.event_name {
+            resolve_events(catalog, app.as_deref(), raw, &field("eventName"))?.apply(&mut q);
+        }
+        if let Some(raw) = &self.filters {
+            let more = parse_filters(
+                catalog,
+                app.as_deref(),
+                &q.event_names,
+                raw,
+                &field("filters"),
+            )?;
+            q.filters.extend(more);
+        }
+        q.actor = self.actor.as_deref().map(ActorFilter::from_key);
+        q.ip = match &self.ip {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<IpFilter>()
+                    .map_err(|m| ServiceError::field(&field("ip"), m))?,
+            ),
+        };
+        q.result = match &self.result {
+            None => None,
+            Some(r) => Some(Outcome::parse(r).ok_or_else(|| {
+                ServiceError::field(
+                    &field("result"),
+                    format!("{r:?} must be success or failure"),
+                )
+            })?),
+        };
+        q.session_id = self.session_id.clone();
+        let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, ServiceError> {
+            v.as_deref()
+                .map(|t| {
+                    parse_rfc3339(t).map_err(|_| {
+                        ServiceError::field(&field(name), format!("{t:?} is not an RFC 3339 time"))
+                    })
+                })
+                .transpose()
+        };
+        q.start_us = time("startTime", &self.start_time)?;
+        q.end_us = time("endTime", &self.end_time)?;
+        if let (Some(s), Some(e)) = (q.start_us, q.end_us)
+            && s >= e
+        {
+            return Err(ServiceError::field(
+                &field("startTime"),
+                "must be before endTime",
+            ));
+        }
+        Ok(q)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

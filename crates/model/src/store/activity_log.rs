@@ -91,6 +91,10 @@ pub trait ActivityLog: Send + Sync + 'static {
     /// Every tenant that has stored activities.
     fn tenants<'a>(&'a self) -> BoxFuture<'a, Result<Vec<Tenant>, StoreError>>;
 
+    /// The highest sequence number ever given in `tenant` (0 when none), committed, whether or
+    /// not that activity was purged since: where a new push subscription starts "from now".
+    fn last_sequence<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<i64, StoreError>>;
+
     /// The position of the `n`-th activity (1-based), newest first, among those matching the
     /// query's indexed conditions; `None` when fewer than `n` match. `after`, `limit` and the
     /// row checks (see [`ActivityQuery::checks_rows`]) are ignored: callers use it only for

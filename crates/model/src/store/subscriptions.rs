@@ -40,8 +40,9 @@ pub struct Ledger {
     pub last_attempt_us: Option<i64>,
     /// Not before this time is the next attempt made (backoff).
     pub next_attempt_us: Option<i64>,
-    /// Since when the subscription fails without a success in between; set once that has lasted
-    /// past the retry horizon (the subscription is then "failing", but still retried).
+    /// The first failure of the current streak (none since the last success). Once the streak
+    /// has lasted past the retry horizon the subscription is reported failing, and is still
+    /// retried.
     pub failing_since_us: Option<i64>,
 }
 

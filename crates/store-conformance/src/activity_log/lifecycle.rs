@@ -27,6 +27,12 @@ pub async fn tail_walks_the_sequence_in_order(store: Arc<dyn Store>) {
         vec![2]
     );
     assert!(store.tail(&t, 3, 10).await.unwrap().is_empty());
+    assert_eq!(store.last_sequence(&t).await.unwrap(), 3);
+    assert_eq!(
+        store.last_sequence(&tenant("Cnever")).await.unwrap(),
+        0,
+        "a tenant never written"
+    );
 }
 
 pub async fn purge_deletes_only_what_is_older_in_every_tenant(store: Arc<dyn Store>) {
@@ -48,6 +54,11 @@ pub async fn purge_deletes_only_what_is_older_in_every_tenant(store: Arc<dyn Sto
     assert_eq!(n, 6, "times 0..4 of a and 1 of b");
     assert_eq!(all(&*store, &a, query(100)).await, vec![10, 9, 8, 7, 6]);
     assert_eq!(all(&*store, &b, query(100)).await, vec![2]);
+    assert_eq!(
+        store.last_sequence(&b).await.unwrap(),
+        2,
+        "the last sequence number given outlives a purge"
+    );
     let by_second = ActivityQuery {
         event_names: vec!["login_verification".into()],
         limit: 10,

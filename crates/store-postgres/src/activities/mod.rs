@@ -72,6 +72,10 @@ impl ActivityLog for PgStore {
         Box::pin(read::tenants(self))
     }
 
+    fn last_sequence<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<i64, StoreError>> {
+        Box::pin(read::last_sequence(self, tenant))
+    }
+
     fn nth_position<'a>(
         &'a self,
         tenant: &'a Tenant,

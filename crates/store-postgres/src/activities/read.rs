@@ -203,6 +203,19 @@ pub(crate) async fn tail(
     rows.iter().map(|r| decode(tenant, r)).collect()
 }
 
+/// The tenant's last given sequence number (0 for a tenant never written).
+pub(crate) async fn last_sequence(store: &PgStore, tenant: &Tenant) -> Result<i64, StoreError> {
+    let c = store.client().await?;
+    let row = c
+        .query_opt(
+            "SELECT last_seq FROM tenants WHERE name = $1",
+            &[&tenant.as_str()],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
 pub(crate) async fn tenants(store: &PgStore) -> Result<Vec<Tenant>, StoreError> {
     let c = store.client().await?;
     let rows = c

@@ -141,6 +141,11 @@ impl ActivityLog for SqliteStore {
         Box::pin(self.read(read::tenants))
     }
 
+    fn last_sequence<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<i64, StoreError>> {
+        let tenant = tenant.clone();
+        Box::pin(self.read(move |c| read::last_sequence(c, &tenant)))
+    }
+
     fn nth_position<'a>(
         &'a self,
         tenant: &'a Tenant,

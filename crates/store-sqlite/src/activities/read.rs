@@ -254,6 +254,19 @@ pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, StoreError> {
     Ok(out)
 }
 
+/// The tenant's last given sequence number (0 for a tenant never written).
+pub(crate) fn last_sequence(conn: &Connection, tenant: &Tenant) -> Result<i64, StoreError> {
+    use rusqlite::OptionalExtension;
+    let mut stmt = conn
+        .prepare_cached("SELECT last_seq FROM tenants WHERE name = ?1")
+        .map_err(backend)?;
+    let seq: Option<i64> = stmt
+        .query_row([tenant.as_str()], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// Tenant ids with activities older than `before_us`.
 pub(crate) fn tenants_with_rows_before(
     conn: &Connection,
