@@ -68,6 +68,11 @@ AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/logto-client/run.sh
 step "independent verifier of the transparency log"
 AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/log-verifier/run.sh
 
+# OCSF records (`authtrail query --format ocsf` over demo data) validated against the OCSF 1.8.0
+# schema by ocsf-json-schema and jsonschema from PyPI (tests/ocsf/, its own virtualenv).
+step "OCSF records against the OCSF schema"
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/ocsf/run.sh
+
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
 step "authtrail-bench --smoke (completes and writes its JSON)"

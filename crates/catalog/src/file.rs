@@ -4,10 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
+use crate::class::check_tags;
 use crate::template::placeholders;
 use crate::{
-    Application, CatalogError, EventClass, EventDef, EventType, ExtraParameters, Localized,
-    ParamDef, ParamKind, ResultHint,
+    Application, CatalogError, Classification, EventDef, EventType, ExtraParameters, Localized,
+    OcsfIds, ParamDef, ParamKind, ResultHint, Tag,
 };
 
 #[derive(Deserialize)]
@@ -42,6 +43,17 @@ fn default_extra() -> String {
 struct TypeDoc {
     id: String,
     names: Localized,
+    /// Defaults for the type's events.
+    tags: Option<Vec<String>>,
+    untagged: Option<String>,
+    ocsf: Option<OcsfDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OcsfDoc {
+    class_uid: u32,
+    activity_id: u32,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +84,14 @@ struct EventDoc {
     #[serde(default)]
     parameters: Vec<String>,
     result: Option<String>,
+    /// What the event means (catalog/SCHEMA.md lists the tags).
+    tags: Option<Vec<String>>,
+    /// Why the event carries no tag.
+    untagged: Option<String>,
+    /// The OCSF class and activity, where its tags do not imply them or imply the wrong ones.
+    ocsf: Option<OcsfDoc>,
+    /// The classification before tags: `sign_in` reads as `tags = ["sign_in_attempt"]`,
+    /// `warning` as `tags = ["account_warning"]`, so that users' files keep loading.
     class: Option<String>,
     names: Localized,
     template: Localized,
@@ -130,6 +150,60 @@ fn check_localized(file: &str, what: &str, l: &Localized) -> Result<(), CatalogE
     Ok(())
 }
 
+/// The `tags`/`untagged`/`ocsf` of a type or an event; `what` names it in errors.
+fn classification(
+    file: &str,
+    what: &str,
+    tags: Option<Vec<String>>,
+    untagged: Option<String>,
+    ocsf: Option<OcsfDoc>,
+) -> Result<Classification, CatalogError> {
+    let tags = match (tags, untagged) {
+        (None, None) => None,
+        (tags, untagged) => {
+            let mut parsed = Vec::new();
+            for t in tags.unwrap_or_default() {
+                let tag = Tag::parse(&t).ok_or_else(|| {
+                    let known: Vec<&str> = Tag::ALL.iter().map(|t| t.as_str()).collect();
+                    err(
+                        file,
+                        format!("{what}: tag {t:?}: use one of {}", known.join(", ")),
+                    )
+                })?;
+                if !parsed.contains(&tag) {
+                    parsed.push(tag);
+                }
+            }
+            match &untagged {
+                Some(_) if !parsed.is_empty() => {
+                    return Err(err(
+                        file,
+                        format!("{what}: `untagged` explains an empty `tags`; it has tags"),
+                    ));
+                }
+                Some(reason) if reason.trim().is_empty() => {
+                    return Err(err(file, format!("{what}: `untagged` needs a reason")));
+                }
+                _ => {}
+            }
+            Some((parsed, untagged))
+        }
+    };
+    let ocsf = match ocsf {
+        None => None,
+        Some(o) => {
+            let ids = OcsfIds {
+                class_uid: o.class_uid,
+                activity_id: o.activity_id,
+            };
+            ids.names()
+                .map_err(|m| err(file, format!("{what}: ocsf: {m}")))?;
+            Some(ids)
+        }
+    };
+    Ok(Classification { tags, ocsf })
+}
+
 pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError> {
     let doc: FileDoc = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
     let app = doc.application;
@@ -157,9 +231,12 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
     let mut types = Vec::new();
     for t in doc.types {
         check_localized(file, &format!("type {}", t.id), &t.names)?;
+        let what = format!("type {}", t.id);
+        let defaults = classification(file, &what, t.tags, t.untagged, t.ocsf)?;
         types.push(EventType {
             id: t.id,
             names: t.names,
+            defaults,
         });
     }
 
@@ -217,22 +294,32 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 ));
             }
         };
-        let class = match e.class.as_deref() {
-            None => None,
-            Some(c) => Some(EventClass::parse(c).ok_or_else(|| {
-                err(
+        let what = format!("event {}", e.name);
+        let tags = match (e.class.as_deref(), e.tags) {
+            (None, tags) => tags,
+            (Some(_), Some(_)) => {
+                return Err(err(file, format!("{what}: `class` and `tags`: use `tags`")));
+            }
+            (Some("sign_in"), None) => Some(vec![Tag::SignInAttempt.as_str().to_string()]),
+            (Some("warning"), None) => Some(vec![Tag::AccountWarning.as_str().to_string()]),
+            (Some(c), None) => {
+                return Err(err(
                     file,
-                    format!("event {}: class {c:?}: use sign_in or warning", e.name),
-                )
-            })?),
+                    format!("{what}: class {c:?}: use tags (catalog/SCHEMA.md)"),
+                ));
+            }
         };
+        let declared = classification(file, &what, tags, e.untagged, e.ocsf)?;
         events.push(EventDef {
             name: e.name,
             event_type: e.event_type,
             aliases: e.aliases,
             parameters: e.parameters,
             result,
-            class,
+            tags: Vec::new(),
+            untagged: None,
+            ocsf: None,
+            declared,
             names: e.names,
             template: e.template,
             template_failure: e.template_failure,
@@ -305,6 +392,7 @@ pub(crate) fn index(app: &mut Application) -> Result<(), String> {
             ));
         }
     }
+    resolve_classification(app)?;
     let mut lookup = HashMap::new();
     for (i, e) in app.events.iter().enumerate() {
         if !is_event_name(&e.name) {
@@ -358,5 +446,42 @@ pub(crate) fn index(app: &mut Application) -> Result<(), String> {
         }
     }
     app.lookup = lookup;
+    Ok(())
+}
+
+/// Each event's tags (its own, else its type's) and OCSF ids (its own `ocsf`; else what its own
+/// tags imply; else its type's `ocsf`; else what its type's tags imply). The tags must agree with
+/// each other and with the result the event implies.
+fn resolve_classification(app: &mut Application) -> Result<(), String> {
+    for e in &mut app.events {
+        let defaults = app
+            .types
+            .iter()
+            .find(|t| t.id == e.event_type)
+            .map(|t| t.defaults.clone())
+            .unwrap_or_default();
+        let (tags, untagged) = e
+            .declared
+            .tags
+            .clone()
+            .or(defaults.tags)
+            .unwrap_or_default();
+        check_tags(&tags, e.result).map_err(|m| format!("event {}: {m}", e.name))?;
+        // The most specific statement wins: an event's own tags say more about it than its
+        // type's `ocsf` (Interaction.SignIn.Submit is a Logon among steps mapped to Other).
+        let own = if e.declared.tags.is_some() {
+            OcsfIds::from_tags(&tags)
+        } else {
+            None
+        };
+        e.ocsf = e
+            .declared
+            .ocsf
+            .or(own)
+            .or(defaults.ocsf)
+            .or_else(|| OcsfIds::from_tags(&tags));
+        e.tags = tags;
+        e.untagged = untagged;
+    }
     Ok(())
 }

@@ -11,7 +11,11 @@
 //! differently (`JwtCustomizer.ClientCredential` vs `ClientCredentials`); every spelling resolves to
 //! one canonical event so that a filter on either finds the same rows.
 
+mod class;
 mod file;
+pub use class::{
+    OCSF_ACCOUNT_CHANGE, OCSF_AUTHENTICATION, OCSF_BASE_EVENT, OCSF_OTHER, OcsfIds, Tag,
+};
 pub use file::is_event_name;
 mod lang;
 mod template;
@@ -97,28 +101,6 @@ pub enum ResultHint {
     Failure,
 }
 
-/// What an event means for the people watching sign-ins: the one classification charts, quick
-/// filters and outcome icons use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventClass {
-    /// The outcome of a sign-in attempt: its result says whether the attempt succeeded. Steps
-    /// of an attempt (challenges, verifications) and sign-outs are not outcomes.
-    SignIn,
-    /// A warning or a blocked attempt (suspicious sign-in, attack warning, account disabled):
-    /// neither a success nor a failure to show.
-    Warning,
-}
-
-impl EventClass {
-    pub fn parse(s: &str) -> Option<EventClass> {
-        match s {
-            "sign_in" => Some(EventClass::SignIn),
-            "warning" => Some(EventClass::Warning),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ParamDef {
     pub name: String,
@@ -145,6 +127,17 @@ impl ParamDef {
 pub struct EventType {
     pub id: String,
     pub names: Localized,
+    /// What the type's events carry unless they say otherwise (`tags`, `untagged`, `ocsf`).
+    pub(crate) defaults: Classification,
+}
+
+/// The classification a type or an event declares in its file, before inheritance.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Classification {
+    /// `tags` and `untagged` come as a pair: an event that sets either takes neither from its
+    /// type.
+    pub tags: Option<(Vec<Tag>, Option<String>)>,
+    pub ocsf: Option<OcsfIds>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,8 +147,14 @@ pub struct EventDef {
     pub aliases: Vec<String>,
     pub parameters: Vec<String>,
     pub result: Option<ResultHint>,
-    /// The catalogue's classification (`class` in the file), if any.
-    pub class: Option<EventClass>,
+    /// What the event means (`tags` in the file, or its type's): see [`Tag`].
+    pub tags: Vec<Tag>,
+    /// Why an event carries no tag (`untagged`), where it carries none.
+    pub untagged: Option<String>,
+    /// The OCSF class and activity: the event's own `ocsf`, else its type's, else what its tags
+    /// imply; `None` when none of those says (a user's file may leave it out).
+    pub ocsf: Option<OcsfIds>,
+    pub(crate) declared: Classification,
     pub names: Localized,
     pub template: Localized,
     /// The message of a failed attempt, when `template` would read wrong for one.
@@ -163,6 +162,16 @@ pub struct EventDef {
 }
 
 impl EventDef {
+    pub fn has(&self, tag: Tag) -> bool {
+        self.tags.contains(&tag)
+    }
+
+    /// The OCSF ids to emit: [`EventDef::ocsf`], or OCSF's Base Event / Other for an event the
+    /// catalogue does not map.
+    pub fn ocsf_ids(&self) -> OcsfIds {
+        self.ocsf.unwrap_or(OcsfIds::BASE_EVENT)
+    }
+
     /// The message template for an activity with this result.
     pub fn template_for(&self, failed: bool) -> &Localized {
         match (&self.template_failure, failed) {
@@ -274,15 +283,12 @@ impl Catalog {
         Ok(Catalog { apps })
     }
 
-    /// Every event of a class, as (application, event), in catalogue order.
-    pub fn events_of_class(
-        &self,
-        class: EventClass,
-    ) -> impl Iterator<Item = (&Application, &EventDef)> {
+    /// Every event that carries `tag`, as (application, event), in catalogue order.
+    pub fn events_with_tag(&self, tag: Tag) -> impl Iterator<Item = (&Application, &EventDef)> {
         self.apps.values().flat_map(move |a| {
             a.events
                 .iter()
-                .filter(move |e| e.class == Some(class))
+                .filter(move |e| e.has(tag))
                 .map(move |e| (a, e))
         })
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use authtrail_catalog::{Catalog, EventClass, Lang, ParamKind, placeholders};
+use authtrail_catalog::{Catalog, Lang, ParamKind, ResultHint, Tag, placeholders};
 
 const LOGTO_SEED: &str =
     include_str!("../../../catalog/sources/logto-audit-log-event-types.zh-TW.txt");
@@ -503,21 +503,21 @@ template = { en = "{actor} connected through {gateway}", zh-TW = "{actor} 已透
     drop(builtin);
 }
 
-/// Sign-in outcomes are the attempts' results, not their steps or sign-outs; warnings are
-/// neither; a class the format does not know is refused, naming the event.
+/// Sign-in outcomes are the attempts' results, not their steps or sign-outs; warnings and
+/// logouts are their own tags; a tag the format does not know is refused, naming the event.
 #[test]
-fn events_are_classed_for_charts() {
+fn the_overviews_tags_pick_outcomes_not_steps() {
     let c = Catalog::builtin().unwrap();
-    let of = |class| {
+    let of = |tag| {
         let mut v: Vec<String> = c
-            .events_of_class(class)
+            .events_with_tag(tag)
             .map(|(a, e)| format!("{}/{}", a.name, e.name))
             .collect();
         v.sort();
         v
     };
     assert_eq!(
-        of(EventClass::SignIn),
+        of(Tag::SignInAttempt),
         vec![
             "admin/console.sign_in",
             "login/login_failure",
@@ -525,18 +525,163 @@ fn events_are_classed_for_charts() {
             "logto/Interaction.SignIn.Submit"
         ]
     );
-    let warnings = of(EventClass::Warning);
-    assert!(warnings.contains(&"login/suspicious_login".to_string()));
-    assert!(
-        !warnings
-            .iter()
-            .any(|w| w.contains("passkey") || w.contains("logout"))
+    assert_eq!(of(Tag::SignInFailure), vec!["login/login_failure"]);
+    assert_eq!(
+        of(Tag::Logout),
+        vec![
+            "admin/console.sign_out",
+            "login/logout",
+            "login/user_signed_out_due_to_suspicious_session_cookie"
+        ]
     );
+    let warnings = of(Tag::AccountWarning);
+    assert!(warnings.contains(&"login/suspicious_login".to_string()));
+    assert!(warnings.contains(&"logto/Identifier.Lockout".to_string()));
+    assert!(!warnings.iter().any(|w| w.contains("passkey")));
+    let mfa = of(Tag::MfaChallenge);
+    assert!(mfa.contains(&"login/login_verification".to_string()));
+    assert!(mfa.contains(&"logto/Interaction.SignIn.Mfa.Totp.Submit".to_string()));
 
     let bad = include_str!("../../../catalog/admin.toml")
-        .replace("class = \"sign_in\"", "class = \"maybe\"");
+        .replace("tags = [\"sign_in_attempt\"]", "tags = [\"maybe\"]");
     let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
-    assert!(err.message.contains("class \"maybe\""), "{err}");
+    assert!(
+        err.message.contains("console.sign_in") && err.message.contains("tag \"maybe\""),
+        "{err}"
+    );
+}
+
+/// Issue #20: every event is tagged, or says why it is not; an empty reason is no reason.
+#[test]
+fn every_event_is_tagged_or_says_why_not() {
+    let c = Catalog::builtin().unwrap();
+    let mut untagged = 0;
+    for app in c.applications() {
+        for e in &app.events {
+            match (&e.tags[..], &e.untagged) {
+                ([], Some(reason)) => {
+                    assert!(
+                        reason.trim().len() > 10,
+                        "{}/{}: {reason:?}",
+                        app.name,
+                        e.name
+                    );
+                    untagged += 1;
+                }
+                ([], None) => panic!("{}/{} has neither tags nor a reason", app.name, e.name),
+                (_, None) => {}
+                (_, Some(_)) => panic!("{}/{} has tags and a reason", app.name, e.name),
+            }
+        }
+    }
+    assert!(untagged > 0 && untagged < 200, "{untagged} untagged");
+
+    let mine = r#"
+[application]
+name = "vpn"
+names = { en = "VPN", zh-TW = "VPN" }
+[[types]]
+id = "session"
+names = { en = "Session", zh-TW = "工作階段" }
+[[events]]
+name = "vpn_connect"
+type = "session"
+tags = []
+untagged = " "
+names = { en = "VPN connected", zh-TW = "VPN 已連線" }
+template = { en = "{actor} connected", zh-TW = "{actor} 已連線" }
+"#;
+    let err = Catalog::from_sources([("mine.toml".to_string(), mine.to_string())]).unwrap_err();
+    assert!(err.message.contains("needs a reason"), "{err}");
+    let both = mine.replace("tags = []", "tags = [\"logout\"]");
+    let err = Catalog::from_sources([("mine.toml".to_string(), both)]).unwrap_err();
+    assert!(err.message.contains("has tags"), "{err}");
+}
+
+/// The tags agree with each other, with the result an event implies, and with the OCSF class
+/// they are exported as (docs/ocsf.md's table).
+#[test]
+fn tags_are_consistent_with_results_and_ocsf_ids() {
+    let c = Catalog::builtin().unwrap();
+    for app in c.applications() {
+        for e in &app.events {
+            let name = format!("{}/{}", app.name, e.name);
+            let ids = e.ocsf.unwrap_or_else(|| panic!("{name} has OCSF ids"));
+            let (class, activity) = ids.names().unwrap_or_else(|m| panic!("{name}: {m}"));
+            let outcome = e.has(Tag::SignInSuccess) || e.has(Tag::SignInFailure);
+            if outcome {
+                assert!(e.has(Tag::SignInAttempt), "{name}");
+            }
+            assert!(
+                !(e.has(Tag::SignInSuccess) && e.has(Tag::SignInFailure)),
+                "{name}"
+            );
+            if e.has(Tag::SignInFailure) {
+                assert_ne!(e.result, Some(ResultHint::Success), "{name}");
+            }
+            if e.has(Tag::SignInSuccess) {
+                assert_ne!(e.result, Some(ResultHint::Failure), "{name}");
+            }
+            if e.has(Tag::SignInAttempt) {
+                assert_eq!((class, activity), ("Authentication", "Logon"), "{name}");
+            } else if e.has(Tag::Logout) {
+                assert_eq!((class, activity), ("Authentication", "Logoff"), "{name}");
+            } else if e.has(Tag::MfaChallenge) {
+                assert_eq!(class, "Authentication", "{name}");
+            } else if e.has(Tag::CredentialChange) {
+                assert_eq!(class, "Account Change", "{name}");
+                assert!(!matches!(activity, "Create" | "Delete"), "{name}");
+            }
+        }
+    }
+    let ids = |app: &str, ev: &str| {
+        let o = c.event(app, ev).unwrap().ocsf.unwrap();
+        (o.class_uid, o.activity_id)
+    };
+    assert_eq!(ids("login", "password_edit"), (3001, 3));
+    assert_eq!(ids("login", "2sv_enroll"), (3001, 10));
+    assert_eq!(ids("login", "2sv_disable"), (3001, 11));
+    assert_eq!(ids("login", "recovery_phone_edit"), (3001, 99));
+    assert_eq!(ids("login", "account_disabled_hijacked"), (3001, 5));
+    assert_eq!(ids("login", "suspicious_login"), (3002, 99));
+    assert_eq!(ids("logto", "Interaction.SignIn.Submit"), (3002, 1));
+    assert_eq!(
+        ids("logto", "Interaction.SignIn.Identifier.Submit"),
+        (3002, 99)
+    );
+    assert_eq!(ids("logto", "Interaction.ForgotPassword.Submit"), (3001, 4));
+    assert_eq!(
+        ids("logto", "Interaction.SignIn.BindMfa.Totp.Submit"),
+        (3001, 10)
+    );
+    assert_eq!(ids("admin", "retention.change"), (0, 99));
+
+    // A contradiction is refused when the file loads, naming the event.
+    let bad = include_str!("../../../catalog/google-login.toml").replace(
+        "tags = [\"sign_in_attempt\", \"sign_in_failure\"]",
+        "tags = [\"sign_in_attempt\", \"sign_in_success\"]",
+    );
+    let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
+    assert!(
+        err.message.contains("login_failure") && err.message.contains("result"),
+        "{err}"
+    );
+    let bad = include_str!("../../../catalog/google-login.toml").replace(
+        "ocsf = { class_uid = 3001, activity_id = 10 }",
+        "ocsf = { class_uid = 3001, activity_id = 42 }",
+    );
+    let err = Catalog::from_sources([("bad.toml".to_string(), bad)]).unwrap_err();
+    assert!(err.message.contains("activity_id 42"), "{err}");
+}
+
+/// Files written before tags keep loading: `class` reads as the tag it meant.
+#[test]
+fn the_old_class_field_reads_as_a_tag() {
+    let old = include_str!("../../../catalog/admin.toml")
+        .replace("tags = [\"sign_in_attempt\"]", "class = \"sign_in\"");
+    let c = Catalog::from_sources([("old.toml".to_string(), old)]).unwrap();
+    let e = c.event("admin", "console.sign_in").unwrap();
+    assert_eq!(e.tags, vec![Tag::SignInAttempt]);
 }
 
 fn builtin_sources() -> impl Iterator<Item = (String, String)> {

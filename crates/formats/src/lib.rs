@@ -11,6 +11,8 @@
 //! - [`canonical`]: the specified canonical encoding (RFC 8785), the transparency log's leaf;
 //!   `docs/canonical-encoding.md` is its specification.
 //! - [`log_export`]: the log file of `authtrail export --log` (checkpoint and leaf hashes).
+//! - [`ocsf`]: OCSF 1.8.0 records, one per event, class and activity from the catalogue.
+//! - [`syslog`]: RFC 5424 syslog messages and their RFC 6587/5425 octet-counted frames.
 //!
 //! A new output format goes here as its own module; the HTTP envelope around it (status, errors,
 //! headers) stays in the server.
@@ -23,4 +25,6 @@ pub mod google;
 pub mod json;
 pub mod log_export;
 pub mod logto;
+pub mod ocsf;
 pub mod sheet;
+pub mod syslog;

@@ -4,5 +4,6 @@
 mod e2e;
 mod export;
 mod nodes;
+mod query_format;
 mod retention;
 mod support;

@@ -1,15 +1,16 @@
 //! The overview page: server-rendered SVG charts over a preset range (default 24 h), drawn from
 //! exact counts (`Service::aggregate`, per-minute counters kept at write time), never from a
-//! sample of the newest events. What each chart counts comes from the catalogue's
-//! classification (`EventClass`): sign-ins are the events classed `sign_in` (the outcome of an
-//! attempt, not its steps or sign-outs) by result; suspicious events are those classed `warning`.
+//! sample of the newest events. What each chart counts comes from the catalogue's tags, never from
+//! event names: sign-ins are the events tagged `sign_in_attempt` (the outcome of an attempt, not
+//! its steps, MFA challenges or sign-outs) by result; suspicious events are those tagged
+//! `account_warning`.
 //! The top-N lists group by IP or actor, which the counters do not keep: they count rows, at most
 //! [`TOP_BUDGET`] (the page's cost stays bounded), and the page says from when when the cap was
 //! reached.
 
 use std::collections::BTreeMap;
 
-use authtrail_catalog::{Catalog, EventClass, Lang};
+use authtrail_catalog::{Catalog, Lang, Tag};
 use authtrail_formats::display;
 use authtrail_model::aggregate::{Aggregation, GroupBy};
 use authtrail_model::{ActivityQuery, Outcome, Tenant};
@@ -38,10 +39,10 @@ const GREEN: &str = "#1a7f37";
 const RED: &str = "#cf222e";
 const AMBER: &str = "#bf8700";
 
-/// The canonical names of the catalogue's events of `class`.
-pub fn names_of_class(catalog: &Catalog, class: EventClass) -> Vec<String> {
+/// The canonical names of the catalogue's events tagged `tag`.
+pub fn names_with_tag(catalog: &Catalog, tag: Tag) -> Vec<String> {
     let mut v: Vec<String> = catalog
-        .events_of_class(class)
+        .events_with_tag(tag)
         .map(|(_, e)| e.name.clone())
         .collect();
     v.dedup();
@@ -257,8 +258,8 @@ pub async fn build(
         };
         async move { service.aggregate(tenant, &req).await }
     };
-    let sign_in_names = names_of_class(catalog, EventClass::SignIn);
-    let warning_names = names_of_class(catalog, EventClass::Warning);
+    let sign_in_names = names_with_tag(catalog, Tag::SignInAttempt);
+    let warning_names = names_with_tag(catalog, Tag::AccountWarning);
     let by_category = run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category).await?;
     let sign_ins = run(
         ActivityQuery {

@@ -1,6 +1,6 @@
 //! The audit log page: the service's list, paged by its keyset cursor.
 
-use authtrail_catalog::{Catalog, EventClass, Lang};
+use authtrail_catalog::{Catalog, Lang, Tag};
 use authtrail_formats::display;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Activity, ActivityQuery, Outcome};
@@ -78,7 +78,9 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         .first()
         .map(|e| e.name.clone())
         .unwrap_or_default();
-    let class = catalog.event(app, &key).and_then(|e| e.class);
+    let warning = catalog
+        .event(app, &key)
+        .is_some_and(|e| e.has(Tag::AccountWarning));
     Row {
         uq: a.unique_qualifier.to_string(),
         // In the viewer's zone (`tz=`); without one the script localizes it in the browser's.
@@ -96,7 +98,7 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
         detail_href: href(&format!("/console/logs/{}", a.unique_qualifier), &[], zone),
         actor: a.body.actor.display().unwrap_or("").to_string(),
         ip: a.body.ip_address.clone().unwrap_or_default(),
-        outcome: outcome(class, a.body.result),
+        outcome: outcome(warning, a.body.result),
         app_name: catalog
             .application(app)
             .map(|x| x.names.get(lang).to_string())
@@ -105,10 +107,10 @@ pub fn row_from_activity(catalog: &Catalog, lang: Lang, zone: &Zone, a: &Activit
     }
 }
 
-/// The icon and word a row shows: the catalogue's classification first, then the result.
-fn outcome(class: Option<EventClass>, result: Outcome) -> &'static str {
-    match (class, result) {
-        (Some(EventClass::Warning), _) => "warning",
+/// The icon and word a row shows: the catalogue's `account_warning` tag first, then the result.
+fn outcome(warning: bool, result: Outcome) -> &'static str {
+    match (warning, result) {
+        (true, _) => "warning",
         (_, Outcome::Failure) => "failure",
         _ => "success",
     }

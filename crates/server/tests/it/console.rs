@@ -704,7 +704,7 @@ async fn the_live_tail_streams_new_matching_rows_as_server_sent_events() {
 }
 
 /// Issue #17: a blocked or warning event is neither ✔ nor ✘. The outcome a row shows comes from
-/// the catalogue's classification first (`class = "warning"`), then the result.
+/// the catalogue's `account_warning` tag first, then the result.
 #[tokio::test]
 async fn warnings_show_neither_success_nor_failure() {
     let h = Harness::new().await;
