@@ -163,3 +163,27 @@ async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Resu
         }
     }
 }
+
+/// Starts push delivery (`authtrail_delivery::run`): every subscription and watch channel,
+/// delivered by whichever node holds its lease. Its workers wait out store errors themselves;
+/// the host restarts the job only if listing the subscriptions fails.
+pub fn start_deliveries(state: &AppState) -> anyhow::Result<()> {
+    let spec = JobSpec {
+        backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            jitter: 0.5,
+        },
+        healthy_after: Duration::from_secs(60),
+        ..JobSpec::default()
+    };
+    let node = authtrail_delivery::Node::new(state.service.clone(), state.metrics.clone());
+    tracing::info!(node = %node.name, "push delivery on");
+    state
+        .metrics
+        .jobs()
+        .spawn(authtrail_delivery::JOB, spec, move |cancel| {
+            authtrail_delivery::run(node.clone(), cancel)
+        })?;
+    Ok(())
+}

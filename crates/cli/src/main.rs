@@ -10,6 +10,7 @@ mod log;
 mod logto;
 mod query;
 mod retention;
+mod sealing;
 mod serve;
 mod token;
 mod user;

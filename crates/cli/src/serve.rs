@@ -10,6 +10,7 @@ use authtrail_config::Flags;
 use authtrail_model::SystemClock;
 use authtrail_model::store::prelude::*;
 use authtrail_server::AppState;
+use authtrail_service::subscriptions::DestinationPolicy;
 use authtrail_store_postgres::PgStore;
 use authtrail_store_sqlite::SqliteStore;
 
@@ -41,15 +42,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = loaded.config;
     let catalog = Arc::new(Catalog::with_user_files(&cfg.catalog)?);
     let clock = Arc::new(SystemClock);
-    let (store, where_): (Arc<dyn Store>, String) = match &cfg.store {
+    let (store, where_, sqlite_dir): (Arc<dyn Store>, String, Option<PathBuf>) = match &cfg.store
+    {
         Some(url) => {
             let pg = PgStore::connect(&url.0, clock.clone()).await?;
-            (Arc::new(pg), "PostgreSQL".into())
+            (Arc::new(pg), "PostgreSQL".into(), None)
         }
         None => {
             let s = SqliteStore::open(&cfg.data, clock.clone())?;
             let path = s.path().display().to_string();
-            (Arc::new(s), path)
+            let dir = s.path().parent().map(std::path::Path::to_path_buf);
+            (Arc::new(s), path, dir)
         }
     };
     let tokens = store.list_tokens(None).await?;
@@ -58,7 +61,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_google_prefix(cfg.google_prefix.as_deref())
         .map_err(anyhow::Error::msg)?
         .with_log_origin(&cfg.log_origin)
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)?
+        .with_delivery(
+            DestinationPolicy {
+                allow_private: cfg.allow_private_destinations,
+            },
+            crate::sealing::load(cfg.sealing_key_file.as_deref(), sqlite_dir.as_deref())?,
+        );
+    if cfg.allow_private_destinations {
+        tracing::warn!(
+            "allow_private_destinations is on: push subscriptions may reach internal addresses; use it for tests and closed networks only"
+        );
+    }
     state.metrics.set_open(cfg.metrics_open);
     if let Some(days) = cfg.retention_days {
         let every = Duration::from_secs(cfg.retention_interval_secs);
@@ -70,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         crate::jobs::start_retention(&state, days, every)?;
     }
     crate::jobs::start_checkpoints(&state)?;
+    crate::jobs::start_deliveries(&state)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

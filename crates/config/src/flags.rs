@@ -59,6 +59,17 @@ pub struct Flags {
     #[arg(long, value_parser = clap::value_parser!(u64).range(RETENTION_INTERVAL_SECS))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_interval_secs: Option<u64>,
+    /// Let push subscriptions deliver to loopback, private and link-local addresses and over
+    /// plain http/tcp (tests and closed networks only: it opens the node to SSRF).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_private_destinations: bool,
+    /// The file holding this node's sealing key (64 hex digits), which encrypts the webhook
+    /// signing secrets kept in the store. Every node of one store needs the same file. Default
+    /// on the embedded store: `sealing.key` beside the database, made on first start.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealing_key_file: Option<PathBuf>,
     /// The transparency log's origin prefix: each tenant's checkpoints are signed as
     /// `<log-origin>/<tenant>` (see docs/integrity.md). Set it once, before the first start.
     #[arg(long)]

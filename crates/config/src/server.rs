@@ -38,6 +38,12 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds between two retention purges (the first runs at start).
     pub retention_interval_secs: u64,
+    /// Let push subscriptions reach internal addresses and plain http/tcp (tests only).
+    #[serde(deserialize_with = "de::switch")]
+    pub allow_private_destinations: bool,
+    /// The sealing key file (docs/delivery.md); none: `sealing.key` beside the embedded
+    /// database, and no webhook secrets on PostgreSQL.
+    pub sealing_key_file: Option<PathBuf>,
     /// The transparency log's origin prefix: each tenant's checkpoints are signed as
     /// `<log_origin>/<tenant>` (docs/integrity.md). Set it once, before the first start.
     pub log_origin: String,
@@ -76,6 +82,8 @@ impl Default for ServerConfig {
             catalog: Vec::new(),
             google_prefix: None,
             metrics_open: false,
+            allow_private_destinations: false,
+            sealing_key_file: None,
             retention_days: None,
             retention_interval_secs: 3600,
             // authtrail_service::log::DEFAULT_ORIGIN: a name that says it is not set.

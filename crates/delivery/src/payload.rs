@@ -13,15 +13,27 @@ use authtrail_model::Activity;
 use authtrail_service::subscriptions::Format;
 use serde_json::{Value, json};
 
-/// One activity in `format`.
-pub fn render(a: &Activity, format: Format, catalog: &Catalog) -> Value {
-    match format {
+/// One activity in `format`: one record, except in OCSF, which has one record per event (an
+/// activity rarely holds more than one).
+pub fn render(a: &Activity, format: Format, catalog: &Catalog) -> Vec<Value> {
+    let one = match format {
         Format::Native => serde_json::to_value(a.to_wire(Precision::Micros)),
         Format::Google => serde_json::to_value(a.to_wire(Precision::Millis)),
         Format::Logto => serde_json::to_value(authtrail_formats::logto::to_log(a)),
-        Format::Ocsf => Ok(authtrail_formats::ocsf::to_ocsf(a, catalog)),
+        Format::Ocsf => return authtrail_formats::ocsf::to_ocsf(a, catalog),
+    };
+    vec![one.expect("activities always serialize")]
+}
+
+/// One activity as the body of its own message (syslog, NATS, a watch channel): its record,
+/// or an array of them when the format made several.
+pub fn message(a: &Activity, format: Format, catalog: &Catalog) -> Value {
+    let mut records = render(a, format, catalog);
+    if records.len() == 1 {
+        records.pop().expect("one record")
+    } else {
+        Value::Array(records)
     }
-    .expect("activities always serialize")
 }
 
 /// The sequence numbers a delivery covers.

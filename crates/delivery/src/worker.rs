@@ -279,7 +279,7 @@ impl Worker {
         if plan.destination.sink == Sink::Webhook && plan.channel.is_none() {
             let items: Vec<Value> = selected
                 .iter()
-                .map(|a| payload::render(a, plan.format, &catalog))
+                .flat_map(|a| payload::render(a, plan.format, &catalog))
                 .collect();
             let coverage = Coverage {
                 previous,
@@ -303,7 +303,7 @@ impl Worker {
             .await
             {
                 Ok(()) => Attempt {
-                    delivered: Some((through, 1, items.len() as u64)),
+                    delivered: Some((through, 1, selected.len() as u64)),
                     scanned: Some(through),
                     error: None,
                 },
@@ -330,7 +330,7 @@ impl Worker {
                 previous: prev,
                 last: a.unique_qualifier,
             };
-            let item = payload::render(a, plan.format, &catalog);
+            let item = payload::message(a, plan.format, &catalog);
             let event = a.first_event().map_or("", |e| e.name.as_str());
             let sent = match (&self.conn, &plan.channel) {
                 (_, Some(ch)) => {

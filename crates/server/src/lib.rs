@@ -21,6 +21,7 @@ pub mod aggregate;
 pub mod auth;
 pub mod body;
 pub mod console;
+pub mod delivery_metrics;
 pub mod error;
 pub mod google;
 pub mod ingest;
@@ -34,6 +35,7 @@ pub mod params;
 pub mod protect;
 pub mod ratelimit;
 pub mod state;
+pub mod subscriptions;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -71,6 +73,8 @@ macro_rules! route {
 /// Every API route (the console, HTML under `/console`, is mounted beside them).
 pub const ROUTES: &[Route] = &[
     route!(get google::LIST_PATH => google::list),
+    route!(post google::watch::WATCH_PATH => google::watch::watch),
+    route!(post google::watch::STOP_PATH => google::watch::stop),
     route!(get "/healthz" => healthz),
     route!(get "/readyz" => readyz),
     route!(get "/openapi.json" => openapi),
@@ -92,6 +96,13 @@ pub const ROUTES: &[Route] = &[
     route!(get "/v1/log/proof/inclusion" => log::get_inclusion),
     route!(get "/v1/log/proof/consistency" => log::get_consistency),
     route!(get "/v1/log/tile/{*path}" => log::get_tile),
+    route!(get "/v1/subscriptions" => subscriptions::list),
+    route!(post "/v1/subscriptions" => subscriptions::create),
+    route!(get "/v1/subscriptions/{id}" => subscriptions::get),
+    route!(patch "/v1/subscriptions/{id}" => subscriptions::update),
+    route!(delete "/v1/subscriptions/{id}" => subscriptions::delete),
+    route!(post "/v1/subscriptions/{id}/replay" => subscriptions::replay),
+    route!(post "/v1/subscriptions/{id}/rotate-secret" => subscriptions::rotate_secret),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.
@@ -110,6 +121,14 @@ fn routes(state: AppState) -> Router {
     }
     if let Some(prefix) = &state.google_prefix {
         r = r.route(&format!("{prefix}{}", google::LIST_PATH), get(google::list));
+        r = r.route(
+            &format!("{prefix}{}", google::watch::WATCH_PATH),
+            axum::routing::post(google::watch::watch),
+        );
+        r = r.route(
+            &format!("{prefix}{}", google::watch::STOP_PATH),
+            axum::routing::post(google::watch::stop),
+        );
     }
     r.nest_service("/console", console::router(state.clone()))
         .fallback(not_found)

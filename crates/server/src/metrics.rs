@@ -55,6 +55,7 @@ pub struct Metrics {
     jobs: JobHost,
     job_state: IntGaugeVec,
     job_restarts: IntCounterVec,
+    delivery: crate::delivery_metrics::DeliveryMetrics,
 }
 
 impl Default for Metrics {
@@ -70,8 +71,11 @@ fn histogram(name: &str, help: &str) -> Histogram {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let delivery = crate::delivery_metrics::DeliveryMetrics::new(&registry);
         let m = Metrics {
-            registry: Registry::new(),
+            registry,
+            delivery,
             open: AtomicBool::new(false),
             requests: IntCounterVec::new(
                 Opts::new("authtrail_http_requests_total", "HTTP requests answered"),
@@ -186,6 +190,11 @@ impl Metrics {
             m.purge_runs.with_label_values(&[result]);
         }
         m
+    }
+
+    /// Push delivery's figures (the delivery engine reports through `DeliveryObserver`).
+    pub fn delivery(&self) -> &crate::delivery_metrics::DeliveryMetrics {
+        &self.delivery
     }
 
     /// Serves `/metrics` without a token (the operator's choice, for a private scrape network).

@@ -167,6 +167,20 @@ impl AppState {
             ..(*self.0).clone()
         })))
     }
+
+    /// Push delivery's address policy and this node's sealing key (see
+    /// `authtrail_service::Service::with_delivery`).
+    pub fn with_delivery(
+        self,
+        destinations: authtrail_service::subscriptions::DestinationPolicy,
+        sealing: authtrail_service::sealing::SealingKey,
+    ) -> AppState {
+        let service = self.0.service.clone().with_delivery(destinations, sealing);
+        AppState(Arc::new(Inner {
+            service,
+            ..(*self.0).clone()
+        }))
+    }
 }
 
 /// `/metrics` counts what arrives through the API; the server's own admin events and the CLI's

@@ -8,6 +8,7 @@
 //! the first page's effective end time; errors in Google's envelope.
 
 mod envelope;
+pub mod watch;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -71,16 +72,7 @@ async fn list_inner(
     let Path((user_key, app)) =
         path.map_err(|_| ApiError::field("userKey", "is not valid percent-encoded UTF-8"))?;
 
-    if let Some(c) = p.get("customerId")
-        && c != MY_CUSTOMER
-        && c != auth.tenant.as_str()
-    {
-        return Err(ApiError::Forbidden(format!(
-            "customerId {c:?} is not the customer of this token; use my_customer or {}",
-            auth.tenant
-        ))
-        .into());
-    }
+    check_customer(&p, &auth)?;
     if state.catalog.application(&app).is_none() {
         return Err(ApiError::field(
             "applicationName",
@@ -142,6 +134,19 @@ async fn list_inner(
         .map(|a| serde_json::to_value(a.to_wire(Precision::Millis)).map_err(|_| ApiError::Internal))
         .collect::<Result<_, _>>()?;
     render(&p, activities_page(items, page.next_cursor))
+}
+
+/// `customerId`, when given, must be the token's tenant (or Google's `my_customer`).
+fn check_customer(p: &Params, auth: &crate::auth::Auth) -> Result<(), ApiError> {
+    match p.get("customerId") {
+        Some(c) if c != MY_CUSTOMER && c != auth.tenant.as_str() => {
+            Err(ApiError::Forbidden(format!(
+                "customerId {c:?} is not the customer of this token; use my_customer or {}",
+                auth.tenant
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parameters Google defines that authtrail cannot honour yet: validated, then refused clearly

@@ -302,17 +302,25 @@ impl Service {
         Ok(after)
     }
 
-    /// Delivers again everything after `after` (the consumer's last sequence number it trusts).
-    /// The next delivery says it follows `after`.
+    /// Delivers again everything from sequence number `from` on. The next delivery says it
+    /// follows `from - 1`.
     pub async fn replay_subscription(
         &self,
         tenant: &Tenant,
         id: &str,
-        after: i64,
+        from: i64,
         actor: &AdminActor,
     ) -> Result<SubscriptionView, ServiceError> {
         let (sub, _) = self.load_subscription(tenant, id).await?;
-        let after = self.check_retained(tenant, after, "fromSequence").await?;
+        if from < 1 {
+            return Err(ServiceError::field(
+                "fromSequence",
+                "must be a sequence number, 1 or more",
+            ));
+        }
+        let after = self
+            .check_retained(tenant, from - 1, "fromSequence")
+            .await?;
         let ledger = Ledger {
             scanned_seq: after,
             delivered_seq: after,
