@@ -20,7 +20,7 @@ use crate::error::ServiceError;
 pub use definition::{Batching, Definition, Format};
 pub use destination::{Destination, DestinationPolicy, Sink};
 pub use input::{NewSubscription, SubscriptionPatch};
-pub use view::{LedgerView, SubscriptionView};
+pub use view::{LedgerView, SubscriptionView, format_name};
 
 /// Most subscriptions (watch channels included) of one tenant.
 pub const MAX_PER_TENANT: usize = 100;
@@ -438,5 +438,47 @@ impl Service {
                 .string("error", &error.chars().take(500).collect::<String>()),
         )
         .await
+    }
+}
+
+/// Told about deliveries (the server's `/metrics` implements it).
+pub trait DeliveryObserver: Send + Sync + 'static {
+    /// The ledger of a subscription, after each attempt: how far behind it is and how it fails.
+    fn ledger(&self, tenant: &Tenant, id: &str, ledger: &LedgerView, failing: bool);
+    /// `events` activities were delivered (acknowledged by the destination).
+    fn delivered(&self, tenant: &Tenant, id: &str, events: u64);
+    /// An attempt failed.
+    fn failed(&self, tenant: &Tenant, id: &str);
+    /// The subscription is gone (deleted, stopped or expired): forget its series.
+    fn removed(&self, tenant: &Tenant, id: &str);
+}
+
+/// An observer that records nothing.
+pub struct Unobserved;
+
+impl DeliveryObserver for Unobserved {
+    fn ledger(&self, _: &Tenant, _: &str, _: &LedgerView, _: bool) {}
+    fn delivered(&self, _: &Tenant, _: &str, _: u64) {}
+    fn failed(&self, _: &Tenant, _: &str) {}
+    fn removed(&self, _: &Tenant, _: &str) {}
+}
+
+impl Service {
+    /// The ledger view of `sub` against the tenant's `latest` sequence number.
+    pub fn ledger_view(&self, sub: &Subscription, latest: i64) -> (LedgerView, bool) {
+        let now = self.now_us();
+        let def = decode(sub).unwrap_or_else(|_| Definition {
+            destination: String::new(),
+            description: None,
+            query: Default::default(),
+            format: Format::Native,
+            batch: Batching::default(),
+            secrets: Vec::new(),
+            channel: None,
+        });
+        (
+            view::render(sub, &def, latest, now).ledger,
+            view::is_failing(sub, now),
+        )
     }
 }
