@@ -49,6 +49,5 @@ pub fn load(file: Option<&Path>, sqlite_dir: Option<&Path>) -> anyhow::Result<Se
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the sealing key {}", path.display()))?;
-    SealingKey::parse_file(&text)
-        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
+    SealingKey::parse_file(&text).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
 }

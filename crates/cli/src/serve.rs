@@ -42,8 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = loaded.config;
     let catalog = Arc::new(Catalog::with_user_files(&cfg.catalog)?);
     let clock = Arc::new(SystemClock);
-    let (store, where_, sqlite_dir): (Arc<dyn Store>, String, Option<PathBuf>) = match &cfg.store
-    {
+    let (store, where_, sqlite_dir): (Arc<dyn Store>, String, Option<PathBuf>) = match &cfg.store {
         Some(url) => {
             let pg = PgStore::connect(&url.0, clock.clone()).await?;
             (Arc::new(pg), "PostgreSQL".into(), None)

@@ -1,7 +1,5 @@
 //! The HTTP sinks: Standard Webhooks batches, and Google watch-channel notifications.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use authtrail_service::subscriptions::definition::Channel;
 use authtrail_service::subscriptions::signing::signature_header;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -61,14 +59,8 @@ fn describe(e: reqwest::Error) -> String {
     }
 }
 
-fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// One signed webhook delivery. Its `webhook-id` is the same on every retry of the same range
-/// (receivers de-duplicate on it).
+/// One signed webhook delivery, signed at `ts` (Unix seconds). Its `webhook-id` is the same on
+/// every retry of the same range (receivers de-duplicate on it).
 pub async fn webhook(
     client: &reqwest::Client,
     url: &str,
@@ -76,9 +68,9 @@ pub async fn webhook(
     keys: &[Vec<u8>],
     coverage: Coverage,
     body: Vec<u8>,
+    ts: i64,
 ) -> Result<(), String> {
     let id = format!("msg_{subscription}_{}_{}", coverage.previous, coverage.last);
-    let ts = now_s();
     let signature = signature_header(keys, &id, ts, &body);
     post(
         client

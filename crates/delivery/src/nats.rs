@@ -21,7 +21,10 @@ pub struct NatsSink {
 
 impl NatsSink {
     /// Connects to an allowed address of the destination's host.
-    pub async fn connect(policy: DestinationPolicy, dest: &Destination) -> Result<NatsSink, String> {
+    pub async fn connect(
+        policy: DestinationPolicy,
+        dest: &Destination,
+    ) -> Result<NatsSink, String> {
         let addrs = guard::resolve(policy, dest.host(), dest.port()).await?;
         let urls: Vec<String> = addrs.iter().map(|a| format!("nats://{a}")).collect();
         let client = async_nats::ConnectOptions::new()

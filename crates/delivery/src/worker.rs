@@ -163,13 +163,17 @@ impl Worker {
         {
             // An expired channel sends nothing more; it is removed as Google's are.
             tracing::info!(tenant = %self.tenant, channel = %self.id, "watch channel expired");
-            self.store().delete_subscription(&self.tenant, &self.id).await?;
+            self.store()
+                .delete_subscription(&self.tenant, &self.id)
+                .await?;
             return Ok(None);
         }
         if let Some(next) = sub.ledger.next_attempt_us
             && next > now
         {
-            return Ok(Some(Some(Duration::from_micros((next - now) as u64).min(RENEW))));
+            return Ok(Some(Some(
+                Duration::from_micros((next - now) as u64).min(RENEW),
+            )));
         }
         if plan.channel.is_some() && sub.ledger.messages == 0 {
             return self.sync(&sub, &plan).await.map(Some);
@@ -240,8 +244,14 @@ impl Worker {
         plan: &DeliveryPlan,
     ) -> Result<Option<Duration>, StoreError> {
         let ch = plan.channel.as_ref().expect("a channel");
-        match http::channel(&self.node.http, plan.destination.url.as_str(), &self.id, ch, None)
-            .await
+        match http::channel(
+            &self.node.http,
+            plan.destination.url.as_str(),
+            &self.id,
+            ch,
+            None,
+        )
+        .await
         {
             Ok(()) => {
                 let ledger = Ledger {
@@ -299,6 +309,7 @@ impl Worker {
                 &plan.signing_keys,
                 coverage,
                 body,
+                self.now() / 1_000_000,
             )
             .await
             {
@@ -426,7 +437,12 @@ impl Worker {
             ..sub.clone()
         };
         self.save(sub, ledger).await?;
-        if crossed && let Err(e) = self.node.service.note_subscription_failing(&sub2, error).await
+        if crossed
+            && let Err(e) = self
+                .node
+                .service
+                .note_subscription_failing(&sub2, error)
+                .await
         {
             tracing::error!(tenant = %self.tenant, subscription = %self.id, error = %e, "cannot record that the subscription is failing");
         }
@@ -455,7 +471,9 @@ impl Worker {
                 ..sub.clone()
             };
             let (view, failing) = self.node.service.ledger_view(&sub, latest);
-            self.node.observer.ledger(&self.tenant, &self.id, &view, failing);
+            self.node
+                .observer
+                .ledger(&self.tenant, &self.id, &view, failing);
         }
         Ok(())
     }
@@ -463,7 +481,9 @@ impl Worker {
     async fn report(&self, sub: &Subscription) {
         if let Ok(latest) = self.store().last_sequence(&self.tenant).await {
             let (view, failing) = self.node.service.ledger_view(sub, latest);
-            self.node.observer.ledger(&self.tenant, &self.id, &view, failing);
+            self.node
+                .observer
+                .ledger(&self.tenant, &self.id, &view, failing);
         }
     }
 }

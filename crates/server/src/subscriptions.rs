@@ -120,7 +120,10 @@ fn int_field(v: &Value, name: &str, required: bool) -> Result<Option<i64>, ApiEr
         return Err(ApiError::field("body", "must be a JSON object"));
     };
     if let Some(k) = m.keys().find(|k| k.as_str() != name) {
-        return Err(ApiError::field(k, format!("is not a field here (only {name})")));
+        return Err(ApiError::field(
+            k,
+            format!("is not a field here (only {name})"),
+        ));
     }
     match m.get(name) {
         None if required => Err(ApiError::field(name, "is required")),

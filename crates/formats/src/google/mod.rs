@@ -92,6 +92,31 @@ fn page_etag(items: &[Value]) -> String {
     format!("\"{}\"", hex::encode(&h.finalize()[..12]))
 }
 
+/// `kind` of a watch channel.
+pub const KIND_CHANNEL: &str = "api#channel";
+
+/// A watch channel as `activities.watch` answers it (`google-reports-api.md` §3.1):
+/// `expiration` is an int64 in milliseconds, so a JSON string.
+pub fn channel(
+    id: &str,
+    resource_id: &str,
+    resource_uri: &str,
+    token: Option<&str>,
+    expiration_ms: i64,
+) -> Value {
+    let mut c = json!({
+        "kind": KIND_CHANNEL,
+        "id": id,
+        "resourceId": resource_id,
+        "resourceUri": resource_uri,
+        "expiration": expiration_ms.to_string(),
+    });
+    if let Some(t) = token {
+        c["token"] = json!(t);
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,29 +182,4 @@ mod tests {
             "the page's tag follows its items"
         );
     }
-}
-
-/// `kind` of a watch channel.
-pub const KIND_CHANNEL: &str = "api#channel";
-
-/// A watch channel as `activities.watch` answers it (`google-reports-api.md` §3.1):
-/// `expiration` is an int64 in milliseconds, so a JSON string.
-pub fn channel(
-    id: &str,
-    resource_id: &str,
-    resource_uri: &str,
-    token: Option<&str>,
-    expiration_ms: i64,
-) -> Value {
-    let mut c = json!({
-        "kind": KIND_CHANNEL,
-        "id": id,
-        "resourceId": resource_id,
-        "resourceUri": resource_uri,
-        "expiration": expiration_ms.to_string(),
-    });
-    if let Some(t) = token {
-        c["token"] = json!(t);
-    }
-    c
 }

@@ -140,7 +140,7 @@ impl DestinationPolicy {
                 ));
             }
         } else if matches!(sink, Sink::Syslog { .. })
-            && (url.path().trim_start_matches('/') != "" || url.query().is_some())
+            && (!url.path().trim_start_matches('/').is_empty() || url.query().is_some())
         {
             return Err(bad(
                 "a syslog destination is syslog+tls://host:port, with no path".into(),

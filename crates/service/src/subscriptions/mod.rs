@@ -205,7 +205,8 @@ impl Service {
         }
         if let Some(d) = patch.destination {
             let dest = self.destinations().check(&d, "destination")?;
-            if (dest.sink == Sink::Webhook) != !def.secrets.is_empty() {
+            // Webhooks keep a signing secret; other sinks have none to give.
+            if (dest.sink == Sink::Webhook) == def.secrets.is_empty() {
                 return Err(ServiceError::field(
                     "destination",
                     "cannot change between a webhook and another kind of sink; create a new subscription",
