@@ -1,6 +1,7 @@
 //! The CLI's integration tests, linked into one binary: each module drives the real `authtrail`
 //! binary (`CARGO_BIN_EXE_authtrail`) end to end.
 
+mod delivery;
 mod e2e;
 mod export;
 mod nodes;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use authtrail_store_postgres::test_db;
 
+pub mod receiver;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
 /// Schemas of these tests; a later run drops any left older than an hour.
 const PREFIX: &str = "ops_test_";
@@ -47,6 +49,8 @@ pub fn token(store_args: &[&str], tenant: &str, scopes: &str) -> String {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Every line the server has logged so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -64,17 +68,25 @@ impl Server {
             .expect("start server");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(i) = line.find("listening on ") {
                     let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let url = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the server logs where it listens");
-        Server { child, url }
+        Server { child, url, log }
+    }
+
+    /// True when a line the server logged contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(text))
     }
 
     /// Kills the server with SIGKILL (what `Child::kill` sends on Unix): no chance to flush or
