@@ -7,7 +7,7 @@ use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::receiver::{Accepted, Flaky, Receiver};
@@ -16,7 +16,7 @@ use support::{PgSchema, Server, http, token};
 fn activity(tag: &str, i: usize) -> Value {
     json!({"eventId": format!("{tag}-{i}"), "id": {"applicationName": "login"},
            "actor": {"email": format!("user{}@example.com", i % 5)}, "ipAddress": "203.0.113.9",
-           "events": [{"name": if i % 3 == 0 { "login_failure" } else { "login_success" }}]})
+           "events": [{"name": if i.is_multiple_of(3) { "login_failure" } else { "login_success" }}]})
 }
 
 /// Posts `n` activities in batches of 10 and returns their sequence numbers.
@@ -89,7 +89,7 @@ fn consume(accepted: &[Accepted]) -> BTreeSet<i64> {
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
+    let start = authtrail_model::Stopwatch::start();
     while !done() {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
@@ -194,7 +194,7 @@ fn two_nodes_hand_a_subscription_over_when_the_delivering_one_dies() {
     assert!(survivor.logged("push delivery on"));
     assert!(!survivor.logged(&owner), "exactly one node holds the lease");
     dead.kill9();
-    let killed = Instant::now();
+    let killed = authtrail_model::Stopwatch::start();
     expected.extend(ingest(&survivor.url, &tok, "h", 30..60));
     wait_for("the survivor to deliver", Duration::from_secs(60), || {
         consume(&rx.accepted()).is_superset(&expected)
