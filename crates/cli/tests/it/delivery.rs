@@ -88,6 +88,7 @@ fn consume(accepted: &[Accepted]) -> BTreeSet<i64> {
     items
 }
 
+#[allow(clippy::disallowed_methods)] // a blocking test thread polling other processes
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = authtrail_model::Stopwatch::start();
     while !done() {
