@@ -233,7 +233,8 @@ def server():
         ingest_token = token("ingest")
 
         prefix = os.environ.get("AUTHTRAIL_GOOGLE_PREFIX") or None
-        args = [binary, "serve", "--data", data, "--listen", "127.0.0.1:0"]
+        # Private destinations: the watch-channel test receives on loopback.
+        args = [binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-destinations"]
         if prefix:
             args += ["--google-prefix", prefix]
         log = open(log_path, "wb")
