@@ -16,6 +16,7 @@
 //!   argon2 hashing.
 
 pub mod charts;
+pub mod deliveries;
 pub mod detail;
 pub mod export;
 pub mod filters;

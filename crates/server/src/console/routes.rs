@@ -11,7 +11,7 @@ use minijinja::Environment;
 
 use super::page::Ctx;
 use super::throttle::Throttle;
-use super::{charts, detail, export, logs, session, signin, tail};
+use super::{charts, deliveries, detail, export, logs, session, signin, tail};
 use crate::state::AppState;
 
 /// What the console's handlers share.
@@ -65,6 +65,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "overview.html",
         include_str!("../../console/templates/overview.html"),
     ),
+    (
+        "deliveries.html",
+        include_str!("../../console/templates/deliveries.html"),
+    ),
 ];
 const CSS: &str = include_str!("../../console/static/console.css");
 const JS: &str = include_str!("../../console/static/console.js");
@@ -95,6 +99,7 @@ pub fn router(app: AppState) -> Router {
         .route("/logs.ndjson", get(export::ndjson))
         .route("/logs/{uq}", get(detail::detail))
         .route("/overview", get(charts::overview))
+        .route("/deliveries", get(deliveries::deliveries))
         .route("/tail", get(tail::tail))
         .route("/static/{file}", get(asset))
         .fallback(|req: Request| async move {

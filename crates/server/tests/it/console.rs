@@ -989,3 +989,50 @@ async fn top_rows_on_the_overview_open_their_events() {
             .contains(r#"<a href="/console/logs?actor=fail%40example.com&amp;result=failure">"#)
     );
 }
+
+#[tokio::test]
+async fn the_deliveries_page_shows_each_subscriptions_ledger_in_the_viewers_language() {
+    let h = Harness::new().await;
+    with_user(&h, "olga", "Ctest").await;
+    let mut b = Browser::new(&h);
+    b.sign_in("olga", PW).await;
+    let empty = b.get("/console/deliveries?lang=en").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(
+        empty.body.contains("No subscriptions yet."),
+        "{}",
+        empty.body
+    );
+    let input = authtrail_service::subscriptions::NewSubscription::from_json(&json!({
+        "destination": "nats://broker.example.com:4222/audit.events",
+        "format": "ocsf", "description": "SOC stream"}))
+    .unwrap();
+    let (sub, secret) = h
+        .state
+        .service
+        .create_subscription(
+            &Tenant::new("Ctest").unwrap(),
+            input,
+            &authtrail_service::AdminActor::System,
+        )
+        .await
+        .unwrap();
+    assert!(secret.is_none(), "a NATS subscription keeps no secret");
+    ingest(&h, vec![activity("a@example.com", "login_success")]).await;
+    let page = b.get("/console/deliveries?lang=zh-TW").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!(r#"id="sub-{}""#, sub.id)),
+        "{}",
+        page.body
+    );
+    assert!(unescape(&page.body).contains("nats://broker.example.com:4222/audit.events"));
+    assert!(page.body.contains("推送傳遞") && page.body.contains("SOC stream"));
+    assert!(page.body.contains("正常"), "a new subscription is active");
+    // Another tenant's viewer sees none of it.
+    with_user(&h, "otto", "Cother").await;
+    let mut other = Browser::new(&h);
+    other.sign_in("otto", PW).await;
+    let page = other.get("/console/deliveries?lang=en").await;
+    assert!(!page.body.contains(&sub.id));
+}
