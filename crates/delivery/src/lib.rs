@@ -29,7 +29,7 @@ use authtrail_service::Service;
 use authtrail_service::subscriptions::DeliveryObserver;
 use tokio::task::JoinHandle;
 
-pub use worker::{LEASE, Node, RENEW};
+pub use worker::{LEASE, Node, RENEW, Timing};
 
 /// The job's name in logs, `/metrics` and `/readyz`.
 pub const JOB: &str = "deliveries";
@@ -51,6 +51,7 @@ impl Node {
             name: node_name(),
             observer,
             http,
+            timing: Timing::default(),
         }
     }
 }
@@ -79,7 +80,7 @@ pub async fn run(node: Node, cancel: CancellationToken) -> anyhow::Result<()> {
             biased;
             () = cancel.cancelled() => break,
             _ = changed.changed() => {}
-            () = tokio::time::sleep(RENEW) => {}
+            () = tokio::time::sleep(node.timing.renew) => {}
         }
     }
     for (_, (token, handle)) in workers {

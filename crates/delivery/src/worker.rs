@@ -33,6 +33,22 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Most activities read from the store per round.
 const READ: usize = 1000;
 
+/// How long leases last and how often workers renew them.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub lease: Duration,
+    pub renew: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            lease: LEASE,
+            renew: RENEW,
+        }
+    }
+}
+
 /// What a worker needs from its node.
 #[derive(Clone)]
 pub struct Node {
@@ -41,6 +57,9 @@ pub struct Node {
     pub name: String,
     pub observer: Arc<dyn DeliveryObserver>,
     pub http: reqwest::Client,
+    /// [`LEASE`] and [`RENEW`] in production; tests that run days of retries on a manual wall
+    /// clock shorten them.
+    pub timing: Timing,
 }
 
 /// The connection a sink keeps between deliveries.
@@ -111,7 +130,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!(tenant = %self.tenant, subscription = %self.id, error = %e, "delivery round failed; trying again");
-                    Some(RENEW)
+                    Some(self.node.timing.renew)
                 }
             };
             let Some(wait) = wait else { continue };
@@ -140,7 +159,7 @@ impl Worker {
                 &self.id,
                 &self.node.name,
                 now,
-                now + micros(LEASE),
+                now + micros(self.node.timing.lease),
             )
             .await?;
         let Some(sub) = self.store().subscription(&self.tenant, &self.id).await? else {
@@ -149,13 +168,13 @@ impl Worker {
         if !held {
             // Another node delivers it; look again when its lease may have run out.
             self.conn = Conn::None;
-            return Ok(Some(Some(RENEW)));
+            return Ok(Some(Some(self.node.timing.renew)));
         }
         let plan = match self.node.service.delivery_plan(&sub) {
             Ok(p) => p,
             Err(e) => {
                 self.fail(&sub, &e.to_string()).await?;
-                return Ok(Some(Some(RENEW)));
+                return Ok(Some(Some(self.node.timing.renew)));
             }
         };
         if let Some(ch) = &plan.channel
@@ -172,7 +191,7 @@ impl Worker {
             && next > now
         {
             return Ok(Some(Some(
-                Duration::from_micros((next - now) as u64).min(RENEW),
+                Duration::from_micros((next - now) as u64).min(self.node.timing.renew),
             )));
         }
         if plan.channel.is_some() && sub.ledger.messages == 0 {
@@ -184,7 +203,7 @@ impl Worker {
             .await?;
         if read.is_empty() {
             self.report(&sub).await;
-            return Ok(Some(Some(RENEW)));
+            return Ok(Some(Some(self.node.timing.renew)));
         }
         let (selected, through) = select(&read, &plan);
         if selected.is_empty() {
@@ -232,7 +251,7 @@ impl Worker {
             Some(e) => {
                 let sub = Subscription { ledger, ..sub };
                 self.fail(&sub, &e).await?;
-                Ok(Some(Some(RENEW)))
+                Ok(Some(Some(self.node.timing.renew)))
             }
         }
     }
@@ -268,7 +287,7 @@ impl Worker {
             }
             Err(e) => {
                 self.fail(sub, &e).await?;
-                Ok(Some(RENEW))
+                Ok(Some(self.node.timing.renew))
             }
         }
     }
