@@ -491,3 +491,6 @@ impl Service {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;
