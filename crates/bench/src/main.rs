@@ -14,6 +14,7 @@
 )]
 
 mod data;
+mod delivery;
 mod engine;
 mod ingest;
 mod logto;
@@ -84,6 +85,19 @@ struct Args {
     /// answered (scripts/soak.sh). Fails on any lost, refused-but-stored, gap or duplicate.
     #[arg(long, value_name = "SECONDS")]
     soak: Option<u64>,
+    /// Run the push-delivery benchmark instead (`delivery`): this many seconds of steady ingest
+    /// per phase, with --delivery-subscriptions webhook subscriptions.
+    #[arg(long, value_name = "SECONDS")]
+    delivery: Option<u64>,
+    /// Webhook subscriptions of --delivery.
+    #[arg(long, default_value_t = 10)]
+    delivery_subscriptions: usize,
+    /// Events per second of --delivery's steady ingest.
+    #[arg(long, default_value_t = 1000)]
+    delivery_rate: usize,
+    /// Events per throughput cell of --delivery.
+    #[arg(long, default_value_t = 100_000)]
+    delivery_bulk: usize,
     /// Seconds between two kill -9 rounds of --soak.
     #[arg(long, default_value_t = 10)]
     soak_kill_every: u64,
@@ -214,6 +228,25 @@ fn machine() -> Value {
 async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(seconds) = args.soak {
         return soak_all(&args, seconds).await;
+    }
+    if let Some(seconds) = args.delivery {
+        let bin = args
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let tmp = tempfile::Builder::new()
+            .prefix("authtrail-delivery-")
+            .tempdir()?;
+        let plan = delivery::Plan {
+            seconds,
+            rate: args.delivery_rate,
+            subscriptions: args.delivery_subscriptions,
+            bulk_events: args.delivery_bulk,
+        };
+        let out = delivery::run(&bin, tmp.path(), &plan, args.seed).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
     }
     if let Some(path) = &args.table_from {
         let out: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;

@@ -34,10 +34,22 @@ impl Server {
         store_args: &[String],
         log: &Path,
     ) -> anyhow::Result<Server> {
+        Server::start_with(bin, engine, store_args, log, "ingest,read", &[])
+    }
+
+    /// [`Server::start`] with a token of `scopes` and more `serve` flags.
+    pub fn start_with(
+        bin: &Path,
+        engine: &'static str,
+        store_args: &[String],
+        log: &Path,
+        scopes: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Server> {
         let out = Command::new(bin)
             .args(["token", "create"])
             .args(store_args)
-            .args(["--tenant", TENANT, "--scopes", "ingest,read"])
+            .args(["--tenant", TENANT, "--scopes", scopes])
             .stderr(Stdio::inherit())
             .output()
             .with_context(|| format!("cannot run {} (build it first)", bin.display()))?;
@@ -49,6 +61,7 @@ impl Server {
             .arg("serve")
             .args(store_args)
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             // The bench measures the engine and the HTTP path, not the abuse limits: one token
             // from one IP sends thousands of requests a second here, which the default per-token
             // and per-IP rates would (rightly) refuse.
