@@ -12,6 +12,7 @@
 //! - [`syslog`]: RFC 5424 over TCP or TLS; [`nats`]: NATS JetStream.
 //! - [`guard`]: name resolution under the destination policy (SSRF).
 
+pub mod cache;
 pub mod guard;
 pub mod http;
 pub mod nats;
@@ -51,6 +52,7 @@ impl Node {
             name: node_name(),
             observer,
             http,
+            cache: Arc::default(),
             timing: Timing::default(),
         }
     }

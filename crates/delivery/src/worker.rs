@@ -18,6 +18,7 @@ use authtrail_service::subscriptions::{
 };
 use serde_json::Value;
 
+use crate::cache::TailCache;
 use crate::http;
 use crate::nats::NatsSink;
 use crate::payload::{self, Coverage};
@@ -57,6 +58,8 @@ pub struct Node {
     pub name: String,
     pub observer: Arc<dyn DeliveryObserver>,
     pub http: reqwest::Client,
+    /// The read-ahead this node's workers share.
+    pub cache: Arc<TailCache>,
     /// [`LEASE`] and [`RENEW`] in production; tests that run days of retries on a manual wall
     /// clock shorten them.
     pub timing: Timing,
@@ -85,6 +88,10 @@ pub struct Worker {
     id: String,
     conn: Conn,
     backoff: Backoff,
+    /// Until when this worker holds the lease, as far as it knows (0: it does not).
+    lease_until: i64,
+    /// The tenant's highest committed sequence number this node has heard of.
+    heard: i64,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -98,6 +105,8 @@ impl Worker {
             tenant,
             id,
             conn: Conn::None,
+            lease_until: 0,
+            heard: 0,
             backoff: Backoff {
                 initial: Duration::from_secs(1),
                 max: MAX_BACKOFF,
@@ -122,6 +131,7 @@ impl Worker {
             if cancel.is_cancelled() {
                 break;
             }
+            self.heard = watch.seq();
             let wait = match self.round().await {
                 Ok(Some(wait)) => wait,
                 Ok(None) => {
@@ -152,16 +162,19 @@ impl Worker {
     /// `Ok(Some(Some(d)))`: wait up to `d` (or until a commit).
     async fn round(&mut self) -> Result<Option<Option<Duration>>, StoreError> {
         let now = self.now();
-        let held = self
-            .store()
-            .lease_subscription(
-                &self.tenant,
-                &self.id,
-                &self.node.name,
-                now,
-                now + micros(self.node.timing.lease),
-            )
-            .await?;
+        // Renewed when half of it has run out, not every round: a busy worker makes a round per
+        // delivery, and each renewal is a write.
+        let held = if now + micros(self.node.timing.lease) / 2 < self.lease_until {
+            true
+        } else {
+            let until = now + micros(self.node.timing.lease);
+            let held = self
+                .store()
+                .lease_subscription(&self.tenant, &self.id, &self.node.name, now, until)
+                .await?;
+            self.lease_until = if held { until } else { 0 };
+            held
+        };
         let Some(sub) = self.store().subscription(&self.tenant, &self.id).await? else {
             return Ok(None);
         };
@@ -198,8 +211,15 @@ impl Worker {
             return self.sync(&sub, &plan).await.map(Some);
         }
         let read = self
-            .store()
-            .tail(&self.tenant, sub.ledger.scanned_seq, READ)
+            .node
+            .cache
+            .tail(
+                self.store(),
+                &self.tenant,
+                sub.ledger.scanned_seq,
+                READ,
+                self.heard,
+            )
             .await?;
         if read.is_empty() {
             self.report(&sub).await;
@@ -509,7 +529,7 @@ impl Worker {
 
 /// The activities of `read` that the plan selects, up to its batch limits, and the last
 /// sequence number looked at (everything up to it is either selected or not wanted).
-fn select<'a>(read: &'a [Activity], plan: &DeliveryPlan) -> (Vec<&'a Activity>, i64) {
+fn select<'a>(read: &'a [Arc<Activity>], plan: &DeliveryPlan) -> (Vec<&'a Activity>, i64) {
     let mut selected = Vec::new();
     let mut bytes = 0usize;
     let mut through = read[0].unique_qualifier - 1;
@@ -525,7 +545,7 @@ fn select<'a>(read: &'a [Activity], plan: &DeliveryPlan) -> (Vec<&'a Activity>, 
                 break;
             }
             bytes += size;
-            selected.push(a);
+            selected.push(a.as_ref());
         }
         through = a.unique_qualifier;
     }

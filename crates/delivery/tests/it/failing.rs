@@ -82,6 +82,7 @@ async fn a_destination_down_for_72_hours_makes_the_subscription_failing_once_and
         name: "node-1".into(),
         observer: Arc::new(Unobserved),
         http: guard::http_client(policy),
+        cache: Arc::default(),
         // Rounds every 10 ms of real time, while the wall clock moves an hour at a time.
         timing: Timing {
             lease: Duration::from_secs(60),
