@@ -89,6 +89,21 @@ print("bench JSON complete:", len(d["targets"]), "targets recorded")
 PY
 rm -rf "$bench_out"
 
+# The push-delivery benchmark in a tiny size: it must run end to end and deliver everything.
+step "authtrail-bench --delivery, small (completes; every acknowledged event delivered)"
+delivery_out=$(mktemp -d)
+"$target_dir/debug/authtrail-bench" --delivery 2 --delivery-rate 200 --delivery-bulk 2000 \
+    --delivery-subscriptions 3 --server-bin "$target_dir/debug/authtrail" \
+    --out "$delivery_out/delivery.json" > /dev/null 2>"$delivery_out/delivery.log" \
+    || { tail -50 "$delivery_out/delivery.log"; exit 1; }
+python3 - "$delivery_out/delivery.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["missing"] == 0 and d["missing_with_slow_and_dead"] == 0, d
+print("delivery bench: every acknowledged event delivered; ack->delivered", d["ack_to_delivered"])
+PY
+rm -rf "$delivery_out"
+
 # The soak test in its short version (scripts/soak.sh runs the long one): writers, readers, slow
 # clients and kill -9 rounds on both engines, then the audit: nothing acknowledged lost, nothing
 # refused stored, no gap, no duplicate.
