@@ -9,15 +9,24 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use authtrail_catalog::Catalog;
 use authtrail_model::store::prelude::*;
 use authtrail_model::{Activity, Tenant};
+use authtrail_service::subscriptions::Format;
+
+use crate::payload::Rendered;
 
 /// Most activities kept per tenant (the oldest go first).
 const PER_TENANT: usize = 20_000;
 
+/// Rendered activities by sequence number, per tenant and format.
+type RenderedByFormat = HashMap<(Tenant, Format), BTreeMap<i64, Arc<Rendered>>>;
+
 #[derive(Default)]
 pub struct TailCache {
     tenants: Mutex<HashMap<Tenant, BTreeMap<i64, Arc<Activity>>>>,
+    /// Activities already rendered in a format, for the next subscription that wants them so.
+    rendered: Mutex<RenderedByFormat>,
 }
 
 impl TailCache {
@@ -52,6 +61,29 @@ impl TailCache {
             t.pop_first();
         }
         Ok(read)
+    }
+
+    /// `a` in `format`, rendered once for every worker of this node.
+    pub fn rendered(&self, a: &Activity, format: Format, catalog: &Catalog) -> Arc<Rendered> {
+        let key = (a.tenant.clone(), format);
+        if let Some(r) = self
+            .rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .and_then(|m| m.get(&a.unique_qualifier))
+        {
+            return r.clone();
+        }
+        // Rendered outside the lock: two workers may both render one activity, never wait.
+        let r = Arc::new(Rendered::of(a, format, catalog));
+        let mut all = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        let m = all.entry(key).or_default();
+        m.insert(a.unique_qualifier, r.clone());
+        while m.len() > PER_TENANT {
+            m.pop_first();
+        }
+        r
     }
 
     /// The cached run of consecutive sequence numbers after `after`, if it starts right there.

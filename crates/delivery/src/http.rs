@@ -3,7 +3,6 @@
 use authtrail_service::subscriptions::definition::Channel;
 use authtrail_service::subscriptions::signing::signature_header;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
@@ -93,7 +92,7 @@ pub async fn channel(
     url: &str,
     id: &str,
     ch: &Channel,
-    item: Option<(&str, Coverage, &Value)>,
+    item: Option<(&str, Coverage, &[u8])>,
 ) -> Result<(), String> {
     let (state, number) = match item {
         None => ("sync".to_string(), 1),
@@ -126,7 +125,7 @@ pub async fn channel(
             req = req
                 .header(CONTENT_TYPE, "application/json; charset=UTF-8")
                 .header("X-Authtrail-Sequence-Previous", cov.previous.to_string())
-                .body(serde_json::to_vec(activity).expect("JSON values serialize"));
+                .body(activity.to_vec());
         }
     }
     post(req).await

@@ -25,14 +25,39 @@ pub fn render(a: &Activity, format: Format, catalog: &Catalog) -> Vec<Value> {
     vec![one.expect("activities always serialize")]
 }
 
-/// One activity as the body of its own message (syslog, NATS, a watch channel): its record,
-/// or an array of them when the format made several.
-pub fn message(a: &Activity, format: Format, catalog: &Catalog) -> Value {
-    let mut records = render(a, format, catalog);
-    if records.len() == 1 {
-        records.pop().expect("one record")
-    } else {
-        Value::Array(records)
+/// One activity rendered once for every subscription that wants it in one format: the body of
+/// its own message (syslog, NATS, a watch channel), which is its record, or an array of records
+/// when the format made several (`many`).
+#[derive(Debug)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    /// How many records it holds (`bytes` is an array of them unless 1).
+    pub records: usize,
+}
+
+impl Rendered {
+    pub fn of(a: &Activity, format: Format, catalog: &Catalog) -> Rendered {
+        let mut records = render(a, format, catalog);
+        let n = records.len();
+        let value = if n == 1 {
+            records.pop().expect("one record")
+        } else {
+            Value::Array(records)
+        };
+        Rendered {
+            bytes: serde_json::to_vec(&value).expect("JSON values serialize"),
+            records: n,
+        }
+    }
+
+    /// Its records as members of a JSON array (a batch's `items`): the record, or the array's
+    /// members without its brackets.
+    fn members(&self) -> &[u8] {
+        if self.records != 1 {
+            &self.bytes[1..self.bytes.len() - 1]
+        } else {
+            &self.bytes
+        }
     }
 }
 
@@ -45,22 +70,65 @@ pub struct Coverage {
     pub last: i64,
 }
 
-/// A webhook's body: a batch with its coverage.
+/// A webhook's body: a batch with its coverage. The items are spliced in as rendered (each was
+/// rendered once, for every subscription that wants it).
 pub fn batch_body(
     subscription: &str,
     tenant: &str,
     format: Format,
     coverage: Coverage,
-    items: &[Value],
+    items: &[std::sync::Arc<Rendered>],
 ) -> Vec<u8> {
-    let body = json!({
+    let count: usize = items.iter().map(|r| r.records).sum();
+    let head = json!({
         "type": "authtrail.activities",
         "subscription": subscription,
         "tenant": tenant,
         "format": authtrail_service::subscriptions::format_name(format),
         "sequence": {"previous": coverage.previous, "last": coverage.last},
-        "count": items.len(),
-        "items": items,
+        "count": count,
     });
-    serde_json::to_vec(&body).expect("JSON values serialize")
+    let mut out = serde_json::to_vec(&head).expect("JSON values serialize");
+    out.pop(); // the closing brace: the items follow
+    out.extend_from_slice(br#","items":["#);
+    let mut first = true;
+    for r in items.iter().filter(|r| !r.members().is_empty()) {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(r.members());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_batch_splices_records_into_valid_json() {
+        let one = Arc::new(Rendered {
+            bytes: br#"{"a":1}"#.to_vec(),
+            records: 1,
+        });
+        let two = Arc::new(Rendered {
+            bytes: br#"[{"b":2},{"c":3}]"#.to_vec(),
+            records: 2,
+        });
+        let cov = Coverage {
+            previous: 4,
+            last: 9,
+        };
+        let body = batch_body("sub_1", "acme", Format::Ocsf, cov, &[one, two]);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["items"], json!([{"a": 1}, {"b": 2}, {"c": 3}]));
+        assert_eq!(v["count"], 3);
+        assert_eq!(v["sequence"], json!({"previous": 4, "last": 9}));
+        let empty = batch_body("sub_1", "acme", Format::Native, cov, &[]);
+        let v: Value = serde_json::from_slice(&empty).unwrap();
+        assert_eq!(v["items"], json!([]));
+    }
 }

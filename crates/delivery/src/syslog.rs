@@ -12,7 +12,6 @@ use std::time::Duration;
 use authtrail_formats::syslog::{Facility, Header, SdElement, frame, message, severity_of};
 use authtrail_model::{Event, Outcome};
 use authtrail_service::subscriptions::{Destination, DestinationPolicy};
-use serde_json::Value;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -99,7 +98,7 @@ impl SyslogSink {
         event: Option<&Event>,
         result: Outcome,
         time_us: i64,
-        item: &Value,
+        item: &[u8],
     ) -> Result<(), String> {
         let severity = match (&self.catalog, event) {
             (Some(c), Some(e)) => severity_of(c, application, e, result),
@@ -117,7 +116,7 @@ impl SyslogSink {
             coverage.last,
             Some(coverage.previous),
         )];
-        let msg = message(&header, &sd, &item.to_string());
+        let msg = message(&header, &sd, &String::from_utf8_lossy(item));
         let bytes = frame(&msg);
         tokio::time::timeout(TIMEOUT, async {
             self.stream.write_all(&bytes).await?;

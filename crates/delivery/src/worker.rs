@@ -16,7 +16,6 @@ use authtrail_service::Service;
 use authtrail_service::subscriptions::{
     DeliveryObserver, DeliveryPlan, Format, RETRY_HORIZON_US, Sink,
 };
-use serde_json::Value;
 
 use crate::cache::TailCache;
 use crate::http;
@@ -225,7 +224,14 @@ impl Worker {
             self.report(&sub).await;
             return Ok(Some(Some(self.node.timing.renew)));
         }
-        let (selected, through) = select(&read, &plan);
+        let catalog = self.node.service.catalog().clone();
+        let (selected, through) = select(&read, &plan, |a| {
+            self.node
+                .cache
+                .rendered(a, plan.format, &catalog)
+                .bytes
+                .len()
+        });
         if selected.is_empty() {
             let ledger = Ledger {
                 scanned_seq: through,
@@ -326,9 +332,9 @@ impl Worker {
         let url = plan.destination.url.as_str();
         // A webhook batch covers the whole range it was cut from.
         if plan.destination.sink == Sink::Webhook && plan.channel.is_none() {
-            let items: Vec<Value> = selected
+            let items: Vec<Arc<payload::Rendered>> = selected
                 .iter()
-                .flat_map(|a| payload::render(a, plan.format, &catalog))
+                .map(|a| self.node.cache.rendered(a, plan.format, &catalog))
                 .collect();
             let coverage = Coverage {
                 previous,
@@ -380,7 +386,7 @@ impl Worker {
                 previous: prev,
                 last: a.unique_qualifier,
             };
-            let item = payload::message(a, plan.format, &catalog);
+            let item = self.node.cache.rendered(a, plan.format, &catalog);
             let event = a.first_event().map_or("", |e| e.name.as_str());
             let sent = match (&self.conn, &plan.channel) {
                 (_, Some(ch)) => {
@@ -389,14 +395,19 @@ impl Worker {
                         url,
                         &self.id,
                         ch,
-                        Some((event, coverage, &item)),
+                        Some((event, coverage, &item.bytes)),
                     )
                     .await
                 }
                 (Conn::Nats(n), None) => {
-                    let body = serde_json::to_vec(&item).expect("JSON values serialize");
-                    n.publish(self.tenant.as_str(), &self.id, coverage, event, body)
-                        .await
+                    n.publish(
+                        self.tenant.as_str(),
+                        &self.id,
+                        coverage,
+                        event,
+                        item.bytes.clone(),
+                    )
+                    .await
                 }
                 (Conn::Syslog(_), None) => {
                     let Conn::Syslog(s) = &mut self.conn else {
@@ -409,7 +420,7 @@ impl Worker {
                         a.first_event(),
                         a.body.result,
                         a.time_us,
-                        &item,
+                        &item.bytes,
                     )
                     .await
                 }
@@ -529,15 +540,19 @@ impl Worker {
 
 /// The activities of `read` that the plan selects, up to its batch limits, and the last
 /// sequence number looked at (everything up to it is either selected or not wanted).
-fn select<'a>(read: &'a [Arc<Activity>], plan: &DeliveryPlan) -> (Vec<&'a Activity>, i64) {
+fn select<'a>(
+    read: &'a [Arc<Activity>],
+    plan: &DeliveryPlan,
+    size: impl Fn(&Activity) -> usize,
+) -> (Vec<&'a Activity>, i64) {
     let mut selected = Vec::new();
     let mut bytes = 0usize;
     let mut through = read[0].unique_qualifier - 1;
     for a in read {
         if plan.query.matches(a) {
-            // The body's JSON size approximates the rendered one well enough for a batch
-            // limit (formats add a few fixed fields).
-            let size = serde_json::to_vec(&a.body).map_or(0, |v| v.len()) + 128;
+            // Rendered once per format for every subscription (the node's cache), so measuring
+            // costs nothing extra.
+            let size = size(a) + 1;
             if !selected.is_empty()
                 && (selected.len() >= plan.batch.max_events as usize
                     || bytes + size > plan.batch.max_bytes as usize)

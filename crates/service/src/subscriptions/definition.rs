@@ -7,7 +7,7 @@ use crate::error::ServiceError;
 use crate::query::ListConditions;
 
 /// How each activity is written in a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The native API's form (`GET /v1/activities`).
