@@ -143,14 +143,20 @@ impl Service {
                 )),
                 _ => e.into(),
             })?;
-        self.audit(
-            tenant,
-            AdminEvent::new("subscription.create", actor.clone())
-                .string("subscription_id", &id)
-                .string("destination", &def.destination)
-                .string("format", view::format_name(def.format)),
-        )
-        .await?;
+        let recorded = self
+            .audit(
+                tenant,
+                AdminEvent::new("subscription.create", actor.clone())
+                    .string("subscription_id", &id)
+                    .string("destination", &def.destination)
+                    .string("format", view::format_name(def.format)),
+            )
+            .await;
+        if let Err(e) = recorded {
+            // No unaudited way to send a trail out: the subscription goes again.
+            let _ = self.store().delete_subscription(tenant, &id).await;
+            return Err(e);
+        }
         self.subscriptions_changed();
         Ok((self.view(&sub, &def).await?, secret))
     }
