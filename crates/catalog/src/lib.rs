@@ -34,6 +34,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("logto.toml", include_str!("../../../catalog/logto.toml")),
     ("admin.toml", include_str!("../../../catalog/admin.toml")),
+    (
+        "detection.toml",
+        include_str!("../../../catalog/detection.toml"),
+    ),
 ];
 
 /// A problem in a catalogue file, named by file so that a user's own file is easy to fix.

@@ -692,6 +692,10 @@ fn builtin_sources() -> impl Iterator<Item = (String, String)> {
         ),
         ("logto.toml", include_str!("../../../catalog/logto.toml")),
         ("admin.toml", include_str!("../../../catalog/admin.toml")),
+        (
+            "detection.toml",
+            include_str!("../../../catalog/detection.toml"),
+        ),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
