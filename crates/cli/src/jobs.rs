@@ -187,3 +187,34 @@ pub fn start_deliveries(state: &AppState) -> anyhow::Result<()> {
         })?;
     Ok(())
 }
+
+/// The detection job's name in logs, `/metrics` and `/readyz`.
+pub const DETECTION: &str = "detection";
+
+/// Starts the suspicious-sign-in detectors (`crate::detect::run`): every tenant's new
+/// activities, woken by the commit notifier, their findings stored as `detection` activities.
+/// Every node may run it (findings are stored once, by their derived eventIds); a store error
+/// fails the job and the host restarts it after a backoff, rebuilding its state.
+pub fn start_detection(state: &AppState, settings: crate::detect::Settings) -> anyhow::Result<()> {
+    let spec = JobSpec {
+        backoff: Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            jitter: 0.5,
+        },
+        healthy_after: Duration::from_secs(60),
+        ..JobSpec::default()
+    };
+    if settings.geo.is_some() {
+        tracing::info!("detection on");
+    } else {
+        tracing::info!(
+            "detection on; no IP database (geoip_db): the country, ASN and velocity features are off"
+        );
+    }
+    let service = state.service.clone();
+    state.metrics.jobs().spawn(DETECTION, spec, move |cancel| {
+        crate::detect::run(service.clone(), settings.clone(), cancel)
+    })?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 
 mod client;
 mod demo;
+mod detect;
 mod export;
 mod ingest;
 mod jobs;

@@ -84,6 +84,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     crate::jobs::start_checkpoints(&state)?;
     crate::jobs::start_deliveries(&state)?;
+    if cfg.detect {
+        crate::jobs::start_detection(&state, crate::detect::Settings::load(&cfg)?)?;
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

@@ -75,6 +75,21 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_origin: Option<String>,
+    /// Run the suspicious-sign-in detectors on every tenant's trail; their findings are stored
+    /// as `detection` activities (see docs/detection.md).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
+    pub detect: bool,
+    /// The detectors' thresholds, per tenant: a TOML file (see docs/detection.md).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detect_config: Option<PathBuf>,
+    /// IP → country/ASN/location databases in MaxMind's .mmdb format (comma-separated: a
+    /// country or city file and an ASN file, say). Without one the detectors' country, ASN and
+    /// velocity features are off.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "is_empty")]
+    pub geoip_db: Vec<PathBuf>,
     /// Largest request body in bytes.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

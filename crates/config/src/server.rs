@@ -47,6 +47,16 @@ pub struct ServerConfig {
     /// The transparency log's origin prefix: each tenant's checkpoints are signed as
     /// `<log_origin>/<tenant>` (docs/integrity.md). Set it once, before the first start.
     pub log_origin: String,
+    /// Run the suspicious-sign-in detectors on every tenant's trail (docs/detection.md).
+    #[serde(deserialize_with = "de::switch")]
+    pub detect: bool,
+    /// The detectors' thresholds, per tenant (a TOML file; docs/detection.md); none: the
+    /// defaults.
+    pub detect_config: Option<PathBuf>,
+    /// IP → country/ASN/location databases in MaxMind's .mmdb format (a country or city file
+    /// and an ASN file, say); none: the country, ASN and velocity features are off.
+    #[serde(deserialize_with = "de::comma_list")]
+    pub geoip_db: Vec<PathBuf>,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     /// Most activities in one ingest batch.
@@ -88,6 +98,9 @@ impl Default for ServerConfig {
             retention_interval_secs: 3600,
             // authtrail_service::log::DEFAULT_ORIGIN: a name that says it is not set.
             log_origin: "authtrail.invalid".to_string(),
+            detect: false,
+            detect_config: None,
+            geoip_db: Vec::new(),
             max_body_bytes: l.max_body_bytes,
             max_batch: l.max_batch,
             max_header_bytes: l.max_header_bytes,

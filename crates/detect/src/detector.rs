@@ -186,6 +186,7 @@ impl Detector {
             risk: 70,
             sequences: trim_sequences(seqs),
             accounts: Vec::new(),
+            account_count: None,
             key: key(
                 FindingKind::BruteForce,
                 &subject,
@@ -212,6 +213,7 @@ impl Detector {
             format!("threshold: {}", self.t.ip_failures),
         ];
         let sample = accounts.iter().take(20).map(|a| a.to_string()).collect();
+        let n_accounts = accounts.len();
         let seqs = burst.iter().map(|e| e.1.0).collect();
         let subject = ip.to_string();
         if !self.first_in(FindingKind::IpFailureBurst, &subject, s.time_us, width) {
@@ -226,6 +228,7 @@ impl Detector {
             risk: 60,
             sequences: trim_sequences(seqs),
             accounts: sample,
+            account_count: Some(n_accounts),
             key: key(
                 FindingKind::IpFailureBurst,
                 &subject,
@@ -263,6 +266,7 @@ impl Detector {
         let mut sample: Vec<String> = tries.keys().map(|a| a.to_string()).collect();
         sample.sort();
         sample.truncate(20);
+        let n_accounts = tries.len();
         let seqs = recent.iter().map(|e| e.1.0).collect();
         let subject = ip.to_string();
         if !self.first_in(FindingKind::PasswordSpray, &subject, s.time_us, width) {
@@ -277,6 +281,7 @@ impl Detector {
             risk: 80,
             sequences: trim_sequences(seqs),
             accounts: sample,
+            account_count: Some(n_accounts),
             key: key(
                 FindingKind::PasswordSpray,
                 &subject,
@@ -336,6 +341,7 @@ impl Detector {
             ),
         ];
         let sample = accounts.iter().take(20).map(|a| a.to_string()).collect();
+        let n_accounts = accounts.len();
         let seqs = failures.iter().map(|f| f.seq).collect();
         if !self.first_in(FindingKind::CredentialStuffing, "", s.time_us, width) {
             return;
@@ -349,6 +355,7 @@ impl Detector {
             risk: 90,
             sequences: trim_sequences(seqs),
             accounts: sample,
+            account_count: Some(n_accounts),
             key: key(
                 FindingKind::CredentialStuffing,
                 "",
@@ -407,6 +414,7 @@ impl Detector {
             risk: 85,
             sequences: trim_sequences(seqs),
             accounts: Vec::new(),
+            account_count: None,
             key: key(FindingKind::MfaFatigue, &acc, s.time_us, t.mfa_window_s),
         });
     }
@@ -439,6 +447,7 @@ impl Detector {
                 risk: 80,
                 sequences: vec![travel.from_seq, s.seq],
                 accounts: Vec::new(),
+                account_count: None,
                 key: format!("impossible_travel:{}", s.seq),
             });
         }
@@ -452,6 +461,7 @@ impl Detector {
                 risk: scored.risk.min(100),
                 sequences: trim_sequences(scored.sequences),
                 accounts: Vec::new(),
+                account_count: None,
                 key: format!("risky_sign_in:{}", s.seq),
             });
         }

@@ -77,6 +77,8 @@ pub struct Finding {
     pub sequences: Vec<i64>,
     /// The accounts involved when there are several (at most 20, for the reader).
     pub accounts: Vec<String>,
+    /// How many accounts are involved, for the findings about several.
+    pub account_count: Option<usize>,
     /// What makes it the same finding on every node and every replay: its eventId is derived
     /// from this, so a finding stored twice is stored once.
     pub key: String,

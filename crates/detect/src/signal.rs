@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use authtrail_catalog::{Catalog, Tag};
 use authtrail_model::{Activity, Outcome};
@@ -48,12 +49,12 @@ enum Class {
 
 /// Classifies activities by the catalogue's tags, caching each event's class.
 pub struct Classifier {
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     cache: HashMap<(String, String), Class>,
 }
 
 impl Classifier {
-    pub fn new(catalog: Catalog) -> Classifier {
+    pub fn new(catalog: Arc<Catalog>) -> Classifier {
         Classifier {
             catalog,
             cache: HashMap::new(),
@@ -170,7 +171,7 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_catalogue_tags() {
-        let mut c = Classifier::new(Catalog::builtin().unwrap());
+        let mut c = Classifier::new(Arc::new(Catalog::builtin().unwrap()));
         let fail = activity(json!({"id": {"applicationName": "login"},
             "actor": {"email": "Ada@Example.com"}, "ipAddress": "198.51.100.7",
             "events": [{"name": "login_failure"}]}));
@@ -190,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_failed_logto_password_step_is_a_failed_attempt_and_a_passed_one_is_nothing() {
-        let mut c = Classifier::new(Catalog::builtin().unwrap());
+        let mut c = Classifier::new(Arc::new(Catalog::builtin().unwrap()));
         let step = |result: &str| {
             activity(json!({"id": {"applicationName": "logto"},
                 "actor": {"profileId": "u1"}, "result": result,

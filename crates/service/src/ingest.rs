@@ -31,13 +31,18 @@ pub enum Source {
     Cli,
     /// authtrail's own admin events.
     SelfAudit,
+    /// authtrail's own findings about sign-ins (the `detection` application).
+    Detection,
 }
 
 impl Source {
     /// Refuses an activity whose eventId lies in authtrail's own namespace, unless authtrail
     /// derived it itself (a webhook delivery, a self-audit event).
     fn may_carry(self, i: usize, a: NewActivity) -> Result<NewActivity, Vec<Detail>> {
-        let derived = matches!(self, Source::LogtoWebhook | Source::SelfAudit);
+        let derived = matches!(
+            self,
+            Source::LogtoWebhook | Source::SelfAudit | Source::Detection
+        );
         match &a.body.event_id {
             Some(id) if !derived && id.starts_with(DERIVED_EVENT_ID_PREFIX) => Err(vec![Detail {
                 index: Some(i),
@@ -57,6 +62,7 @@ impl Source {
             Source::LogtoWebhook => "logto_webhook",
             Source::Cli => "cli",
             Source::SelfAudit => "self_audit",
+            Source::Detection => "detection",
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`aggregate`]: counts per time bucket (cut in an IANA zone) and group.
 //! - [`query`]: catalogue-aware query building (event names in any spelling, typed `filters`).
 //! - [`audit`]: self-audit: admin actions recorded as `admin` activities.
+//! - [`detection`]: findings about sign-ins recorded as `detection` activities, and how far
+//!   each tenant's trail has been scanned.
 //! - [`tokens`]: API tokens: mint, list, revoke, authenticate, each change audited.
 //! - [`users`]: console users (create, password, delete, list) and their sessions (sign-in,
 //!   sign-out), each change audited; [`password`] is the argon2 hashing.
@@ -28,6 +30,7 @@
 pub mod aggregate;
 pub mod audit;
 pub mod cursor;
+pub mod detection;
 pub mod error;
 pub mod export;
 pub mod health;

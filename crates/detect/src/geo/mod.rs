@@ -3,6 +3,12 @@
 
 use std::net::IpAddr;
 
+mod maxmind;
+#[cfg(test)]
+mod mmdb_writer;
+
+pub use maxmind::MaxMind;
+
 /// What an IP database knows of an address; any part may be missing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Place {
