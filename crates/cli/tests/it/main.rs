@@ -2,6 +2,7 @@
 //! binary (`CARGO_BIN_EXE_authtrail`) end to end.
 
 mod delivery;
+mod detection;
 mod e2e;
 mod export;
 mod nodes;

@@ -1,0 +1,162 @@
+//! Detection through the real binary: a burst of failed sign-ins ingested over HTTP becomes one
+//! `detection` activity naming its reasons and the events behind it, soon after the burst; a
+//! restarted server (state rebuilt from the store) does not report it again.
+
+use crate::support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Server, http, token};
+
+/// 2026-01-05 09:00:00 UTC, in seconds: event times are fixed, so the windows do not depend on
+/// when the test runs.
+const T0: i64 = 1_767_603_600;
+
+fn failure(i: i64) -> Value {
+    let t = T0 + i * 20;
+    json!({
+        "id": {"applicationName": "login",
+               "time": format!("2026-01-05T09:{:02}:{:02}Z", t / 60 % 60, t % 60)},
+        "actor": {"email": "ada@example.com", "callerType": "USER"},
+        "ipAddress": "192.0.2.66",
+        "userAgent": "python-requests/2.32",
+        "events": [{"name": "login_failure", "parameters": [
+            {"name": "login_type", "value": "google_password"},
+            {"name": "login_failure_type", "value": "login_failure_invalid_password"}]}],
+        "eventId": format!("burst-{i}"),
+    })
+}
+
+fn findings(server: &Server, token: &str) -> Vec<Value> {
+    let b: Value = http()
+        .get(format!(
+            "{}/v1/activities?application=detection&limit=100",
+            server.url
+        ))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    b["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn post(server: &Server, token: &str, items: &[Value]) -> Value {
+    http()
+        .post(format!("{}/v1/activities", server.url))
+        .bearer_auth(token)
+        .json(&items)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn wait_for_findings(server: &Server, token: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = findings(server, token);
+        if f.len() >= n || Instant::now() > deadline {
+            return f;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_burst_of_failures_becomes_one_explained_brute_force_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let token = token(&["--data", data], "Cdetect", "ingest,read");
+    let server = Server::start(&["--data", data, "--detect"]);
+    assert!(server.logged("the country, ASN and velocity features are off"));
+
+    // Nine failures: no finding yet.
+    let items: Vec<Value> = (0..9).map(failure).collect();
+    let r = post(&server, &token, &items);
+    let burst: Vec<i64> = r["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["uniqueQualifier"].as_str().unwrap().parse().unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(findings(&server, &token).is_empty());
+
+    // The tenth completes the burst.
+    let sent = Instant::now();
+    let r = post(&server, &token, &[failure(9)]);
+    let tenth: i64 = r["receipts"][0]["uniqueQualifier"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let found = wait_for_findings(&server, &token, 1);
+    let latency = sent.elapsed();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    let f = &found[0];
+    assert_eq!(f["actor"]["email"], "ada@example.com");
+    assert_eq!(f["ipAddress"], "192.0.2.66");
+    // The finding is dated when the burst happened, not when it was found.
+    assert_eq!(f["id"]["time"], "2026-01-05T09:03:00.000000Z");
+    let event = &f["events"][0];
+    assert_eq!(event["name"], "brute_force");
+    let param = |name: &str| {
+        event["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {event}"))
+            .clone()
+    };
+    assert_eq!(
+        param("reasons")["multiValue"],
+        json!(["failures_account_ip: 10 in 3 min", "threshold: 10"])
+    );
+    let seqs: Vec<i64> = param("sequences")["multiIntValue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut want = burst.clone();
+    want.push(tenth);
+    assert_eq!(seqs, want);
+    assert_eq!(param("risk_score")["intValue"], "70");
+
+    // More of the same burst, and a restart that rebuilds the state from the store: still one.
+    post(&server, &token, &[failure(10), failure(11)]);
+    drop(server);
+    let server = Server::start(&["--data", data, "--detect"]);
+    post(&server, &token, &[failure(12)]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(findings(&server, &token).len(), 1);
+
+    // A finding is an ordinary event: found by the query language like any other.
+    let b: Value = http()
+        .get(format!(
+            "{}/v1/activities?eventName=brute_force&actor=ada@example.com",
+            server.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(b["items"].as_array().map(Vec::len), Some(1), "{b}");
+}
+
+#[test]
+fn without_detect_nothing_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let token = token(&["--data", data], "Cnodetect", "ingest,read");
+    let server = Server::start(&["--data", data]);
+    let items: Vec<Value> = (0..12).map(failure).collect();
+    post(&server, &token, &items);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(findings(&server, &token).is_empty());
+}
