@@ -8,6 +8,8 @@
 //! every event carries an `eventId` derived from it, so running the same demo twice stores nothing
 //! twice.
 
+pub mod labelled;
+
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::StdRng;
