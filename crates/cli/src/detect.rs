@@ -22,6 +22,23 @@ use authtrail_service::Service;
 /// Activities read per `tail`.
 const CHUNK: usize = 1000;
 
+pub mod evaluate;
+
+/// `authtrail detect …`.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Replay labelled traffic (ordinary users and attacks of every kind) through a temporary
+    /// store and the detectors; print the detection rates, false positives and challenge rates
+    /// as Markdown (docs/detection.md).
+    Evaluate(evaluate::Args),
+}
+
+pub async fn command(c: Command) -> anyhow::Result<()> {
+    match c {
+        Command::Evaluate(a) => evaluate::run(a).await,
+    }
+}
+
 /// What the detection job needs besides the node's state.
 #[derive(Clone)]
 pub struct Settings {

@@ -97,6 +97,9 @@ enum Command {
     User(user::Command),
     /// Fill a store with realistic sign-in traffic.
     Demo(demo::Args),
+    /// Suspicious-sign-in detection (serve --detect runs it): measure it on labelled traffic.
+    #[command(subcommand)]
+    Detect(detect::Command),
     /// Remove activities older than N days now (serve --retention-days does it periodically).
     Retention(retention::Args),
     /// Write every activity (of one tenant or all) to an NDJSON file, optionally zstd-compressed.
@@ -142,6 +145,7 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest(a) => ingest::run(a).await,
             Command::Query(a) => query::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Detect(c) => detect::command(c).await,
             Command::Retention(a) => retention::run(a).await,
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => export::import(a).await,

@@ -52,7 +52,8 @@ pub struct Thresholds {
     /// A sign-in this soon after a credential or recovery-information change is a reason.
     pub after_change_s: i64,
     /// A successful sign-in scoring at least this is a `risky_sign_in` finding (the sign-in an
-    /// RBA system would challenge).
+    /// RBA system would challenge). 35 is a new provider's network (25 + 10 for its ASN), or a
+    /// new device on a new network; docs/detection.md shows the trade-off of other values.
     pub risky_sign_in_score: u32,
     /// Sign-ins an account needs before its own history (devices, networks, hours) counts:
     /// the first sign-ins of an account are not judged against an empty history.
@@ -78,7 +79,7 @@ impl Default for Thresholds {
             travel_kmh: 1000.0,
             travel_min_km: 500.0,
             after_change_s: 3600,
-            risky_sign_in_score: 60,
+            risky_sign_in_score: 35,
             min_history: 5,
         }
     }

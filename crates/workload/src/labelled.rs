@@ -147,6 +147,8 @@ struct User {
     devices: Vec<&'static str>,
     /// The usual hour of the first sign-in of the day (UTC).
     hour: i64,
+    /// A mobile carrier's network in the user's city, used now and then.
+    mobile: Option<usize>,
     mfa: bool,
 }
 
@@ -195,6 +197,9 @@ impl Traffic {
                         .map(|_| BROWSERS[rng.random_range(0..BROWSERS.len())])
                         .collect(),
                     hour: rng.random_range(0..24),
+                    mobile: rng
+                        .random_bool(0.5)
+                        .then(|| home_net(city, rng.random_range(0..HOME_NETS))),
                     mfa: rng.random_bool(0.4),
                 }
             })
@@ -233,7 +238,10 @@ impl Traffic {
     }
 
     fn item(email: &str, ip: &str, ua: &str, name: &str, result: Option<bool>) -> Value {
-        let mut params = vec![json!({"name": "login_type", "value": "google_password"})];
+        let mut params = Vec::new();
+        if name.starts_with("login_") {
+            params.push(json!({"name": "login_type", "value": "google_password"}));
+        }
         if name == "login_failure" {
             params.push(
                 json!({"name": "login_failure_type", "value": "login_failure_invalid_password"}),
@@ -255,40 +263,52 @@ impl Traffic {
     /// A user's own month: sign-ins at their usual hours, typos, MFA, trips, new devices and
     /// credential changes.
     fn ordinary(&mut self, u: usize) {
-        let mut trip: Option<(usize, i64)> = None;
+        // A trip abroad: (network, first day there, last day there). The flights take a day
+        // each way, and nobody signs in on the plane.
+        let mut trip: Option<(usize, i64, i64)> = None;
         for day in 0..self.days {
-            let n = self.rng.random_range(0..=3);
+            if trip.is_some_and(|(_, _, last)| day > last + 1) {
+                trip = None;
+            }
+            if trip.is_none() && self.rng.random_bool(0.01) {
+                let city = loop {
+                    let c = self.rng.random_range(0..5);
+                    if c != self.users[u].city {
+                        break c;
+                    }
+                };
+                let net = home_net(city, self.rng.random_range(0..HOME_NETS));
+                let first = day + 2;
+                trip = Some((net, first, first + self.rng.random_range(2..8)));
+            }
+            let flying = trip.is_some_and(|(_, first, last)| day == first - 1 || day == last + 1);
+            let n = if flying {
+                0
+            } else {
+                self.rng.random_range(0..=3)
+            };
             for k in 0..n {
-                let jitter = self.rng.random_range(-40..40) * MIN;
                 let t = self.start_us
                     + day * DAY
                     + (self.users[u].hour + k * 4) % 24 * HOUR
-                    + jitter.max(0);
-                if trip.is_none() && self.rng.random_bool(0.004) {
-                    // A trip abroad, starting at least half a day after the last sign-in at home.
-                    let city = loop {
-                        let c = self.rng.random_range(0..5);
-                        if c != self.users[u].city {
-                            break c;
-                        }
-                    };
-                    trip = Some((
-                        home_net(city, self.rng.random_range(0..HOME_NETS)),
-                        t + self.rng.random_range(2..6) * DAY,
-                    ));
-                    continue;
-                }
-                if trip.is_some_and(|(_, until)| t > until) {
-                    trip = None;
-                }
+                    + self.rng.random_range(0..40) * MIN;
                 if self.rng.random_bool(0.004) {
                     let ua = BROWSERS[self.rng.random_range(0..BROWSERS.len())];
                     self.users[u].devices.push(ua);
                 }
                 let user = &self.users[u];
-                let (net, host) = match trip {
-                    Some((net, _)) => (net, 77),
-                    None => (user.net, user.host),
+                let abroad = trip.filter(|(_, first, last)| (*first..=*last).contains(&day));
+                let (net, host) = match (abroad, user.mobile) {
+                    (Some((net, _, _)), _) => (net, 77),
+                    // Now and then from a café's or a friend's network in town.
+                    _ if self.rng.random_bool(0.01) => (
+                        home_net(user.city, self.rng.random_range(0..HOME_NETS)),
+                        self.rng.random_range(2..250),
+                    ),
+                    (None, Some(m)) if self.rng.random_bool(0.3) => {
+                        (m, self.rng.random_range(2..250))
+                    }
+                    _ => (user.net, user.host),
                 };
                 let ip = format!("198.18.{net}.{host}");
                 let ua = user.devices[self.rng.random_range(0..user.devices.len())];

@@ -1,0 +1,406 @@
+//! `authtrail detect evaluate`: replays labelled traffic (`authtrail_workload::labelled`)
+//! through a real store and the detectors, and reports per attack type the detection rate,
+//! the false positives, and the per-user challenge rate against the history length, as the
+//! Markdown tables of docs/detection.md.
+//!
+//! The traffic is ingested through the service into a temporary SQLite store (validation,
+//! append, fsync: the real ingest path) and read back with `tail`, as the detection job reads
+//! it; the CPU time of each half is measured in the same run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use authtrail_catalog::Catalog;
+use authtrail_detect::geo::{Place, Table};
+use authtrail_detect::{Classifier, Detector, Finding, FindingKind, Geo, Kind, Thresholds};
+use authtrail_model::{Activity, Clock, Store, SystemClock, Tenant};
+use authtrail_service::{Service, Source};
+use authtrail_workload::labelled::{Attack, Traffic, places};
+
+/// The end of the generated traffic (2026-01-01T00:00Z): fixed, so that a seed always gives
+/// the same table.
+const END_US: i64 = 1_767_225_600_000_000;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The seed of the traffic.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Ordinary users.
+    #[arg(long, default_value_t = 1000)]
+    pub users: usize,
+    /// Days of traffic.
+    #[arg(long, default_value_t = 60)]
+    pub days: u32,
+    /// Attack episodes of each kind.
+    #[arg(long, default_value_t = 40)]
+    pub episodes: u32,
+    /// Run without the IP table: no country, ASN or velocity features (as a server without
+    /// --geoip-db).
+    #[arg(long)]
+    pub no_geo: bool,
+}
+
+/// CPU time of this process so far (user + system, every thread), in seconds. Linux's
+/// /proc/self/stat counts it in clock ticks of 1/100 s.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (tick(11) + tick(12)) / 100.0
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let traffic = Traffic::generate(args.seed, args.users, args.days, args.episodes, END_US);
+    let labels: HashMap<String, Option<(Attack, u32)>> = traffic
+        .iter()
+        .map(|l| {
+            (
+                l.item["eventId"].as_str().unwrap_or("").to_string(),
+                l.attack,
+            )
+        })
+        .collect();
+    eprintln!("{} activities, ingesting…", traffic.len());
+
+    let dir = tempfile::tempdir()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(authtrail_store_sqlite::SqliteStore::open(
+        dir.path(),
+        clock.clone(),
+    )?);
+    let catalog = Arc::new(Catalog::builtin()?);
+    let service = Service::open(store.clone(), catalog.clone(), clock).await?;
+    let tenant = Tenant::new("Ceval").map_err(anyhow::Error::msg)?;
+    let items: Vec<_> = traffic.iter().map(|l| l.item.clone()).collect();
+    let cpu0 = cpu_s();
+    for chunk in items.chunks(1000) {
+        let batch = service
+            .validate(&tenant, Source::Cli, chunk)
+            .map_err(|e| anyhow::anyhow!("invalid labelled traffic (a bug): {}", e.explain()))?;
+        service
+            .ingest(
+                &tenant,
+                Source::Cli,
+                batch,
+                authtrail_model::Stopwatch::start(),
+            )
+            .await?;
+    }
+    let ingest_cpu = cpu_s() - cpu0;
+    let mut activities = Vec::with_capacity(items.len());
+    let mut after = 0;
+    loop {
+        let chunk = store.tail(&tenant, after, 5000).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.unique_qualifier;
+        activities.extend(chunk);
+    }
+
+    let geo: Option<Arc<dyn Geo>> = (!args.no_geo).then(|| {
+        let mut t = Table::new();
+        for (cidr, country, asn, lat, lon) in places() {
+            t = t.with(
+                &cidr,
+                Place {
+                    country: Some(country.into()),
+                    asn: Some(asn),
+                    location: Some((lat, lon)),
+                },
+            );
+        }
+        Arc::new(t) as Arc<dyn Geo>
+    });
+    let truth = Truth::new(&activities, &labels, &catalog);
+    let defaults = Thresholds::default();
+    let cpu0 = cpu_s();
+    let findings = detect(&activities, &catalog, defaults.clone(), geo.clone());
+    let detect_cpu = cpu_s() - cpu0;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "Traffic: seed {}, {} users, {} days, {} activities ({} labelled attack events in {} episodes), IP table {}.\n",
+        args.seed,
+        args.users,
+        args.days,
+        activities.len(),
+        truth.label.len(),
+        truth.episodes.len(),
+        if geo.is_some() { "on" } else { "off" },
+    )?;
+    report(&mut out, &truth, &findings);
+    writeln!(
+        out,
+        "\n| `risky_sign_in_score` | legitimate sign-ins challenged | per-user challenge rate | attacker sign-ins challenged | targeted attackers challenged |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for score in [25, 35, 45, 60] {
+        let t = Thresholds {
+            risky_sign_in_score: score,
+            ..defaults.clone()
+        };
+        let f = detect(&activities, &catalog, t, geo.clone());
+        let c = truth.challenges(&f);
+        writeln!(
+            out,
+            "| {score}{} | {} | {} | {} | {} |",
+            if score == defaults.risky_sign_in_score {
+                " (default)"
+            } else {
+                ""
+            },
+            pct(c.legit_flagged, c.legit),
+            pct_f(c.per_user),
+            pct(c.ato_flagged, c.ato),
+            pct(c.targeted_flagged, c.targeted),
+        )?;
+    }
+    writeln!(
+        out,
+        "\nCPU: ingest (validation, append, fsync) {ingest_cpu:.2} s; detection {detect_cpu:.2} s ({:.1} % of ingest; {:.0} activities/s).",
+        100.0 * detect_cpu / ingest_cpu.max(0.01),
+        activities.len() as f64 / detect_cpu.max(0.01)
+    )?;
+    print!("{out}");
+    Ok(())
+}
+
+fn detect(
+    activities: &[Activity],
+    catalog: &Arc<Catalog>,
+    t: Thresholds,
+    geo: Option<Arc<dyn Geo>>,
+) -> Vec<Finding> {
+    let mut classifier = Classifier::new(catalog.clone());
+    let mut d = Detector::new(t, geo);
+    let mut out = Vec::new();
+    for a in activities {
+        if let Some(s) = classifier.signal(a) {
+            out.extend(d.observe(&s));
+        }
+    }
+    out
+}
+
+fn pct(n: usize, of: usize) -> String {
+    if of == 0 {
+        return "–".into();
+    }
+    format!("{:.1} % ({n}/{of})", 100.0 * n as f64 / of as f64)
+}
+
+fn pct_f(x: Option<f64>) -> String {
+    x.map_or("–".into(), |x| format!("{:.1} %", 100.0 * x))
+}
+
+/// What the labels say about the stored traffic.
+struct Truth {
+    label: HashMap<i64, (Attack, u32)>,
+    episodes: BTreeMap<(Attack, u32), Vec<i64>>,
+    /// Successful sign-ins: (seq, account, attack label, earlier own successes of the account).
+    sign_ins: Vec<(i64, String, Option<Attack>, usize)>,
+}
+
+impl Truth {
+    fn new(
+        activities: &[Activity],
+        labels: &HashMap<String, Option<(Attack, u32)>>,
+        catalog: &Arc<Catalog>,
+    ) -> Truth {
+        let mut classifier = Classifier::new(catalog.clone());
+        let mut label = HashMap::new();
+        let mut episodes: BTreeMap<(Attack, u32), Vec<i64>> = BTreeMap::new();
+        let mut history: HashMap<String, usize> = HashMap::new();
+        let mut sign_ins = Vec::new();
+        for a in activities {
+            let l = a
+                .body
+                .event_id
+                .as_ref()
+                .and_then(|id| labels.get(id).copied().flatten());
+            if let Some(l) = l {
+                label.insert(a.unique_qualifier, l);
+                episodes.entry(l).or_default().push(a.unique_qualifier);
+            }
+            if let Some(s) = classifier.signal(a)
+                && s.kind == (Kind::Attempt { success: true })
+                && let Some(acc) = s.account
+            {
+                let h = history.entry(acc.clone()).or_default();
+                sign_ins.push((a.unique_qualifier, acc, l.map(|l| l.0), *h));
+                if l.is_none() {
+                    *h += 1;
+                }
+            }
+        }
+        Truth {
+            label,
+            episodes,
+            sign_ins,
+        }
+    }
+
+    fn challenges(&self, findings: &[Finding]) -> Challenges {
+        let flagged = flagged_sign_ins(findings);
+        let mut c = Challenges::default();
+        let mut per_user: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (seq, acc, attack, _) in &self.sign_ins {
+            let hit = flagged.contains(seq);
+            match attack {
+                None => {
+                    c.legit += 1;
+                    c.legit_flagged += usize::from(hit);
+                    let e = per_user.entry(acc).or_default();
+                    e.0 += 1;
+                    e.1 += usize::from(hit);
+                }
+                Some(a) => {
+                    c.ato += 1;
+                    c.ato_flagged += usize::from(hit);
+                    if *a == Attack::Targeted {
+                        c.targeted += 1;
+                        c.targeted_flagged += usize::from(hit);
+                    }
+                }
+            }
+        }
+        c.per_user = mean(per_user.values().map(|(n, f)| *f as f64 / *n as f64));
+        c
+    }
+}
+
+#[derive(Default)]
+struct Challenges {
+    legit: usize,
+    legit_flagged: usize,
+    per_user: Option<f64>,
+    ato: usize,
+    ato_flagged: usize,
+    targeted: usize,
+    targeted_flagged: usize,
+}
+
+fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
+    let (n, sum) = xs.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The sign-ins a finding is about (risky sign-ins and impossible journeys name theirs in
+/// their key): the ones an RBA system would challenge.
+fn flagged_sign_ins(findings: &[Finding]) -> BTreeSet<i64> {
+    findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FindingKind::RiskySignIn | FindingKind::ImpossibleTravel
+            )
+        })
+        .filter_map(|f| f.key.rsplit(':').next()?.parse().ok())
+        .collect()
+}
+
+fn report(out: &mut String, truth: &Truth, findings: &[Finding]) {
+    let flagged = flagged_sign_ins(findings);
+    // Which episodes each finding is evidence of; findings about no attack are false positives.
+    let mut detected: BTreeMap<(Attack, u32), BTreeSet<FindingKind>> = BTreeMap::new();
+    let mut example: BTreeMap<Attack, String> = BTreeMap::new();
+    let mut false_pos: BTreeMap<FindingKind, usize> = BTreeMap::new();
+    for f in findings {
+        // A risky sign-in is about its own sign-in; an impossible journey about either end (the
+        // owner's next sign-in after an attacker's far away is the same incident).
+        let about: Vec<(Attack, u32)> = match f.kind {
+            FindingKind::RiskySignIn => f
+                .key
+                .rsplit(':')
+                .next()
+                .and_then(|s| s.parse::<i64>().ok())
+                .and_then(|s| truth.label.get(&s).copied())
+                .into_iter()
+                .collect(),
+            _ => f
+                .sequences
+                .iter()
+                .filter_map(|s| truth.label.get(s).copied())
+                .collect(),
+        };
+        if about.is_empty() {
+            *false_pos.entry(f.kind).or_default() += 1;
+        }
+        for ep in about {
+            detected.entry(ep).or_default().insert(f.kind);
+            example
+                .entry(ep.0)
+                .or_insert_with(|| format!("`{}`: {}", f.kind.event(), f.reasons.join("; ")));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| attack | episodes | detected | rate | by | example reasons |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for kind in Attack::ALL {
+        let eps: Vec<_> = truth.episodes.keys().filter(|e| e.0 == kind).collect();
+        let hits: Vec<_> = eps.iter().filter(|e| detected.contains_key(e)).collect();
+        let by: BTreeSet<&str> = hits
+            .iter()
+            .flat_map(|e| detected[e].iter().map(|k| k.event()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            kind.name(),
+            eps.len(),
+            hits.len(),
+            pct(hits.len(), eps.len()),
+            by.into_iter().collect::<Vec<_>>().join(", "),
+            example.get(&kind).map_or("–", String::as_str),
+        );
+    }
+    let legit: Vec<_> = truth.sign_ins.iter().filter(|s| s.2.is_none()).collect();
+    let legit_flagged = legit.iter().filter(|s| flagged.contains(&s.0)).count();
+    let _ = writeln!(
+        out,
+        "\nLegitimate sign-ins flagged: {}. Findings about no attack: {}.",
+        pct(legit_flagged, legit.len()),
+        if false_pos.is_empty() {
+            "none".to_string()
+        } else {
+            false_pos
+                .iter()
+                .map(|(k, n)| format!("{n} `{}`", k.event()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "\n| account's earlier sign-ins | legitimate sign-ins | challenged | per-user challenge rate |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (lo, hi) in [(0, 4), (5, 9), (10, 38), (39, usize::MAX)] {
+        let rows: Vec<_> = legit.iter().filter(|s| (lo..=hi).contains(&s.3)).collect();
+        let mut per_user: HashMap<&str, (usize, usize)> = HashMap::new();
+        for s in &rows {
+            let e = per_user.entry(&s.1).or_default();
+            e.0 += 1;
+            e.1 += usize::from(flagged.contains(&s.0));
+        }
+        let n_flagged = rows.iter().filter(|s| flagged.contains(&s.0)).count();
+        let range = if hi == usize::MAX {
+            format!("{lo}+")
+        } else {
+            format!("{lo}–{hi}")
+        };
+        let _ = writeln!(
+            out,
+            "| {range} | {} | {n_flagged} | {} |",
+            rows.len(),
+            pct_f(mean(per_user.values().map(|(n, f)| *f as f64 / *n as f64)))
+        );
+    }
+}
