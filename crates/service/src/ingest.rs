@@ -18,6 +18,10 @@ use crate::error::{Detail, ServiceError};
 /// Most per-field problems reported for one batch (the rest are counted).
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
+/// The catalogue application of the detectors' findings, which only [`Source::Detection`]
+/// may store.
+pub const DETECTION_APPLICATION: &str = "detection";
+
 /// Where a batch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -36,9 +40,21 @@ pub enum Source {
 }
 
 impl Source {
-    /// Refuses an activity whose eventId lies in authtrail's own namespace, unless authtrail
-    /// derived it itself (a webhook delivery, a self-audit event).
+    /// Refuses an activity of the `detection` application from anywhere but the detectors, and
+    /// one whose eventId lies in authtrail's own namespace unless authtrail derived it itself
+    /// (a webhook delivery, a self-audit event, a finding).
     fn may_carry(self, i: usize, a: NewActivity) -> Result<NewActivity, Vec<Detail>> {
+        // Findings are authtrail's own conclusions: a producer that could send them could make
+        // an admin (or an alert rule) act on an attack that never happened.
+        if a.application == DETECTION_APPLICATION && self != Source::Detection {
+            return Err(vec![Detail {
+                index: Some(i),
+                field: format!("activities[{i}].id.applicationName"),
+                message: format!(
+                    "{DETECTION_APPLICATION:?} holds authtrail's own findings and cannot be sent"
+                ),
+            }]);
+        }
         let derived = matches!(
             self,
             Source::LogtoWebhook | Source::SelfAudit | Source::Detection

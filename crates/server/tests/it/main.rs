@@ -5,6 +5,7 @@ mod aggregate;
 mod api;
 mod console;
 mod console_charts;
+mod console_detection;
 mod console_export;
 mod console_zone;
 mod google;

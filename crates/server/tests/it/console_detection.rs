@@ -1,0 +1,101 @@
+//! A detection finding on the console's detail page: its reasons in the viewer's language with
+//! their evidence, its risk score, and links to the events behind it. And findings can only
+//! come from the detectors: a producer sending one is refused, naming the field.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use authtrail_detect::{Finding, FindingKind};
+use authtrail_model::Tenant;
+
+use crate::console::{Browser, PW, ingest, with_user};
+use crate::support::{Harness, activity};
+
+#[tokio::test]
+async fn a_findings_reasons_and_events_show_in_both_languages() {
+    let h = Harness::new().await;
+    with_user(&h, "fay", "Ctest").await;
+    ingest(
+        &h,
+        vec![
+            activity("ada@example.com", "login_success"),
+            activity("ada@example.com", "login_success"),
+        ],
+    )
+    .await;
+    let finding = Finding {
+        kind: FindingKind::ImpossibleTravel,
+        time_us: 1_767_603_600_000_000,
+        account: Some("ada@example.com".into()),
+        ip: Some("198.51.100.7".parse().unwrap()),
+        reasons: vec![
+            "velocity_kmh: 9403".into(),
+            "countries: TW→BR".into(),
+            "custom_code: kept as it is".into(),
+        ],
+        risk: 80,
+        sequences: vec![2, 3],
+        accounts: Vec::new(),
+        account_count: None,
+        key: "impossible_travel:3".into(),
+    };
+    let receipts = h
+        .state
+        .service
+        .record_findings(&Tenant::new("Ctest").unwrap(), &[finding])
+        .await
+        .unwrap();
+    let uq = receipts[0].unique_qualifier;
+
+    let mut b = Browser::new(&h);
+    b.sign_in("fay", PW).await;
+    let en = b.get(&format!("/console/logs/{uq}?lang=en")).await;
+    assert_eq!(en.status, StatusCode::OK);
+    for text in [
+        "Why this was flagged",
+        "<strong id=\"risk-score\">80</strong>",
+        // minijinja escapes the slash.
+        "Speed between sign-ins (km&#x2f;h) <code>velocity_kmh</code></td><td>9403</td>",
+        "Countries <code>countries</code></td><td>TW→BR</td>",
+        "custom_code <code>custom_code</code></td><td>kept as it is</td>",
+        "<a href=\"/console/logs/2\">#2</a>, <a href=\"/console/logs/3\">#3</a>",
+        "Impossible travel by ada@example.com: velocity_kmh: 9403, countries: TW→BR",
+    ] {
+        assert!(en.body.contains(text), "{text} in {}", en.body);
+    }
+    let zh = b.get(&format!("/console/logs/{uq}?lang=zh-TW")).await;
+    for text in [
+        "標記原因",
+        "風險分數",
+        "兩次登入間的速度（公里／小時） <code>velocity_kmh</code>",
+        "ada@example.com 不可能的移動",
+    ] {
+        assert!(zh.body.contains(text), "{text} in {}", zh.body);
+    }
+    // An ordinary event's page has no such section.
+    let plain = b.get("/console/logs/2?lang=en").await;
+    assert!(!plain.body.contains("id=\"finding\""));
+}
+
+#[tokio::test]
+async fn a_producer_cannot_send_a_finding() {
+    let h = Harness::new().await;
+    let token = h.token(&["ingest"]).await;
+    let (s, body) = h
+        .post_json(
+            &token,
+            json!([{
+                "id": {"applicationName": "detection"},
+                "actor": {"email": "ada@example.com"},
+                "events": [{"name": "brute_force", "parameters": [
+                    {"name": "reasons", "multiValue": ["made: up"]}]}],
+            }]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body.to_string()
+            .contains("activities[0].id.applicationName"),
+        "{body}"
+    );
+}
