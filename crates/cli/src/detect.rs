@@ -31,11 +31,35 @@ pub enum Command {
     /// store and the detectors; print the detection rates, false positives and challenge rates
     /// as Markdown (docs/detection.md).
     Evaluate(evaluate::Args),
+    /// Look addresses up in IP databases as the detectors would (to check a --geoip-db file).
+    Lookup {
+        /// .mmdb files, comma-separated, as for serve --geoip-db.
+        #[arg(long, value_delimiter = ',', required = true)]
+        geoip_db: Vec<std::path::PathBuf>,
+        /// Addresses to look up.
+        #[arg(required = true)]
+        ips: Vec<std::net::IpAddr>,
+    },
 }
 
 pub async fn command(c: Command) -> anyhow::Result<()> {
     match c {
         Command::Evaluate(a) => evaluate::run(a).await,
+        Command::Lookup { geoip_db, ips } => {
+            let geo =
+                authtrail_detect::geo::MaxMind::open(&geoip_db).map_err(anyhow::Error::msg)?;
+            for ip in ips {
+                let p = geo.lookup(ip).unwrap_or_default();
+                let line = serde_json::json!({
+                    "ip": ip.to_string(),
+                    "country": p.country,
+                    "asn": p.asn,
+                    "location": p.location.map(|(lat, lon)| [lat, lon]),
+                });
+                println!("{line}");
+            }
+            Ok(())
+        }
     }
 }
 
