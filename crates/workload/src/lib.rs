@@ -9,6 +9,7 @@
 //! twice.
 
 pub mod labelled;
+pub mod rba;
 
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;

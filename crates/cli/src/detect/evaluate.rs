@@ -17,6 +17,7 @@ use authtrail_detect::{Classifier, Detector, Finding, FindingKind, Geo, Kind, Th
 use authtrail_model::{Activity, Clock, Store, SystemClock, Tenant};
 use authtrail_service::{Service, Source};
 use authtrail_workload::labelled::{Attack, Traffic, places};
+use authtrail_workload::rba::RbaLabel;
 
 /// The end of the generated traffic (2026-01-01T00:00Z): fixed, so that a seed always gives
 /// the same table.
@@ -40,6 +41,109 @@ pub struct Args {
     /// --geoip-db).
     #[arg(long)]
     pub no_geo: bool,
+    /// Replay this CSV, in the RBA dataset's column layout (Wiefling et al., ACM TOPS 2022),
+    /// instead of the generated traffic; its Country and ASN columns place the addresses.
+    #[arg(long)]
+    pub rba_csv: Option<std::path::PathBuf>,
+    /// Most rows of --rba-csv to replay.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rba_limit: usize,
+}
+
+/// A label: the attack's name and its episode.
+type Label = (&'static str, u32);
+
+const RBA_TAKEOVER: &str = "account takeover (RBA dataset)";
+const RBA_ATTACK_IP: &str = "attack IP (RBA dataset)";
+
+/// Exact addresses placed by the RBA dataset's own columns.
+struct Exact(HashMap<std::net::IpAddr, Place>);
+
+impl Geo for Exact {
+    fn lookup(&self, ip: std::net::IpAddr) -> Option<Place> {
+        self.0.get(&ip).cloned()
+    }
+}
+
+/// The traffic to replay: producer items, the label of each by eventId, the attack names in
+/// report order, and what places its addresses.
+struct Input {
+    items: Vec<serde_json::Value>,
+    labels: HashMap<String, Label>,
+    order: Vec<&'static str>,
+    geo: Arc<dyn Geo>,
+    describe: String,
+}
+
+fn generated(args: &Args) -> Input {
+    let traffic = Traffic::generate(args.seed, args.users, args.days, args.episodes, END_US);
+    let labels = traffic
+        .iter()
+        .filter_map(|l| {
+            let id = l.item["eventId"].as_str()?.to_string();
+            l.attack.map(|(a, e)| (id, (a.name(), e)))
+        })
+        .collect();
+    let mut t = Table::new();
+    for (cidr, country, asn, lat, lon) in places() {
+        t = t.with(
+            &cidr,
+            Place {
+                country: Some(country.into()),
+                asn: Some(asn),
+                location: Some((lat, lon)),
+            },
+        );
+    }
+    Input {
+        items: traffic.into_iter().map(|l| l.item).collect(),
+        labels,
+        order: Attack::ALL.iter().map(|a| a.name()).collect(),
+        geo: Arc::new(t),
+        describe: format!(
+            "generated traffic: seed {}, {} users, {} days, {} episodes of each attack",
+            args.seed, args.users, args.days, args.episodes
+        ),
+    }
+}
+
+fn rba(path: &std::path::Path, limit: usize) -> anyhow::Result<Input> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let rows = authtrail_workload::rba::read(&text, limit)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut labels = HashMap::new();
+    let mut places = HashMap::new();
+    let mut items = Vec::with_capacity(rows.len());
+    for (n, r) in rows.into_iter().enumerate() {
+        if let (Some(ip), true) = (r.ip, r.country.is_some() || r.asn.is_some()) {
+            places.insert(
+                ip,
+                Place {
+                    country: r.country,
+                    asn: r.asn,
+                    location: None,
+                },
+            );
+        }
+        if let (Some(l), Some(id)) = (r.label, r.item["eventId"].as_str()) {
+            let name = match l {
+                RbaLabel::AccountTakeover => RBA_TAKEOVER,
+                RbaLabel::AttackIp => RBA_ATTACK_IP,
+            };
+            labels.insert(id.to_string(), (name, n as u32));
+        }
+        items.push(r.item);
+    }
+    // The dataset is in time order per file, but not necessarily across users: stores take it
+    // as it comes, and the detectors judge on event time.
+    Ok(Input {
+        items,
+        labels,
+        order: vec![RBA_TAKEOVER, RBA_ATTACK_IP],
+        geo: Arc::new(Exact(places)),
+        describe: format!("{} (first {limit} rows)", path.display()),
+    })
 }
 
 /// CPU time of this process so far (user + system, every thread), in seconds. Linux's
@@ -55,17 +159,12 @@ fn cpu_s() -> f64 {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let traffic = Traffic::generate(args.seed, args.users, args.days, args.episodes, END_US);
-    let labels: HashMap<String, Option<(Attack, u32)>> = traffic
-        .iter()
-        .map(|l| {
-            (
-                l.item["eventId"].as_str().unwrap_or("").to_string(),
-                l.attack,
-            )
-        })
-        .collect();
-    eprintln!("{} activities, ingesting…", traffic.len());
+    let input = match &args.rba_csv {
+        Some(p) => rba(p, args.rba_limit)?,
+        None => generated(&args),
+    };
+    let items = input.items;
+    eprintln!("{} activities, ingesting…", items.len());
 
     let dir = tempfile::tempdir()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -76,12 +175,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::builtin()?);
     let service = Service::open(store.clone(), catalog.clone(), clock).await?;
     let tenant = Tenant::new("Ceval").map_err(anyhow::Error::msg)?;
-    let items: Vec<_> = traffic.iter().map(|l| l.item.clone()).collect();
     let cpu0 = cpu_s();
     for chunk in items.chunks(1000) {
         let batch = service
             .validate(&tenant, Source::Cli, chunk)
-            .map_err(|e| anyhow::anyhow!("invalid labelled traffic (a bug): {}", e.explain()))?;
+            .map_err(|e| anyhow::anyhow!("invalid labelled traffic: {}", e.explain()))?;
         service
             .ingest(
                 &tenant,
@@ -101,21 +199,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         activities.extend(chunk);
     }
 
-    let geo: Option<Arc<dyn Geo>> = (!args.no_geo).then(|| {
-        let mut t = Table::new();
-        for (cidr, country, asn, lat, lon) in places() {
-            t = t.with(
-                &cidr,
-                Place {
-                    country: Some(country.into()),
-                    asn: Some(asn),
-                    location: Some((lat, lon)),
-                },
-            );
-        }
-        Arc::new(t) as Arc<dyn Geo>
-    });
-    let truth = Truth::new(&activities, &labels, &catalog);
+    let geo: Option<Arc<dyn Geo>> = (!args.no_geo).then_some(input.geo);
+    let truth = Truth::new(&activities, &input.labels, &catalog);
     let defaults = Thresholds::default();
     let cpu0 = cpu_s();
     let findings = detect(&activities, &catalog, defaults.clone(), geo.clone());
@@ -123,16 +208,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut out = String::new();
     writeln!(
         out,
-        "Traffic: seed {}, {} users, {} days, {} activities ({} labelled attack events in {} episodes), IP table {}.\n",
-        args.seed,
-        args.users,
-        args.days,
+        "Traffic: {}; {} activities ({} labelled attack events in {} episodes), IP table {}.\n",
+        input.describe,
         activities.len(),
         truth.label.len(),
         truth.episodes.len(),
         if geo.is_some() { "on" } else { "off" },
     )?;
-    report(&mut out, &truth, &findings);
+    report(&mut out, &truth, &findings, &input.order);
     writeln!(
         out,
         "\n| `risky_sign_in_score` | legitimate sign-ins challenged | per-user challenge rate | attacker sign-ins challenged | targeted attackers challenged |"
@@ -199,21 +282,21 @@ fn pct_f(x: Option<f64>) -> String {
 
 /// What the labels say about the stored traffic.
 struct Truth {
-    label: HashMap<i64, (Attack, u32)>,
-    episodes: BTreeMap<(Attack, u32), Vec<i64>>,
-    /// Successful sign-ins: (seq, account, attack label, earlier own successes of the account).
-    sign_ins: Vec<(i64, String, Option<Attack>, usize)>,
+    label: HashMap<i64, Label>,
+    episodes: BTreeMap<Label, Vec<i64>>,
+    /// Successful sign-ins: (seq, account, attack, earlier own successes of the account).
+    sign_ins: Vec<(i64, String, Option<&'static str>, usize)>,
 }
 
 impl Truth {
     fn new(
         activities: &[Activity],
-        labels: &HashMap<String, Option<(Attack, u32)>>,
+        labels: &HashMap<String, Label>,
         catalog: &Arc<Catalog>,
     ) -> Truth {
         let mut classifier = Classifier::new(catalog.clone());
         let mut label = HashMap::new();
-        let mut episodes: BTreeMap<(Attack, u32), Vec<i64>> = BTreeMap::new();
+        let mut episodes: BTreeMap<Label, Vec<i64>> = BTreeMap::new();
         let mut history: HashMap<String, usize> = HashMap::new();
         let mut sign_ins = Vec::new();
         for a in activities {
@@ -221,7 +304,7 @@ impl Truth {
                 .body
                 .event_id
                 .as_ref()
-                .and_then(|id| labels.get(id).copied().flatten());
+                .and_then(|id| labels.get(id).copied());
             if let Some(l) = l {
                 label.insert(a.unique_qualifier, l);
                 episodes.entry(l).or_default().push(a.unique_qualifier);
@@ -261,7 +344,7 @@ impl Truth {
                 Some(a) => {
                     c.ato += 1;
                     c.ato_flagged += usize::from(hit);
-                    if *a == Attack::Targeted {
+                    if *a == Attack::Targeted.name() {
                         c.targeted += 1;
                         c.targeted_flagged += usize::from(hit);
                     }
@@ -304,16 +387,16 @@ fn flagged_sign_ins(findings: &[Finding]) -> BTreeSet<i64> {
         .collect()
 }
 
-fn report(out: &mut String, truth: &Truth, findings: &[Finding]) {
+fn report(out: &mut String, truth: &Truth, findings: &[Finding], order: &[&'static str]) {
     let flagged = flagged_sign_ins(findings);
     // Which episodes each finding is evidence of; findings about no attack are false positives.
-    let mut detected: BTreeMap<(Attack, u32), BTreeSet<FindingKind>> = BTreeMap::new();
-    let mut example: BTreeMap<Attack, String> = BTreeMap::new();
+    let mut detected: BTreeMap<Label, BTreeSet<FindingKind>> = BTreeMap::new();
+    let mut example: BTreeMap<&str, String> = BTreeMap::new();
     let mut false_pos: BTreeMap<FindingKind, usize> = BTreeMap::new();
     for f in findings {
         // A risky sign-in is about its own sign-in; an impossible journey about either end (the
         // owner's next sign-in after an attacker's far away is the same incident).
-        let about: Vec<(Attack, u32)> = match f.kind {
+        let about: Vec<Label> = match f.kind {
             FindingKind::RiskySignIn => f
                 .key
                 .rsplit(':')
@@ -343,7 +426,7 @@ fn report(out: &mut String, truth: &Truth, findings: &[Finding]) {
         "| attack | episodes | detected | rate | by | example reasons |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for kind in Attack::ALL {
+    for &kind in order {
         let eps: Vec<_> = truth.episodes.keys().filter(|e| e.0 == kind).collect();
         let hits: Vec<_> = eps.iter().filter(|e| detected.contains_key(e)).collect();
         let by: BTreeSet<&str> = hits
@@ -353,7 +436,7 @@ fn report(out: &mut String, truth: &Truth, findings: &[Finding]) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
-            kind.name(),
+            kind,
             eps.len(),
             hits.len(),
             pct(hits.len(), eps.len()),
