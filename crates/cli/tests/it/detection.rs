@@ -170,3 +170,27 @@ fn without_detect_nothing_is_detected() {
     settle(Duration::from_millis(500));
     assert!(findings(&server, &token).is_empty());
 }
+
+/// Two nodes on one PostgreSQL schema both run the detectors: a burst ingested half through
+/// each is reported once, and both nodes list that one finding.
+#[test]
+fn two_postgres_nodes_store_one_finding() {
+    let Some(pg) = support::PgSchema::create() else {
+        return;
+    };
+    let store = ["--store", pg.url.as_str()];
+    let a = Server::start(&["--store", &pg.url, "--detect"]);
+    let b = Server::start(&["--store", &pg.url, "--detect"]);
+    let token = token(&store, "Cdetectpg", "ingest,read");
+    let items: Vec<Value> = (0..14).map(failure).collect();
+    post(&a, &token, &items[..7]);
+    post(&b, &token, &items[7..]);
+    assert_eq!(wait_for_findings(&a, &token, 1).len(), 1);
+    // Both nodes have had their chance to store it too.
+    settle(Duration::from_secs(1));
+    for node in [&a, &b] {
+        let f = findings(node, &token);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0]["events"][0]["name"], "brute_force");
+    }
+}
