@@ -194,3 +194,64 @@ fn two_postgres_nodes_store_one_finding() {
         assert_eq!(f[0]["events"][0]["name"], "brute_force");
     }
 }
+
+/// A misspelt threshold stops the server at start, naming the key and the tenant.
+#[test]
+fn a_bad_thresholds_file_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("detect.toml");
+    std::fs::write(&file, "[tenants.Cacme]\nbrute_force_failure = 5\n").unwrap();
+    let data = dir.path().join("data");
+    let out = support::try_authtrail(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--detect",
+        "--detect-config",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tenants.Cacme") && err.contains("brute_force_failure"),
+        "{err}"
+    );
+}
+
+/// The evaluation, small: every attack the issue names is found in every episode, and few
+/// legitimate sign-ins are challenged (docs/detection.md has the full run).
+#[test]
+fn the_evaluation_finds_every_named_attack() {
+    let (out, _) = support::authtrail(&[
+        "detect",
+        "evaluate",
+        "--users",
+        "120",
+        "--days",
+        "24",
+        "--episodes",
+        "4",
+    ]);
+    for attack in [
+        "brute force",
+        "password spray",
+        "credential stuffing",
+        "impossible travel",
+        "MFA fatigue",
+        "takeover after recovery change",
+    ] {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("| {attack} |")))
+            .unwrap_or_else(|| panic!("a row for {attack} in {out}"));
+        assert!(row.contains("| 100.0 % (4/4) |"), "{row}");
+    }
+    let flagged = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Legitimate sign-ins flagged: "))
+        .unwrap();
+    let pct: f64 = flagged.split(' ').next().unwrap().parse().unwrap();
+    assert!(pct <= 2.0, "{flagged}");
+}
