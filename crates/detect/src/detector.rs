@@ -16,6 +16,10 @@ const S: i64 = 1_000_000;
 /// Most devices, addresses and networks remembered per account: enough for anyone's own, and a
 /// bound on what an attacker cycling addresses can make the detector hold.
 const MAX_KNOWN: usize = 64;
+/// Most of an address's recent failures (or of a tenant's recent attempts from unfamiliar
+/// addresses) read to judge a spray (or a stuffing campaign): enough to see ten accounts or
+/// twenty, and a bound on the work per event during a flood.
+const SAMPLE: usize = 512;
 /// How often (in signals) state with nothing in its windows is dropped.
 const SWEEP_EVERY: u64 = 50_000;
 
@@ -124,6 +128,14 @@ impl Detector {
         out
     }
 
+    /// Whether `(kind, subject)` fired within `window_us` of `time_us`: then the burst is
+    /// reported already, and is not measured again.
+    fn fired_near(&self, kind: FindingKind, subject: &str, time_us: i64, window_us: i64) -> bool {
+        self.fired
+            .get(&(kind, subject.to_string()))
+            .is_some_and(|t| (time_us - t).abs() < window_us)
+    }
+
     /// True (and remembered) unless `(kind, subject)` fired within `window_us` of `time_us`.
     fn first_in(&mut self, kind: FindingKind, subject: &str, time_us: i64, window_us: i64) -> bool {
         let key = (kind, subject.to_string());
@@ -158,6 +170,16 @@ impl Detector {
         let w = a.failures_by_ip.entry(ip).or_default();
         w.insert(s.time_us, s.seq);
         w.prune(cut - 2 * t.brute_force_window_s * S);
+        let subject = format!("{acc}|{ip}");
+        if self.fired_near(
+            FindingKind::BruteForce,
+            &subject,
+            s.time_us,
+            t.brute_force_window_s * S,
+        ) {
+            return;
+        }
+        let w = &self.accounts[&acc].failures_by_ip[&ip];
         let burst = w.densest(s.time_us, t.brute_force_window_s * S);
         if burst.len() < t.brute_force_failures {
             return;
@@ -165,7 +187,6 @@ impl Detector {
         let (first, last) = (burst[0].0, burst[burst.len() - 1].0);
         let seqs: Vec<i64> = burst.iter().map(|e| e.1).collect();
         let n = burst.len();
-        let subject = format!("{acc}|{ip}");
         if !self.first_in(
             FindingKind::BruteForce,
             &subject,
@@ -198,6 +219,10 @@ impl Detector {
 
     fn ip_burst(&mut self, s: &Signal, ip: IpAddr, out: &mut Vec<Finding>) {
         let width = self.t.ip_failures_window_s * S;
+        let subject = ip.to_string();
+        if self.fired_near(FindingKind::IpFailureBurst, &subject, s.time_us, width) {
+            return;
+        }
         let burst = self.ips[&ip].failures.densest(s.time_us, width);
         if burst.len() < self.t.ip_failures {
             return;
@@ -215,7 +240,6 @@ impl Detector {
         let sample = accounts.iter().take(20).map(|a| a.to_string()).collect();
         let n_accounts = accounts.len();
         let seqs = burst.iter().map(|e| e.1.0).collect();
-        let subject = ip.to_string();
         if !self.first_in(FindingKind::IpFailureBurst, &subject, s.time_us, width) {
             return;
         }
@@ -240,7 +264,12 @@ impl Detector {
 
     fn spray(&mut self, s: &Signal, ip: IpAddr, out: &mut Vec<Finding>) {
         let width = self.t.spray_window_s * S;
+        let subject = ip.to_string();
+        if self.fired_near(FindingKind::PasswordSpray, &subject, s.time_us, width) {
+            return;
+        }
         let recent = self.ips[&ip].failures.before(s.time_us, width);
+        let recent = &recent[recent.len().saturating_sub(SAMPLE)..];
         let mut tries: HashMap<&str, usize> = HashMap::new();
         for e in recent {
             if let Some(a) = e.1.1.as_deref() {
@@ -268,7 +297,6 @@ impl Detector {
         sample.truncate(20);
         let n_accounts = tries.len();
         let seqs = recent.iter().map(|e| e.1.0).collect();
-        let subject = ip.to_string();
         if !self.first_in(FindingKind::PasswordSpray, &subject, s.time_us, width) {
             return;
         }
@@ -313,21 +341,26 @@ impl Detector {
             },
         );
         self.foreign.prune(self.latest_us - 2 * width);
-        if !failed {
+        if !failed || self.fired_near(FindingKind::CredentialStuffing, "", s.time_us, width) {
             return;
         }
         let recent = self.foreign.before(s.time_us, width);
+        let recent = &recent[recent.len().saturating_sub(SAMPLE)..];
+        // Cheapest test first: a flood from one address stops at the count of addresses.
         let failures: Vec<&Foreign> = recent.iter().map(|e| &e.1).filter(|f| f.failed).collect();
+        let rate = failures.len() as f64 / recent.len() as f64;
+        if failures.len() < self.t.stuffing_accounts || rate < self.t.stuffing_failure_rate {
+            return;
+        }
         let ips: HashSet<IpAddr> = failures.iter().map(|f| f.ip).collect();
+        if ips.len() < self.t.stuffing_ips {
+            return;
+        }
         let accounts: BTreeSet<&str> = failures
             .iter()
             .filter_map(|f| f.account.as_deref())
             .collect();
-        let rate = failures.len() as f64 / recent.len() as f64;
-        if ips.len() < self.t.stuffing_ips
-            || accounts.len() < self.t.stuffing_accounts
-            || rate < self.t.stuffing_failure_rate
-        {
+        if accounts.len() < self.t.stuffing_accounts {
             return;
         }
         let reasons = vec![
@@ -389,7 +422,10 @@ impl Detector {
         }
         a.mfa_failures.insert(s.time_us, s.seq);
         a.mfa_failures.prune(self.latest_us - 2 * width);
-        let burst = a.mfa_failures.densest(s.time_us, width);
+        if self.fired_near(FindingKind::MfaFatigue, &acc, s.time_us, width) {
+            return;
+        }
+        let burst = self.accounts[&acc].mfa_failures.densest(s.time_us, width);
         if burst.len() < t.mfa_failures {
             return;
         }

@@ -372,3 +372,39 @@ fn the_same_traffic_gives_the_same_finding_keys_wherever_it_starts() {
     assert_eq!(run(0), run(5));
     assert_eq!(run(0).len(), 1);
 }
+
+#[test]
+fn a_flood_from_one_address_is_reported_once_per_kind_with_bounded_work() {
+    let mut f = Feed::new(Thresholds::default());
+    let mut found = Vec::new();
+    // 30,000 failures in under two hours, each on another account: once the spray and the
+    // burst are reported, later events skip measuring them, and the stuffing check reads a
+    // bounded sample (a quadratic detector would not finish this test in reasonable time).
+    for i in 0..30_000 {
+        found.extend(f.fail(i / 5, &format!("user{i}@example.com"), "192.0.2.99"));
+    }
+    let mut k = kinds(&found);
+    k.sort();
+    k.dedup();
+    assert_eq!(k, [FindingKind::IpFailureBurst, FindingKind::PasswordSpray]);
+    // One of each per window: the burst's day, and the spray's hours.
+    assert_eq!(
+        found
+            .iter()
+            .filter(|x| x.kind == FindingKind::IpFailureBurst)
+            .count(),
+        1
+    );
+    assert!(
+        found
+            .iter()
+            .filter(|x| x.kind == FindingKind::PasswordSpray)
+            .count()
+            <= 3
+    );
+    assert!(
+        found
+            .iter()
+            .all(|x| x.sequences.len() <= crate::finding::MAX_SEQUENCES)
+    );
+}

@@ -1,51 +1,73 @@
 //! A window of timed entries on event time. Entries are kept in time order whatever order they
 //! arrive in, so a late or replayed event is counted where it happened.
 
-/// Entries `(time_us, T)`, ascending by time.
+/// Most entries a window keeps: past it the oldest go. A flood from one address (a million
+/// failures a day) then costs the detectors bounded memory and bounded work per event.
+pub const MAX_ENTRIES: usize = 20_000;
+
+/// Entries `(time_us, T)`, ascending by time. Dropped entries are only skipped (`start`) until
+/// they are half the vector, so dropping the oldest of a full window costs no copy per event.
 #[derive(Debug, Clone)]
 pub struct Window<T> {
     entries: Vec<(i64, T)>,
+    start: usize,
 }
 
 impl<T> Default for Window<T> {
     fn default() -> Self {
         Window {
             entries: Vec::new(),
+            start: 0,
         }
     }
 }
 
 impl<T> Window<T> {
-    /// Adds an entry at its place in time.
+    fn live(&self) -> &[(i64, T)] {
+        &self.entries[self.start..]
+    }
+
+    /// Forgets the `n` oldest entries.
+    fn skip(&mut self, n: usize) {
+        self.start += n;
+        if self.start > 64 && self.start * 2 > self.entries.len() {
+            self.entries.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// Adds an entry at its place in time (dropping the oldest past [`MAX_ENTRIES`]).
     pub fn insert(&mut self, time_us: i64, value: T) {
-        let at = self.entries.partition_point(|(t, _)| *t <= time_us);
-        self.entries.insert(at, (time_us, value));
+        let at = self.live().partition_point(|(t, _)| *t <= time_us);
+        self.entries.insert(self.start + at, (time_us, value));
+        let len = self.live().len();
+        if len > MAX_ENTRIES {
+            self.skip(len - MAX_ENTRIES);
+        }
     }
 
     /// Drops the entries before `cutoff_us`.
     pub fn prune(&mut self, cutoff_us: i64) {
-        let n = self.entries.partition_point(|(t, _)| *t < cutoff_us);
-        self.entries.drain(..n);
+        let n = self.live().partition_point(|(t, _)| *t < cutoff_us);
+        self.skip(n);
     }
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.start = 0;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.live().is_empty()
     }
 
     /// The entries within `width_us` before `time_us` (exclusive) up to `time_us + width_us`:
     /// every entry that a window of this width holding `time_us` can hold.
     fn around(&self, time_us: i64, width_us: i64) -> &[(i64, T)] {
-        let lo = self
-            .entries
-            .partition_point(|(t, _)| *t <= time_us - width_us);
-        let hi = self
-            .entries
-            .partition_point(|(t, _)| *t <= time_us + width_us);
-        &self.entries[lo..hi]
+        let live = self.live();
+        let lo = live.partition_point(|(t, _)| *t <= time_us - width_us);
+        let hi = live.partition_point(|(t, _)| *t <= time_us + width_us);
+        &live[lo..hi]
     }
 
     /// The fullest window `(start, start + width]` that holds `time_us`: its entries. A late
@@ -69,11 +91,10 @@ impl<T> Window<T> {
 
     /// The entries in `(time_us - width_us, time_us]`.
     pub fn before(&self, time_us: i64, width_us: i64) -> &[(i64, T)] {
-        let lo = self
-            .entries
-            .partition_point(|(t, _)| *t <= time_us - width_us);
-        let hi = self.entries.partition_point(|(t, _)| *t <= time_us);
-        &self.entries[lo..hi]
+        let live = self.live();
+        let lo = live.partition_point(|(t, _)| *t <= time_us - width_us);
+        let hi = live.partition_point(|(t, _)| *t <= time_us);
+        &live[lo..hi]
     }
 }
 
@@ -95,5 +116,15 @@ mod tests {
         assert_eq!(w.before(120, 21).len(), 3);
         w.prune(110);
         assert_eq!(w.before(200, 1000).len(), 2);
+    }
+
+    #[test]
+    fn a_flood_keeps_only_the_newest_entries() {
+        let mut w = Window::default();
+        for t in 0..(MAX_ENTRIES as i64 + 5) {
+            w.insert(t, ());
+        }
+        assert_eq!(w.before(i64::MAX / 2, i64::MAX / 2).len(), MAX_ENTRIES);
+        assert_eq!(w.before(4, 5).len(), 0, "the oldest went");
     }
 }
