@@ -136,6 +136,18 @@ fn a_burst_of_failures_becomes_one_explained_brute_force_finding() {
     want.push(tenth);
     assert_eq!(seqs, want);
     assert_eq!(param("risk_score")["intValue"], "70");
+    // The findings about one event, through the native API's parameter filters.
+    let about: Value = http()
+        .get(format!(
+            "{}/v1/activities?application=detection&filters=sequences=={tenth}",
+            server.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(about["items"].as_array().map(Vec::len), Some(1), "{about}");
 
     // More of the same burst, and a restart that rebuilds the state from the store: still one.
     post(&server, &token, &[failure(10), failure(11)]);

@@ -68,6 +68,11 @@ const FINDING_WORDS: &[(&str, &str, &str)] = &[
     ("evidence", "Evidence", "依據"),
     ("behind", "Events behind it", "相關事件"),
     (
+        "flagged_by",
+        "Findings about this event",
+        "與此事件相關的偵測結果",
+    ),
+    (
         "failures_account_ip",
         "Failures on the account from this address",
         "此位址對帳戶的失敗次數",
@@ -378,6 +383,30 @@ pub async fn detail(
     let finding = first
         .filter(|_| a.application == "detection")
         .map(|e| finding_view(lang, e));
+    // The findings that name this event among the ones behind them (few: the detection
+    // application's index bounds the walk).
+    let flagged_by: Vec<Row> = if a.application == "detection" {
+        Vec::new()
+    } else {
+        let q = ActivityQuery {
+            application: Some("detection".into()),
+            filters: vec![authtrail_model::filters::ParamFilter {
+                name: "sequences".into(),
+                op: authtrail_model::filters::Op::Eq,
+                value: a.unique_qualifier.to_string(),
+            }],
+            limit: 20,
+            ..Default::default()
+        };
+        match app.service.list(tenant, &q).await {
+            Ok(p) => p
+                .items
+                .iter()
+                .map(|r| row_from_activity(catalog, lang, &ctx.zone, r))
+                .collect(),
+            Err(e) => return ctx.api_error(e.into()),
+        }
+    };
     let raw_json = serde_json::to_string_pretty(&a.to_wire(Precision::Micros)).unwrap_or_default();
     // "Back" returns to the list this page was opened from: the list passes its query along.
     let back_href = match raw.as_deref().filter(|q| !q.is_empty()) {
@@ -391,7 +420,8 @@ pub async fn detail(
         minijinja::context! {
             key => key, name => name, message => message, fields => fields, events => events,
             related => related, related_rule => rule, raw => raw_json, back_href => back_href,
-            finding => finding,
+            finding => finding, flagged_by => flagged_by,
+            flagged_by_label => finding_word(lang, "flagged_by").unwrap_or(""),
         },
     )
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use authtrail_detect::{Finding, FindingKind};
 use authtrail_model::Tenant;
+use authtrail_model::store::prelude::*;
 
 use crate::console::{Browser, PW, ingest, with_user};
 use crate::support::{Harness, activity};
@@ -23,6 +24,17 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
         ],
     )
     .await;
+    let tenant = Tenant::new("Ctest").unwrap();
+    let logins: Vec<i64> = h
+        .store
+        .tail(&tenant, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.application == "login")
+        .map(|a| a.unique_qualifier)
+        .collect();
+    let (first, second) = (logins[0], logins[1]);
     let finding = Finding {
         kind: FindingKind::ImpossibleTravel,
         time_us: 1_767_603_600_000_000,
@@ -34,7 +46,7 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
             "custom_code: kept as it is".into(),
         ],
         risk: 80,
-        sequences: vec![2, 3],
+        sequences: vec![first, second],
         accounts: Vec::new(),
         account_count: None,
         key: "impossible_travel:3".into(),
@@ -42,7 +54,7 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
     let receipts = h
         .state
         .service
-        .record_findings(&Tenant::new("Ctest").unwrap(), &[finding])
+        .record_findings(&tenant, &[finding])
         .await
         .unwrap();
     let uq = receipts[0].unique_qualifier;
@@ -51,6 +63,9 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
     b.sign_in("fay", PW).await;
     let en = b.get(&format!("/console/logs/{uq}?lang=en")).await;
     assert_eq!(en.status, StatusCode::OK);
+    let links = format!(
+        "<a href=\"/console/logs/{first}\">#{first}</a>, <a href=\"/console/logs/{second}\">#{second}</a>"
+    );
     for text in [
         "Why this was flagged",
         "<strong id=\"risk-score\">80</strong>",
@@ -58,7 +73,7 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
         "Speed between sign-ins (km&#x2f;h) <code>velocity_kmh</code></td><td>9403</td>",
         "Countries <code>countries</code></td><td>TW→BR</td>",
         "custom_code <code>custom_code</code></td><td>kept as it is</td>",
-        "<a href=\"/console/logs/2\">#2</a>, <a href=\"/console/logs/3\">#3</a>",
+        links.as_str(),
         "Impossible travel by ada@example.com: velocity_kmh: 9403, countries: TW→BR",
     ] {
         assert!(en.body.contains(text), "{text} in {}", en.body);
@@ -72,9 +87,22 @@ async fn a_findings_reasons_and_events_show_in_both_languages() {
     ] {
         assert!(zh.body.contains(text), "{text} in {}", zh.body);
     }
-    // An ordinary event's page has no such section.
-    let plain = b.get("/console/logs/2?lang=en").await;
-    assert!(!plain.body.contains("id=\"finding\""));
+    // An event behind the finding links to it; one that is not, does not.
+    let behind = b.get(&format!("/console/logs/{second}?lang=en")).await;
+    assert!(!behind.body.contains("id=\"finding\""));
+    assert!(
+        behind.body.contains("Findings about this event"),
+        "{}",
+        behind.body
+    );
+    let table = &behind.body[behind.body.find("id=\"flagged-by\"").unwrap()..];
+    assert!(table.contains(&format!("<tr data-uq=\"{uq}\">")), "{table}");
+    assert!(table.contains("Impossible travel"), "{table}");
+    ingest(&h, vec![activity("bob@example.com", "login_success")]).await;
+    let last = h.store.tail(&tenant, uq, 10).await.unwrap()[0].unique_qualifier;
+    let other = b.get(&format!("/console/logs/{last}?lang=zh-TW")).await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(!other.body.contains("id=\"flagged-by\""));
 }
 
 #[tokio::test]
