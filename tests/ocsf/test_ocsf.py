@@ -86,6 +86,10 @@ def test_every_catalogue_event_gives_a_valid_record():
     for path in sorted(CATALOG.glob("*.toml")):
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
         app = doc["application"]["name"]
+        if app == "detection":
+            # Producers cannot send findings (authtrail makes them): see
+            # test_findings_give_valid_records.
+            continue
         for e in doc.get("events", []):
             names.add((app, e["name"]))
             items.append({"id": {"applicationName": app}, "actor": {"email": "a@example.com"},
@@ -105,3 +109,54 @@ def test_every_catalogue_event_gives_a_valid_record():
     v = Validator()
     invalid = [f"{r['metadata']['event_code']}: {e}" for r in records for e in v.errors(r)]
     assert not invalid, f"{len(invalid)} schema errors, first ones:\n" + "\n".join(invalid[:20])
+
+
+def test_findings_give_valid_records():
+    """Findings are made by the detectors, not ingested: a server with --detect turns a burst of
+    failed sign-ins into a brute-force finding, whose OCSF record must be valid too."""
+    import re
+    import time
+    import urllib.request
+
+    with tempfile.TemporaryDirectory(prefix="authtrail-ocsf-det-") as data:
+        token = authtrail("token", "create", "--data", data, "--tenant", "Cdefault",
+                          "--scopes", "ingest,read").strip()
+        log = open(Path(data) / "server.log", "w+")
+        proc = subprocess.Popen([BIN, "serve", "--data", data, "--listen", "127.0.0.1:0", "--detect"],
+                                stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            base = None
+            for _ in range(600):
+                log.seek(0)
+                m = re.search(r"listening on (http://\S+)", log.read())
+                if m:
+                    base = m.group(1)
+                    break
+                time.sleep(0.05)
+            assert base, "the server did not start"
+            burst = [{"eventId": f"ocsf-burst-{i}", "id": {"applicationName": "login"},
+                      "actor": {"email": "victim@example.com"}, "ipAddress": "203.0.113.66",
+                      "events": [{"name": "login_failure"}]} for i in range(15)]
+            req = urllib.request.Request(base + "/v1/activities", data=json.dumps(burst).encode(),
+                                         method="POST", headers={"Authorization": "Bearer " + token,
+                                                                 "Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=30).read()
+            found = []
+            for _ in range(300):
+                req = urllib.request.Request(base + "/v1/activities?application=detection",
+                                             headers={"Authorization": "Bearer " + token})
+                found = json.loads(urllib.request.urlopen(req, timeout=30).read()).get("items", [])
+                if found:
+                    break
+                time.sleep(0.1)
+            assert found, "no finding from a burst of 15 failures"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+        out = authtrail("query", "--data", data, "--application", "detection", "--format", "ocsf")
+    records = [json.loads(l) for l in out.splitlines() if l]
+    assert records and all(r["metadata"]["log_name"] == "detection" for r in records)
+    v = Validator()
+    invalid = [f"{r['metadata']['event_code']}: {e}" for r in records for e in v.errors(r)]
+    assert not invalid, "\n".join(invalid[:20])
