@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod aggregate;
+pub mod alerts;
 pub mod auth;
 pub mod body;
 pub mod console;
@@ -103,6 +104,13 @@ pub const ROUTES: &[Route] = &[
     route!(delete "/v1/subscriptions/{id}" => subscriptions::delete),
     route!(post "/v1/subscriptions/{id}/replay" => subscriptions::replay),
     route!(post "/v1/subscriptions/{id}/rotate-secret" => subscriptions::rotate_secret),
+    route!(get "/v1/alert-rules" => alerts::list),
+    route!(post "/v1/alert-rules" => alerts::create),
+    route!(get "/v1/alert-rules/presets" => alerts::list_presets),
+    route!(post "/v1/alert-rules/presets/{name}" => alerts::create_preset),
+    route!(get "/v1/alert-rules/{id}" => alerts::get),
+    route!(patch "/v1/alert-rules/{id}" => alerts::update),
+    route!(delete "/v1/alert-rules/{id}" => alerts::delete),
 ];
 
 /// The whole router. Every route but `/healthz`, `/readyz` and `/openapi.json` needs a token.

@@ -25,9 +25,11 @@
 //!   signing checkpoints, proofs; [`log_audit`] checks an export against a checkpoint offline.
 //! - [`subscriptions`]: push subscriptions and Google watch channels, their ledgers; [`sealing`]
 //!   encrypts the secrets they must keep.
+//! - [`alerts`]: alert rules: their checks, ready-made set and state, stored as subscriptions.
 //! - [`error`]: [`ServiceError`], the domain error every operation returns.
 
 pub mod aggregate;
+pub mod alerts;
 pub mod audit;
 pub mod cursor;
 pub mod detection;

@@ -78,6 +78,8 @@ impl Service {
             .store()
             .subscription(tenant, id)
             .await?
+            // Alert rules share the store capability; they have their own API.
+            .filter(|s| !crate::alerts::is_alert_rule(&s.definition))
             .ok_or_else(|| Self::not_found(id))?;
         let def = decode(&sub)?;
         Ok((sub, def))
@@ -169,6 +171,9 @@ impl Service {
         let mut out = Vec::new();
         let last = self.store().last_sequence(tenant).await?;
         for sub in self.store().subscriptions(Some(tenant)).await? {
+            if crate::alerts::is_alert_rule(&sub.definition) {
+                continue;
+            }
             let def = decode(&sub)?;
             out.push(view::render(&sub, &def, last, self.now_us()));
         }

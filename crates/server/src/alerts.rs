@@ -1,0 +1,138 @@
+//! The alert rule API, for the caller's own tenant (an `admin`-scoped token: a rule sends the
+//! tenant's trail to people):
+//!
+//! - `POST /v1/alert-rules`: creates one (docs/alerts.md has the body).
+//! - `GET /v1/alert-rules`, `GET /v1/alert-rules/{id}`: settings, status, recent alerts.
+//! - `PATCH /v1/alert-rules/{id}`: changes the fields given.
+//! - `DELETE /v1/alert-rules/{id}`.
+//! - `GET /v1/alert-rules/presets`: the ready-made rules;
+//!   `POST /v1/alert-rules/presets/{name}`: switches one on (the body gives the recipients and
+//!   may override any field).
+//!
+//! The operations and their checks are `authtrail_service::alerts`; this module reads the JSON
+//! and renders the answer.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use authtrail_model::Scope;
+use authtrail_service::AdminActor;
+use authtrail_service::alerts::{RuleInput, presets};
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::ingest::read_body_up_to;
+use crate::state::AppState;
+
+/// Largest rule request body.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let bytes = read_body_up_to(headers, body, MAX_BODY_BYTES).await?;
+    authtrail_formats::json::from_slice(&bytes)
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
+}
+
+fn actor(auth: &Auth) -> AdminActor {
+    AdminActor::Token(auth.token_id.clone())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("views serialize")
+}
+
+/// `POST /v1/alert-rules`.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let input = RuleInput::from_json(&json_body(&headers, body).await?, true)?;
+    let view = state
+        .service
+        .create_alert_rule(&auth.tenant, input, None, &actor(&auth))
+        .await?;
+    Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
+}
+
+/// `GET /v1/alert-rules`.
+pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let rules = state.service.list_alert_rules(&auth.tenant).await?;
+    Ok(Json(json!({ "alertRules": rules })).into_response())
+}
+
+/// `GET /v1/alert-rules/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let view = state.service.get_alert_rule(&auth.tenant, &id).await?;
+    Ok(Json(to_json(&view)).into_response())
+}
+
+/// `PATCH /v1/alert-rules/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let input = RuleInput::from_json(&json_body(&headers, body).await?, false)?;
+    let view = state
+        .service
+        .update_alert_rule(&auth.tenant, &id, input, &actor(&auth))
+        .await?;
+    Ok(Json(to_json(&view)).into_response())
+}
+
+/// `DELETE /v1/alert-rules/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    state
+        .service
+        .delete_alert_rule(&auth.tenant, &id, &actor(&auth))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /v1/alert-rules/presets`.
+pub async fn list_presets(auth: Auth) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let presets: Vec<Value> = presets::PRESETS
+        .iter()
+        .map(|p| json!({"name": p.name, "description": p.description, "rule": (p.rule)()}))
+        .collect();
+    Ok(Json(json!({ "presets": presets })).into_response())
+}
+
+/// `POST /v1/alert-rules/presets/{name}`.
+pub async fn create_preset(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::Admin)?;
+    let body = json_body(&headers, body).await?;
+    let view = state
+        .service
+        .create_alert_preset(&auth.tenant, &name, &body, &actor(&auth))
+        .await?;
+    Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
+}
