@@ -167,7 +167,11 @@ async fn checkpoints(state: AppState, cancel: CancellationToken) -> anyhow::Resu
 /// Starts push delivery (`authtrail_delivery::run`): every subscription and watch channel,
 /// delivered by whichever node holds its lease. Its workers wait out store errors themselves;
 /// the host restarts the job only if listing the subscriptions fails.
-pub fn start_deliveries(state: &AppState) -> anyhow::Result<()> {
+pub fn start_deliveries(
+    state: &AppState,
+    alerts: authtrail_delivery::alerts::Settings,
+) -> anyhow::Result<()> {
+    let alerts = std::sync::Arc::new(alerts);
     let spec = JobSpec {
         backoff: Backoff {
             initial: Duration::from_secs(1),
@@ -183,7 +187,7 @@ pub fn start_deliveries(state: &AppState) -> anyhow::Result<()> {
         .metrics
         .jobs()
         .spawn(authtrail_delivery::JOB, spec, move |cancel| {
-            authtrail_delivery::run(node.clone(), cancel)
+            authtrail_delivery::run_with_alerts(node.clone(), alerts.clone(), cancel)
         })?;
     Ok(())
 }

@@ -83,7 +83,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         crate::jobs::start_retention(&state, days, every)?;
     }
     crate::jobs::start_checkpoints(&state)?;
-    crate::jobs::start_deliveries(&state)?;
     if cfg.detect {
         crate::jobs::start_detection(&state, crate::detect::Settings::load(&cfg)?)?;
     }
@@ -91,6 +90,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let alerts = authtrail_delivery::alerts::Settings {
+        mailer: match (&cfg.smtp_url, &cfg.alert_from) {
+            (Some(url), Some(from)) => {
+                let m = authtrail_delivery::alerts::Mailer::new(&url.0, from)
+                    .map_err(anyhow::Error::msg)?;
+                tracing::info!(server = %m.server(), "alert e-mail on");
+                Some(m)
+            }
+            _ => None,
+        },
+        console_url: cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    };
+    crate::jobs::start_deliveries(&state, alerts)?;
     tracing::info!(store = %where_, "store open");
     // Tests and scripts read this line to find the port; keep its shape.
     tracing::info!("authtrail listening on http://{addr}");

@@ -70,6 +70,21 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sealing_key_file: Option<PathBuf>,
+    /// The SMTP server alerts are e-mailed through: smtp://user:pass@host:port (STARTTLS
+    /// required), smtps://user:pass@host:port (TLS), smtp://host:port?tls=none (a local relay,
+    /// no password). Prefer the file or AUTHTRAIL_SMTP_URL for a password (flags show in `ps`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The sender of alert e-mail, e.g. alerts@example.com.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_from: Option<String>,
+    /// Where people reach this server (https://audit.example.com), for the console links in
+    /// alerts. Default: the listen address.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// The transparency log's origin prefix: each tenant's checkpoints are signed as
     /// `<log-origin>/<tenant>` (see docs/integrity.md). Set it once, before the first start.
     #[arg(long)]

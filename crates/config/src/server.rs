@@ -44,6 +44,14 @@ pub struct ServerConfig {
     /// The sealing key file (docs/delivery.md); none: `sealing.key` beside the embedded
     /// database, and no webhook secrets on PostgreSQL.
     pub sealing_key_file: Option<PathBuf>,
+    /// The SMTP server alerts are e-mailed through: smtp://user:pass@host:port (STARTTLS),
+    /// smtps://… (TLS), `?tls=none` for a local relay without a password (docs/alerts.md).
+    pub smtp_url: Option<SmtpUrl>,
+    /// The sender of alert e-mail (`alerts@example.com`).
+    pub alert_from: Option<String>,
+    /// Where people reach this server, for the console links in alerts; none: the listen
+    /// address.
+    pub public_url: Option<String>,
     /// The transparency log's origin prefix: each tenant's checkpoints are signed as
     /// `<log_origin>/<tenant>` (docs/integrity.md). Set it once, before the first start.
     pub log_origin: String,
@@ -94,6 +102,9 @@ impl Default for ServerConfig {
             metrics_open: false,
             allow_private_destinations: false,
             sealing_key_file: None,
+            smtp_url: None,
+            alert_from: None,
+            public_url: None,
             retention_days: None,
             retention_interval_secs: 3600,
             // authtrail_service::log::DEFAULT_ORIGIN: a name that says it is not set.
@@ -175,6 +186,34 @@ impl ServerConfig {
                 "must be 1 to 200 characters without spaces or '+' (e.g. audit.example.com)".into(),
             ));
         }
+        if let Some(u) = &self.smtp_url {
+            // Never echo the URL: it may hold the password.
+            let scheme = u.0.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("smtp" | "smtps")) {
+                out.push((
+                    "smtp_url",
+                    "must be smtp://user:pass@host:port (STARTTLS) or smtps://… (TLS)".into(),
+                ));
+            }
+            if self.alert_from.is_none() {
+                out.push((
+                    "alert_from",
+                    "is required with smtp_url (the sender)".into(),
+                ));
+            }
+        }
+        if self
+            .alert_from
+            .as_ref()
+            .is_some_and(|f| !f.contains('@') || f.len() > 254)
+        {
+            out.push(("alert_from", "must be an e-mail address".into()));
+        }
+        if let Some(p) = &self.public_url
+            && !(p.starts_with("https://") || p.starts_with("http://"))
+        {
+            out.push(("public_url", "must be an http:// or https:// URL".into()));
+        }
         for (key, v) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("body_timeout_secs", self.body_timeout_secs),
@@ -195,5 +234,16 @@ pub struct StoreUrl(pub String);
 impl std::fmt::Debug for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StoreUrl(<redacted>)")
+    }
+}
+
+/// An SMTP URL. It may hold a password, so it never prints.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(pub String);
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl(<redacted>)")
     }
 }

@@ -10,9 +10,11 @@
 //! - [`payload`]: what a delivery carries, and the sequence numbers that prove nothing is missing.
 //! - [`http`]: Standard Webhooks batches and Google channel notifications.
 //! - [`syslog`]: RFC 5424 over TCP or TLS; [`nats`]: NATS JetStream.
+//! - [`alerts`]: alert rules: evaluation, messages, e-mail (SMTP) and chat webhooks.
 //! - [`guard`]: name resolution under the destination policy (SSRF).
 
 pub mod cache;
+pub mod alerts;
 pub mod guard;
 pub mod http;
 pub mod nats;
@@ -62,6 +64,15 @@ impl Node {
 /// back. Finds new subscriptions at once when this node made them, and within [`RENEW`] when
 /// another node did.
 pub async fn run(node: Node, cancel: CancellationToken) -> anyhow::Result<()> {
+    run_with_alerts(node, Arc::default(), cancel).await
+}
+
+/// [`run`], with how this node sends the alerts of alert rules.
+pub async fn run_with_alerts(
+    node: Node,
+    alerts: Arc<alerts::Settings>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let mut changed = node.service.watch_subscriptions();
     let mut workers: HashMap<(Tenant, String), (CancellationToken, JoinHandle<()>)> =
         HashMap::new();
@@ -74,7 +85,8 @@ pub async fn run(node: Node, cancel: CancellationToken) -> anyhow::Result<()> {
                 continue;
             }
             let token = cancel.child_token();
-            let w = worker::Worker::new(node.clone(), sub.tenant, sub.id);
+            let w =
+                worker::Worker::new(node.clone(), sub.tenant, sub.id).with_alerts(alerts.clone());
             let handle = tokio::spawn(w.run(token.clone()));
             workers.insert(key, (token, handle));
         }

@@ -82,15 +82,17 @@ struct Attempt {
 }
 
 pub struct Worker {
-    node: Node,
-    tenant: Tenant,
-    id: String,
+    pub(crate) node: Node,
+    pub(crate) tenant: Tenant,
+    pub(crate) id: String,
     conn: Conn,
     backoff: Backoff,
     /// Until when this worker holds the lease, as far as it knows (0: it does not).
     lease_until: i64,
     /// The tenant's highest committed sequence number this node has heard of.
     heard: i64,
+    /// How this node sends alerts, for the subscriptions that are alert rules.
+    pub(crate) alerts: Arc<crate::alerts::Settings>,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -111,14 +113,19 @@ impl Worker {
                 max: MAX_BACKOFF,
                 jitter: 0.5,
             },
+            alerts: Arc::default(),
         }
     }
 
-    fn store(&self) -> &Arc<dyn Store> {
+    pub fn with_alerts(self, alerts: Arc<crate::alerts::Settings>) -> Worker {
+        Worker { alerts, ..self }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         self.node.service.store()
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.node.service.now_us()
     }
 
@@ -181,6 +188,11 @@ impl Worker {
             // Another node delivers it; look again when its lease may have run out.
             self.conn = Conn::None;
             return Ok(Some(Some(self.node.timing.renew)));
+        }
+        // An alert rule is evaluated and delivered by its own round, under the same lease,
+        // ledger and backoff.
+        if authtrail_service::alerts::is_alert_rule(&sub.definition) {
+            return crate::alerts::round(self, sub).await.map(Some);
         }
         let plan = match self.node.service.delivery_plan(&sub) {
             Ok(p) => p,
@@ -467,7 +479,7 @@ impl Worker {
 
     /// Records a failed attempt: the backoff, the error, and once the failures have lasted
     /// past the retry horizon, an admin event (the subscription is still retried).
-    async fn fail(&self, sub: &Subscription, error: &str) -> Result<(), StoreError> {
+    pub(crate) async fn fail(&self, sub: &Subscription, error: &str) -> Result<(), StoreError> {
         let now = self.now();
         let mut ledger = sub.ledger.clone();
         ledger.attempts = ledger.attempts.saturating_add(1);
@@ -528,7 +540,7 @@ impl Worker {
         Ok(())
     }
 
-    async fn report(&self, sub: &Subscription) {
+    pub(crate) async fn report(&self, sub: &Subscription) {
         if let Ok(latest) = self.store().last_sequence(&self.tenant).await {
             let (view, failing) = self.node.service.ledger_view(sub, latest);
             self.node

@@ -47,7 +47,7 @@ pub struct GroupState {
 }
 
 /// Matches (or threshold crossings) held back by the throttle.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Held {
     /// Matching activities held back.
