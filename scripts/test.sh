@@ -73,6 +73,12 @@ AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/log-verifier/run.sh
 step "OCSF records against the OCSF schema"
 AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/ocsf/run.sh
 
+# Alert rules end to end: a real server e-mails a real SMTP server (aiosmtpd from PyPI, in its
+# own virtualenv) and chat webhooks; English and zh-TW bodies, thresholds, throttling, and an SMTP
+# outage that loses and repeats no alert (tests/alerts/).
+step "alert e-mail and chat messages through real servers"
+AUTHTRAIL_BIN="$target_dir/debug/authtrail" tests/alerts/run.sh
+
 # The benchmark in its smoke size: it must run end to end (both engines through the real binary,
 # every baseline) and write its JSON. Correctness only: no figure is checked (docs/performance.md).
 step "authtrail-bench --smoke (completes and writes its JSON)"
