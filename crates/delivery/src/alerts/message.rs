@@ -130,7 +130,14 @@ pub fn render(
     } else {
         Some(format!("{} {}", group_label(group_by, lang), fire.group))
     };
-    let first_message = lines.first().map_or("", |l| l.message.as_str());
+    // An activity purged before the alert was decided is not listed, but still counted.
+    let first_message = lines.first().map_or(
+        match lang {
+            Lang::En => "A matching activity (no longer stored)",
+            Lang::ZhTw => "一筆符合的活動（已不再保存）",
+        },
+        |l| l.message.as_str(),
+    );
     let (headline, subject) = match (&fire.reason, lang) {
         (Reason::Match, _) if fire.held.is_none() => {
             (first_message.to_string(), first_message.to_string())

@@ -20,6 +20,8 @@ pub mod chat;
 pub mod eval;
 pub mod message;
 pub mod smtp;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -251,14 +253,11 @@ async fn save(
             },
         )
         .await?;
-    Ok(saved.map(|version| {
-        let s = Subscription {
-            definition,
-            ledger,
-            version,
-            ..sub.clone()
-        };
-        s
+    Ok(saved.map(|version| Subscription {
+        definition,
+        ledger,
+        version,
+        ..sub.clone()
     }))
 }
 
