@@ -54,6 +54,8 @@ class Mail:
     rcpt: list[str]
     raw: bytes
     msg: email.message.EmailMessage
+    # time.monotonic() when the server accepted it.
+    received: float = 0.0
 
     @property
     def subject(self) -> str:
@@ -72,7 +74,7 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.box.lock:
-            self.box.mails.append(Mail(list(envelope.rcpt_tos), envelope.content, msg))
+            self.box.mails.append(Mail(list(envelope.rcpt_tos), envelope.content, msg, time.monotonic()))
         return "250 OK"
 
 

@@ -104,6 +104,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
+        ..Default::default()
     };
     crate::jobs::start_deliveries(&state, alerts)?;
     tracing::info!(store = %where_, "store open");

@@ -93,6 +93,8 @@ pub struct Worker {
     heard: i64,
     /// How this node sends alerts, for the subscriptions that are alert rules.
     pub(crate) alerts: Arc<crate::alerts::Settings>,
+    /// An alert rule's progress not yet saved (see `crate::alerts::Cursor`).
+    pub(crate) alert_cursor: Option<crate::alerts::Cursor>,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -114,6 +116,7 @@ impl Worker {
                 jitter: 0.5,
             },
             alerts: Arc::default(),
+            alert_cursor: None,
         }
     }
 

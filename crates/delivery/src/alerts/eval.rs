@@ -86,11 +86,17 @@ fn minutes(m: u32) -> i64 {
 
 /// Looks at `read` (activities after the rule's ledger, in sequence order) and stops at the
 /// first alert to send. `state` is changed as it goes: save it with `through`.
-pub fn evaluate(plan: &AlertPlan, state: &mut AlertState, read: &[Activity], now_us: i64) -> Step {
+pub fn evaluate(
+    plan: &AlertPlan,
+    state: &mut AlertState,
+    read: &[impl std::borrow::Borrow<Activity>],
+    now_us: i64,
+) -> Step {
     let rule = &plan.rule;
     let throttle = minutes(rule.throttle_minutes);
-    let mut through = read.first().map_or(0, |a| a.unique_qualifier - 1);
+    let mut through = read.first().map_or(0, |a| a.borrow().unique_qualifier - 1);
     for a in read {
+        let a: &Activity = a.borrow();
         through = a.unique_qualifier;
         if !plan.matches(a) {
             continue;

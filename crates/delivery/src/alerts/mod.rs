@@ -20,9 +20,11 @@ pub mod chat;
 pub mod eval;
 pub mod message;
 pub mod smtp;
+pub mod tail;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use authtrail_model::store::prelude::*;
@@ -34,17 +36,33 @@ use eval::{Fire, Step};
 pub use smtp::Mailer;
 
 /// What a node needs to send alerts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Settings {
     /// The SMTP server and sender (`smtp_url`, `alert_from`); without them an e-mail recipient
     /// fails (and is retried) with an error that names the settings.
     pub mailer: Option<Mailer>,
     /// Where people reach the console, for the links in alerts (`public_url`).
     pub console_url: String,
+    /// Recent activities, read once for all the rules of the node.
+    pub tails: tail::TailCache,
 }
 
 /// Most activities read per round.
 const READ: usize = 1000;
+/// Longest time a rule's progress over activities that changed nothing stays unsaved.
+const SAVE_EVERY_US: i64 = 5_000_000;
+
+/// Progress over activities that matched nothing (or changed nothing in the state): kept in
+/// memory rather than written at every commit, which would cost every rule a store write per
+/// ingest. Valid while the stored rule is at `version`; saved within [`SAVE_EVERY_US`]. Losing
+/// it (a restart, another node) only means reading those activities again: they change
+/// nothing, so nothing is decided twice.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    version: i64,
+    scanned: i64,
+    since_us: i64,
+}
 
 /// One round of a rule's worker (the lease is held). `None`: go on at once; `Some(d)`: wait
 /// up to `d` or until a commit.
@@ -71,36 +89,190 @@ pub(crate) async fn round(
     }
     let mut state = plan.state.clone();
     let mut ledger = sub.ledger.clone();
+    let cursor = w.alert_cursor.filter(|c| c.version == sub.version);
+    let scanned = cursor.map_or(ledger.scanned_seq, |c| c.scanned);
     if !plan.rule.enabled {
         // A disabled rule skips what arrives, so that switching it back on does not alert
         // about the past.
         let latest = w.store().last_sequence(&w.tenant).await?;
         if latest > ledger.scanned_seq {
             ledger.scanned_seq = latest;
-            save(w, &sub, &state, ledger).await?;
+            commit(w, &sub, &plan.state, &state, ledger).await?;
         }
         return Ok(Some(renew));
     }
     if let Some(fire) = eval::due_summary(&plan, &mut state, now) {
-        state.pending = Some(decide(w, &plan, &fire, &[], now).await?);
-        save(w, &sub, &state, ledger).await?;
-        return Ok(None);
+        let pending = decide(w, &plan, &fire, &[], now).await?;
+        ledger.scanned_seq = scanned;
+        return send_new(w, sub, &plan, state, ledger, pending).await;
     }
-    let read = w.store().tail(&w.tenant, ledger.scanned_seq, READ).await?;
+    let read = w
+        .alerts
+        .tails
+        .tail(w.store(), &w.tenant, scanned, READ)
+        .await?;
     if read.is_empty() {
+        if let Some(c) = cursor
+            && c.scanned > ledger.scanned_seq
+            && now - c.since_us >= SAVE_EVERY_US
+        {
+            ledger.scanned_seq = c.scanned;
+            commit(w, &sub, &plan.state, &state, ledger).await?;
+            return Ok(None);
+        }
         w.report(&sub).await;
         let summary = eval::next_summary_in(&plan, &state, now)
             .map_or(renew, |us| Duration::from_micros(us.max(0) as u64));
         return Ok(Some(summary.min(renew)));
     }
     match eval::evaluate(&plan, &mut state, &read, now) {
-        Step::Scanned { through } => ledger.scanned_seq = through,
         Step::Fire { fire, through } => {
-            state.pending = Some(decide(w, &plan, &fire, &read, now).await?);
+            let pending = decide(w, &plan, &fire, &read, now).await?;
             ledger.scanned_seq = through;
+            send_new(w, sub, &plan, state, ledger, pending).await
+        }
+        Step::Scanned { through } => {
+            let since = cursor.map_or(now, |c| c.since_us);
+            if state == plan.state && now - since < SAVE_EVERY_US {
+                w.alert_cursor = Some(Cursor {
+                    version: sub.version,
+                    scanned: through,
+                    since_us: since,
+                });
+            } else {
+                ledger.scanned_seq = through;
+                commit(w, &sub, &plan.state, &state, ledger).await?;
+            }
+            Ok(None)
         }
     }
-    save(w, &sub, &state, ledger).await?;
+}
+
+/// Sends a newly decided alert at once. It is saved only when a recipient refuses it (as
+/// pending, with those that accepted, so that retries send the same message to the others) or
+/// once every recipient accepted it (with the state and the ledger): one write per alert.
+async fn send_new(
+    w: &mut Worker,
+    sub: Subscription,
+    plan: &AlertPlan,
+    mut state: AlertState,
+    mut ledger: Ledger,
+    mut pending: PendingAlert,
+) -> Result<Option<Duration>, StoreError> {
+    w.alert_cursor = None;
+    let mut error = None;
+    for (key, target) in &plan.targets {
+        match send(w, plan, target, &pending).await {
+            Ok(()) => pending.delivered.push(key.clone()),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if error.is_none()
+        && let Err(e) = w
+            .node
+            .service
+            .note_alert_fired(&sub, &plan.rule, &pending)
+            .await
+    {
+        // The recipients have it; it is recorded on the next attempt, not sent again.
+        error = Some(format!("cannot record the alert in the trail: {e}"));
+    }
+    if let Some(e) = error {
+        state.pending = Some(pending);
+        if let Some(saved) = commit(w, &sub, &plan.state, &state, ledger).await? {
+            w.fail(&saved, &e).await?;
+        }
+        return Ok(Some(w.node.timing.renew));
+    }
+    let count = pending.count;
+    fired(&mut state, &mut ledger, pending, w.now());
+    commit(w, &sub, &plan.state, &state, ledger).await?;
+    w.node.observer.delivered(&w.tenant, &w.id, count);
+    Ok(None)
+}
+
+async fn send(
+    w: &Worker,
+    plan: &AlertPlan,
+    target: &Target,
+    pending: &PendingAlert,
+) -> Result<(), String> {
+    match target {
+        Target::Email(to) => match &w.alerts.mailer {
+            Some(m) => {
+                m.send(
+                    to,
+                    &plan.rule.name,
+                    &pending.subject,
+                    &pending.text,
+                    &pending.html,
+                )
+                .await
+            }
+            None => Err("no SMTP server: set smtp_url and alert_from on this node".into()),
+        },
+        Target::Chat { url, format } => chat::send(&w.node.http, url, *format, &pending.chat).await,
+    }
+}
+
+/// Records a sent alert in the state (recent alerts) and the ledger.
+fn fired(state: &mut AlertState, ledger: &mut Ledger, p: PendingAlert, now: i64) {
+    if let Some(last) = p.sequences.iter().copied().max() {
+        ledger.delivered_seq = ledger.delivered_seq.max(last);
+    }
+    ledger.delivered_us = Some(now);
+    ledger.messages += 1;
+    ledger.attempts = 0;
+    ledger.last_error = None;
+    ledger.next_attempt_us = None;
+    ledger.failing_since_us = None;
+    ledger.last_attempt_us = Some(now);
+    state.recent.insert(
+        0,
+        FiredAlert {
+            time_us: now,
+            subject: p.subject,
+            group: p.group,
+            count: p.count,
+            sequences: p.sequences,
+        },
+    );
+    state.recent.truncate(state::RECENT);
+}
+
+/// Saves `state` and `ledger`, computed from `sub` (whose state was `read`). An edit of the
+/// rule in between (which keeps the state and the ledger as they were) is kept: the new state
+/// is written onto it. Anything else that moved on (another node's progress) wins, and `None`
+/// says so.
+async fn commit(
+    w: &Worker,
+    sub: &Subscription,
+    read: &AlertState,
+    state: &AlertState,
+    ledger: Ledger,
+) -> Result<Option<Subscription>, StoreError> {
+    let mut base = sub.clone();
+    for _ in 0..5 {
+        if let Some(saved) = save(w, &base, state, ledger.clone()).await? {
+            w.report(&saved).await;
+            return Ok(Some(saved));
+        }
+        let Some(fresh) = w.store().subscription(&w.tenant, &w.id).await? else {
+            return Ok(None);
+        };
+        let fresh_state: AlertState = fresh
+            .definition
+            .get("alertState")
+            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .unwrap_or_default();
+        if fresh.ledger != sub.ledger || &fresh_state != read {
+            return Ok(None);
+        }
+        base = fresh;
+    }
     Ok(None)
 }
 
@@ -109,13 +281,13 @@ async fn decide(
     w: &Worker,
     plan: &AlertPlan,
     fire: &Fire,
-    read: &[Activity],
+    read: &[Arc<Activity>],
     now: i64,
 ) -> Result<PendingAlert, StoreError> {
     let mut shown = Vec::new();
     for seq in fire.all_sequences().into_iter().take(message::SHOWN) {
         match read.iter().find(|a| a.unique_qualifier == seq) {
-            Some(a) => shown.push(a.clone()),
+            Some(a) => shown.push(Activity::clone(a)),
             None => {
                 let got = w.store().tail(&w.tenant, seq - 1, 1).await?;
                 // A purged activity is not listed; the count still says it was there.
@@ -134,36 +306,20 @@ async fn decide(
     ))
 }
 
-/// Sends the pending alert to each recipient that has not accepted it, then records it.
+/// Sends a saved pending alert (refused before) to each recipient that has not accepted it,
+/// recording each acceptance at once, then records the alert.
 async fn deliver(
     w: &mut Worker,
     mut sub: Subscription,
     plan: &AlertPlan,
     pending: PendingAlert,
 ) -> Result<Option<Duration>, StoreError> {
+    w.alert_cursor = None;
     for (key, target) in &plan.targets {
         if pending.delivered.contains(key) {
             continue;
         }
-        let sent = match target {
-            Target::Email(to) => match &w.alerts.mailer {
-                Some(m) => {
-                    m.send(
-                        to,
-                        &plan.rule.name,
-                        &pending.subject,
-                        &pending.text,
-                        &pending.html,
-                    )
-                    .await
-                }
-                None => Err("no SMTP server: set smtp_url and alert_from on this node".into()),
-            },
-            Target::Chat { url, format } => {
-                chat::send(&w.node.http, url, *format, &pending.chat).await
-            }
-        };
-        match sent {
+        match send(w, plan, target, &pending).await {
             Ok(()) => {
                 let key = key.clone();
                 let decided = pending.decided_us;
@@ -195,36 +351,10 @@ async fn deliver(
     }
     let now = w.now();
     let decided = pending.decided_us;
-    let last = pending.sequences.iter().copied().max();
     change(w, sub, |state, ledger| {
-        if state
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.decided_us == decided)
-        {
-            let p = state.pending.take().expect("checked");
-            state.recent.insert(
-                0,
-                FiredAlert {
-                    time_us: now,
-                    subject: p.subject,
-                    group: p.group,
-                    count: p.count,
-                    sequences: p.sequences,
-                },
-            );
-            state.recent.truncate(state::RECENT);
-            if let Some(last) = last {
-                ledger.delivered_seq = ledger.delivered_seq.max(last);
-            }
-            ledger.delivered_us = Some(now);
-            ledger.messages += 1;
+        if let Some(p) = state.pending.take_if(|p| p.decided_us == decided) {
+            fired(state, ledger, p, now);
         }
-        ledger.attempts = 0;
-        ledger.last_error = None;
-        ledger.next_attempt_us = None;
-        ledger.failing_since_us = None;
-        ledger.last_attempt_us = Some(now);
     })
     .await?;
     w.node.observer.delivered(&w.tenant, &w.id, pending.count);
