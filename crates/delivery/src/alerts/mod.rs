@@ -4,15 +4,16 @@
 //!
 //! A round does one of three things, in this order:
 //!
-//! 1. **An alert waits** (`pending` in the rule's state): send it to each recipient that has
-//!    not accepted it yet, and record each acceptance at once. Only when all have accepted is
-//!    it recorded in the trail (`alert.fire`) and the ledger moved on. While it waits nothing
-//!    new is evaluated, so a failing SMTP server delays alerts but loses none, and a recipient
-//!    that accepted is never sent the same alert again.
-//! 2. **A throttle period is over** for a group with held-back matches: decide a summary.
-//! 3. **New activities**: [`eval::evaluate`] them up to the first alert, which is rendered
-//!    ([`message`]) and saved as pending together with the ledger (one compare-and-set), so
-//!    that a crash between deciding and sending sends the same message, once.
+//! 1. **An alert waits** (`pending` in the rule's state, saved when a recipient refused it):
+//!    send it to each recipient that has not accepted it yet, recording each acceptance at
+//!    once; when all have, record it in the trail (`alert.fire`) and move the ledger on. While
+//!    it waits nothing new is evaluated, so a failing SMTP server delays alerts but loses none,
+//!    and a recipient that accepted is never sent the same alert again.
+//! 2. **A throttle period is over** for a group with held-back matches: send a summary.
+//! 3. **New activities** (read once per node for all rules, [`tail`]): [`eval::evaluate`]
+//!    them up to the first alert, render it ([`message`]) and send it; then save the state,
+//!    the ledger and the record in one compare-and-set (or, if a recipient refused, the alert
+//!    as pending). Activities that change nothing are not saved at each commit ([`Cursor`]).
 //!
 //! - [`smtp`]: e-mail (lettre); [`chat`]: Slack and Google Chat webhooks.
 

@@ -238,6 +238,15 @@ pub async fn logs(
             // The downloads of the current filter, from its newest event.
             csv_url => url_of("/console/logs.csv", None),
             ndjson_url => url_of("/console/logs.ndjson", None),
+            // "Alert me when this matches": the filter's conditions (not its time range).
+            alert_url => {
+                let q: Vec<(&str, String)> = base
+                    .iter()
+                    .filter(|(k, _)| ["event", "actor", "ip", "result", "application", "tz", "lang"].contains(k))
+                    .cloned()
+                    .collect();
+                format!("/console/alerts?{}#new-rule", query_string(&q))
+            },
         },
     )
 }

@@ -15,6 +15,7 @@
 //! - Accounts, sessions and their self-audit are `authtrail_service::users`; [`password`] is its
 //!   argon2 hashing.
 
+pub mod alerts;
 pub mod charts;
 pub mod deliveries;
 pub mod detail;

@@ -11,7 +11,7 @@ use minijinja::Environment;
 
 use super::page::Ctx;
 use super::throttle::Throttle;
-use super::{charts, deliveries, detail, export, logs, session, signin, tail};
+use super::{alerts, charts, deliveries, detail, export, logs, session, signin, tail};
 use crate::state::AppState;
 
 /// What the console's handlers share.
@@ -69,6 +69,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "deliveries.html",
         include_str!("../../console/templates/deliveries.html"),
     ),
+    (
+        "alerts.html",
+        include_str!("../../console/templates/alerts.html"),
+    ),
 ];
 const CSS: &str = include_str!("../../console/static/console.css");
 const JS: &str = include_str!("../../console/static/console.js");
@@ -100,6 +104,7 @@ pub fn router(app: AppState) -> Router {
         .route("/logs/{uq}", get(detail::detail))
         .route("/overview", get(charts::overview))
         .route("/deliveries", get(deliveries::deliveries))
+        .route("/alerts", get(alerts::alerts).post(alerts::create))
         .route("/tail", get(tail::tail))
         .route("/static/{file}", get(asset))
         .fallback(|req: Request| async move {

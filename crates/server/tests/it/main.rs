@@ -4,6 +4,7 @@
 mod aggregate;
 mod api;
 mod console;
+mod console_alerts;
 mod console_charts;
 mod console_detection;
 mod console_export;
