@@ -93,8 +93,8 @@ pub struct Worker {
     heard: i64,
     /// How this node sends alerts, for the subscriptions that are alert rules.
     pub(crate) alerts: Arc<crate::alerts::Settings>,
-    /// An alert rule's progress not yet saved (see `crate::alerts::Cursor`).
-    pub(crate) alert_cursor: Option<crate::alerts::Cursor>,
+    /// What an alert rule's worker keeps between rounds (see `crate::alerts::Memo`).
+    pub(crate) alert_memo: crate::alerts::Memo,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -116,7 +116,7 @@ impl Worker {
                 jitter: 0.5,
             },
             alerts: Arc::default(),
-            alert_cursor: None,
+            alert_memo: Default::default(),
         }
     }
 

@@ -80,6 +80,9 @@ pub fn group_of(a: &Activity, by: GroupBy) -> String {
     }
 }
 
+/// How late a match may arrive (after the rule's newest match) and still count in a window.
+pub const LATE_GRACE_US: i64 = 3_600_000_000;
+
 fn minutes(m: u32) -> i64 {
     i64::from(m) * 60_000_000
 }
@@ -101,6 +104,7 @@ pub fn evaluate(
         if !plan.matches(a) {
             continue;
         }
+        state.newest_us = state.newest_us.max(a.time_us);
         let key = group_of(a, rule.grouping());
         let g = state.groups.entry(key.clone()).or_default();
         let trigger = match rule.threshold {
@@ -198,6 +202,15 @@ pub fn next_summary_in(plan: &AlertPlan, state: &AlertState, now_us: i64) -> Opt
 /// spraying attack keeps a bounded state.
 fn prune(plan: &AlertPlan, state: &mut AlertState, now_us: i64) {
     let throttle = minutes(plan.rule.throttle_minutes);
+    // A group that went quiet keeps no old matches, so the state stays small: matches older
+    // than the window before the rule's newest match, with an hour's grace for late arrivals
+    // (Google's reports can lag), could only count with matches arriving later still.
+    let horizon = plan.rule.threshold.map_or(i64::MAX, |t| {
+        state.newest_us - minutes(t.window_minutes) - LATE_GRACE_US
+    });
+    for g in state.groups.values_mut() {
+        g.window.retain(|&(time, _)| time > horizon);
+    }
     state.groups.retain(|_, g| {
         !g.window.is_empty()
             || g.held.is_some()

@@ -121,11 +121,17 @@ impl Mailer {
         let to: Mailbox = to
             .parse()
             .map_err(|e| format!("{to:?} is not an e-mail address ({e})"))?;
-        let from = Mailbox::new(Some(display_name.to_string()), self.from.email.clone());
+        // Header text comes partly from activities: no line break may reach a header.
+        let one_line = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        };
+        let from = Mailbox::new(Some(one_line(display_name)), self.from.email.clone());
         let message = Message::builder()
             .from(from)
             .to(to)
-            .subject(subject)
+            .subject(one_line(subject))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(

@@ -30,6 +30,9 @@ pub struct AlertState {
     /// The last alerts sent, newest first.
     #[serde(default)]
     pub recent: Vec<FiredAlert>,
+    /// The newest event time of a match (µs): windows end there, in every group.
+    #[serde(default)]
+    pub newest_us: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
