@@ -13,8 +13,8 @@
 //! - [`alerts`]: alert rules: evaluation, messages, e-mail (SMTP) and chat webhooks.
 //! - [`guard`]: name resolution under the destination policy (SSRF).
 
-pub mod cache;
 pub mod alerts;
+pub mod cache;
 pub mod guard;
 pub mod http;
 pub mod nats;

@@ -150,6 +150,9 @@ async fn evaluate_and_send(
         ledger.scanned_seq = scanned;
         return send_new(w, sub, &plan, state, ledger, pending).await;
     }
+    // The rules' own read-ahead: its readers queue per tenant, so that the rules woken by one
+    // commit read the store once between them (the subscriptions' `crate::cache` lets each
+    // worker that misses read).
     let read = w
         .alerts
         .tails

@@ -1,5 +1,5 @@
-//! The recent activities of each tenant, read from the store once for all the rules of this
-//! node. Every rule looks at every new activity; reading them once per rule would cost the
+//! The recent activities of each tenant, read from the store once for all the alert rules of
+//! this node. Every rule looks at every new activity; reading them once per rule would cost the
 //! store (and the ingest sharing its connection) a read and a decode per rule and activity.
 //! The first rule woken by a commit reads; the others, waiting on the tenant's lock, find the
 //! activities here.

@@ -221,16 +221,39 @@ fn quiet_groups_forget_old_matches_so_the_state_stays_small() {
         "threshold": {"count": 3, "windowMinutes": 5, "groupBy": "ip"}}));
     let mut s = AlertState::default();
     let read: Vec<Activity> = (1..=200)
-        .map(|i| activity(i, T0 + i, "a@x.io", &format!("10.0.{}.{}", i / 250, i % 250), "login_failure"))
+        .map(|i| {
+            activity(
+                i,
+                T0 + i,
+                "a@x.io",
+                &format!("10.0.{}.{}", i / 250, i % 250),
+                "login_failure",
+            )
+        })
         .collect();
-    assert_eq!(evaluate(&p, &mut s, &read, T0), Step::Scanned { through: 200 });
+    assert_eq!(
+        evaluate(&p, &mut s, &read, T0),
+        Step::Scanned { through: 200 }
+    );
     assert_eq!(s.groups.len(), 200);
     // Within the hour's grace a late match still meets its companions...
-    let late = [activity(201, T0 + 61 * MIN, "b@x.io", "10.0.9.9", "login_failure")];
+    let late = [activity(
+        201,
+        T0 + 61 * MIN,
+        "b@x.io",
+        "10.0.9.9",
+        "login_failure",
+    )];
     evaluate(&p, &mut s, &late, T0);
     assert_eq!(s.groups.len(), 201);
     // ...past it, the quiet groups are forgotten.
-    let later = [activity(202, T0 + 70 * MIN, "b@x.io", "10.0.9.9", "login_failure")];
+    let later = [activity(
+        202,
+        T0 + 70 * MIN,
+        "b@x.io",
+        "10.0.9.9",
+        "login_failure",
+    )];
     evaluate(&p, &mut s, &later, T0);
     assert_eq!(s.groups.keys().collect::<Vec<_>>(), vec!["10.0.9.9"]);
 }
