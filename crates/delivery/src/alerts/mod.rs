@@ -129,7 +129,7 @@ async fn evaluate_and_send(
         return Ok(Some(Duration::from_micros((next - now) as u64).min(renew)));
     }
     if let Some(p) = plan.state.pending.clone() {
-        return deliver(w, sub, &plan, p).await;
+        return deliver(w, sub, plan, p).await;
     }
     let mut state = plan.state.clone();
     let mut ledger = sub.ledger.clone();
@@ -145,10 +145,10 @@ async fn evaluate_and_send(
         }
         return Ok(Some(renew));
     }
-    if let Some(fire) = eval::due_summary(&plan, &mut state, now) {
-        let pending = decide(w, &plan, &fire, &[], now).await?;
+    if let Some(fire) = eval::due_summary(plan, &mut state, now) {
+        let pending = decide(w, plan, &fire, &[], now).await?;
         ledger.scanned_seq = scanned;
-        return send_new(w, sub, &plan, state, ledger, pending).await;
+        return send_new(w, sub, plan, state, ledger, pending).await;
     }
     // The rules' own read-ahead: its readers queue per tenant, so that the rules woken by one
     // commit read the store once between them (the subscriptions' `crate::cache` lets each
@@ -170,15 +170,15 @@ async fn evaluate_and_send(
             // Caught up and saved: the metrics hear how far behind it is.
             _ => w.report(&sub).await,
         }
-        let summary = eval::next_summary_in(&plan, &state, now)
+        let summary = eval::next_summary_in(plan, &state, now)
             .map_or(renew, |us| Duration::from_micros(us.max(0) as u64));
         return Ok(Some(summary.min(renew)));
     }
-    match eval::evaluate(&plan, &mut state, &read, now) {
+    match eval::evaluate(plan, &mut state, &read, now) {
         Step::Fire { fire, through } => {
-            let pending = decide(w, &plan, &fire, &read, now).await?;
+            let pending = decide(w, plan, &fire, &read, now).await?;
             ledger.scanned_seq = through;
-            send_new(w, sub, &plan, state, ledger, pending).await
+            send_new(w, sub, plan, state, ledger, pending).await
         }
         Step::Scanned { through } => {
             let since = cursor.map_or(now, |c| c.since_us);
