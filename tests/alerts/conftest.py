@@ -4,7 +4,8 @@
   (parsed with the standard library's `email` package, as a mail client would read it). It can
   be stopped and started again on the same port, to play an SMTP outage.
 - `chat`: an HTTP server on loopback keeping each JSON body posted to it, by path.
-- `server`: `authtrail serve` (the binary named by $AUTHTRAIL_BIN) on a fresh data directory, with
+- `server`: `authtrail serve` (the binary named by $AUTHTRAIL_BIN) on a fresh data directory (or,
+  when $AUTHTRAIL_ALERTS_STORE names a PostgreSQL URL, on that store, with a sealing key file), with
   `--smtp-url smtp://127.0.0.1:PORT?tls=none --alert-from ... --public-url ...` and
   `--allow-private-destinations` (the chat receiver is on loopback), and an admin token.
 
@@ -224,11 +225,21 @@ def server(smtp):
     proc = None
     log = None
     try:
-        token = _run([binary, "token", "create", "--data", data, "--tenant", TENANT,
+        where = ["--data", str(data)]
+        store = os.environ.get("AUTHTRAIL_ALERTS_STORE")
+        if store:
+            # The PostgreSQL engine keeps webhook URLs sealed only with a key file.
+            key = tmp / "sealing.key"
+            key.write_text(os.urandom(32).hex() + "\n")
+            key.chmod(0o600)
+            where = ["--store", store]
+        token = _run([binary, "token", "create", *where, "--tenant", TENANT,
                       "--scopes", "ingest,read,admin"], env=env).strip()
-        args = [binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--allow-private-destinations",
+        args = [binary, "serve", *where, "--listen", "127.0.0.1:0", "--allow-private-destinations",
                 "--smtp-url", f"smtp://127.0.0.1:{smtp.port}?tls=none",
                 "--alert-from", "authtrail <alerts@example.com>", "--public-url", PUBLIC_URL]
+        if store:
+            args += ["--sealing-key-file", str(tmp / "sealing.key")]
         log = open(log_path, "wb")
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60

@@ -12,7 +12,8 @@
 # - Builds nothing: the authtrail binary comes from $AUTHTRAIL_BIN, by default
 #   <repo>/target/debug/authtrail (or $CARGO_TARGET_DIR/debug/authtrail when that is set).
 # - PYTHON picks the interpreter (default python3). AUTHTRAIL_KEEP_DATA=1 keeps the server's
-#   data directory and log.
+#   data directory and log. AUTHTRAIL_ALERTS_STORE=postgres://… runs the server on that
+#   PostgreSQL store instead (give it an empty schema: `?options=-c%20search_path%3D<schema>`).
 #
 # Works from any directory. The exit code is pytest's. One test waits out a one-minute throttle.
 # The two targets are measured and printed (run with -s to see them): ack-to-SMTP
