@@ -184,6 +184,8 @@ def test_bad_rules_are_400s_naming_the_field(server):
         ({"recipients": [{"webhook": "syslog+tls://chat.example.com:6514"}]}, "recipients[0].webhook"),
         ({"language": "fr"}, "language"),
         ({"treshold": {}}, "treshold"),
+        # A rule sees its token's tenant only: there is no way to name another.
+        ({"tenant": "Cother"}, "tenant"),
     ]
     for change, field in cases:
         s, b = server.request("POST", "/v1/alert-rules", {**base, **change})
