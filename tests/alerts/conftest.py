@@ -112,6 +112,9 @@ class Smtp:
 class Chat:
     def __init__(self):
         self.bodies: dict[str, list] = {}
+        # Paths that answer 500 (and keep nothing) while listed here.
+        self.failing: set[str] = set()
+        self.refused = 0
         self.lock = threading.Lock()
         chat = self
 
@@ -120,8 +123,12 @@ class Chat:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(n))
                 with chat.lock:
-                    chat.bodies.setdefault(self.path, []).append(body)
-                self.send_response(200)
+                    fail = self.path in chat.failing
+                    if fail:
+                        chat.refused += 1
+                    else:
+                        chat.bodies.setdefault(self.path, []).append(body)
+                self.send_response(500 if fail else 200)
                 self.end_headers()
 
             def log_message(self, *a):

@@ -173,6 +173,34 @@ def test_an_smtp_outage_delays_alerts_but_loses_and_duplicates_none(server, smtp
     assert len(fired(server, rule["id"])) == 6
 
 
+def test_a_recipient_that_accepted_is_not_sent_the_alert_again_while_another_refuses(server, smtp, chat):
+    rcpt = "partial@example.com"
+    rule = server.rule({
+        "name": "Partial", "query": {"eventName": "login_failure", "actor": "pa-user@example.com"},
+        "recipients": [{"email": rcpt}, {"webhook": chat.url + "/flaky", "format": "googlechat"}],
+    })
+    chat.failing.add("/flaky")
+    try:
+        [seq] = server.ingest([login("pa-user@example.com")])
+        smtp.wait(rcpt, 1)
+        deadline = time.monotonic() + 20
+        while chat.refused < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert chat.refused >= 3, "the chat was retried"
+        s, b = server.request("GET", f"/v1/alert-rules/{rule['id']}")
+        assert b["status"]["pending"] and b["status"]["state"] == "retrying", b
+        assert "answered 500" in b["status"]["ledger"]["lastError"], b
+    finally:
+        chat.failing.discard("/flaky")
+    [msg] = chat.wait("/flaky", 1, timeout=60)
+    assert f"/console/logs/{seq}|" in msg["text"]
+    time.sleep(2)
+    assert len(smtp.to(rcpt)) == 1, "the e-mail recipient got it once"
+    assert len(fired(server, rule["id"])) == 1
+    s, b = server.request("GET", f"/v1/alert-rules/{rule['id']}")
+    assert not b["status"]["pending"] and b["status"]["alerts"] == 1, b
+
+
 def test_bad_rules_are_400s_naming_the_field(server):
     base = {"name": "x", "recipients": [{"email": "a@example.com"}]}
     cases = [
