@@ -247,7 +247,8 @@ def test_ready_made_rules_switch_on_with_recipients(server, smtp):
     s, b = server.request("GET", "/v1/alert-rules/presets")
     assert s == 200
     assert {p["name"] for p in b["presets"]} == {
-        "google-account-warnings", "google-2sv-advanced-protection", "logto-lockouts", "failed-login-burst"}
+        "google-account-warnings", "google-2sv-advanced-protection", "logto-lockouts", "failed-login-burst",
+        "detection-findings"}
     s, b = server.request("POST", "/v1/alert-rules/presets/google-2sv-advanced-protection",
                           {"recipients": [{"email": "preset@example.com"}], "language": "zh-TW"})
     assert s == 201 and b["preset"] == "google-2sv-advanced-protection", b

@@ -47,6 +47,15 @@ pub const PRESETS: &[Preset] = &[
                 "threshold": {"count": 10, "windowMinutes": 5, "groupBy": "ip"}})
         },
     },
+    Preset {
+        name: "detection-findings",
+        description: "authtrail's own detection findings (docs/detection.md): brute force, failed sign-ins from one address, password spray, credential stuffing, impossible travel, MFA fatigue, risky sign-ins",
+        rule: || {
+            json!({"name": "Detection findings", "throttleMinutes": 15, "groupBy": "actor",
+                "query": {"application": "detection",
+                          "category": ["detection/attack", "detection/account"]}})
+        },
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Preset> {
@@ -63,4 +72,39 @@ pub fn merge(preset: &Preset, body: &Value) -> Value {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::{GroupBy, Rule, RuleInput};
+
+    /// Every ready-made rule reads as a rule body and selects events of the built-in
+    /// catalogue (a renamed category would otherwise fail only when an administrator asks).
+    #[test]
+    fn every_preset_is_a_valid_rule_of_the_builtin_catalogue() {
+        let catalog = authtrail_catalog::Catalog::builtin().unwrap();
+        for p in PRESETS {
+            let body = merge(p, &json!({"recipients": [{"email": "a@example.com"}]}));
+            let input = RuleInput::from_json(&body, true).unwrap();
+            let (query, category, tag) = input.query.unwrap();
+            let rule = Rule {
+                name: input.name.unwrap(),
+                enabled: true,
+                language: "en".into(),
+                throttle_minutes: input.throttle_minutes.unwrap_or(0),
+                query,
+                category,
+                tag,
+                threshold: input.threshold.flatten(),
+                group_by: input.group_by.unwrap_or(GroupBy::Overall),
+                recipients: Vec::new(),
+                preset: Some(p.name.into()),
+            };
+            let q = rule
+                .resolve(&catalog)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            assert!(!q.event_names.is_empty(), "{} selects events", p.name);
+        }
+    }
 }
