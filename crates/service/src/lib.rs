@@ -37,6 +37,7 @@ pub mod error;
 pub mod export;
 pub mod health;
 pub mod ingest;
+mod json_fields;
 pub mod log;
 pub mod log_audit;
 pub mod oauth;

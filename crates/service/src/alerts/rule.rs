@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ServiceError;
+use crate::json_fields::{object, only, string, uint};
 use crate::query::ListConditions;
 
 /// Longest threshold window: a day (windows are kept in the rule's state).
@@ -232,29 +233,6 @@ pub struct RuleInput {
     pub start_after: Option<i64>,
 }
 
-fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ServiceError> {
-    v.as_object()
-        .ok_or_else(|| ServiceError::field(field, "must be a JSON object"))
-}
-
-fn only(m: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<(), ServiceError> {
-    match m.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ServiceError::field(
-            &format!("{prefix}{k}"),
-            format!("is not a field here (known: {})", known.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn string(m: &Map<String, Value>, name: &str, field: &str) -> Result<Option<String>, ServiceError> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ServiceError::field(field, "must be a string")),
-    }
-}
-
 /// A string, or a list of strings (as a list request's repeated parameter).
 fn strings(m: &Map<String, Value>, name: &str, field: &str) -> Result<Vec<String>, ServiceError> {
     match m.get(name) {
@@ -277,17 +255,6 @@ fn strings(m: &Map<String, Value>, name: &str, field: &str) -> Result<Vec<String
             field,
             "must be a string or a list of strings",
         )),
-    }
-}
-
-fn uint(m: &Map<String, Value>, name: &str, field: &str) -> Result<Option<u32>, ServiceError> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ServiceError::field(field, "must be a non-negative integer")),
     }
 }
 

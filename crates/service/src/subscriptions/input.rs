@@ -1,11 +1,11 @@
-//! A subscription's request bodies, read field by field so that every mistake names its field
-//! (`batch.maxEvents`, `query.eventName`), and unknown fields are refused rather than ignored
-//! (a misspelt `filter` would otherwise subscribe to everything).
+//! A subscription's request bodies, read field by field (`crate::json_fields`) so that every
+//! mistake names its field and unknown fields are refused.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::definition::{Batching, Format, check_description};
 use crate::error::ServiceError;
+use crate::json_fields::{object, only, string, uint};
 use crate::query::ListConditions;
 
 /// The body of `POST /v1/subscriptions`.
@@ -30,40 +30,6 @@ pub struct SubscriptionPatch {
     pub query: Option<ListConditions>,
     pub format: Option<Format>,
     pub batch: Option<Batching>,
-}
-
-fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ServiceError> {
-    v.as_object()
-        .ok_or_else(|| ServiceError::field(field, "must be a JSON object"))
-}
-
-fn only(m: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<(), ServiceError> {
-    match m.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ServiceError::field(
-            &format!("{prefix}{k}"),
-            format!("is not a field here (known: {})", known.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn string(m: &Map<String, Value>, name: &str, field: &str) -> Result<Option<String>, ServiceError> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ServiceError::field(field, "must be a string")),
-    }
-}
-
-fn uint(m: &Map<String, Value>, name: &str, field: &str) -> Result<Option<u32>, ServiceError> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ServiceError::field(field, "must be a non-negative integer")),
-    }
 }
 
 fn query(v: &Value) -> Result<ListConditions, ServiceError> {
