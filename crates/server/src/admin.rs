@@ -17,7 +17,6 @@ use serde_json::{Map, Value, json};
 
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Scope, Tenant, TokenRecord};
-use authtrail_service::AdminActor;
 use authtrail_service::tokens::{Caller, MAX_EXPIRY_DAYS, NewToken};
 
 use crate::auth::Auth;
@@ -103,7 +102,7 @@ fn token_json(t: &TokenRecord) -> Value {
 }
 
 fn caller(auth: &Auth, ip: ClientIp) -> Caller {
-    Caller::new(AdminActor::Token(auth.token_id.clone()), ip.0)
+    Caller::new(auth.actor(), ip.0)
 }
 
 /// `POST /v1/admin/tokens`.

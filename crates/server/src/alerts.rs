@@ -20,26 +20,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use authtrail_model::Scope;
-use authtrail_service::AdminActor;
 use authtrail_service::alerts::{RuleInput, presets};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_body_up_to;
+use crate::ingest::read_json_up_to;
 use crate::state::AppState;
 
 /// Largest rule request body.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let bytes = read_body_up_to(headers, body, MAX_BODY_BYTES).await?;
-    authtrail_formats::json::from_slice(&bytes)
-        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
-}
-
-fn actor(auth: &Auth) -> AdminActor {
-    AdminActor::Token(auth.token_id.clone())
-}
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("views serialize")
@@ -53,10 +42,13 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let input = RuleInput::from_json(&json_body(&headers, body).await?, true)?;
+    let input = RuleInput::from_json(
+        &read_json_up_to(&headers, body, MAX_BODY_BYTES).await?,
+        true,
+    )?;
     let view = state
         .service
-        .create_alert_rule(&auth.tenant, input, None, &actor(&auth))
+        .create_alert_rule(&auth.tenant, input, None, &auth.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
 }
@@ -88,10 +80,13 @@ pub async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let input = RuleInput::from_json(&json_body(&headers, body).await?, false)?;
+    let input = RuleInput::from_json(
+        &read_json_up_to(&headers, body, MAX_BODY_BYTES).await?,
+        false,
+    )?;
     let view = state
         .service
-        .update_alert_rule(&auth.tenant, &id, input, &actor(&auth))
+        .update_alert_rule(&auth.tenant, &id, input, &auth.actor())
         .await?;
     Ok(Json(to_json(&view)).into_response())
 }
@@ -105,7 +100,7 @@ pub async fn delete(
     auth.require(Scope::Admin)?;
     state
         .service
-        .delete_alert_rule(&auth.tenant, &id, &actor(&auth))
+        .delete_alert_rule(&auth.tenant, &id, &auth.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -129,10 +124,10 @@ pub async fn create_preset(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let body = json_body(&headers, body).await?;
+    let body = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
     let view = state
         .service
-        .create_alert_preset(&auth.tenant, &name, &body, &actor(&auth))
+        .create_alert_preset(&auth.tenant, &name, &body, &auth.actor())
         .await?;
     Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
 }

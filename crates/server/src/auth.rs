@@ -18,6 +18,11 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The caller as the actor of the admin events its requests record (its token, by id).
+    pub fn actor(&self) -> authtrail_service::AdminActor {
+        authtrail_service::AdminActor::Token(self.token_id.clone())
+    }
+
     /// Refuses with 403 unless the token has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.scopes.contains(&scope) {

@@ -94,6 +94,18 @@ pub async fn read_body(
     read_body_up_to(headers, body, limit).await
 }
 
+/// A JSON request body of at most `limit` bytes (413 above it; 400 naming `body` when it is not
+/// JSON): for the small admin-style bodies (subscriptions, alert rules, watch channels).
+pub async fn read_json_up_to(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<serde_json::Value, ApiError> {
+    let bytes = read_body_up_to(headers, body, limit).await?;
+    authtrail_formats::json::from_slice(&bytes)
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
+}
+
 /// [`read_body`] with a smaller limit of the endpoint's own (a webhook delivery, a console
 /// form): 413 above it.
 pub async fn read_body_up_to(

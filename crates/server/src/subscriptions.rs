@@ -20,26 +20,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use authtrail_model::Scope;
-use authtrail_service::AdminActor;
 use authtrail_service::subscriptions::{NewSubscription, SubscriptionPatch};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_body_up_to;
+use crate::ingest::read_json_up_to;
 use crate::state::AppState;
 
 /// Largest subscription request body.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let bytes = read_body_up_to(headers, body, MAX_BODY_BYTES).await?;
-    authtrail_formats::json::from_slice(&bytes)
-        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
-}
-
-fn actor(auth: &Auth) -> AdminActor {
-    AdminActor::Token(auth.token_id.clone())
-}
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("views serialize")
@@ -53,10 +42,11 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let input = NewSubscription::from_json(&json_body(&headers, body).await?)?;
+    let input =
+        NewSubscription::from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
     let (view, secret) = state
         .service
-        .create_subscription(&auth.tenant, input, &actor(&auth))
+        .create_subscription(&auth.tenant, input, &auth.actor())
         .await?;
     let mut body = to_json(&view);
     if let Some(s) = secret {
@@ -92,10 +82,11 @@ pub async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let patch = SubscriptionPatch::from_json(&json_body(&headers, body).await?)?;
+    let patch =
+        SubscriptionPatch::from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
     let view = state
         .service
-        .update_subscription(&auth.tenant, &id, patch, &actor(&auth))
+        .update_subscription(&auth.tenant, &id, patch, &auth.actor())
         .await?;
     Ok(Json(to_json(&view)).into_response())
 }
@@ -109,7 +100,7 @@ pub async fn delete(
     auth.require(Scope::Admin)?;
     state
         .service
-        .delete_subscription(&auth.tenant, &id, &actor(&auth))
+        .delete_subscription(&auth.tenant, &id, &auth.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -144,11 +135,11 @@ pub async fn replay(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let v = json_body(&headers, body).await?;
+    let v = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
     let from = int_field(&v, "fromSequence", true)?.unwrap_or(1);
     let view = state
         .service
-        .replay_subscription(&auth.tenant, &id, from, &actor(&auth))
+        .replay_subscription(&auth.tenant, &id, from, &auth.actor())
         .await?;
     Ok(Json(to_json(&view)).into_response())
 }
@@ -162,11 +153,11 @@ pub async fn rotate_secret(
     body: Body,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
-    let v = json_body(&headers, body).await?;
+    let v = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
     let overlap = int_field(&v, "overlapSeconds", false)?.unwrap_or(86_400);
     let (view, secret) = state
         .service
-        .rotate_subscription_secret(&auth.tenant, &id, overlap, &actor(&auth))
+        .rotate_subscription_secret(&auth.tenant, &id, overlap, &auth.actor())
         .await?;
     let mut body = to_json(&view);
     body["secret"] = json!(secret);

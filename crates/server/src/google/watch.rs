@@ -13,14 +13,13 @@ use axum::response::{IntoResponse, Response};
 
 use authtrail_formats::google::channel;
 use authtrail_model::Scope;
-use authtrail_service::AdminActor;
 use authtrail_service::query::ListConditions;
 use authtrail_service::subscriptions::channels::WatchRequest;
 
 use super::{GoogleError, check_customer, check_unsupported, render};
 use crate::auth::{Auth, authenticate, bearer};
 use crate::error::ApiError;
-use crate::ingest::read_body_up_to;
+use crate::ingest::read_json_up_to;
 use crate::params::Params;
 use crate::state::AppState;
 
@@ -41,12 +40,6 @@ async fn caller(state: &AppState, p: &Params, parts: &Parts) -> Result<Auth, Api
     auth.require(Scope::Read)?;
     check_customer(p, &auth)?;
     Ok(auth)
-}
-
-async fn channel_body(headers: &HeaderMap, body: Body) -> Result<serde_json::Value, ApiError> {
-    let bytes = read_body_up_to(headers, body, MAX_BODY_BYTES).await?;
-    authtrail_formats::json::from_slice(&bytes)
-        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))
 }
 
 /// Where the watched collection is listed, as this request reached us.
@@ -115,7 +108,7 @@ async fn watch_inner(
         end_time: p.bounded("endTime", 64)?.map(str::to_string),
         ..ListConditions::default()
     };
-    let body = channel_body(&parts.headers, body).await?;
+    let body = read_json_up_to(&parts.headers, body, MAX_BODY_BYTES).await?;
     let req = WatchRequest {
         resource_uri: resource_uri(state, &parts.headers, &user_key, &app),
         application: app,
@@ -126,7 +119,7 @@ async fn watch_inner(
     };
     let opened = state
         .service
-        .watch(&auth.tenant, req, &AdminActor::Token(auth.token_id.clone()))
+        .watch(&auth.tenant, req, &auth.actor())
         .await?;
     render(
         &p,
@@ -161,7 +154,7 @@ async fn stop_inner(
 ) -> Result<(), GoogleError> {
     let p = Params::parse(raw)?;
     let auth = caller(state, &p, parts).await?;
-    let body = channel_body(&parts.headers, body).await?;
+    let body = read_json_up_to(&parts.headers, body, MAX_BODY_BYTES).await?;
     state
         .service
         .stop_channel(
@@ -169,7 +162,7 @@ async fn stop_inner(
             &body,
             &auth.token_id,
             auth.scopes.contains(&Scope::Admin),
-            &AdminActor::Token(auth.token_id.clone()),
+            &auth.actor(),
         )
         .await?;
     Ok(())
