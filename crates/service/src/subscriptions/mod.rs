@@ -85,6 +85,28 @@ impl Service {
         Ok((sub, def))
     }
 
+    /// Replaces the stored definition (the ledger is kept: delivery goes on from it).
+    async fn save_definition(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        def: &Definition,
+    ) -> Result<(), ServiceError> {
+        self.store()
+            .update_subscription(
+                tenant,
+                id,
+                None,
+                SubscriptionChange {
+                    definition: Some(encode(def)),
+                    ledger: None,
+                },
+            )
+            .await?
+            .ok_or_else(|| Self::not_found(id))?;
+        Ok(())
+    }
+
     /// Creates a subscription. Webhooks get a signing secret, answered here once and never
     /// again (it is stored sealed).
     pub async fn create_subscription(
@@ -238,18 +260,7 @@ impl Service {
         if let Some(d) = patch.description {
             def.description = d;
         }
-        self.store()
-            .update_subscription(
-                tenant,
-                id,
-                None,
-                SubscriptionChange {
-                    definition: Some(encode(&def)),
-                    ledger: None,
-                },
-            )
-            .await?
-            .ok_or_else(|| Self::not_found(id))?;
+        self.save_definition(tenant, id, &def).await?;
         self.audit(
             tenant,
             AdminEvent::new("subscription.update", actor.clone())
@@ -398,18 +409,7 @@ impl Service {
             created_us: now,
             expires_us: None,
         });
-        self.store()
-            .update_subscription(
-                tenant,
-                id,
-                None,
-                SubscriptionChange {
-                    definition: Some(encode(&def)),
-                    ledger: None,
-                },
-            )
-            .await?
-            .ok_or_else(|| Self::not_found(id))?;
+        self.save_definition(tenant, id, &def).await?;
         self.audit(
             tenant,
             AdminEvent::new("subscription.rotate_secret", actor.clone())
