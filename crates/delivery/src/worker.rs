@@ -530,26 +530,30 @@ impl Worker {
             )
             .await?;
         if saved.is_some() {
-            let latest = self.store().last_sequence(&self.tenant).await?;
             let sub = Subscription {
                 ledger,
                 ..sub.clone()
             };
-            let (view, failing) = self.node.service.ledger_view(&sub, latest);
-            self.node
-                .observer
-                .ledger(&self.tenant, &self.id, &view, failing);
+            self.report(&sub).await;
         }
         Ok(())
     }
 
+    /// Tells the observer where the ledger stands. The tenant's latest sequence number is the
+    /// one the commit notifier brought (no store read per delivery), read from the store only
+    /// until the first news.
     pub(crate) async fn report(&self, sub: &Subscription) {
-        if let Ok(latest) = self.store().last_sequence(&self.tenant).await {
-            let (view, failing) = self.node.service.ledger_view(sub, latest);
-            self.node
-                .observer
-                .ledger(&self.tenant, &self.id, &view, failing);
-        }
+        let latest = match self.heard {
+            0 => match self.store().last_sequence(&self.tenant).await {
+                Ok(l) => l,
+                Err(_) => return,
+            },
+            heard => heard.max(sub.ledger.scanned_seq),
+        };
+        let (view, failing) = self.node.service.ledger_view(sub, latest);
+        self.node
+            .observer
+            .ledger(&self.tenant, &self.id, &view, failing);
     }
 }
 
