@@ -92,7 +92,7 @@ const MIGRATIONS: &[&str] = &[
     // writer keeps values that have their own column (actor e-mail when already lowercase,
     // profile id, IP, session id, eventId) only in that column, not again in the body JSON;
     // readers put them back. (c) Bodies are stored LZ4-compressed against a preset dictionary
-    // (body.rs). Rows written before keep plain, full bodies and read the same.
+    // (the `authtrail-body-codec` crate). Rows written before keep plain, full bodies and read the same.
     r#"
     DROP INDEX activities_result;
     CREATE INDEX activities_failure ON activities (tenant_id, time_us, seq) WHERE result = 0;

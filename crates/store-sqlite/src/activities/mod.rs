@@ -1,7 +1,6 @@
 //! The activity log: the [`ActivityLog`] capability. Appends and restores go through the single
-//! [`writer`]; queries run on the reader pool ([`read`]); bodies are stored compressed ([`body`]).
+//! [`writer`]; queries run on the reader pool ([`read`]); bodies are stored compressed (`authtrail-body-codec`).
 
-mod body;
 mod faults;
 mod read;
 pub(crate) mod writer;

@@ -30,7 +30,7 @@ fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
         rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
     };
     let blob = row.get_ref(4)?.as_blob()?;
-    let json = super::body::decode(blob).map_err(|e| corrupt(e.into()))?;
+    let json = authtrail_body_codec::decode(blob).map_err(|e| corrupt(e.into()))?;
     let mut body: ActivityBody = serde_json::from_slice(&json).map_err(|e| corrupt(Box::new(e)))?;
     // A value is in the body (rows of schema 1, e-mails with capitals) or only in its column.
     let fill = |field: &mut Option<String>, i: usize| -> rusqlite::Result<()> {

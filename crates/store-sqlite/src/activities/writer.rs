@@ -481,7 +481,7 @@ impl<'c> Rows<'c> {
         // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
         let mut json = Vec::with_capacity(1024);
         serde_json::to_writer(&mut json, &body).map_err(backend)?;
-        let json = super::body::encode(json);
+        let json = authtrail_body_codec::encode(json);
         let stored = self
             .insert
             .execute(params![

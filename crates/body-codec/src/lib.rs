@@ -18,7 +18,7 @@ const DICT_1: &[u8] = include_bytes!("body-dict-1.txt");
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The stored form of a body's JSON.
-pub(crate) fn encode(json: Vec<u8>) -> Vec<u8> {
+pub fn encode(json: Vec<u8>) -> Vec<u8> {
     // Compressed straight behind the header: one allocation, no copy.
     let mut out = vec![0; 5 + lz4_flex::block::get_maximum_output_size(json.len())];
     let packed = match lz4_flex::block::compress_into_with_dict(&json, &mut out[5..], DICT_1) {
@@ -35,7 +35,7 @@ pub(crate) fn encode(json: Vec<u8>) -> Vec<u8> {
 }
 
 /// The JSON of a stored body.
-pub(crate) fn decode(blob: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+pub fn decode(blob: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     match blob.first() {
         Some(b'{') => Ok(Cow::Borrowed(blob)),
         Some(&LZ4_DICT_1) if blob.len() >= 5 => {
