@@ -29,6 +29,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Logto's log keys: catalog/sources/logto-schemas-log-keys.json matches @logto/schemas"
 scripts/logto-keys/run.sh --check
 
+step "user-agent data set matches uap-core on npm (crates/useragent/data)"
+scripts/uap-core/run.sh --check
+
 step "browser for the console tests (chromium + chromedriver)"
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then
     echo "already installed"

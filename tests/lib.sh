@@ -40,3 +40,38 @@ run_pytest() {
     export PYTHONDONTWRITEBYTECODE=1
     (cd "$here" && "$venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$here" "$here" "$@")
 }
+
+# Installs $here/package.json and package-lock.json into DIR with `npm ci` from the npm
+# registry, unless DIR already holds that exact lock. WHAT names the packages in messages. When
+# node, npm or the registry is unavailable: with CI set this fails the script; otherwise it says
+# so loudly and returns 1, so the caller can skip (`npm_install DIR WHAT || exit 0`).
+npm_install() {
+    local dir="$1" what="$2"
+    local stamp="$dir/.lock.sha256"
+    local want; want="$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    if [[ -d "$dir/node_modules" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return 0
+    fi
+    local why=""
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        why="node or npm is not installed"
+    else
+        echo "run.sh: installing $what into $dir" >&2
+        rm -rf "$dir" && mkdir -p "$dir"
+        cp "$here/package.json" "$here/package-lock.json" "$dir/"
+        if (cd "$dir" && npm ci --registry=https://registry.npmjs.org/ --ignore-scripts \
+            --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=30000); then
+            echo "$want" >"$stamp"
+            return 0
+        fi
+        why="npm ci of $what failed (is registry.npmjs.org reachable?)"
+    fi
+    if [[ -n "${CI:-}" ]]; then
+        echo "run.sh: $why (CI is set, so this is a failure)" >&2
+        exit 1
+    fi
+    echo "" >&2
+    echo "!!!! SKIPPED: $why" >&2
+    echo "" >&2
+    return 1
+}

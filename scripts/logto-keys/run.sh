@@ -17,40 +17,17 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../../tests/lib.sh
+source "$root/tests/lib.sh"
 fixture="$root/catalog/sources/logto-schemas-log-keys.json"
-dir="$root/target/logto-keys"
+dir="$(target_dir)/logto-keys"
 mode="${1:---check}"
 case "$mode" in
     --check | --write) ;;
     *) echo "usage: $0 [--check|--write]" >&2; exit 2 ;;
 esac
 
-unavailable() {
-    if [[ -n "${CI:-}" ]]; then
-        echo "logto-keys: $* (CI is set, so this is a failure)" >&2
-        exit 1
-    fi
-    echo "" >&2
-    echo "!!!! logto-keys: SKIPPED: $*" >&2
-    echo "!!!! the committed fixture was NOT compared with @logto/schemas" >&2
-    echo "" >&2
-    exit 0
-}
-
-command -v node >/dev/null && command -v npm >/dev/null || unavailable "node or npm is not installed"
-
-# Install only when the lock changed since the last successful install (the marker is a copy of
-# the lock that install used), so repeated runs cost one node start.
-mkdir -p "$dir"
-if ! cmp -s "$here/package-lock.json" "$dir/installed.lock" || [[ ! -d "$dir/node_modules" ]]; then
-    rm -f "$dir/installed.lock"
-    cp "$here/package.json" "$here/package-lock.json" "$dir/"
-    if ! (cd "$dir" && npm ci --registry=https://registry.npmjs.org/ --ignore-scripts \
-        --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=30000); then
-        unavailable "npm ci of @logto/schemas failed (is registry.npmjs.org reachable?)"
-    fi
-    cp "$here/package-lock.json" "$dir/installed.lock"
-fi
+npm_install "$dir" "@logto/schemas" || exit 0
 
 out="$dir/logto-schemas-log-keys.json"
 node "$here/extract.js" "$dir/node_modules" >"$out"
