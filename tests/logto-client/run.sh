@@ -18,19 +18,9 @@ source "$here/../lib.sh"
 find_authtrail
 bin="$AUTHTRAIL_BIN"
 target="$(target_dir)"
-command -v npm >/dev/null || { echo "run.sh: needs node and npm" >&2; exit 2; }
-
 work="$target/logto-client"
-stamp="$work/.lock.sha256"
-want="$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -d' ' -f1)"
-if [[ ! -d "$work/node_modules/@logto/api" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "run.sh: installing @logto/api into $work" >&2
-    rm -rf "$work" && mkdir -p "$work"
-    cp "$here/package.json" "$here/package-lock.json" "$work/"
-    (cd "$work" && npm ci --silent --no-audit --no-fund --loglevel=error)
-    echo "$want" >"$stamp"
-fi
-cp "$here/test.mjs" "$work/"
+npm_install "$work" "@logto/api and ua-parser-js" || exit 0
+cp "$here/test.mjs" "$here/user-agents.txt" "$work/"
 
 data="$(mktemp -d)"
 server=""
@@ -54,4 +44,5 @@ curl -sf -X POST "$url/api/logs" -H "Authorization: Bearer $ingest" -H 'Content-
              {\"id\":\"l2\",\"key\":\"RevokeToken\",\"createdAt\":$((now_ms - 2000)),\"payload\":{\"key\":\"RevokeToken\",\"result\":\"Success\"}},
              {\"id\":\"l3\",\"key\":\"Interaction.SignIn.Submit\",\"createdAt\":$((now_ms - 1000)),\"payload\":{\"key\":\"Interaction.SignIn.Submit\",\"result\":\"Error\"}}]" >/dev/null
 cd "$work"
-AUTHTRAIL_URL="$url" AUTHTRAIL_CLIENT_ID="$client_id" AUTHTRAIL_CLIENT_SECRET="$secret" node test.mjs
+AUTHTRAIL_URL="$url" AUTHTRAIL_CLIENT_ID="$client_id" AUTHTRAIL_CLIENT_SECRET="$secret" \
+    AUTHTRAIL_INGEST_TOKEN="$ingest" node test.mjs

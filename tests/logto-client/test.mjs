@@ -3,11 +3,31 @@
 // it exactly as it would from Logto. Run by run.sh, which starts the server and passes
 // AUTHTRAIL_URL, AUTHTRAIL_CLIENT_ID and AUTHTRAIL_CLIENT_SECRET.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createManagementApi } from '@logto/api/management';
+import { UAParser } from 'ua-parser-js';
 
 const baseUrl = process.env.AUTHTRAIL_URL;
 const clientId = process.env.AUTHTRAIL_CLIENT_ID;
 const clientSecret = process.env.AUTHTRAIL_CLIENT_SECRET;
+const ingestToken = process.env.AUTHTRAIL_INGEST_TOKEN;
+
+// Sign-ins from common user agents, as Google events (not Logto's): their logs must come back
+// with userAgentParsed all the same.
+const agents = readFileSync(new URL('./user-agents.txt', import.meta.url), 'utf8').trim().split('\n');
+const posted = await fetch(`${baseUrl}/v1/activities`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${ingestToken}`, 'content-type': 'application/json' },
+  body: JSON.stringify(
+    agents.map((ua, i) => ({
+      id: { applicationName: 'login' },
+      actor: { email: `ua${i}@example.com` },
+      events: [{ name: 'login_success' }],
+      userAgent: ua,
+    }))
+  ),
+});
+assert.equal(posted.status, 200, await posted.text());
 
 const warnings = [];
 console.warn = (...args) => warnings.push(args.join(' '));
@@ -59,6 +79,40 @@ const byKey = await apiClient.GET('/api/logs', { params: { query: { logKey: 'Rev
 assert.ok(byKey.data.length >= 1);
 assert.ok(byKey.data.every((l) => l.key === 'RevokeToken'));
 
+// userAgentParsed, against ua-parser-js (the parser Logto itself runs) on the same agents. The
+// names that differ between uap-core and ua-parser-js are the ones docs/logto.md lists; any
+// other difference fails.
+const asLogto = {
+  browser: { 'Chrome Mobile': 'Chrome', 'Chrome Mobile iOS': 'Chrome', 'Firefox Mobile': 'Firefox' },
+  os: { 'Mac OS X': 'Mac OS' },
+  model: { Mac: 'Macintosh' },
+};
+const logins = await apiClient.GET('/api/logs', {
+  params: { query: { logKey: 'login_success', page_size: 100 } },
+});
+assert.equal(logins.data.length, agents.length);
+for (const log of logins.data) {
+  const ours = log.payload.userAgentParsed;
+  assert.equal(ours.ua, log.payload.userAgent);
+  const theirs = new UAParser(ours.ua).getResult();
+  const known = theirs.browser.name !== undefined;
+  // uap-core also names HTTP libraries (okhttp, curl), which ua-parser-js leaves blank.
+  if (known) {
+    const name = asLogto.browser[ours.browser.name] ?? ours.browser.name;
+    assert.equal(name, theirs.browser.name, ours.ua);
+    assert.equal(ours.browser.major, theirs.browser.major, ours.ua);
+  }
+  assert.equal(asLogto.os[ours.os.name] ?? ours.os.name, theirs.os.name, ours.ua);
+  assert.equal(ours.os.version, theirs.os.version, ours.ua);
+  assert.equal(ours.engine.name, theirs.engine.name, ours.ua);
+  assert.equal(ours.cpu.architecture, theirs.cpu.architecture, ours.ua);
+  // uap-core's "Generic Smartphone" is a class, not a vendor; ua-parser-js leaves both blank.
+  if (ours.device.vendor !== 'Generic') {
+    assert.equal(ours.device.vendor, theirs.device.vendor, ours.ua);
+    assert.equal(asLogto.model[ours.device.model] ?? ours.device.model, theirs.device.model, ours.ua);
+  }
+}
+
 assert.deepEqual(warnings, [], 'the SDK had nothing to warn about');
 
 // A wrong secret is refused at the token endpoint, as Logto would refuse it.
@@ -70,4 +124,4 @@ const { apiClient: bad } = createManagementApi('default', {
 });
 await assert.rejects(bad.GET('/api/logs'), /Failed to fetch access token: 401/);
 
-console.log('@logto/api: token, list, paging, get by id, filter by key and a refused secret: ok');
+console.log(`@logto/api: token, list, paging, get by id, filter by key, userAgentParsed of ${agents.length} agents against ua-parser-js, and a refused secret: ok`);

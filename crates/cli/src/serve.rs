@@ -121,6 +121,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "API tokens exist; list them with: authtrail token list"
         );
     }
+    // The user-agent expressions compile in about a quarter of a second: off the request path,
+    // before the first Logto log or detail page needs them.
+    tokio::task::spawn_blocking(authtrail_useragent::warm);
     authtrail_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped; every acknowledged batch is committed and every job has stopped");
     Ok(())

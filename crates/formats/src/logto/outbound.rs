@@ -6,6 +6,9 @@ use authtrail_model::{Activity, Outcome, ParamValue};
 
 use super::{APPLICATION, EXTRAS, Log, UNKNOWN};
 
+/// The payload field Logto keeps the parsed user agent in.
+const USER_AGENT_PARSED: &str = "userAgentParsed";
+
 fn param_json(v: &ParamValue) -> Value {
     match v {
         ParamValue::Str(s) => json!(s),
@@ -64,6 +67,13 @@ pub fn to_log(a: &Activity) -> Log {
             }
             p.insert(param.name.clone(), param_json(&param.value));
         }
+    }
+    // Logto adds the parsed user agent to every log; a log that arrived with its own keeps it.
+    if let Some(ua) = &b.user_agent
+        && !p.contains_key(USER_AGENT_PARSED)
+    {
+        let parsed = authtrail_useragent::parse(ua).logto_json(ua);
+        p.insert(USER_AGENT_PARSED.into(), parsed);
     }
     // What Logto's payload has no place for, so that a non-Logto activity keeps its context.
     let mut extras = Map::new();

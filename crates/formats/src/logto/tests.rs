@@ -189,6 +189,40 @@ fn activities_from_other_sources_keep_their_context() {
     assert_eq!(log.payload[EXTRAS]["actor"]["email"], "a@x.io");
 }
 
+#[test]
+fn a_log_gets_its_user_agent_parsed_unless_it_came_with_one() {
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0";
+    let mut log = fixture("log-sign-in-submit.json");
+    let theirs = log["payload"]["userAgentParsed"].clone();
+    let (_, back) = round_trip(&log);
+    assert_eq!(back.payload["userAgentParsed"], theirs, "kept as it came");
+
+    log["payload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userAgentParsed");
+    log["payload"]["userAgent"] = json!(firefox);
+    let (_, back) = round_trip(&log);
+    assert_eq!(
+        back.payload["userAgentParsed"],
+        json!({
+            "browser": {"name": "Firefox", "version": "132.0", "major": "132"},
+            "engine": {"name": "Gecko", "version": "132.0"},
+            "os": {"name": "Linux"},
+            "device": {},
+            "cpu": {"architecture": "amd64"},
+            "ua": firefox,
+        })
+    );
+
+    log["payload"].as_object_mut().unwrap().remove("userAgent");
+    let (_, back) = round_trip(&log);
+    assert!(
+        !back.payload.contains_key("userAgentParsed"),
+        "no agent, nothing parsed"
+    );
+}
+
 /// Payload field names a Logto payload may carry through its catch-all, plus the declared ones.
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -245,7 +279,12 @@ proptest! {
         let (_, back) = round_trip(&log);
         prop_assert_eq!(&back.key, key);
         prop_assert_eq!(back.created_at, ms);
-        prop_assert_eq!(Value::Object(back.payload), redact_json(&log["payload"]));
+        // As Logto writes it: a log with a user agent has it parsed, too.
+        let mut want = redact_json(&log["payload"]);
+        if let Some(ua) = payload.get("userAgent").and_then(Value::as_str) {
+            want["userAgentParsed"] = authtrail_useragent::parse(ua).logto_json(ua);
+        }
+        prop_assert_eq!(Value::Object(back.payload), want);
     }
 }
 

@@ -260,6 +260,13 @@ pub async fn detail(
     for (k, v) in [
         ("ip_col", b.ip_address.clone()),
         ("user_agent", b.user_agent.clone()),
+        (
+            "user_agent_parsed",
+            b.user_agent
+                .as_deref()
+                .map(|ua| authtrail_useragent::parse(ua).to_string())
+                .filter(|s| !s.is_empty()),
+        ),
         ("session", b.session_id.clone()),
         (
             "application",

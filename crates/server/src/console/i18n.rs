@@ -178,6 +178,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("value", "Value", "值"),
     ("raw", "Raw JSON", "原始 JSON"),
     ("user_agent", "User agent", "使用者代理程式"),
+    ("user_agent_parsed", "Browser and device", "瀏覽器與裝置"),
     ("session", "Session", "工作階段"),
     ("id", "ID", "ID"),
     ("received", "Received", "接收時間"),

@@ -18,3 +18,4 @@ mod outage;
 mod security;
 mod support;
 mod tenancy;
+mod user_agent;
