@@ -194,6 +194,11 @@ impl NoteSigner {
         &self.name
     }
 
+    /// The Ed25519 public key of the private key `seed`.
+    pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
+        SigningKey::from_bytes(seed).verifying_key().to_bytes()
+    }
+
     /// The matching verifier.
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier {
@@ -225,6 +230,17 @@ pub struct NoteVerifier {
 }
 
 impl NoteVerifier {
+    /// The verifier of the Ed25519 public key `public` under `name`.
+    pub fn from_public(name: &str, public: &[u8; 32]) -> Result<NoteVerifier, NoteError> {
+        check_name(name)?;
+        let key = VerifyingKey::from_bytes(public)
+            .map_err(|_| NoteError::BadVerifierKey("not an Ed25519 public key"))?;
+        Ok(NoteVerifier {
+            name: name.to_string(),
+            key,
+        })
+    }
+
     /// Reads a verifier key `<name>+<hex key ID>+<base64(0x01 || key)>`.
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
         let (name, key) = parse_vkey(vkey, ED25519)?;

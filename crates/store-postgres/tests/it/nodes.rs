@@ -513,9 +513,12 @@ async fn schema_4_gains_subscriptions_in_place() {
         .unwrap();
     drop(store);
     let c = support::raw(Some(&schema)).await.unwrap();
-    c.batch_execute("DROP TABLE subscriptions; DELETE FROM schema_migrations WHERE version >= 5;")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+         DELETE FROM schema_migrations WHERE version >= 5;",
+    )
+    .await
+    .unwrap();
     let migrated = PgStore::migrate_with_schema(&support::url(), &schema)
         .await
         .unwrap();
