@@ -201,7 +201,7 @@ impl Service {
                 size,
                 root: frontier.root(),
             };
-            let note = sign_note(&cp.text(), &self.log_signers(tenant).await?)
+            let note = sign_note(&cp.text(), &self.log_signers(tenant, &cp.origin).await?)
                 .map_err(ServiceError::internal)?;
             out.signed = store
                 .save_checkpoint(tenant, SignedCheckpoint { size, note })
@@ -235,8 +235,10 @@ impl Service {
         };
         let cp = Checkpoint::parse_text(&text)
             .map_err(|e| corrupt(format!("tenant {tenant}'s stored checkpoint: {e}")))?;
-        let mut note =
-            sign_note(&text, &self.log_signers(tenant).await?).map_err(ServiceError::internal)?;
+        // Signed under its own origin line (the key name), which is this service's origin
+        // unless the setting changed since it was stored.
+        let mut note = sign_note(&text, &self.log_signers(tenant, &cp.origin).await?)
+            .map_err(ServiceError::internal)?;
         for c in self.store().cosignatures(tenant, cp.size, cp.root).await? {
             note.push_str(&c.line);
             note.push('\n');

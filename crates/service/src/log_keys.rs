@@ -196,13 +196,13 @@ impl Service {
         if done { Ok(()) } else { Err(busy()) }
     }
 
-    /// The keys that sign `tenant`'s checkpoints: the active one, then the next one during a
-    /// rotation.
+    /// The keys that sign `tenant`'s checkpoints, under the key name `origin` (the checkpoint's
+    /// origin line): the active one, then the next one during a rotation.
     pub(crate) async fn log_signers(
         &self,
         tenant: &Tenant,
+        origin: &str,
     ) -> Result<Vec<NoteSigner>, ServiceError> {
-        let origin = self.log_origin(tenant);
         let ring = self.key_ring(tenant).await?.ring;
         let mut out = Vec::with_capacity(2);
         for state in [KeyState::Active, KeyState::Next] {
@@ -210,7 +210,7 @@ impl Service {
                 let seed = k.seed()?.ok_or_else(|| {
                     ServiceError::internal("a signing key of the log has no private key")
                 })?;
-                out.push(NoteSigner::new(&origin, &seed).map_err(|e| {
+                out.push(NoteSigner::new(origin, &seed).map_err(|e| {
                     ServiceError::internal(format!("the log origin is unusable: {e}"))
                 })?);
             }
