@@ -244,6 +244,37 @@ mod tests {
         assert!(err.to_string().contains("sealing_key_file"), "{err}");
     }
 
+    /// Two nodes of an upgraded store starting at once: both seal (one wins each value), both
+    /// start, and they use the same keys.
+    #[tokio::test]
+    async fn nodes_starting_together_on_clear_secrets_agree() {
+        use std::sync::Arc;
+        let f = fixture().await;
+        let store = f.service.store().clone();
+        let cursor = store.get_secret(CURSOR_KEY).await.unwrap().unwrap();
+        assert!(
+            store
+                .swap_secret(CURSOR_KEY, &cursor, &[3; 32])
+                .await
+                .unwrap()
+        );
+        let key = f.service.sealing().clone();
+        let open = || {
+            crate::Service::open(
+                store.clone(),
+                Arc::new(authtrail_catalog::Catalog::builtin().unwrap()),
+                Arc::new(f.clock.clone()),
+                key.clone(),
+            )
+        };
+        let (a, b) = tokio::join!(open(), open());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.0.cursor_key, [3; 32], "the clear value is kept");
+        assert_eq!(b.0.cursor_key, [3; 32]);
+        let t = tenant("acme");
+        assert_eq!(a.log_key(&t).await.unwrap(), b.log_key(&t).await.unwrap());
+    }
+
     #[tokio::test]
     async fn a_sealed_value_moved_to_another_name_does_not_open() {
         let f = fixture().await;
