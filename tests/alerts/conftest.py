@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import hashlib
 import json
 import os
 import re
@@ -235,9 +236,10 @@ def server(smtp):
         where = ["--data", str(data)]
         store = os.environ.get("AUTHTRAIL_ALERTS_STORE")
         if store:
-            # A PostgreSQL store keeps its secrets sealed with a key file every command shares.
+            # A PostgreSQL store keeps its secrets sealed with a key file that every command and
+            # every server started on it shares: one key per store URL.
             key = tmp / "sealing.key"
-            key.write_text(os.urandom(32).hex() + "\n")
+            key.write_text(hashlib.sha256(store.encode()).hexdigest() + "\n")
             key.chmod(0o600)
             where = ["--store", store, "--sealing-key-file", str(key)]
         token = _run([binary, "token", "create", *where, "--tenant", TENANT,
