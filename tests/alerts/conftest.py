@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import hashlib
 import json
 import os
 import re
@@ -235,18 +236,17 @@ def server(smtp):
         where = ["--data", str(data)]
         store = os.environ.get("AUTHTRAIL_ALERTS_STORE")
         if store:
-            # The PostgreSQL engine keeps webhook URLs sealed only with a key file.
+            # A PostgreSQL store keeps its secrets sealed with a key file that every command and
+            # every server started on it shares: one key per store URL.
             key = tmp / "sealing.key"
-            key.write_text(os.urandom(32).hex() + "\n")
+            key.write_text(hashlib.sha256(store.encode()).hexdigest() + "\n")
             key.chmod(0o600)
-            where = ["--store", store]
+            where = ["--store", store, "--sealing-key-file", str(key)]
         token = _run([binary, "token", "create", *where, "--tenant", TENANT,
                       "--scopes", "ingest,read,admin"], env=env).strip()
         args = [binary, "serve", *where, "--listen", "127.0.0.1:0", "--allow-private-destinations",
                 "--smtp-url", f"smtp://127.0.0.1:{smtp.port}?tls=none",
                 "--alert-from", "authtrail <alerts@example.com>", "--public-url", PUBLIC_URL]
-        if store:
-            args += ["--sealing-key-file", str(tmp / "sealing.key")]
         log = open(log_path, "wb")
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60

@@ -1,6 +1,7 @@
 """authtrail's transparency log checked by an independent verifier (verify_log.py): a real
 server's `checkpoints` job signs checkpoints as activities arrive, and every checkpoint, inclusion
-proof and consistency proof it serves verifies here; a tampered note or proof does not."""
+proof and consistency proof it serves verifies here; a tampered note or proof does not. A witness
+played here cosigns checkpoints, and a key rotation keeps old-key verifiers verifying."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -25,8 +27,12 @@ HANG_S = 30
 
 
 @pytest.fixture(scope="module")
-def server():
-    data = tempfile.mkdtemp(prefix="authtrail-logverify-")
+def data():
+    return tempfile.mkdtemp(prefix="authtrail-logverify-")
+
+
+@pytest.fixture(scope="module")
+def server(data):
     token = subprocess.run(
         [BIN, "token", "create", "--data", data, "--tenant", TENANT, "--scopes", "ingest,read"],
         check=True, capture_output=True, text=True,
@@ -183,3 +189,70 @@ def test_the_worked_example_of_the_documentation():
         "audit.example.com/C01", 2, root)
     proof = [base64.b64decode(_block(doc, "example-proof"))]
     assert vl.root_from_inclusion(1, 2, leaf1, proof) == root
+
+
+def authtrail(data, *args):
+    return subprocess.run([BIN, *args, "--data", data, "--log-origin", "audit.example.com"],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def post_text(server, path, body: str):
+    url, token = server
+    req = urllib.request.Request(url + path, data=body.encode(), method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "text/plain; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_a_witness_cosignature_is_accepted_and_served(server, data):
+    """A witness written here from c2sp.org/tlog-cosignature cosigns the served checkpoint; the
+    server checks it, keeps it and serves it with that checkpoint."""
+    witness = vl.Witness("witness.example.org/py")
+    authtrail(data, "log", "witness", "add", witness.vkey(), "--tenant", TENANT)
+    verifier = vl.Verifier(call(server, "/v1/log/key").splitlines()[0])
+    # The witness's registration is an activity: wait for the checkpoint that covers it.
+    last = ingest(server, 100, 1)
+    note, size, _ = checkpoint_of(server, verifier, last)
+    text = note.rpartition("\n\n")[0] + "\n"
+    now = int(time.time())
+    line = witness.cosign(text, now)
+    status, body = post_text(server, "/v1/log/cosignature", note + line + "\n")
+    assert status == 200, body
+    assert body["accepted"] == [{"witness": witness.name, "size": size, "time": now, "stored": True}]
+    # Nothing was ingested since: the same checkpoint, now with the witness's line.
+    served = call(server, "/v1/log/checkpoint")
+    assert served == note + line + "\n"
+    assert vl.open_checkpoint(served, verifier)[1] == size
+    assert vl.verify_cosignature(served, witness.name, witness.public) == now
+    # A line by a key the log does not know is refused, naming the field.
+    stranger = vl.Witness("witness.example.org/stranger")
+    status, body = post_text(server, "/v1/log/cosignature", text + "\n" + stranger.cosign(text, now) + "\n")
+    assert status == 400
+    assert body["error"]["details"][0]["field"] == "cosignature"
+    # A tampered cosignature too.
+    forged = witness.cosign(text.replace(f"\n{size}\n", f"\n{size - 1}\n"), now)
+    status, body = post_text(server, "/v1/log/cosignature", text + "\n" + forged + "\n")
+    assert status == 400 and body["error"]["details"][0]["field"] == "cosignature"
+
+
+def test_a_key_rotation_keeps_old_key_verifiers_verifying(server, data):
+    """Run last: it rotates the tenant's key. Through the overlap both keys verify every
+    checkpoint; afterwards only the new one."""
+    old = vl.Verifier(call(server, "/v1/log/key").splitlines()[0])
+    new_vkey = authtrail(data, "log", "rotate-key", "--tenant", TENANT).strip()
+    keys = call(server, "/v1/log/key").splitlines()
+    assert keys[0].startswith(old.name + "+") and keys[1] == new_vkey
+    new = vl.Verifier(new_vkey)
+    assert new.name == old.name and new.key_id != old.key_id
+    last = ingest(server, 200, 3)
+    note, size, root = checkpoint_of(server, old, last)
+    assert vl.open_checkpoint(note, new) == (old.name, size, root)
+    authtrail(data, "log", "rotate-key", "--finish", "--tenant", TENANT)
+    assert call(server, "/v1/log/key") == new_vkey + "\n"
+    last = ingest(server, 300, 1)
+    note, size, _ = checkpoint_of(server, new, last)
+    with pytest.raises(ValueError, match="no signature by this key"):
+        vl.open_checkpoint(note, old)

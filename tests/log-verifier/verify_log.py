@@ -1,6 +1,6 @@
 """An independent verifier of authtrail's transparency log, written from the specifications
-(RFC 6962 / RFC 9162 section 2.1, c2sp.org/signed-note, c2sp.org/tlog-checkpoint) with no code
-shared with authtrail: Python's hashlib and the `cryptography` package's Ed25519.
+(RFC 6962 / RFC 9162 section 2.1, c2sp.org/signed-note, c2sp.org/tlog-checkpoint,
+c2sp.org/tlog-cosignature) with no code shared with authtrail: Python's hashlib and the `cryptography` package's Ed25519.
 
 Proofs are checked with the recursive definitions of the RFC (PATH and SUBPROOF), not with the
 iterative verification algorithm that authtrail's Rust code uses, so that a shared mistake is
@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -158,3 +158,52 @@ def open_checkpoint(note: str, verifier: Verifier) -> tuple[str, int, bytes]:
     if size != str(int(size)):
         raise ValueError("bad size")
     return origin, int(size), base64.b64decode(root, validate=True)
+
+
+# ---- Witness cosignatures (c2sp.org/tlog-cosignature, Ed25519 "cosignature/v1") ----------------
+
+COSIGNATURE_V1 = 4  # the key ID's signature type byte
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: a header line, a timestamp line, then the checkpoint text."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+class Witness:
+    """A witness's Ed25519 cosigner key (this test suite plays a witness with it)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.key = Ed25519PrivateKey.generate()
+        self.public = self.key.public_key().public_bytes_raw()
+        self.key_id = hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + self.public).digest()[:4]
+
+    def vkey(self) -> str:
+        raw = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public).decode()
+        return f"{self.name}+{self.key_id.hex()}+{raw}"
+
+    def cosign(self, text: str, timestamp: int) -> str:
+        """The signature line: key ID || u64 big-endian timestamp || Ed25519 signature."""
+        sig = self.key.sign(cosigned_message(text, timestamp))
+        blob = self.key_id + timestamp.to_bytes(8, "big") + sig
+        return f"\u2014 {self.name} {base64.b64encode(blob).decode()}"
+
+
+def verify_cosignature(note: str, name: str, public: bytes) -> int:
+    """The timestamp of the cosignature of `name` (public key `public`) in `note`; raises if it
+    is absent or does not verify over the note's text."""
+    text, _, sigs = note.rpartition("\n\n")
+    text += "\n"
+    key_id = hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public).digest()[:4]
+    for line in sigs.rstrip("\n").split("\n"):
+        who, sig = line[2:].split(" ", 1)
+        blob = base64.b64decode(sig, validate=True)
+        if who != name or blob[:4] != key_id:
+            continue
+        if len(blob) != 4 + 8 + 64:
+            raise ValueError("a cosignature is key ID, timestamp and signature")
+        timestamp = int.from_bytes(blob[4:12], "big")
+        Ed25519PublicKey.from_public_bytes(public).verify(blob[12:], cosigned_message(text, timestamp))
+        return timestamp
+    raise ValueError(f"no cosignature by {name}")

@@ -16,7 +16,8 @@ use crate::{DEFAULT_TENANT, StoreArgs};
 pub async fn service(args: &StoreArgs) -> anyhow::Result<Service> {
     let store = args.open().await?;
     let catalog = Arc::new(Catalog::builtin()?);
-    Ok(Service::open(store, catalog, Arc::new(SystemClock)).await?)
+    let sealing = args.sealing_key()?;
+    Ok(Service::open(store, catalog, Arc::new(SystemClock), sealing).await?)
 }
 
 /// A tenant named on the command line.

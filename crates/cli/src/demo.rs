@@ -46,8 +46,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (s.clone() as Arc<dyn Store>, Some(s))
         }
     };
-    let service =
-        Service::open(store.clone(), Arc::new(Catalog::builtin()?), clock.clone()).await?;
+    let sealing = args.data.sealing_key()?;
+    let service = Service::open(
+        store.clone(),
+        Arc::new(Catalog::builtin()?),
+        clock.clone(),
+        sealing,
+    )
+    .await?;
     eprintln!(
         "generating {} activities for tenant {tenant} in {}",
         args.events,

@@ -69,7 +69,12 @@ pub async fn write_log_file(
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     for tenant in tenants {
-        let mut checkpoint = service.store().checkpoint(tenant).await?.map(|c| c.note);
+        // As the API serves it: signed by every current key (both during a rotation), with its
+        // witnesses' cosignatures.
+        let mut checkpoint = match service.store().checkpoint(tenant).await? {
+            Some(_) => Some(service.log_checkpoint(tenant).await?.note),
+            None => None,
+        };
         let size = service.store().tree_size(tenant).await?;
         let mut from = 0;
         while from < size || checkpoint.is_some() {
@@ -147,7 +152,8 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     sample: u32,
     /// The tenant's verifier key (from GET /v1/log/key or `authtrail checkpoint`), or a file
-    /// holding it.
+    /// holding it. Of a file of several keys (GET /v1/log/key during a key rotation), the first
+    /// one, the active key.
     #[arg(long)]
     key: String,
     /// A signed checkpoint file (from GET /v1/log/checkpoint, e.g. one saved earlier); by
@@ -161,7 +167,11 @@ pub struct VerifyArgs {
 
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let vkey = match std::fs::read_to_string(&args.key) {
-        Ok(s) => s,
+        Ok(s) => s
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string(),
         Err(_) => args.key.clone(),
     };
     let verifier = NoteVerifier::parse(&vkey).context("--key")?;

@@ -8,6 +8,7 @@ mod export;
 mod ingest;
 mod jobs;
 mod log;
+mod log_keys;
 mod logto;
 mod query;
 mod retention;
@@ -56,6 +57,10 @@ pub struct StoreArgs {
     /// PostgreSQL instead of the data directory, e.g. postgres://user@host:5432/db.
     #[arg(long = "store", env = "AUTHTRAIL_STORE")]
     pub store: Option<String>,
+    /// The sealing key file (64 hex digits) that seals the store's secrets: the server's
+    /// `sealing_key_file`. Default: `sealing.key` in the data directory; required with --store.
+    #[arg(long = "sealing-key-file", env = "AUTHTRAIL_SEALING_KEY_FILE")]
+    pub sealing_key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -70,6 +75,12 @@ impl StoreArgs {
                 clock,
             )?),
         })
+    }
+
+    /// This node's sealing key (see `sealing::load`), for commands that open the service.
+    pub fn sealing_key(&self) -> anyhow::Result<authtrail_service::sealing::SealingKey> {
+        let dir = self.store.is_none().then_some(self.data.dir.as_path());
+        sealing::load(self.sealing_key_file.as_deref(), dir)
     }
 
     /// Where the store is, for messages (never the URL: it may hold a password).
@@ -114,6 +125,9 @@ enum Command {
     /// Check an export offline against a signed checkpoint and the tenant's verifier key, naming
     /// the first edited, missing or moved activity; or, with --url, a running server's log.
     Verify(log::VerifyArgs),
+    /// The transparency log's signing keys (rotation) and witnesses.
+    #[command(subcommand)]
+    Log(log_keys::Command),
     /// Logto integration settings (the webhook signing key).
     #[command(subcommand)]
     Logto(logto::Command),
@@ -152,6 +166,7 @@ fn main() -> anyhow::Result<()> {
             Command::VerifyExport(a) => verify::run(a).await,
             Command::Checkpoint(a) => log::checkpoint(a).await,
             Command::Verify(a) => log::verify(a).await,
+            Command::Log(c) => log_keys::run(c).await,
             Command::Logto(c) => logto::run(c).await,
             Command::User(c) => user::run(c).await,
             Command::Migrate { store } => {

@@ -1,5 +1,5 @@
-//! This node's sealing key (`sealing_key_file`), which encrypts the webhook signing secrets the
-//! store keeps (`authtrail_service::sealing`).
+//! This node's sealing key (`sealing_key_file`), which encrypts every secret the store keeps
+//! (`authtrail_service::sealing`, `authtrail_service::secrets`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -13,17 +13,18 @@ pub const DEFAULT_FILE: &str = "sealing.key";
 
 /// Reads the key from `file`, or from `sealing.key` in `sqlite_dir` when no file is named,
 /// making the file (readable by its owner only) if it does not exist yet. With neither (a
-/// PostgreSQL store and no file), the node keeps no signing secrets and says so.
+/// PostgreSQL store and no file) it refuses: the store's secrets are kept sealed, so every node
+/// needs the same key file.
 pub fn load(file: Option<&Path>, sqlite_dir: Option<&Path>) -> anyhow::Result<SealingKey> {
     let path = match (file, sqlite_dir) {
         (Some(f), _) => f.to_path_buf(),
         (None, Some(dir)) => dir.join(DEFAULT_FILE),
-        (None, None) => {
-            tracing::warn!(
-                "no sealing_key_file: webhook subscriptions (which keep a signing secret) cannot be created on this node; give every node the same key file"
-            );
-            return Ok(SealingKey::none());
-        }
+        (None, None) => anyhow::bail!(
+            "a PostgreSQL store needs a sealing key file: the store keeps its secrets (cursor and \
+             log signing keys, webhook keys) sealed with it. Set sealing_key_file \
+             (AUTHTRAIL_SEALING_KEY_FILE, --sealing-key-file) to the same file on every node; \
+             make one with: head -c 32 /dev/urandom | xxd -p -c 64 > sealing.key"
+        ),
     };
     // `create_new` so that two nodes starting at once on a shared file agree on one key.
     match std::fs::OpenOptions::new()

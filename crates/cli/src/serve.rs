@@ -55,18 +55,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let tokens = store.list_tokens(None).await?;
-    let state = AppState::new(store.clone(), catalog, clock, cfg.limits())
+    let sealing = crate::sealing::load(cfg.sealing_key_file.as_deref(), sqlite_dir.as_deref())?;
+    let state = AppState::new(store.clone(), catalog, clock, cfg.limits(), sealing)
         .await?
         .with_google_prefix(cfg.google_prefix.as_deref())
         .map_err(anyhow::Error::msg)?
         .with_log_origin(&cfg.log_origin)
         .map_err(anyhow::Error::msg)?
-        .with_delivery(
-            DestinationPolicy {
-                allow_private: cfg.allow_private_destinations,
-            },
-            crate::sealing::load(cfg.sealing_key_file.as_deref(), sqlite_dir.as_deref())?,
-        );
+        .with_delivery(DestinationPolicy {
+            allow_private: cfg.allow_private_destinations,
+        });
     if cfg.allow_private_destinations {
         tracing::warn!(
             "allow_private_destinations is on: push subscriptions may reach internal addresses; use it for tests and closed networks only"

@@ -52,12 +52,126 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 
 /// The key ID of an Ed25519 key under a name.
 pub fn key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    typed_key_id(name, ED25519, key)
+}
+
+/// `SHA-256(name || 0x0A || type || public key)[:4]`: the key ID of a key of signature type
+/// `kind` (0x01 for note signatures, 0x04 for Ed25519 cosignatures).
+pub(crate) fn typed_key_id(name: &str, kind: u8, key: &VerifyingKey) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ED25519]);
+    h.update([b'\n', kind]);
     h.update(key.as_bytes());
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
+}
+
+/// Reads a verifier key `<name>+<hex key ID>+<base64(type || key)>` of an Ed25519 key of
+/// signature type `kind`, checking the key ID.
+pub(crate) fn parse_vkey(vkey: &str, kind: u8) -> Result<(String, VerifyingKey), NoteError> {
+    let vkey = vkey.trim();
+    let mut parts = vkey.splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadVerifierKey(
+            "it needs three parts joined by +",
+        ));
+    };
+    check_name(name)?;
+    let id: [u8; 4] = hex::decode(id)
+        .ok()
+        .filter(|_| id.len() == 8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(NoteError::BadVerifierKey("the key ID is not 8 hex digits"))?;
+    let key = B64
+        .decode(key)
+        .map_err(|_| NoteError::BadVerifierKey("the key is not base64"))?;
+    let Some((&got, rest)) = key.split_first() else {
+        return Err(NoteError::BadVerifierKey("the key is empty"));
+    };
+    if got != kind {
+        return Err(NoteError::BadVerifierKey(if kind == ED25519 {
+            "only Ed25519 keys (type 0x01) are known"
+        } else {
+            "only Ed25519 cosignature keys (type 0x04) are known"
+        }));
+    }
+    let bytes: [u8; 32] = rest
+        .try_into()
+        .map_err(|_| NoteError::BadVerifierKey("an Ed25519 key is 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| NoteError::BadVerifierKey("not an Ed25519 public key"))?;
+    if typed_key_id(name, kind, &key) != id {
+        return Err(NoteError::BadVerifierKey(
+            "the key ID does not match name and key",
+        ));
+    }
+    Ok((name.to_string(), key))
+}
+
+/// The vkey string of an Ed25519 key of signature type `kind`.
+pub(crate) fn format_vkey(name: &str, kind: u8, key: &VerifyingKey) -> String {
+    let mut k = vec![kind];
+    k.extend_from_slice(key.as_bytes());
+    format!(
+        "{name}+{}+{}",
+        hex::encode(typed_key_id(name, kind, key)),
+        B64.encode(k)
+    )
+}
+
+/// A signed note's text (with its final newline) and its signature lines (without newlines).
+/// Checks the size, control characters and shape, not the signatures.
+pub fn split_note(note: &str) -> Result<(&str, Vec<&str>), NoteError> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(NoteError::Malformed("the note is too long"));
+    }
+    if note.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(NoteError::Malformed("it holds control characters"));
+    }
+    let split = note
+        .rfind("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+    let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
+    let sigs = sigs.strip_suffix('\n').ok_or(NoteError::Malformed(
+        "the last signature line has no newline",
+    ))?;
+    let lines: Vec<&str> = sigs.split('\n').collect();
+    if lines.len() > MAX_SIGNATURES {
+        return Err(NoteError::Malformed("too many signatures"));
+    }
+    Ok((text, lines))
+}
+
+/// A signature line's key name and decoded blob (key ID first).
+pub fn parse_signature_line(line: &str) -> Result<(&str, Vec<u8>), NoteError> {
+    let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
+        "a signature line does not start with an em dash",
+    ))?;
+    let (name, blob) = rest
+        .split_once(' ')
+        .ok_or(NoteError::Malformed("a signature line has no signature"))?;
+    let blob = B64
+        .decode(blob)
+        .map_err(|_| NoteError::Malformed("a signature is not base64"))?;
+    if blob.len() < 4 {
+        return Err(NoteError::Malformed(
+            "a signature is shorter than its key ID",
+        ));
+    }
+    Ok((name, blob))
+}
+
+/// `text`, a blank line and one signature line per signer, in their order: during a key
+/// rotation the log signs with its old and its new key, and a verifier that knows either one
+/// finds its signature.
+pub fn sign_note(text: &str, signers: &[NoteSigner]) -> Result<String, NoteError> {
+    check_text(text)?;
+    let mut note = format!("{text}\n");
+    for s in signers {
+        note.push_str(&s.signature_line(text));
+        note.push('\n');
+    }
+    Ok(note)
 }
 
 /// An Ed25519 key with the name it signs under.
@@ -80,6 +194,11 @@ impl NoteSigner {
         &self.name
     }
 
+    /// The Ed25519 public key of the private key `seed`.
+    pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
+        SigningKey::from_bytes(seed).verifying_key().to_bytes()
+    }
+
     /// The matching verifier.
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier {
@@ -91,14 +210,15 @@ impl NoteSigner {
     /// The signed note: `text` (which must end in a newline), a blank line and the signature.
     pub fn sign(&self, text: &str) -> Result<String, NoteError> {
         check_text(text)?;
+        Ok(format!("{text}\n{}\n", self.signature_line(text)))
+    }
+
+    /// The signature line of `text` (without its newline); `text` is not checked.
+    fn signature_line(&self, text: &str) -> String {
         let sig = self.key.sign(text.as_bytes());
         let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
         blob.extend_from_slice(&sig.to_bytes());
-        Ok(format!(
-            "{text}\n\u{2014} {} {}\n",
-            self.name,
-            B64.encode(blob)
-        ))
+        format!("\u{2014} {} {}", self.name, B64.encode(blob))
     }
 }
 
@@ -110,43 +230,21 @@ pub struct NoteVerifier {
 }
 
 impl NoteVerifier {
-    /// Reads a verifier key `<name>+<hex key ID>+<base64(0x01 || key)>`.
-    pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
-        let vkey = vkey.trim();
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadVerifierKey(
-                "it needs three parts joined by +",
-            ));
-        };
+    /// The verifier of the Ed25519 public key `public` under `name`.
+    pub fn from_public(name: &str, public: &[u8; 32]) -> Result<NoteVerifier, NoteError> {
         check_name(name)?;
-        let id: [u8; 4] = hex::decode(id)
-            .ok()
-            .filter(|_| id.len() == 8)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(NoteError::BadVerifierKey("the key ID is not 8 hex digits"))?;
-        let key = B64
-            .decode(key)
-            .map_err(|_| NoteError::BadVerifierKey("the key is not base64"))?;
-        let [ED25519, rest @ ..] = key.as_slice() else {
-            return Err(NoteError::BadVerifierKey(
-                "only Ed25519 keys (type 0x01) are known",
-            ));
-        };
-        let bytes: [u8; 32] = rest
-            .try_into()
-            .map_err(|_| NoteError::BadVerifierKey("an Ed25519 key is 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&bytes)
+        let key = VerifyingKey::from_bytes(public)
             .map_err(|_| NoteError::BadVerifierKey("not an Ed25519 public key"))?;
-        if key_id(name, &key) != id {
-            return Err(NoteError::BadVerifierKey(
-                "the key ID does not match name and key",
-            ));
-        }
         Ok(NoteVerifier {
             name: name.to_string(),
             key,
         })
+    }
+
+    /// Reads a verifier key `<name>+<hex key ID>+<base64(0x01 || key)>`.
+    pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
+        let (name, key) = parse_vkey(vkey, ED25519)?;
+        Ok(NoteVerifier { name, key })
     }
 
     pub fn name(&self) -> &str {
@@ -159,52 +257,17 @@ impl NoteVerifier {
 
     /// The verifier key string.
     pub fn vkey(&self) -> String {
-        let mut k = vec![ED25519];
-        k.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.key_id()),
-            B64.encode(k)
-        )
+        format_vkey(&self.name, ED25519, &self.key)
     }
 
     /// Checks a signed note and returns its text. Signatures by other keys are ignored (they
     /// may be witnesses' or a rotated key's); one by this key must be present and valid.
     pub fn open<'n>(&self, note: &'n str) -> Result<&'n str, NoteError> {
-        if note.len() > MAX_NOTE_BYTES {
-            return Err(NoteError::Malformed("the note is too long"));
-        }
-        if note.chars().any(|c| c < ' ' && c != '\n') {
-            return Err(NoteError::Malformed("it holds control characters"));
-        }
-        let split = note
-            .rfind("\n\n")
-            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-        let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
-        let sigs = sigs.strip_suffix('\n').ok_or(NoteError::Malformed(
-            "the last signature line has no newline",
-        ))?;
+        let (text, lines) = split_note(note)?;
         let id = self.key_id();
         let mut verified = false;
-        for (i, line) in sigs.split('\n').enumerate() {
-            if i >= MAX_SIGNATURES {
-                return Err(NoteError::Malformed("too many signatures"));
-            }
-            let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
-                "a signature line does not start with an em dash",
-            ))?;
-            let (name, blob) = rest
-                .split_once(' ')
-                .ok_or(NoteError::Malformed("a signature line has no signature"))?;
-            let blob = B64
-                .decode(blob)
-                .map_err(|_| NoteError::Malformed("a signature is not base64"))?;
-            if blob.len() < 4 {
-                return Err(NoteError::Malformed(
-                    "a signature is shorter than its key ID",
-                ));
-            }
+        for line in lines {
+            let (name, blob) = parse_signature_line(line)?;
             if name != self.name || blob[..4] != id {
                 continue;
             }
@@ -255,6 +318,24 @@ mod tests {
         // The same key under another name is another key.
         let renamed = NoteSigner::new("log.example/u", &[7; 32]).unwrap();
         assert_eq!(renamed.verifier().open(&note), Err(NoteError::NotSigned));
+    }
+
+    #[test]
+    fn a_note_signed_by_two_keys_verifies_with_either() {
+        let old = NoteSigner::new("log.example/t", &[7; 32]).unwrap();
+        let new = NoteSigner::new("log.example/t", &[9; 32]).unwrap();
+        assert_ne!(old.verifier().key_id(), new.verifier().key_id());
+        let note = sign_note("hello\n", &[old, new]).unwrap();
+        let old = NoteSigner::new("log.example/t", &[7; 32]).unwrap();
+        let new = NoteSigner::new("log.example/t", &[9; 32]).unwrap();
+        assert_eq!(old.verifier().open(&note).unwrap(), "hello\n");
+        assert_eq!(new.verifier().open(&note).unwrap(), "hello\n");
+        assert!(
+            note.starts_with(&old.sign("hello\n").unwrap()),
+            "the first key's line first"
+        );
+        let (text, lines) = split_note(&note).unwrap();
+        assert_eq!((text, lines.len()), ("hello\n", 2));
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub const ROUTES: &[Route] = &[
     route!(post "/oidc/token" => oauth::token),
     route!(get "/v1/log/checkpoint" => log::get_checkpoint),
     route!(get "/v1/log/key" => log::get_key),
+    route!(post "/v1/log/cosignature" => log::post_cosignature),
+    route!(get "/v1/log/witnesses" => log::get_witnesses),
     route!(get "/v1/log/proof/inclusion" => log::get_inclusion),
     route!(get "/v1/log/proof/consistency" => log::get_consistency),
     route!(get "/v1/log/tile/{*path}" => log::get_tile),
@@ -193,7 +195,7 @@ async fn healthz() -> Response {
 /// stopping; 503 otherwise. Open to probes without a token, so it names each job's state and
 /// restart count but never an error message (those go to the log).
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store_ok = match state.store.secret("cursor-signing").await {
+    let store_ok = match state.store.get_secret("cursor-signing").await {
         Ok(_) => true,
         Err(e) => {
             tracing::error!(error = %e, "readiness check: the store does not answer");

@@ -94,16 +94,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state and its service (which fetches, or creates, the store's cursor-signing
-    /// secret).
+    /// Builds the state and its service (which seals the store's secrets with `sealing`, and
+    /// fetches or creates the cursor-signing secret; see `Service::open`).
     pub async fn new(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
         limits: Limits,
+        sealing: authtrail_service::sealing::SealingKey,
     ) -> Result<AppState, ServiceError> {
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let service = Service::open(store.clone(), catalog.clone(), clock.clone())
+        let service = Service::open(store.clone(), catalog.clone(), clock.clone(), sealing)
             .await?
             .observed_by(metrics.clone());
         let rate = Arc::new(RateLimits {
@@ -168,14 +169,12 @@ impl AppState {
         })))
     }
 
-    /// Push delivery's address policy and this node's sealing key (see
-    /// `authtrail_service::Service::with_delivery`).
+    /// Push delivery's address policy (see `authtrail_service::Service::with_delivery`).
     pub fn with_delivery(
         self,
         destinations: authtrail_service::subscriptions::DestinationPolicy,
-        sealing: authtrail_service::sealing::SealingKey,
     ) -> AppState {
-        let service = self.0.service.clone().with_delivery(destinations, sealing);
+        let service = self.0.service.clone().with_delivery(destinations);
         AppState(Arc::new(Inner {
             service,
             ..(*self.0).clone()

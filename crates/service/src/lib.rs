@@ -22,9 +22,10 @@
 //! - [`export`]: export, import and verify of whole trails.
 //! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
 //! - [`log`]: the transparency log: hashing new activities into each tenant's Merkle tree,
-//!   signing checkpoints, proofs; [`log_audit`] checks an export against a checkpoint offline.
-//! - [`subscriptions`]: push subscriptions and Google watch channels, their ledgers; [`sealing`]
-//!   encrypts the secrets they must keep.
+//!   signing checkpoints, proofs; [`log_audit`] checks an export against a checkpoint offline;
+//!   [`log_keys`] the signing keys and their rotation; [`log_witnesses`] witness cosignatures.
+//! - [`subscriptions`]: push subscriptions and Google watch channels, their ledgers.
+//! - [`sealing`] encrypts the secrets the store keeps; [`secrets`] keeps them sealed.
 //! - [`alerts`]: alert rules: their checks, ready-made set and state, stored as subscriptions.
 //! - [`error`]: [`ServiceError`], the domain error every operation returns.
 
@@ -40,6 +41,8 @@ pub mod ingest;
 mod json_fields;
 pub mod log;
 pub mod log_audit;
+pub mod log_keys;
+pub mod log_witnesses;
 pub mod oauth;
 pub mod paging;
 pub mod password;
@@ -47,6 +50,7 @@ pub mod query;
 pub mod read;
 pub mod retention;
 pub mod sealing;
+pub mod secrets;
 pub mod subscriptions;
 pub mod tokens;
 pub mod users;
@@ -80,11 +84,12 @@ struct Inner {
     writes: Arc<health::WriteHealth>,
     /// The transparency log's origin prefix (a tenant's origin is `<prefix>/<tenant>`).
     log_origin: String,
-    /// The log's Ed25519 private key, read from the store once it is first needed.
+    /// The log's default Ed25519 private key (a tenant's until it rotates its own), read from
+    /// the store once it is first needed.
     log_seed: tokio::sync::OnceCell<[u8; 32]>,
     /// Which destinations push delivery may reach (the SSRF policy).
     destinations: subscriptions::DestinationPolicy,
-    /// Seals the secrets subscriptions keep (webhook signing keys).
+    /// Seals the secrets the store keeps (see [`secrets`]).
     sealing: sealing::SealingKey,
     /// Bumped when a subscription is created, changed or deleted on this node, so the delivery
     /// job looks again at once (other nodes' changes it finds on its next round).
@@ -92,13 +97,17 @@ struct Inner {
 }
 
 impl Service {
-    /// The service over `store`, fetching (or creating) the store's cursor-signing secret.
+    /// The service over `store`, whose secrets `sealing` seals: seals those an older version
+    /// stored in clear, then fetches (or creates) the cursor-signing secret. Without a sealing
+    /// key, or with another key than the one that sealed them, it refuses, naming the setting.
     pub async fn open(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
+        sealing: sealing::SealingKey,
     ) -> Result<Service, ServiceError> {
-        let cursor_key = store.secret("cursor-signing").await?;
+        secrets::seal_clear_secrets(&*store, &sealing).await?;
+        let cursor_key = secrets::server_key(&*store, &sealing, secrets::CURSOR_KEY).await?;
         Ok(Service(Arc::new(Inner {
             store,
             catalog,
@@ -109,7 +118,7 @@ impl Service {
             log_origin: log::DEFAULT_ORIGIN.to_string(),
             log_seed: tokio::sync::OnceCell::new(),
             destinations: Default::default(),
-            sealing: sealing::SealingKey::none(),
+            sealing,
             subscriptions_changed: Arc::new(tokio::sync::watch::channel(0).0),
         })))
     }
@@ -138,14 +147,18 @@ impl Service {
         })))
     }
 
-    /// The same service, with push delivery's address policy and sealing key.
-    pub fn with_delivery(
-        self,
-        destinations: subscriptions::DestinationPolicy,
-        sealing: sealing::SealingKey,
-    ) -> Service {
+    /// The same service, with push delivery's address policy.
+    pub fn with_delivery(self, destinations: subscriptions::DestinationPolicy) -> Service {
         Service(Arc::new(Inner {
             destinations,
+            ..(*self.0).clone()
+        }))
+    }
+
+    /// The same service with another sealing key: a node given the wrong key file, in tests.
+    #[cfg(test)]
+    pub(crate) fn with_sealing_key(self, sealing: sealing::SealingKey) -> Service {
+        Service(Arc::new(Inner {
             sealing,
             ..(*self.0).clone()
         }))
@@ -214,6 +227,7 @@ pub(crate) mod testing {
             store,
             Arc::new(Catalog::builtin().unwrap()),
             Arc::new(clock.clone()),
+            crate::sealing::SealingKey::new([42; 32]),
         )
         .await
         .unwrap();

@@ -8,24 +8,27 @@
 //! - [`Service::log_checkpoint`], [`Service::log_key`], [`Service::inclusion_proof`] and
 //!   [`Service::consistency_proof`] are what the read APIs serve.
 //!
-//! The signing key is the store's server secret [`SIGNING_KEY`] (32 random bytes, created at
-//! first use and shared by every node, like the cursor key), used as an Ed25519 private key.
-//! Each tenant's log signs under its own key name, its origin `<log origin>/<tenant>`, so a
-//! tenant's verifier key verifies that tenant's checkpoints only. `docs/integrity.md` specifies
-//! it all.
+//! The default signing key is the store's server secret [`SIGNING_KEY`] (32 random bytes,
+//! created at first use, sealed, and shared by every node, like the cursor key), used as an
+//! Ed25519 private key; a tenant that rotated its key has a key ring of its own
+//! ([`crate::log_keys`]). Each tenant's log signs under its own key name, its origin
+//! `<log origin>/<tenant>`, so a tenant's verifier key verifies that tenant's checkpoints only.
+//! Witnesses' cosignatures are served with the checkpoint ([`crate::log_witnesses`]).
+//! `docs/integrity.md` specifies it all.
 
 use std::collections::HashMap;
 
 use authtrail_integrity::merkle::frontier_ids;
+use authtrail_integrity::note::split_note;
 use authtrail_integrity::tiles::{TILE_WIDTH, Tile};
-use authtrail_integrity::{Checkpoint, Frontier, Hash, NodeId, NoteSigner, proof};
+use authtrail_integrity::{Checkpoint, Frontier, Hash, NodeId, proof, sign_note};
 use authtrail_model::store::{SignedCheckpoint, StoreErrorKind, TreeNode};
 use authtrail_model::{Activity, Tenant};
 
 use crate::Service;
 use crate::error::ServiceError;
 
-/// The server secret whose 32 bytes are the log's Ed25519 private key.
+/// The server secret whose 32 bytes are the log's default Ed25519 private key.
 pub const SIGNING_KEY: &str = "log-signing-key";
 
 /// The log origin used when none is configured (`log_origin`); see `docs/integrity.md`.
@@ -93,33 +96,12 @@ impl Service {
         format!("{}/{tenant}", self.0.log_origin)
     }
 
-    /// Reads (creating it on a store's first start) the log's signing key; the checkpoint job
-    /// calls it when it starts, so the key exists before any tenant needs it.
-    pub async fn log_signing_key(&self) -> Result<(), ServiceError> {
-        self.log_seed().await.map(|_| ())
-    }
-
-    async fn log_seed(&self) -> Result<&[u8; 32], ServiceError> {
-        Ok(self
-            .0
-            .log_seed
-            .get_or_try_init(|| self.store().secret(SIGNING_KEY))
-            .await?)
-    }
-
-    async fn log_signer(&self, tenant: &Tenant) -> Result<NoteSigner, ServiceError> {
-        let seed = self.log_seed().await?;
-        NoteSigner::new(&self.log_origin(tenant), seed)
-            .map_err(|e| ServiceError::internal(format!("the log origin is unusable: {e}")))
-    }
-
-    /// `tenant`'s verifier key (C2SP signed-note vkey form).
-    pub async fn log_key(&self, tenant: &Tenant) -> Result<String, ServiceError> {
-        Ok(self.log_signer(tenant).await?.verifier().vkey())
-    }
-
     /// The frontier of the stored tree of `size` leaves.
-    async fn frontier(&self, tenant: &Tenant, size: u64) -> Result<Frontier, ServiceError> {
+    pub(crate) async fn frontier(
+        &self,
+        tenant: &Tenant,
+        size: u64,
+    ) -> Result<Frontier, ServiceError> {
         let ids = frontier_ids(size);
         let got = self.nodes(tenant, &ids).await?;
         let nodes = ids.iter().map(|id| (*id, got[id])).collect();
@@ -219,8 +201,7 @@ impl Service {
                 size,
                 root: frontier.root(),
             };
-            let note = cp
-                .sign(&self.log_signer(tenant).await?)
+            let note = sign_note(&cp.text(), &self.log_signers(tenant, &cp.origin).await?)
                 .map_err(ServiceError::internal)?;
             out.signed = store
                 .save_checkpoint(tenant, SignedCheckpoint { size, note })
@@ -229,22 +210,40 @@ impl Service {
         Ok(out)
     }
 
-    /// `tenant`'s latest signed checkpoint. Before the first is stored, the checkpoint of the
-    /// empty tree, signed on the spot: it commits to nothing, so every later checkpoint is
-    /// consistent with it (and Ed25519 signs it with the same bytes each time).
+    /// `tenant`'s latest signed checkpoint, as it is served: its text signed by every current
+    /// key of the tenant's log (the active one, and the next one during a rotation, so a
+    /// checkpoint stored before a rotation started carries the new key's signature too), then
+    /// the stored witness cosignatures of exactly this size and root. Before the first
+    /// checkpoint is stored, the checkpoint of the empty tree: it commits to nothing, so every
+    /// later checkpoint is consistent with it. Ed25519 signatures are deterministic, so the
+    /// same keys sign the same text with the same bytes each time.
     pub async fn log_checkpoint(&self, tenant: &Tenant) -> Result<SignedCheckpoint, ServiceError> {
-        if let Some(cp) = self.store().checkpoint(tenant).await? {
-            return Ok(cp);
-        }
-        let empty = Checkpoint {
-            origin: self.log_origin(tenant),
-            size: 0,
-            root: authtrail_integrity::merkle::empty_root(),
+        let (size, text) = match self.store().checkpoint(tenant).await? {
+            Some(cp) => {
+                let (text, _) = split_note(&cp.note)
+                    .map_err(|e| corrupt(format!("tenant {tenant}'s stored checkpoint: {e}")))?;
+                (cp.size, text.to_string())
+            }
+            None => {
+                let empty = Checkpoint {
+                    origin: self.log_origin(tenant),
+                    size: 0,
+                    root: authtrail_integrity::merkle::empty_root(),
+                };
+                (0, empty.text())
+            }
         };
-        let note = empty
-            .sign(&self.log_signer(tenant).await?)
+        let cp = Checkpoint::parse_text(&text)
+            .map_err(|e| corrupt(format!("tenant {tenant}'s stored checkpoint: {e}")))?;
+        // Signed under its own origin line (the key name), which is this service's origin
+        // unless the setting changed since it was stored.
+        let mut note = sign_note(&text, &self.log_signers(tenant, &cp.origin).await?)
             .map_err(ServiceError::internal)?;
-        Ok(SignedCheckpoint { size: 0, note })
+        for c in self.store().cosignatures(tenant, cp.size, cp.root).await? {
+            note.push_str(&c.line);
+            note.push('\n');
+        }
+        Ok(SignedCheckpoint { size, note })
     }
 
     /// The size a proof is against: `size`, or the latest checkpoint's. A size beyond the

@@ -1,5 +1,6 @@
-//! Sealing: secrets that authtrail must use again (a webhook's signing secret) are stored
-//! encrypted under a key that is not in the database.
+//! Sealing: secrets that authtrail must use again (a webhook's signing secret, the cursor and
+//! transparency-log signing keys, Logto webhook keys) are stored encrypted under a key that is
+//! not in the database.
 //!
 //! A hash will not do for them (signing needs the secret itself), and storing them in clear
 //! would let anyone who reads a backup or the database forge deliveries. The node's sealing key
@@ -41,9 +42,22 @@ impl SealingKey {
         SealingKey(Some(key))
     }
 
-    /// No key: operations that must seal a secret are refused, naming the setting.
+    /// No key: operations that must seal a secret are refused, naming the setting, and
+    /// [`Service::open`](crate::Service::open) refuses to start.
     pub fn none() -> SealingKey {
         SealingKey(None)
+    }
+
+    /// Whether this node has a key.
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether a stored value is sealed (by any key): sealed values are the text
+    /// `sealed.v1.<base64>`. A 32-byte random secret stored in clear by an older version begins
+    /// with those ten bytes with a probability of 2^-80.
+    pub fn is_sealed(value: &[u8]) -> bool {
+        value.starts_with(PREFIX.as_bytes())
     }
 
     /// The key file's content: 32 random bytes, written as 64 hex digits.

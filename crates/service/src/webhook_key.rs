@@ -1,7 +1,7 @@
 //! The signing key of a tenant's Logto webhook (Logto Console → Webhooks → the hook → Signing
-//! key). It is stored as-is, as a tenant secret, not hashed: verifying
-//! `logto-signature-sha-256` (an HMAC) needs the key itself. It is never logged or shown; each
-//! change is recorded as an `admin` event (without the key).
+//! key). It is stored sealed with the node's sealing key ([`crate::secrets`]), as a tenant
+//! secret, not hashed: verifying `logto-signature-sha-256` (an HMAC) needs the key itself. It is
+//! never logged or shown; each change is recorded as an `admin` event (without the key).
 
 use authtrail_model::Tenant;
 
@@ -42,8 +42,7 @@ impl Service {
         if let Some(k) = key {
             check_key(k)?;
         }
-        self.store()
-            .set_tenant_secret(tenant, KEY_NAME, key.map(str::as_bytes))
+        self.set_sealed_tenant_secret(tenant, KEY_NAME, key.map(str::as_bytes))
             .await?;
         let name = if key.is_some() {
             "webhook_key.set"
@@ -59,7 +58,7 @@ impl Service {
 
     /// A tenant's webhook signing key, when one is set.
     pub async fn webhook_key(&self, tenant: &Tenant) -> Result<Option<Vec<u8>>, ServiceError> {
-        Ok(self.store().tenant_secret(tenant, KEY_NAME).await?)
+        self.sealed_tenant_secret(tenant, KEY_NAME).await
     }
 }
 

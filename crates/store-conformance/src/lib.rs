@@ -67,7 +67,10 @@ macro_rules! conformance_tests {
             tokens_are_stored_listed_and_revoked,
         );
         $crate::conformance_tests!(@module $make; secrets:
-            secrets_are_created_once,
+            secrets_are_inserted_once,
+            racing_inserts_agree_on_one_value,
+            secrets_change_only_by_compare_and_set,
+            secret_names_list_server_and_tenant_secrets,
             tenant_secrets_are_set_replaced_removed_and_separate,
         );
         $crate::conformance_tests!(@module $make; console:
@@ -85,6 +88,8 @@ macro_rules! conformance_tests {
             checkpoints_only_move_forward,
             purge_leaves_the_tree_and_checkpoint,
             event_ids_lead_to_their_sequence_number,
+            witnesses_are_registered_per_tenant_up_to_a_limit,
+            cosignatures_keep_each_witnesss_latest,
         );
         $crate::conformance_tests!(@module $make; subscriptions:
             subscriptions_are_created_read_and_listed_in_order,

@@ -5,7 +5,7 @@
 //! The hashes here are arbitrary bytes: the store keeps what it is given; hashing is
 //! `authtrail-integrity`'s, tested there.
 
-use authtrail_model::store::{SignedCheckpoint, TreeNode};
+use authtrail_model::store::{Cosignature, SignedCheckpoint, TreeNode, Witness};
 
 use crate::*;
 
@@ -161,4 +161,132 @@ pub async fn event_ids_lead_to_their_sequence_number(store: Arc<dyn Store>) {
         "another tenant's"
     );
     assert_eq!(store.event_sequence(&u, "e-9").await.unwrap(), Some(1));
+}
+
+fn witness(name: &str, key: &str) -> Witness {
+    Witness {
+        name: name.into(),
+        vkey: format!("{name}+00000000+{key}"),
+    }
+}
+
+fn cosig(w: &str, size: u64, root: u8, time: u64) -> Cosignature {
+    Cosignature {
+        witness: w.into(),
+        size,
+        root: [root; 32],
+        time,
+        line: format!("\u{2014} {w} sig-{size}-{time}"),
+    }
+}
+
+pub async fn witnesses_are_registered_per_tenant_up_to_a_limit(store: Arc<dyn Store>) {
+    // No activity yet: a witness can be registered before the tenant's first one.
+    let (t, u) = (tenant("Lw"), tenant("Lwu"));
+    assert!(store.witnesses(&t).await.unwrap().is_empty());
+    store
+        .add_witness(&t, witness("w.example/b", "K1"), 2)
+        .await
+        .unwrap();
+    store
+        .add_witness(&t, witness("w.example/a", "K2"), 2)
+        .await
+        .unwrap();
+    let err = store
+        .add_witness(&t, witness("w.example/c", "K3"), 2)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+    // Replacing a registered witness's key is not one more.
+    store
+        .add_witness(&t, witness("w.example/a", "K4"), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.witnesses(&t).await.unwrap(),
+        vec![witness("w.example/a", "K4"), witness("w.example/b", "K1")],
+        "by name"
+    );
+    assert!(
+        store.witnesses(&u).await.unwrap().is_empty(),
+        "tenants are apart"
+    );
+    assert!(store.remove_witness(&t, "w.example/b").await.unwrap());
+    assert!(!store.remove_witness(&t, "w.example/b").await.unwrap());
+    assert!(!store.remove_witness(&u, "w.example/a").await.unwrap());
+    assert_eq!(store.witnesses(&t).await.unwrap().len(), 1);
+}
+
+pub async fn cosignatures_keep_each_witnesss_latest(store: Arc<dyn Store>) {
+    let (t, u) = (tenant("Ly"), tenant("Lyu"));
+    let w = "w.example/1";
+    assert!(
+        !store
+            .save_cosignature(&t, cosig(w, 5, 1, 100))
+            .await
+            .unwrap(),
+        "not a registered witness"
+    );
+    store.add_witness(&t, witness(w, "K"), 8).await.unwrap();
+    store
+        .add_witness(&t, witness("w.example/2", "L"), 8)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .save_cosignature(&t, cosig(w, 5, 1, 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .save_cosignature(&t, cosig("w.example/2", 5, 1, 90))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .save_cosignature(&t, cosig(w, 4, 9, 200))
+            .await
+            .unwrap(),
+        "smaller tree"
+    );
+    assert!(
+        !store
+            .save_cosignature(&t, cosig(w, 5, 1, 100))
+            .await
+            .unwrap(),
+        "not later"
+    );
+    assert_eq!(
+        store.cosignatures(&t, 5, [1; 32]).await.unwrap(),
+        vec![cosig(w, 5, 1, 100), cosig("w.example/2", 5, 1, 90)]
+    );
+    assert!(
+        store
+            .save_cosignature(&t, cosig(w, 5, 1, 150))
+            .await
+            .unwrap(),
+        "same tree, later"
+    );
+    assert!(
+        store
+            .save_cosignature(&t, cosig(w, 7, 2, 120))
+            .await
+            .unwrap(),
+        "larger tree"
+    );
+    // Only those of exactly that size and root.
+    assert_eq!(
+        store.cosignatures(&t, 7, [2; 32]).await.unwrap(),
+        vec![cosig(w, 7, 2, 120)]
+    );
+    assert!(store.cosignatures(&t, 7, [3; 32]).await.unwrap().is_empty());
+    assert_eq!(store.cosignatures(&t, 5, [1; 32]).await.unwrap().len(), 1);
+    assert!(store.cosignatures(&u, 7, [2; 32]).await.unwrap().is_empty());
+    // A witness removed, or given another key, takes its cosignature with it.
+    store.add_witness(&t, witness(w, "K-new"), 8).await.unwrap();
+    assert!(store.cosignatures(&t, 7, [2; 32]).await.unwrap().is_empty());
+    store.remove_witness(&t, "w.example/2").await.unwrap();
+    assert!(store.cosignatures(&t, 5, [1; 32]).await.unwrap().is_empty());
 }

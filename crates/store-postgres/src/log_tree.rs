@@ -5,10 +5,11 @@
 //! (`FOR UPDATE`) and stores nothing unless the size is still the one it started from, so the
 //! first node wins, the others are refused with a conflict, and the stored tree only ever grows
 //! by appending. A checkpoint replaces the stored one only if it is for a larger tree, in one
-//! conditional statement, so the published checkpoint never goes back.
+//! conditional statement, so the published checkpoint never goes back. Witnesses and their
+//! latest cosignatures are in `log_witnesses` and `log_cosignatures` (migration 6).
 
 use authtrail_model::store::prelude::*;
-use authtrail_model::store::{SignedCheckpoint, TreeNode};
+use authtrail_model::store::{Cosignature, SignedCheckpoint, TreeNode, Witness};
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
 
 use crate::{PgStore, corrupt, fail, pg};
@@ -180,6 +181,147 @@ async fn save_checkpoint(
     Ok(n == 1)
 }
 
+async fn witnesses(store: &PgStore, tenant: &Tenant) -> Result<Vec<Witness>, StoreError> {
+    let c = store.client().await?;
+    let rows = c
+        .query(
+            "SELECT name, vkey FROM log_witnesses WHERE tenant = $1 ORDER BY name",
+            &[&tenant.as_str()],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Witness {
+            name: r.get(0),
+            vkey: r.get(1),
+        })
+        .collect())
+}
+
+async fn add_witness(
+    store: &PgStore,
+    tenant: &Tenant,
+    w: Witness,
+    limit: usize,
+) -> Result<(), StoreError> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg)?;
+    // One registration per tenant at a time, so the limit holds against racing ones.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('log_witnesses/' || $1))",
+        &[&tenant.as_str()],
+    )
+    .await
+    .map_err(pg)?;
+    let others: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM log_witnesses WHERE tenant = $1 AND name <> $2",
+            &[&tenant.as_str(), &w.name],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    if others as usize >= limit {
+        return Err(fail(
+            StoreErrorKind::Conflict,
+            format!("the tenant has {others} witnesses, the most it may have"),
+        ));
+    }
+    // A new key under a known name: the old key's cosignature is not this key's.
+    tx.execute(
+        "DELETE FROM log_cosignatures WHERE tenant = $1 AND witness = $2 AND NOT EXISTS \
+         (SELECT 1 FROM log_witnesses WHERE tenant = $1 AND name = $2 AND vkey = $3)",
+        &[&tenant.as_str(), &w.name, &w.vkey],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        "INSERT INTO log_witnesses (tenant, name, vkey) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant, name) DO UPDATE SET vkey = excluded.vkey",
+        &[&tenant.as_str(), &w.name, &w.vkey],
+    )
+    .await
+    .map_err(pg)?;
+    tx.commit().await.map_err(pg)
+}
+
+async fn remove_witness(store: &PgStore, tenant: &Tenant, name: &str) -> Result<bool, StoreError> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg)?;
+    tx.execute(
+        "DELETE FROM log_cosignatures WHERE tenant = $1 AND witness = $2",
+        &[&tenant.as_str(), &name],
+    )
+    .await
+    .map_err(pg)?;
+    let n = tx
+        .execute(
+            "DELETE FROM log_witnesses WHERE tenant = $1 AND name = $2",
+            &[&tenant.as_str(), &name],
+        )
+        .await
+        .map_err(pg)?;
+    tx.commit().await.map_err(pg)?;
+    Ok(n == 1)
+}
+
+async fn save_cosignature(
+    store: &PgStore,
+    tenant: &Tenant,
+    cs: Cosignature,
+) -> Result<bool, StoreError> {
+    let c = store.client().await?;
+    let n = c
+        .execute(
+            "INSERT INTO log_cosignatures (tenant, witness, size, root, time, line) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE EXISTS (SELECT 1 FROM log_witnesses WHERE tenant = $1 AND name = $2) \
+             ON CONFLICT (tenant, witness) DO UPDATE SET size = excluded.size, \
+               root = excluded.root, time = excluded.time, line = excluded.line \
+             WHERE log_cosignatures.size < excluded.size \
+                OR (log_cosignatures.size = excluded.size AND log_cosignatures.time < excluded.time)",
+            &[
+                &tenant.as_str(),
+                &cs.witness,
+                &(cs.size as i64),
+                &&cs.root[..],
+                &(cs.time as i64),
+                &cs.line,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(n == 1)
+}
+
+async fn cosignatures(
+    store: &PgStore,
+    tenant: &Tenant,
+    size: u64,
+    root: [u8; 32],
+) -> Result<Vec<Cosignature>, StoreError> {
+    let c = store.client().await?;
+    let rows = c
+        .query(
+            "SELECT witness, time, line FROM log_cosignatures \
+             WHERE tenant = $1 AND size = $2 AND root = $3 ORDER BY witness",
+            &[&tenant.as_str(), &(size as i64), &&root[..]],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .map(|r| Cosignature {
+            witness: r.get(0),
+            size,
+            root,
+            time: r.get::<_, i64>(1) as u64,
+            line: r.get(2),
+        })
+        .collect())
+}
+
 impl LogTree for PgStore {
     fn tree_size<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(tree_size(self, tenant))
@@ -224,5 +366,46 @@ impl LogTree for PgStore {
         cp: SignedCheckpoint,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(save_checkpoint(self, tenant, cp))
+    }
+
+    fn witnesses<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> BoxFuture<'a, Result<Vec<Witness>, StoreError>> {
+        Box::pin(witnesses(self, tenant))
+    }
+
+    fn add_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        witness: Witness,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(add_witness(self, tenant, witness, limit))
+    }
+
+    fn remove_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(remove_witness(self, tenant, name))
+    }
+
+    fn save_cosignature<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        cosignature: Cosignature,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(save_cosignature(self, tenant, cosignature))
+    }
+
+    fn cosignatures<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        size: u64,
+        root: [u8; 32],
+    ) -> BoxFuture<'a, Result<Vec<Cosignature>, StoreError>> {
+        Box::pin(cosignatures(self, tenant, size, root))
     }
 }

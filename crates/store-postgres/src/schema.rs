@@ -240,6 +240,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, id)
     );
     "#,
+    // 6 (log-keys): the transparency log's witnesses and their latest cosignatures
+    // (log_tree.rs). Keyed by the tenant's name: a witness may be registered before the
+    // tenant's first activity.
+    r#"
+    CREATE TABLE log_witnesses (
+        tenant text NOT NULL,
+        name   text NOT NULL,                    -- the witness's key name
+        vkey   text NOT NULL,                    -- its cosigner verifier key (type 0x04)
+        PRIMARY KEY (tenant, name)
+    );
+    CREATE TABLE log_cosignatures (
+        tenant  text NOT NULL,
+        witness text NOT NULL,
+        size    bigint NOT NULL,
+        root    bytea NOT NULL,                  -- SHA-256 root of the cosigned checkpoint
+        time    bigint NOT NULL,                 -- the cosignature's timestamp, POSIX seconds
+        line    text NOT NULL,                   -- the signature line, as the witness wrote it
+        PRIMARY KEY (tenant, witness)
+    );
+    "#,
 ];
 
 /// The schema version this build writes and reads.

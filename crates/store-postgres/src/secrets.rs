@@ -7,34 +7,58 @@ use authtrail_model::{BoxFuture, Tenant};
 
 use crate::{PgStore, corrupt, pg};
 
-/// Created on first use by whichever node asks first; the others read that one. The insert and
-/// the read are separate statements so that the read, taking a fresh snapshot, sees a value
-/// another node committed while our insert waited on it.
-async fn secret(store: &PgStore, name: &str) -> Result<[u8; 32], StoreError> {
-    let fresh: [u8; 32] = rand::random();
+/// Stored by whichever node asks first; the others read that one. The insert and the read are
+/// separate statements so that the read, taking a fresh snapshot, sees a value another node
+/// committed while our insert waited on it.
+async fn insert_secret(store: &PgStore, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
     let c = store.client().await?;
     c.execute(
         "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        &[&name, &&fresh[..]],
+        &[&name, &value],
     )
     .await
     .map_err(pg)?;
     let row = c
-        .query_one("SELECT value FROM secrets WHERE name = $1", &[&name])
+        .query_opt("SELECT value FROM secrets WHERE name = $1", &[&name])
         .await
         .map_err(pg)?;
-    row.get::<_, &[u8]>(0)
-        .try_into()
-        .map_err(|_| corrupt("stored secret is not 32 bytes"))
+    row.map(|r| r.get::<_, Vec<u8>>(0))
+        .ok_or_else(|| corrupt("a stored secret vanished"))
 }
 
-async fn tenant_secret(store: &PgStore, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+async fn get_secret(store: &PgStore, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let c = store.client().await?;
     let row = c
         .query_opt("SELECT value FROM secrets WHERE name = $1", &[&key])
         .await
         .map_err(pg)?;
     Ok(row.map(|r| r.get::<_, Vec<u8>>(0)))
+}
+
+async fn swap_secret(
+    store: &PgStore,
+    name: &str,
+    expected: &[u8],
+    new: &[u8],
+) -> Result<bool, StoreError> {
+    let c = store.client().await?;
+    let n = c
+        .execute(
+            "UPDATE secrets SET value = $3 WHERE name = $1 AND value = $2",
+            &[&name, &expected, &new],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(n == 1)
+}
+
+async fn secret_names(store: &PgStore) -> Result<Vec<String>, StoreError> {
+    let c = store.client().await?;
+    let rows = c
+        .query("SELECT name FROM secrets ORDER BY name", &[])
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 async fn set_tenant_secret(
@@ -62,8 +86,32 @@ async fn set_tenant_secret(
 }
 
 impl SecretStore for PgStore {
-    fn secret<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<[u8; 32], StoreError>> {
-        Box::pin(secret(self, name))
+    fn get_secret<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(get_secret(self, name))
+    }
+
+    fn insert_secret<'a>(
+        &'a self,
+        name: &'a str,
+        value: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>, StoreError>> {
+        Box::pin(insert_secret(self, name, value))
+    }
+
+    fn swap_secret<'a>(
+        &'a self,
+        name: &'a str,
+        expected: &'a [u8],
+        new: &'a [u8],
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(swap_secret(self, name, expected, new))
+    }
+
+    fn secret_names<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(secret_names(self))
     }
 
     fn tenant_secret<'a>(
@@ -71,7 +119,7 @@ impl SecretStore for PgStore {
         tenant: &'a Tenant,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move { tenant_secret(self, &tenant_secret_key(tenant, name)).await })
+        Box::pin(async move { get_secret(self, &tenant_secret_key(tenant, name)).await })
     }
 
     fn set_tenant_secret<'a>(

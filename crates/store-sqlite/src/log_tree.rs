@@ -1,10 +1,11 @@
 //! The transparency log's tree and checkpoints: the [`LogTree`] capability, in the `log_trees`,
 //! `log_nodes` and `log_checkpoints` tables (schema 5). Writes go through the writer thread, in
 //! order with appends; a growth is one transaction whose compare-and-set on `log_trees.size`
-//! refuses a second writer of the same growth (another process on the same file).
+//! refuses a second writer of the same growth (another process on the same file). Witnesses and
+//! their latest cosignatures are in `log_witnesses` and `log_cosignatures` (schema 7).
 
 use authtrail_model::store::prelude::*;
-use authtrail_model::store::{SignedCheckpoint, TreeNode};
+use authtrail_model::store::{Cosignature, SignedCheckpoint, TreeNode, Witness};
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -161,6 +162,127 @@ fn save_checkpoint(
     Ok(n == 1)
 }
 
+fn witnesses(c: &Connection, tenant: &str) -> Result<Vec<Witness>, StoreError> {
+    let mut s = c
+        .prepare_cached("SELECT name, vkey FROM log_witnesses WHERE tenant = ?1 ORDER BY name")
+        .map_err(backend)?;
+    s.query_map([tenant], |r| {
+        Ok(Witness {
+            name: r.get(0)?,
+            vkey: r.get(1)?,
+        })
+    })
+    .and_then(Iterator::collect)
+    .map_err(backend)
+}
+
+fn add_witness(
+    c: &mut Connection,
+    tenant: &str,
+    w: &Witness,
+    limit: usize,
+) -> Result<(), StoreError> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let others: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM log_witnesses WHERE tenant = ?1 AND name <> ?2",
+            params![tenant, w.name],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if others as usize >= limit {
+        return Err(fail(
+            StoreErrorKind::Conflict,
+            format!("the tenant has {others} witnesses, the most it may have"),
+        ));
+    }
+    // A new key under a known name: the old key's cosignature is not this key's.
+    tx.execute(
+        "DELETE FROM log_cosignatures WHERE tenant = ?1 AND witness = ?2 AND NOT EXISTS \
+         (SELECT 1 FROM log_witnesses WHERE tenant = ?1 AND name = ?2 AND vkey = ?3)",
+        params![tenant, w.name, w.vkey],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO log_witnesses (tenant, name, vkey) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (tenant, name) DO UPDATE SET vkey = excluded.vkey",
+        params![tenant, w.name, w.vkey],
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)
+}
+
+fn remove_witness(c: &mut Connection, tenant: &str, name: &str) -> Result<bool, StoreError> {
+    let tx = c.transaction().map_err(backend)?;
+    tx.execute(
+        "DELETE FROM log_cosignatures WHERE tenant = ?1 AND witness = ?2",
+        params![tenant, name],
+    )
+    .map_err(backend)?;
+    let n = tx
+        .execute(
+            "DELETE FROM log_witnesses WHERE tenant = ?1 AND name = ?2",
+            params![tenant, name],
+        )
+        .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    Ok(n == 1)
+}
+
+fn save_cosignature(
+    c: &mut Connection,
+    tenant: &str,
+    cs: &Cosignature,
+) -> Result<bool, StoreError> {
+    let n = c
+        .execute(
+            "INSERT INTO log_cosignatures (tenant, witness, size, root, time, line) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 \
+             WHERE EXISTS (SELECT 1 FROM log_witnesses WHERE tenant = ?1 AND name = ?2) \
+             ON CONFLICT (tenant, witness) DO UPDATE SET size = excluded.size, \
+               root = excluded.root, time = excluded.time, line = excluded.line \
+             WHERE log_cosignatures.size < excluded.size \
+                OR (log_cosignatures.size = excluded.size AND log_cosignatures.time < excluded.time)",
+            params![
+                tenant,
+                cs.witness,
+                cs.size as i64,
+                &cs.root[..],
+                cs.time as i64,
+                cs.line
+            ],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+fn cosignatures(
+    c: &Connection,
+    tenant: &str,
+    size: u64,
+    root: &[u8; 32],
+) -> Result<Vec<Cosignature>, StoreError> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT witness, time, line FROM log_cosignatures \
+             WHERE tenant = ?1 AND size = ?2 AND root = ?3 ORDER BY witness",
+        )
+        .map_err(backend)?;
+    s.query_map(params![tenant, size as i64, &root[..]], |r| {
+        Ok(Cosignature {
+            witness: r.get(0)?,
+            size,
+            root: *root,
+            time: r.get::<_, i64>(1)? as u64,
+            line: r.get(2)?,
+        })
+    })
+    .and_then(Iterator::collect)
+    .map_err(backend)
+}
+
 impl LogTree for SqliteStore {
     fn tree_size<'a>(&'a self, tenant: &'a Tenant) -> BoxFuture<'a, Result<u64, StoreError>> {
         let tenant = tenant.clone();
@@ -211,5 +333,51 @@ impl LogTree for SqliteStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let tenant = tenant.clone();
         Box::pin(self.write(move |c| save_checkpoint(c, &tenant, &cp)))
+    }
+
+    fn witnesses<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> BoxFuture<'a, Result<Vec<Witness>, StoreError>> {
+        let tenant = tenant.to_string();
+        Box::pin(self.read(move |c| witnesses(c, &tenant)))
+    }
+
+    fn add_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        witness: Witness,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let tenant = tenant.to_string();
+        Box::pin(self.write(move |c| add_witness(c, &tenant, &witness, limit)))
+    }
+
+    fn remove_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        Box::pin(self.write(move |c| remove_witness(c, &tenant, &name)))
+    }
+
+    fn save_cosignature<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        cosignature: Cosignature,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let tenant = tenant.to_string();
+        Box::pin(self.write(move |c| save_cosignature(c, &tenant, &cosignature)))
+    }
+
+    fn cosignatures<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        size: u64,
+        root: [u8; 32],
+    ) -> BoxFuture<'a, Result<Vec<Cosignature>, StoreError>> {
+        let tenant = tenant.to_string();
+        Box::pin(self.read(move |c| cosignatures(c, &tenant, size, &root)))
     }
 }

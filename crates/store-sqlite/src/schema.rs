@@ -201,6 +201,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, id)
     );
     "#,
+    // 7 (log-keys): the transparency log's witnesses and their latest cosignatures
+    // (log_tree.rs). Keyed by the tenant's name: a witness may be registered before the
+    // tenant's first activity.
+    r#"
+    CREATE TABLE log_witnesses (
+        tenant TEXT NOT NULL,
+        name   TEXT NOT NULL,                    -- the witness's key name
+        vkey   TEXT NOT NULL,                    -- its cosigner verifier key (type 0x04)
+        PRIMARY KEY (tenant, name)
+    );
+    CREATE TABLE log_cosignatures (
+        tenant  TEXT NOT NULL,
+        witness TEXT NOT NULL,
+        size    INTEGER NOT NULL,
+        root    BLOB NOT NULL,                   -- SHA-256 root of the cosigned checkpoint
+        time    INTEGER NOT NULL,                -- the cosignature's timestamp, POSIX seconds
+        line    TEXT NOT NULL,                   -- the signature line, as the witness wrote it
+        PRIMARY KEY (tenant, witness)
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -366,7 +386,7 @@ mod tests {
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
              DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
-             DROP TABLE subscriptions;
+             DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -395,7 +415,8 @@ mod tests {
         }
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
-            "DROP TABLE subscriptions; PRAGMA user_version = 5;
+            "DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+             PRAGMA user_version = 5;
              INSERT INTO log_checkpoints (tenant_id, size, note) VALUES (1, 1, 'note');",
         )
         .unwrap();

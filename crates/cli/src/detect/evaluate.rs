@@ -173,7 +173,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         clock.clone(),
     )?);
     let catalog = Arc::new(Catalog::builtin()?);
-    let service = Service::open(store.clone(), catalog.clone(), clock).await?;
+    // A throw-away store: a throw-away sealing key.
+    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
+    let service = Service::open(store.clone(), catalog.clone(), clock, sealing).await?;
     let tenant = Tenant::new("Ceval").map_err(anyhow::Error::msg)?;
     let cpu0 = cpu_s();
     for chunk in items.chunks(1000) {

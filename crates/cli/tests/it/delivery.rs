@@ -162,9 +162,8 @@ fn two_nodes_hand_a_subscription_over_when_the_delivering_one_dies() {
     let Some(schema) = PgSchema::create() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("sealing.key");
-    let key = key.to_str().unwrap();
+    // Every node of the store has the same sealing key (the token command's too).
+    let key = support::pg_sealing_key();
     let tok = token(&["--store", &schema.url], "acme", "ingest,read,admin");
     let args = [
         "--store",

@@ -5,6 +5,7 @@ mod delivery;
 mod detection;
 mod e2e;
 mod export;
+mod log_keys;
 mod nodes;
 mod query_format;
 mod retention;

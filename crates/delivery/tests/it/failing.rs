@@ -60,10 +60,11 @@ async fn a_destination_down_for_72_hours_makes_the_subscription_failing_once_and
         Arc::new(store),
         Arc::new(Catalog::builtin().unwrap()),
         Arc::new(clock.clone()),
+        SealingKey::new([7; 32]),
     )
     .await
     .unwrap()
-    .with_delivery(policy, SealingKey::new([7; 32]));
+    .with_delivery(policy);
     let tenant = Tenant::new("acme").unwrap();
     // A port nobody listens on: every attempt is refused at once.
     let closed = {

@@ -6,6 +6,10 @@
 //! compare-and-set on its size: when several nodes hash the same tenant (PostgreSQL), one wins
 //! and the others are refused with a conflict and read again, so the stored tree is append-only
 //! and every checkpoint signed from it is consistent with every earlier one.
+//!
+//! Witnesses (C2SP tlog-cosignature) are registered per tenant, and each one's latest
+//! cosignature is kept beside the checkpoint (keyed by the tenant's name, like subscriptions, so
+//! a witness can be registered before the tenant's first activity).
 
 use super::{BoxFuture, StoreError};
 use crate::activity::Tenant;
@@ -23,6 +27,26 @@ pub struct TreeNode {
 pub struct SignedCheckpoint {
     pub size: u64,
     pub note: String,
+}
+
+/// A witness a log operator registered for a tenant's log: its cosigner verifier key (C2SP
+/// tlog-cosignature, type 0x04), under its key name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witness {
+    pub name: String,
+    pub vkey: String,
+}
+
+/// A witness's cosignature of the tenant's checkpoint of `size` leaves and root `root`, as the
+/// signature line to append to that checkpoint, already checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosignature {
+    pub witness: String,
+    pub size: u64,
+    pub root: [u8; 32],
+    /// The cosignature's timestamp (POSIX seconds).
+    pub time: u64,
+    pub line: String,
 }
 
 pub trait LogTree: Send + Sync + 'static {
@@ -70,4 +94,45 @@ pub trait LogTree: Send + Sync + 'static {
         tenant: &'a Tenant,
         checkpoint: SignedCheckpoint,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The tenant's registered witnesses, by name.
+    fn witnesses<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+    ) -> BoxFuture<'a, Result<Vec<Witness>, StoreError>>;
+
+    /// Registers (or replaces the key of) a witness of the tenant's log, unless the tenant has
+    /// `limit` others already: then nothing is stored and the answer is a
+    /// [`Conflict`](super::StoreErrorKind::Conflict).
+    fn add_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        witness: Witness,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Removes a witness and its cosignature; says whether it was registered.
+    fn remove_witness<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Keeps `cosignature` as its witness's latest if the witness is still registered and it is
+    /// for a larger tree, or the same tree at a later time, than the stored one; says whether
+    /// it did. One per witness: older ones are of checkpoints no longer served.
+    fn save_cosignature<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        cosignature: Cosignature,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// The stored cosignatures of the tenant's checkpoint of exactly `size` leaves and `root`,
+    /// by witness name.
+    fn cosignatures<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        size: u64,
+        root: [u8; 32],
+    ) -> BoxFuture<'a, Result<Vec<Cosignature>, StoreError>>;
 }

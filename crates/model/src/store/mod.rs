@@ -9,7 +9,7 @@
 //! | [`console`] | [`ConsoleStore`] | console users and sessions |
 //! | [`notify`] | [`CommitNotifier`] | wake-ups when a tenant's activities commit |
 //! | [`aggregates`] | [`Aggregates`] | per-minute counters (roll-ups) kept at write time |
-//! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes) and latest signed checkpoint |
+//! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes), latest signed checkpoint, witnesses and cosignatures |
 //! | [`subscriptions`] | [`Subscriptions`] | push subscriptions, their delivery ledgers and leases |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
@@ -40,7 +40,7 @@ pub use activity_log::{ActivityLog, Count, Receipt};
 pub use aggregates::{Aggregates, Rollup, RollupCell};
 pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
 pub use error::{Source, StoreError, StoreErrorKind};
-pub use log_tree::{LogTree, SignedCheckpoint, TreeNode};
+pub use log_tree::{Cosignature, LogTree, SignedCheckpoint, TreeNode, Witness};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};

@@ -9,7 +9,7 @@ use crate::testing::{fixture, tenant};
 fn service(f: &crate::testing::Fixture) -> Service {
     f.service
         .clone()
-        .with_delivery(DestinationPolicy::default(), SealingKey::new([9; 32]))
+        .with_delivery(DestinationPolicy::default())
 }
 
 fn webhook() -> NewSubscription {
@@ -64,16 +64,15 @@ async fn a_webhooks_secret_is_shown_once_sealed_and_rotated_with_an_overlap() {
         .unwrap_err();
     assert_eq!(e.details()[0].field, "overlapSeconds");
     // Another node with another sealing key cannot use the secrets.
-    let other = f
-        .service
-        .clone()
-        .with_delivery(DestinationPolicy::default(), SealingKey::new([1; 32]));
+    let other = f.service.clone().with_sealing_key(SealingKey::new([1; 32]));
     assert!(other.delivery_plan(&stored).is_err());
     assert_eq!(events(&s, &t, "subscription.create").await, 1);
     assert_eq!(events(&s, &t, "subscription.rotate_secret").await, 1);
     // Without a sealing key, a webhook cannot be created (nothing is stored).
     let e = f
         .service
+        .clone()
+        .with_sealing_key(SealingKey::none())
         .create_subscription(&t, webhook(), &AdminActor::System)
         .await
         .unwrap_err();

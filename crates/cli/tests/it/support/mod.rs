@@ -17,16 +17,40 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_authtrail");
 /// Schemas of these tests; a later run drops any left older than an hour.
 const PREFIX: &str = "ops_test_";
 
+/// The sealing key file of every PostgreSQL node in these tests (a PostgreSQL store needs one;
+/// the embedded store makes `sealing.key` in its data directory): the same key in every process,
+/// as every node of one store must have.
+pub fn pg_sealing_key() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("authtrail-test-sealing-{}.key", std::process::id()));
+        std::fs::write(&path, format!("{}\n", "7e".repeat(32))).expect("write the sealing key");
+        path.display().to_string()
+    })
+}
+
+/// Gives a command the PostgreSQL nodes' sealing key when its arguments name a PostgreSQL store.
+fn with_sealing_key(cmd: &mut Command, args: &[&str]) {
+    cmd.env_remove("AUTHTRAIL_SEALING_KEY_FILE");
+    if args
+        .iter()
+        .any(|a| *a == "--store" || a.starts_with("--store="))
+    {
+        cmd.env("AUTHTRAIL_SEALING_KEY_FILE", pg_sealing_key());
+    }
+}
+
 /// Runs `authtrail` and returns its output, whatever the exit status.
 pub fn try_authtrail(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1")
         .env_remove("AUTHTRAIL_STORE")
-        .env_remove("AUTHTRAIL_DATA")
-        .output()
-        .expect("run authtrail")
+        .env_remove("AUTHTRAIL_DATA");
+    with_sealing_key(&mut cmd, args);
+    cmd.output().expect("run authtrail")
 }
 
 /// Runs `authtrail`, failing the test if it fails; returns its stdout and stderr.
@@ -55,7 +79,9 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        with_sealing_key(&mut cmd, extra);
+        let mut child = cmd
             .arg("serve")
             .args(extra)
             .args(["--listen", "127.0.0.1:0"])

@@ -180,3 +180,126 @@ async fn bad_parameters_are_400s_naming_the_field() {
     let (s, _, _) = h.request("GET", "/v1/log/key", None, None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// A key rotation as HTTP clients see it: during the overlap `/v1/log/key` lists the active key
+/// first and the next one second, and the checkpoint verifies with either; after it, only the
+/// new key. The steps are the CLI's (`authtrail log rotate-key`), here called on the service.
+#[tokio::test]
+async fn a_rotation_is_served_key_by_key() {
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let tenant = Tenant::new("Ctest").unwrap();
+    ingest(&h, &tok, 0, 2).await;
+    h.state.service.log_sync(&tenant).await.unwrap();
+    let (_, old) = h.get(&tok, "/v1/log/key").await;
+    let old = old.as_str().unwrap().to_string();
+    assert_eq!(old.lines().count(), 1);
+    let actor = authtrail_service::AdminActor::System;
+    h.state
+        .service
+        .start_key_rotation(&tenant, &actor)
+        .await
+        .unwrap();
+    let (s, both) = h.get(&tok, "/v1/log/key").await;
+    assert_eq!(s, StatusCode::OK);
+    let both: Vec<String> = both.as_str().unwrap().lines().map(String::from).collect();
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0], old.trim_end(), "the active key stays first");
+    let (_, json) = h.get(&tok, "/v1/log/key?format=json").await;
+    let states: Vec<&str> = json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "next"]);
+    assert_eq!(json["keys"][1]["vkey"], both[1].as_str());
+    assert_eq!(json["keys"][1]["keyId"].as_str().unwrap().len(), 8);
+    let (_, note) = h.get(&tok, "/v1/log/checkpoint").await;
+    for vkey in &both {
+        let v = NoteVerifier::parse(vkey).unwrap();
+        assert_eq!(
+            Checkpoint::open(note.as_str().unwrap(), &v).unwrap().size,
+            2
+        );
+    }
+    h.state
+        .service
+        .finish_key_rotation(&tenant, &actor)
+        .await
+        .unwrap();
+    let (_, now) = h.get(&tok, "/v1/log/key").await;
+    assert_eq!(now.as_str().unwrap().trim_end(), both[1]);
+    let (_, json) = h.get(&tok, "/v1/log/key?format=json").await;
+    assert_eq!(json["keys"][1]["state"], "retired");
+    let (s, body) = h.get(&tok, "/v1/log/key?format=xml").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["details"][0]["field"], "format", "{body}");
+}
+
+/// A witness (played by the integrity crate's cosigner) submits its cosignature over HTTP; it is
+/// served with the checkpoint; bad submissions are 4xx naming the field and store nothing.
+#[tokio::test]
+async fn witness_cosignatures_are_submitted_and_served() {
+    use authtrail_integrity::Cosigner;
+    let h = Harness::new().await;
+    let tok = h.token(&["ingest", "read"]).await;
+    let tenant = Tenant::new("Ctest").unwrap();
+    let w = Cosigner::new("witness.example/w1", &[3; 32]).unwrap();
+    h.state
+        .service
+        .add_log_witness(
+            &tenant,
+            &w.verifier().vkey(),
+            &authtrail_service::AdminActor::System,
+        )
+        .await
+        .unwrap();
+    ingest(&h, &tok, 0, 2).await;
+    h.state.service.log_sync(&tenant).await.unwrap();
+    let (_, listed) = h.get(&tok, "/v1/log/witnesses").await;
+    assert_eq!(listed["witnesses"][0]["vkey"], w.verifier().vkey().as_str());
+    let (_, note) = h.get(&tok, "/v1/log/checkpoint").await;
+    let note = note.as_str().unwrap().to_string();
+    let text = format!("{}\n", note.split_once("\n\n").unwrap().0);
+    let time = (support::NOW / 1_000_000) as u64;
+    let cosigned = format!("{note}{}\n", w.cosign(&text, time));
+    let post = |body: String| {
+        h.request(
+            "POST",
+            "/v1/log/cosignature",
+            Some(&tok),
+            Some("text/plain"),
+            Some(body.into_bytes()),
+        )
+    };
+    let (s, body, _) = post(cosigned.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["accepted"][0],
+        json!({"witness": "witness.example/w1", "size": 3, "time": time, "stored": true})
+    );
+    let (_, served) = h.get(&tok, "/v1/log/checkpoint").await;
+    assert_eq!(served.as_str().unwrap(), cosigned);
+
+    let stranger = Cosigner::new("witness.example/x", &[4; 32]).unwrap();
+    for (body, status, field) in [
+        (
+            format!("{text}\n{}\n", stranger.cosign(&text, time)),
+            StatusCode::BAD_REQUEST,
+            "cosignature",
+        ),
+        (text.clone(), StatusCode::BAD_REQUEST, "checkpoint"),
+        ("x".repeat(9000), StatusCode::PAYLOAD_TOO_LARGE, "body"),
+    ] {
+        let (s, got, _) = post(body).await;
+        assert_eq!(s, status, "{got}");
+        assert_eq!(got["error"]["details"][0]["field"], field, "{got}");
+    }
+    let (_, served) = h.get(&tok, "/v1/log/checkpoint").await;
+    assert_eq!(
+        served.as_str().unwrap(),
+        cosigned,
+        "nothing else was stored"
+    );
+}

@@ -8,8 +8,9 @@ use sha2::Sha256;
 use authtrail_model::Tenant;
 use authtrail_model::store::prelude::*;
 use authtrail_server::logto::webhook::{KEY_NAME, SIGNATURE_HEADER};
+use authtrail_service::sealing::SealingKey;
 
-use super::support::Harness;
+use super::support::{self, Harness};
 use super::{fixture, keys, logs};
 
 const KEY: &str = "whsec_8Fq2kLm9Zt4Rx7Vb1Nc3";
@@ -60,12 +61,15 @@ async fn deliver_as(
 async fn with_key() -> (Harness, String) {
     let h = Harness::new().await;
     let tok = h.token(&["ingest", "read"]).await;
+    // Stored as `set_webhook_key` stores it (sealed), without its admin event, so that the
+    // tests count only deliveries.
+    let t = Tenant::new("Ctest").unwrap();
+    let row = authtrail_model::store::tenant_secret_key(&t, KEY_NAME);
+    let sealed = SealingKey::new(support::SEALING_KEY)
+        .seal(KEY.as_bytes(), &row)
+        .unwrap();
     h.store
-        .set_tenant_secret(
-            &Tenant::new("Ctest").unwrap(),
-            KEY_NAME,
-            Some(KEY.as_bytes()),
-        )
+        .set_tenant_secret(&t, KEY_NAME, Some(sealed.as_bytes()))
         .await
         .unwrap();
     (h, tok)

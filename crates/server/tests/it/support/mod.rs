@@ -18,6 +18,8 @@ use authtrail_store_sqlite::SqliteStore;
 /// 2026-11-23T00:00:00Z.
 #[allow(dead_code)] // not every test binary uses every helper
 pub const NOW: i64 = 1_795_392_000_000_000;
+/// The harness server's sealing key.
+pub const SEALING_KEY: [u8; 32] = [42; 32];
 
 pub struct Harness {
     pub state: AppState,
@@ -46,6 +48,7 @@ impl Harness {
             Arc::new(Catalog::builtin().unwrap()),
             Arc::new(clock.clone()),
             limits,
+            authtrail_service::sealing::SealingKey::new(SEALING_KEY),
         )
         .await
         .unwrap();
