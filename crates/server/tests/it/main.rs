@@ -16,5 +16,7 @@ mod metrics;
 mod oauth;
 mod outage;
 mod security;
+mod stall;
 mod support;
 mod tenancy;
+mod wire;
