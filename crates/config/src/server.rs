@@ -233,8 +233,14 @@ impl ServerConfig {
         for (key, v) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("body_timeout_secs", self.body_timeout_secs),
-            ("store_connect_timeout_secs", self.store_connect_timeout_secs),
-            ("store_statement_timeout_secs", self.store_statement_timeout_secs),
+            (
+                "store_connect_timeout_secs",
+                self.store_connect_timeout_secs,
+            ),
+            (
+                "store_statement_timeout_secs",
+                self.store_statement_timeout_secs,
+            ),
         ] {
             if v == 0 {
                 out.push((key, "must be at least 1 second".into()));

@@ -51,7 +51,10 @@ async fn an_injected_error_makes_a_required_job_unready_until_its_restart_runs()
     assert!(!host.is_ready(), "a failing required job: not ready");
     let s = status(&host, name);
     assert!(
-        s.last_error.as_deref().unwrap().contains("injected failure"),
+        s.last_error
+            .as_deref()
+            .unwrap()
+            .contains("injected failure"),
         "{s:?}"
     );
     host.until(|all| all[0].state == JobState::Running && all[0].restarts == 2)
@@ -76,11 +79,17 @@ async fn an_injected_panic_is_caught_reported_and_restarted() {
         .await;
     let s = status(&host, name);
     assert!(
-        s.last_error.as_deref().unwrap().starts_with("panicked: injected panic"),
+        s.last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("panicked: injected panic"),
         "{s:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
-    assert!(host.is_ready(), "an optional job's panic does not make the node unready");
+    assert!(
+        host.is_ready(),
+        "an optional job's panic does not make the node unready"
+    );
     assert!(host.shutdown(Duration::from_secs(1)).await.is_empty());
     fail::remove(failpoint(name));
 }

@@ -361,7 +361,9 @@ fn too_long(buf: &[u8], max: usize) -> Refusal {
 /// The request target of a head that could not be parsed, as far as it can be read: enough to
 /// pick the envelope.
 fn target_of(buf: &[u8]) -> String {
-    let line = buf.split(|b| *b == b'\n').find(|l| !l.is_empty() && *l != b"\r");
+    let line = buf
+        .split(|b| *b == b'\n')
+        .find(|l| !l.is_empty() && *l != b"\r");
     let target = line
         .and_then(|l| l.split(|b| *b == b' ').nth(1))
         .unwrap_or_default();
@@ -470,7 +472,11 @@ fn framing(path: &str, http_11: bool, headers: &[httparse::Header<'_>]) -> Resul
             chunked = ends_in_chunked(h.value);
         } else if h.name.eq_ignore_ascii_case("content-length") {
             let Some(n) = digits(h.value) else {
-                return Err(bad(path, "content-length", "must be a non-negative integer"));
+                return Err(bad(
+                    path,
+                    "content-length",
+                    "must be a non-negative integer",
+                ));
             };
             match length {
                 Some(prev) if prev != n => {

@@ -96,14 +96,12 @@ async fn open(cfg: Config) -> io::Result<Socket> {
             }
         };
         let result = match limit {
-            Some(d) => tokio::time::timeout(d, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("connecting took longer than {d:?}"),
-                    ))
-                }),
+            Some(d) => tokio::time::timeout(d, attempt).await.unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connecting took longer than {d:?}"),
+                ))
+            }),
             None => attempt.await,
         };
         match result {
@@ -193,13 +191,14 @@ impl AsyncRead for Watched {
         match polled {
             Poll::Ready(Ok(())) => {
                 let owed = &mut this.owed;
-                this.received.feed(&buf.filled()[before..], |tag| match tag {
-                    // ReadyForQuery settles one Sync or Query. CopyInResponse: the server
-                    // ignores the Sync that came with the COPY (tokio-postgres sends another
-                    // after the data).
-                    b'Z' | b'G' => *owed = owed.saturating_sub(1),
-                    _ => {}
-                });
+                this.received
+                    .feed(&buf.filled()[before..], |tag| match tag {
+                        // ReadyForQuery settles one Sync or Query. CopyInResponse: the server
+                        // ignores the Sync that came with the COPY (tokio-postgres sends another
+                        // after the data).
+                        b'Z' | b'G' => *owed = owed.saturating_sub(1),
+                        _ => {}
+                    });
                 // Progress: the silence starts again.
                 this.deadline = None;
                 Poll::Ready(Ok(()))
@@ -358,7 +357,7 @@ mod tests {
         .await
         .expect("the watchdog ends the wait")
         .err()
-            .expect("a silent server is an error");
+        .expect("a silent server is an error");
         let io = std::error::Error::source(&e)
             .and_then(|s| s.downcast_ref::<io::Error>())
             .map(io::Error::kind);

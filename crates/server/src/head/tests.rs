@@ -21,12 +21,32 @@ fn refused(head: &[u8]) -> (StatusCode, String) {
 #[test]
 fn what_hyper_refuses_is_refused_here_naming_the_field() {
     let cases: &[(&[u8], StatusCode, &str)] = &[
-        (b"GET /v1/\xffx HTTP/1.1\r\n\r\n", StatusCode::BAD_REQUEST, "path"),
-        (b"GET /v1/a b HTTP/1.1\r\n\r\n", StatusCode::BAD_REQUEST, "version"),
+        (
+            b"GET /v1/\xffx HTTP/1.1\r\n\r\n",
+            StatusCode::BAD_REQUEST,
+            "path",
+        ),
+        (
+            b"GET /v1/a b HTTP/1.1\r\n\r\n",
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
         (b"G(T / HTTP/1.1\r\n\r\n", StatusCode::BAD_REQUEST, "method"),
-        (b"GET / HTTP/2.0\r\n\r\n", StatusCode::BAD_REQUEST, "version"),
-        (b"GET / HTTP/1.1\r\nx: a\x00b\r\n\r\n", StatusCode::BAD_REQUEST, "headers"),
-        (b"GET / HTTP/1.1\r\nx y: a\r\n\r\n", StatusCode::BAD_REQUEST, "headers"),
+        (
+            b"GET / HTTP/2.0\r\n\r\n",
+            StatusCode::BAD_REQUEST,
+            "version",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nx: a\x00b\r\n\r\n",
+            StatusCode::BAD_REQUEST,
+            "headers",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nx y: a\r\n\r\n",
+            StatusCode::BAD_REQUEST,
+            "headers",
+        ),
         (
             b"POST / HTTP/1.1\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
             StatusCode::BAD_REQUEST,
@@ -136,7 +156,10 @@ fn an_overlong_request_line_is_414_and_overlong_headers_431() {
     let Found::Refused(r) = find_head(&headers, &mut 0, 1024) else {
         panic!("not refused")
     };
-    assert_eq!(r.error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(
+        r.error.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
 }
 
 #[test]

@@ -40,7 +40,10 @@ async fn a_stalled_write_holds_only_its_own_request() {
     let (s, ready, _) = h.request("GET", "/readyz", None, None, None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
     assert_eq!(ready["store"], "unavailable", "{ready}");
-    assert!(!stalled.is_finished(), "the stalled request is still waiting");
+    assert!(
+        !stalled.is_finished(),
+        "the stalled request is still waiting"
+    );
     // Once the writer moves again the stalled request is acknowledged and stored.
     drop(hold);
     let (s, ack) = stalled.await.unwrap();
@@ -77,7 +80,10 @@ async fn a_job_faulted_through_its_failpoint_shows_in_readyz_and_metrics() {
 
     let (s, text, _) = h.request_raw("GET", "/readyz", "").await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{text}");
-    assert!(!text.contains("injected"), "no error text on an open endpoint: {text}");
+    assert!(
+        !text.contains("injected"),
+        "no error text on an open endpoint: {text}"
+    );
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         body["jobs"][name],

@@ -48,7 +48,12 @@ async fn heads_hyper_cannot_parse_get_json_in_the_envelope_of_their_api() {
     let google = "/admin/reports/v1/activity/users/all/applications/login";
 
     // A raw 0xFF byte in the path, on Google's endpoint: Google's envelope.
-    let req = [b"GET ".as_slice(), google.as_bytes(), b"\xff HTTP/1.1\r\nhost: x\r\n\r\n"].concat();
+    let req = [
+        b"GET ".as_slice(),
+        google.as_bytes(),
+        b"\xff HTTP/1.1\r\nhost: x\r\n\r\n",
+    ]
+    .concat();
     let (status, body, closes) = one(addr, &req).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT", "{body}");
@@ -56,13 +61,20 @@ async fn heads_hyper_cannot_parse_get_json_in_the_envelope_of_their_api() {
     assert!(closes);
 
     // A NUL in a header value, on Logto's endpoint: Logto's envelope.
-    let (status, body, _) = one(addr, b"GET /api/logs HTTP/1.1\r\nhost: x\r\nx-a: a\0b\r\n\r\n").await;
+    let (status, body, _) = one(
+        addr,
+        b"GET /api/logs HTTP/1.1\r\nhost: x\r\nx-a: a\0b\r\n\r\n",
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "guard.invalid_input", "{body}");
     assert_eq!(body["details"][0]["field"], "headers", "{body}");
 
     // A doubled Content-Length with two values, and a bad one: the native envelope.
-    for cl in ["content-length: 2\r\ncontent-length: 3", "content-length: 2x"] {
+    for cl in [
+        "content-length: 2\r\ncontent-length: 3",
+        "content-length: 2x",
+    ] {
         let req = format!("POST /v1/activities HTTP/1.1\r\nhost: x\r\n{cl}\r\n\r\n[]");
         let (status, body, _) = one(addr, req.as_bytes()).await;
         assert_eq!(status, 400, "{body}");
@@ -94,7 +106,10 @@ async fn heads_hyper_cannot_parse_get_json_in_the_envelope_of_their_api() {
     );
 
     // A 70 KiB path: 414, in Logto's envelope since it names Logto's API.
-    let req = format!("GET /api/logs/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70 * 1024));
+    let req = format!(
+        "GET /api/logs/{} HTTP/1.1\r\nhost: x\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
     let (status, body, _) = one(addr, req.as_bytes()).await;
     assert_eq!(status, 414, "{body}");
     assert_eq!(body["code"], "guard.uri_too_long", "{body}");

@@ -86,7 +86,10 @@ async fn test_database(via: impl Fn() -> SocketAddr) -> (SocketAddr, String) {
         .map(|p| format!(":{}", String::from_utf8_lossy(p)))
         .unwrap_or_default();
     let db = cfg.get_dbname().unwrap_or("postgres");
-    (upstream, format!("postgres://{user}{password}@{}/{db}", via()))
+    (
+        upstream,
+        format!("postgres://{user}{password}@{}/{db}", via()),
+    )
 }
 
 fn with_id(t: &Tenant, id: &str, secs: i64) -> NewActivity {
@@ -167,9 +170,14 @@ async fn a_statement_over_the_statement_timeout_is_unavailable() {
     }
     let schema = support::schema_name();
     let timeouts = Timeouts::new(Duration::from_secs(5), Duration::from_millis(300));
-    let store = PgStore::connect_with(&support::url(), Some(&schema), timeouts, Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let store = PgStore::connect_with(
+        &support::url(),
+        Some(&schema),
+        timeouts,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
     let t = Tenant::new("Cslow").unwrap();
     store.append(&t, vec![with_id(&t, "w1", 1)]).await.unwrap();
     // Another session holds the tenant's row, so the append waits on it inside the server.
@@ -184,8 +192,14 @@ async fn a_statement_over_the_statement_timeout_is_unavailable() {
         .expect("cancelled by the server")
         .unwrap_err();
     assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
-    assert!(e.to_string().contains("57014"), "the server's statement timeout: {e}");
+    assert!(
+        e.to_string().contains("57014"),
+        "the server's statement timeout: {e}"
+    );
     holder.rollback().await.unwrap();
     let again = store.append(&t, vec![with_id(&t, "w2", 2)]).await.unwrap();
-    assert_eq!(again[0].unique_qualifier, 2, "the cancelled append spent no number");
+    assert_eq!(
+        again[0].unique_qualifier, 2,
+        "the cancelled append spent no number"
+    );
 }
