@@ -350,14 +350,15 @@ mod tests {
             reply: Duration::from_millis(200),
         };
         // The bound only keeps a broken build from hanging; the limit is what ends the wait.
-        let e = tokio::time::timeout(
+        let connected = tokio::time::timeout(
             Duration::from_secs(60),
             deadpool_postgres::Connect::connect(&connect, &cfg),
         )
         .await
-        .expect("the watchdog ends the wait")
-        .err()
-        .expect("a silent server is an error");
+        .expect("the watchdog ends the wait");
+        let Err(e) = connected else {
+            panic!("a silent server is an error")
+        };
         let io = std::error::Error::source(&e)
             .and_then(|s| s.downcast_ref::<io::Error>())
             .map(io::Error::kind);
