@@ -44,7 +44,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock);
     let (store, where_, sqlite_dir): (Arc<dyn Store>, String, Option<PathBuf>) = match &cfg.store {
         Some(url) => {
-            let pg = PgStore::connect(&url.0, clock.clone()).await?;
+            let (connect, statement) = cfg.store_timeouts();
+            let timeouts = authtrail_store_postgres::Timeouts::new(connect, statement);
+            let pg = PgStore::connect_with(&url.0, None, timeouts, clock.clone()).await?;
             (Arc::new(pg), "PostgreSQL".into(), None)
         }
         None => {

@@ -35,6 +35,16 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// Seconds to connect to PostgreSQL, or to wait for a pooled connection, before a request
+    /// fails with 503.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_connect_timeout_secs: Option<u64>,
+    /// PostgreSQL's statement_timeout, in seconds (503 after it). A database that stays silent
+    /// 5 s longer while it owes an answer (frozen, cut off) fails the request too.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_statement_timeout_secs: Option<u64>,
     /// Extra catalogue files, comma-separated (your own applications and events; see
     /// catalog/SCHEMA.md).
     #[arg(long, value_delimiter = ',')]

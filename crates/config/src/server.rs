@@ -26,6 +26,11 @@ pub struct ServerConfig {
     pub data: PathBuf,
     /// PostgreSQL instead of the embedded store, e.g. postgres://user@host:5432/db.
     pub store: Option<StoreUrl>,
+    /// Seconds to connect to PostgreSQL, or to wait for a pooled connection (then 503).
+    pub store_connect_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` in seconds; a database that stays silent 5 s longer
+    /// while it owes an answer (frozen, cut off) fails the request too (503).
+    pub store_statement_timeout_secs: u64,
     /// Extra catalogue files (your own applications and events).
     #[serde(deserialize_with = "de::comma_list")]
     pub catalog: Vec<PathBuf>,
@@ -97,6 +102,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data: PathBuf::from("./authtrail-data"),
             store: None,
+            // The PostgreSQL engine's own defaults (authtrail_store_postgres::Timeouts).
+            store_connect_timeout_secs: 10,
+            store_statement_timeout_secs: 30,
             catalog: Vec::new(),
             google_prefix: None,
             metrics_open: false,
@@ -143,6 +151,14 @@ impl ServerConfig {
             max_body_bytes_in_flight: self.max_body_bytes_in_flight,
             trusted_proxies: self.trusted_proxies.clone(),
         }
+    }
+
+    /// The PostgreSQL engine's timeouts: (connect, statement).
+    pub fn store_timeouts(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs(self.store_connect_timeout_secs),
+            Duration::from_secs(self.store_statement_timeout_secs),
+        )
     }
 
     /// Values that parse but make no sense: (key, why). The loader adds where each came from.
@@ -217,6 +233,14 @@ impl ServerConfig {
         for (key, v) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("body_timeout_secs", self.body_timeout_secs),
+            (
+                "store_connect_timeout_secs",
+                self.store_connect_timeout_secs,
+            ),
+            (
+                "store_statement_timeout_secs",
+                self.store_statement_timeout_secs,
+            ),
         ] {
             if v == 0 {
                 out.push((key, "must be at least 1 second".into()));

@@ -181,3 +181,30 @@ fn the_documented_example_file_parses_and_lists_every_key() {
         Ok(())
     });
 }
+
+#[test]
+fn the_postgresql_timeouts_are_read_and_zero_is_refused() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("AUTHTRAIL_STORE_STATEMENT_TIMEOUT_SECS", 5);
+        let flags = Flags {
+            store_connect_timeout_secs: Some(3),
+            ..Flags::default()
+        };
+        let c = load(None, &flags).unwrap().config;
+        assert_eq!(
+            c.store_timeouts(),
+            (
+                std::time::Duration::from_secs(3),
+                std::time::Duration::from_secs(5)
+            )
+        );
+        jail.set_env("AUTHTRAIL_STORE_STATEMENT_TIMEOUT_SECS", 0);
+        let msg = invalid(load(None, &Flags::default()));
+        assert!(
+            msg.starts_with("store_statement_timeout_secs (from the environment variable"),
+            "{msg}"
+        );
+        Ok(())
+    });
+}

@@ -8,7 +8,8 @@
 //! work it has already acknowledged.
 //!
 //! The host reads time only through `tokio::time`, so its tests run on a paused clock
-//! (`tokio::time::pause`) instead of sleeping.
+//! (`tokio::time::pause`) instead of sleeping. Tests inject errors, panics and stalls into any
+//! job through its failpoint ([`faults`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -24,6 +25,7 @@
 //! ```
 
 mod backoff;
+pub mod faults;
 mod host;
 mod state;
 mod supervise;

@@ -31,6 +31,7 @@ pub(crate) async fn supervise<F, Fut>(
             h.update(&n, |e| {
                 e.state(JobState::Running);
             });
+            crate::faults::inject(&n).await?;
             run.await
         });
         host.update(&name, |e| {

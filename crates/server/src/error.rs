@@ -42,6 +42,8 @@ pub enum ApiError {
     },
     /// 431: the request's headers are over their limit.
     HeadersTooLarge(String),
+    /// 414: the request line is over its limit (refused before parsing, `crate::head`).
+    UriTooLong(String),
     /// 503: the store is not accepting work right now.
     Unavailable(String),
     /// 503: the server is at its concurrency limit and sheds this request; retry shortly.
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +99,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
+            ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Overloaded => "overloaded",
             ApiError::Internal => "internal",
@@ -113,6 +117,7 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(m)
             | ApiError::RequestTimeout(m)
             | ApiError::HeadersTooLarge(m)
+            | ApiError::UriTooLong(m)
             | ApiError::Unavailable(m) => m.clone(),
             ApiError::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry in {retry_after_secs} s")
@@ -134,6 +139,11 @@ impl ApiError {
             ApiError::HeadersTooLarge(message) => vec![Detail {
                 index: None,
                 field: "headers".into(),
+                message: message.clone(),
+            }],
+            ApiError::UriTooLong(message) => vec![Detail {
+                index: None,
+                field: "path".into(),
                 message: message.clone(),
             }],
             _ => Vec::new(),

@@ -25,6 +25,7 @@ pub mod console;
 pub mod delivery_metrics;
 pub mod error;
 pub mod google;
+pub mod head;
 pub mod ingest;
 pub mod listen;
 pub mod log;
@@ -190,15 +191,28 @@ async fn healthz() -> Response {
     (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
 }
 
-/// Readiness: 200 when the store answers, appends are not failing (see
+/// Longest `/readyz` waits for the store before it answers not ready.
+pub const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: 200 when the store answers (within [`READY_PROBE_TIMEOUT`]), appends are not failing (see
 /// `Service::writes_failing`), no required background job is failing and the node is not
 /// stopping; 503 otherwise. Open to probes without a token, so it names each job's state and
 /// restart count but never an error message (those go to the log).
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store_ok = match state.store.get_secret("cursor-signing").await {
-        Ok(_) => true,
-        Err(e) => {
+    // Bounded: a store that stalls (a frozen database) must make the node not ready, not make
+    // the load balancer's probe hang with it.
+    let probe = tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.get_secret("cursor-signing"));
+    let store_ok = match probe.await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "readiness check: the store does not answer");
+            false
+        }
+        Err(_) => {
+            tracing::error!(
+                secs = READY_PROBE_TIMEOUT.as_secs(),
+                "readiness check: the store did not answer in time"
+            );
             false
         }
     };

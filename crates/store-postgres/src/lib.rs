@@ -17,8 +17,8 @@
 //! purge), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit wake-ups
 //! across nodes through LISTEN/NOTIFY), [`rollups`] (per-minute counters for aggregations),
 //! [`log_tree`] (the transparency log's tree and checkpoints), [`subscriptions`] (push
-//! subscriptions, their delivery ledgers and leases); plus [`schema`] (migrations) and
-//! [`errors`].
+//! subscriptions, their delivery ledgers and leases); plus [`schema`] (migrations),
+//! [`errors`] and [`watchdog`] (pooled connections that notice a frozen server).
 
 mod activities;
 mod console;
@@ -32,6 +32,7 @@ mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;
+mod watchdog;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,6 @@ use std::time::Duration;
 use authtrail_model::store::CommitHub;
 use authtrail_model::{Clock, StoreError, StoreErrorKind, Tenant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 
 pub(crate) use errors::{corrupt, fail, pg};
 
@@ -51,10 +51,50 @@ pub use schema::{Migrated, SCHEMA_VERSION};
 /// `max_connections` (100) even with a handful of nodes.
 const POOL_SIZE: usize = 16;
 
-/// Connecting (TCP), waiting for a pooled connection, making a new one, and a sent packet going
-/// unacknowledged each fail after this long, unless the URL sets `connect_timeout` or
-/// `tcp_user_timeout` itself.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the engine waits for PostgreSQL before a request fails as `Unavailable` (503 with
+/// `Retry-After`), so that a database that is gone, frozen or cut off fails requests fast instead
+/// of holding every in-flight slot (docs/operations.md, "PostgreSQL timeouts").
+///
+/// A statement that fails on a timeout may still have committed (the `COMMIT` reached the server,
+/// its answer did not come back): the request is not acknowledged, and the producer's retry with
+/// the same `eventId`s is acknowledged as duplicates, never stored twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting to the server (each host's TCP connect, unless the URL sets
+    /// `connect_timeout`), waiting for a pooled connection, and making a new one (start-up and
+    /// authentication included). Connections outside the pool (migrations, the commit listener)
+    /// also give up on a sent packet that goes unacknowledged this long (`tcp_user_timeout`).
+    pub connect: Duration,
+    /// The server's `statement_timeout` on every pooled connection (an `options` in the URL that
+    /// sets it wins). Migrations are not bound by it.
+    pub statement: Duration,
+    /// Client side: the longest the server may stay silent while it owes an answer before the
+    /// connection is failed (see [`watchdog`]). A frozen server cannot enforce its own statement
+    /// timeout; this catches it. Above `statement`, so that a slow statement is cancelled by
+    /// the server first.
+    pub reply: Duration,
+}
+
+impl Timeouts {
+    /// How much longer than the statement timeout the reply watchdog waits.
+    pub const REPLY_GRACE: Duration = Duration::from_secs(5);
+
+    /// `connect` and `statement`, with the reply watchdog at `statement` + [`Self::REPLY_GRACE`].
+    pub fn new(connect: Duration, statement: Duration) -> Timeouts {
+        Timeouts {
+            connect,
+            statement,
+            reply: statement + Timeouts::REPLY_GRACE,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    /// 10 s to connect, 30 s per statement, 35 s of silence.
+    fn default() -> Timeouts {
+        Timeouts::new(Duration::from_secs(10), Duration::from_secs(30))
+    }
+}
 
 pub struct PgStore {
     pool: Pool,
@@ -100,17 +140,21 @@ pub(crate) struct Cache {
 const PLANNER: &str = "-c enable_sort=off -c enable_bitmapscan=off -c jit=off";
 
 /// Parses a `postgres://` URL (or key=value string) and fills in what authtrail relies on.
-fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, StoreError> {
+fn config(
+    url: &str,
+    schema: Option<&str>,
+    connect: Duration,
+) -> Result<tokio_postgres::Config, StoreError> {
     let mut cfg: tokio_postgres::Config = url
         .parse()
         .map_err(|e| StoreError::caused(StoreErrorKind::Invalid, "invalid PostgreSQL URL", e))?;
     if cfg.get_connect_timeout().is_none() {
-        cfg.connect_timeout(CONNECT_TIMEOUT);
+        cfg.connect_timeout(connect);
     }
     // A partition (a peer that stops acknowledging) fails the connection once sent data has gone
     // unacknowledged this long, instead of after the kernel's ~15 minutes of retransmissions.
     if cfg.get_tcp_user_timeout().is_none() {
-        cfg.tcp_user_timeout(CONNECT_TIMEOUT);
+        cfg.tcp_user_timeout(connect);
     }
     if cfg.get_application_name().is_none() {
         cfg.application_name("authtrail");
@@ -136,12 +180,37 @@ fn config(url: &str, schema: Option<&str>) -> Result<tokio_postgres::Config, Sto
     Ok(cfg)
 }
 
+/// The configuration of pooled connections: `cfg` with the statement timeout, placed before the
+/// URL's own options so that an operator's `statement_timeout` there wins.
+fn pooled(cfg: &tokio_postgres::Config, statement: Duration) -> tokio_postgres::Config {
+    let mut cfg = cfg.clone();
+    let timeout = format!("-c statement_timeout={}", statement.as_millis().max(1));
+    let options = match cfg.get_options() {
+        Some(o) if !o.is_empty() => format!("{timeout} {o}"),
+        _ => timeout,
+    };
+    cfg.options(options);
+    cfg
+}
+
 impl PgStore {
     /// Connects to the database at `url`, bringing its schema to the newest version first. The
     /// tables go in the URL's `search_path` (e.g. `?options=-c%20search_path%3Daudit`), which must
     /// name an existing schema; by default that is `public`.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<PgStore, StoreError> {
-        PgStore::open(config(url, None)?, None, clock).await
+        PgStore::connect_with(url, None, Timeouts::default(), clock).await
+    }
+
+    /// Connects with the given timeouts, with the tables in `schema` (created if missing) or,
+    /// without one, in the URL's `search_path`.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        timeouts: Timeouts,
+        clock: Arc<dyn Clock>,
+    ) -> Result<PgStore, StoreError> {
+        let cfg = config(url, schema, timeouts.connect)?;
+        PgStore::open(cfg, schema, timeouts, clock).await
     }
 
     /// Like [`PgStore::connect`], with the tables in `schema` (created if missing). The name must
@@ -151,29 +220,33 @@ impl PgStore {
         schema: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<PgStore, StoreError> {
-        PgStore::open(config(url, Some(schema))?, Some(schema), clock).await
+        PgStore::connect_with(url, Some(schema), Timeouts::default(), clock).await
     }
 
     /// Applies pending migrations and returns (for `authtrail migrate`). Safe to run while nodes
     /// are serving and while other nodes start: migrations are serialized by an advisory lock.
     pub async fn migrate(url: &str) -> Result<Migrated, StoreError> {
-        schema::migrate(&config(url, None)?, None).await
+        schema::migrate(&config(url, None, Timeouts::default().connect)?, None).await
     }
 
     /// [`PgStore::migrate`] for the tables in `schema` (created if missing).
     pub async fn migrate_with_schema(url: &str, schema: &str) -> Result<Migrated, StoreError> {
-        schema::migrate(&config(url, Some(schema))?, Some(schema)).await
+        let cfg = config(url, Some(schema), Timeouts::default().connect)?;
+        schema::migrate(&cfg, Some(schema)).await
     }
 
     async fn open(
         cfg: tokio_postgres::Config,
         schema: Option<&str>,
+        timeouts: Timeouts,
         clock: Arc<dyn Clock>,
     ) -> Result<PgStore, StoreError> {
         schema::migrate(&cfg, schema).await?;
-        let manager = Manager::from_config(
-            cfg.clone(),
-            NoTls,
+        let manager = Manager::from_connect(
+            pooled(&cfg, timeouts.statement),
+            watchdog::WatchedConnect {
+                reply: timeouts.reply,
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -184,8 +257,8 @@ impl PgStore {
             // made, before it is answered 503: an unreachable or overloaded database fails
             // requests fast instead of holding every in-flight slot.
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(timeouts.connect))
+            .create_timeout(Some(timeouts.connect))
             .build()
             .map_err(|e| StoreError::caused(StoreErrorKind::Backend, "cannot build the pool", e))?;
         let schema: String = pool
@@ -245,12 +318,32 @@ mod tests {
 
     #[test]
     fn every_connection_plans_without_statistics_and_the_url_still_wins() {
-        let cfg = config("postgres://u@h/db", None).unwrap();
+        let connect = Timeouts::default().connect;
+        let cfg = config("postgres://u@h/db", None, connect).unwrap();
         assert_eq!(cfg.get_options(), Some(PLANNER));
-        let cfg = config("postgres://u@h/db?options=-c%20jit%3Don", Some("audit")).unwrap();
+        let cfg = config(
+            "postgres://u@h/db?options=-c%20jit%3Don",
+            Some("audit"),
+            connect,
+        )
+        .unwrap();
         assert_eq!(
             cfg.get_options(),
             Some(format!("{PLANNER} -c jit=on -c search_path=audit").as_str())
+        );
+    }
+
+    #[test]
+    fn pooled_connections_get_the_statement_timeout_unless_the_url_sets_one() {
+        let t = Timeouts::new(Duration::from_secs(2), Duration::from_millis(1500));
+        assert_eq!(t.reply, Duration::from_millis(6500));
+        let cfg = config("postgres://u@h/db?connect_timeout=7", None, t.connect).unwrap();
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        let url = "postgres://u@h/db?options=-c%20statement_timeout%3D0";
+        let cfg = pooled(&config(url, None, t.connect).unwrap(), t.statement);
+        assert_eq!(
+            cfg.get_options(),
+            Some(format!("-c statement_timeout=1500 {PLANNER} -c statement_timeout=0").as_str())
         );
     }
 }

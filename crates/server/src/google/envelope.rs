@@ -40,7 +40,9 @@ impl IntoResponse for GoogleError {
             StatusCode::NOT_FOUND => ("NOT_FOUND", "notFound"),
             StatusCode::METHOD_NOT_ALLOWED => ("UNIMPLEMENTED", "httpMethodNotAllowed"),
             StatusCode::REQUEST_TIMEOUT => ("DEADLINE_EXCEEDED", "deadlineExceeded"),
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("INVALID_ARGUMENT", "invalid"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::URI_TOO_LONG => {
+                ("INVALID_ARGUMENT", "invalid")
+            }
             StatusCode::TOO_MANY_REQUESTS => ("RESOURCE_EXHAUSTED", "rateLimitExceeded"),
             StatusCode::SERVICE_UNAVAILABLE => ("UNAVAILABLE", "backendError"),
             _ => ("INTERNAL", "backendError"),

@@ -52,6 +52,7 @@ impl LogtoError {
             ApiError::RequestTimeout(_) => "request.timeout",
             ApiError::RateLimited { .. } => "request.rate_limited",
             ApiError::HeadersTooLarge(_) => "guard.headers_too_large",
+            ApiError::UriTooLong(_) => "guard.uri_too_long",
             ApiError::Unavailable(_) | ApiError::Overloaded => "request.unavailable",
             ApiError::Internal => "unknown",
         })

@@ -16,6 +16,8 @@ mod metrics;
 mod oauth;
 mod outage;
 mod security;
+mod stall;
 mod support;
 mod tenancy;
 mod user_agent;
+mod wire;

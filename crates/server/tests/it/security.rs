@@ -216,12 +216,12 @@ async fn oversized_headers_get_431_json() {
 }
 
 /// A real server on loopback, for what only a socket shows (peer IPs, slow clients).
-struct Live {
-    addr: std::net::SocketAddr,
+pub(crate) struct Live {
+    pub(crate) addr: std::net::SocketAddr,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn live(h: &Harness) -> Live {
+pub(crate) async fn live(h: &Harness) -> Live {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -233,7 +233,7 @@ async fn live(h: &Harness) -> Live {
 }
 
 /// Sends raw bytes and reads the answer until the server closes the connection.
-async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+pub(crate) async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(bytes).await.unwrap();
     let mut out = Vec::new();

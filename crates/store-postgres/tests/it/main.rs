@@ -4,4 +4,5 @@
 mod conformance;
 mod nodes;
 mod outage;
+mod stall;
 mod support;
