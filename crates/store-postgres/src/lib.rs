@@ -64,6 +64,8 @@ pub struct PgStore {
     commits: Arc<CommitHub>,
     /// The schema holding our tables: commit notices name it (see [`notify`]).
     schema: String,
+    /// Concurrent appends of a tenant, committed together (see [`activities::group`]).
+    groups: Arc<activities::group::Groups>,
     /// The task listening for other nodes' commits; stopped with the store.
     listener: tokio::task::JoinHandle<()>,
 }
@@ -199,12 +201,14 @@ impl PgStore {
             .unwrap_or_default();
         let commits = Arc::new(CommitHub::default());
         let listener = notify::listen(cfg, schema.clone(), commits.clone()).await;
+        let groups = activities::group::Groups::new(pool.clone(), commits.clone(), schema.clone());
         Ok(PgStore {
             pool,
             clock,
             cache: Cache::default(),
             commits,
             schema,
+            groups,
             listener,
         })
     }
