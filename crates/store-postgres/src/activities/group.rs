@@ -35,6 +35,10 @@ use tokio_postgres::types::Type;
 use super::rows::{self, Item, Row};
 use crate::{errors, fail, notify, pg};
 
+#[cfg(all(test, feature = "test-support"))]
+#[path = "group_tests.rs"]
+mod tests;
+
 /// Most events one group writes: bounds the transaction, the lock's hold time and the wait of
 /// the last request in the group.
 const MAX_GROUP_EVENTS: usize = 10_000;
@@ -129,6 +133,16 @@ impl Groups {
                 "the group commit stopped before answering; the append may not be stored",
             ))
         })
+    }
+
+    /// How many appends of tenant `tid` wait behind a group under way (None: no group is).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self, tid: i32) -> Option<usize> {
+        self.queues
+            .lock()
+            .unwrap()
+            .get(&tid)
+            .map(|q| q.pending.len())
     }
 
     /// Commits groups of tenant `tid` until its queue is empty.

@@ -57,10 +57,10 @@ impl Item {
         // Validation stores the address in its normal text form, so this parse succeeds and
         // the text round-trips; anything else stays in the body too.
         let ip = body.ip_address.as_deref().and_then(|s| s.parse().ok());
-        if let (Some(text), Some(addr)) = (&body.ip_address, ip) {
-            if *text == IpAddr::to_string(&addr) {
-                body.ip_address = None;
-            }
+        if let (Some(text), Some(addr)) = (&body.ip_address, ip)
+            && *text == IpAddr::to_string(&addr)
+        {
+            body.ip_address = None;
         }
         let success = body.result == Outcome::Success;
         let profile = body.actor.profile_id.take();

@@ -18,6 +18,16 @@ use crate::{PgStore, test_db};
 
 const HOUR: i64 = 3_600_000_000;
 
+/// A shape's name, its query, its event name ids, its position, and the column its walk must be
+/// keyed on.
+type Case = (
+    &'static str,
+    ActivityQuery,
+    Vec<i32>,
+    Option<Position>,
+    &'static str,
+);
+
 fn failure(t: &Tenant, secs: i64) -> authtrail_model::NewActivity {
     let time = authtrail_model::wire_time::format_rfc3339(
         T0 + secs * 1_000_000,
@@ -70,8 +80,7 @@ async fn every_documented_query_shape_walks_an_index() {
         time_us: T0 + 40 * 86_400_000_000,
         seq: 150,
     });
-    // (shape, query, event name ids, position, column the walk must be keyed on)
-    let cases: Vec<(&str, ActivityQuery, Vec<i32>, Option<Position>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("newest page", base.clone(), vec![], None, "time"),
         ("page after a cursor", base.clone(), vec![], at, "time"),
         (
@@ -202,7 +211,8 @@ fn check(shape: &str, plan: &str, column: &str) {
     // A sort node, not a Merge Append's "Sort Key" (the merge of ordered walks).
     let sorts = plan.lines().any(|l| {
         let node = l.trim_start().trim_start_matches("->").trim_start();
-        (node.starts_with("Sort ") && !node.starts_with("Sort Key")) || node.starts_with("Incremental Sort")
+        (node.starts_with("Sort ") && !node.starts_with("Sort Key"))
+            || node.starts_with("Incremental Sort")
     });
     assert!(!sorts, "{shape}: a sort in\n{plan}");
     let keyed = match column {
