@@ -1,6 +1,7 @@
 //! The PostgreSQL store: one database shared by any number of stateless authtrail nodes.
 //!
-//! - Every append is one transaction that locks its tenant's row in `tenants`, reads the last
+//! - Every append (or group of one tenant's concurrent appends on a node: [`activities::group`])
+//!   is one transaction that locks its tenant's row in `tenants`, reads the last
 //!   sequence number there, writes the rows with `COPY ... FROM STDIN BINARY` and stores the new
 //!   last number. The row lock serializes the writers of one tenant across every node, and a
 //!   rollback hands its numbers back, so `uniqueQualifier` is gap-free and duplicate-free (see

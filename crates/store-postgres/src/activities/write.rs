@@ -33,6 +33,9 @@ use super::partitions::{self, Month};
 use super::rows::{self, Item};
 use crate::{PgStore, fail, notify, pg};
 
+/// Batches up to this many activities are encoded on the request's own task.
+const ENCODE_INLINE: usize = 64;
+
 pub(crate) async fn append(
     store: &PgStore,
     tenant: &Tenant,
@@ -41,7 +44,8 @@ pub(crate) async fn append(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let (tid, items) = {
+    let size = batch.len();
+    let (tid, names) = {
         let mut client = store.client().await?;
         // Outside the transaction: creating a tenant, an event name or a partition commits on
         // its own and is harmless if the batch then fails, and the group's transaction stays
@@ -60,13 +64,25 @@ pub(crate) async fn append(
             batch.iter().filter_map(|a| Month::of(a.time_us)),
         )
         .await;
-        let received_us = store.clock.now_us();
-        let items = batch
+        (tid, names)
+    };
+    let received_us = store.clock.now_us();
+    let encode = move || {
+        batch
             .into_iter()
             .zip(names)
             .map(|(a, names)| Item::new(a.application, a.body, a.time_us, received_us, names))
-            .collect::<Result<Vec<_>, _>>()?;
-        (tid, items)
+            .collect::<Result<Vec<_>, _>>()
+    };
+    // Serializing and compressing a large batch takes milliseconds of CPU: off the async
+    // workers, so that queries are not held up behind it. A small one is cheaper done here than
+    // handed to another thread.
+    let items = if size > ENCODE_INLINE {
+        tokio::task::spawn_blocking(encode).await.map_err(|e| {
+            StoreError::caused(StoreErrorKind::Backend, "encoding the batch failed", e)
+        })??
+    } else {
+        encode()?
     };
     store.groups.append(tid, tenant, items).await
 }
