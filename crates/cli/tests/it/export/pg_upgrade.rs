@@ -77,7 +77,7 @@ fn a_schema_5_database_migrates_in_place_and_exports_unchanged() {
     let indexes = pg
         .query_text(
             "SELECT string_agg(indexdef, ' | ' ORDER BY indexname) FROM pg_indexes
-             WHERE tablename = 'activities' AND indexname IN ('activities_time', 'activities_failure', 'activities_success')",
+             WHERE schemaname = current_schema() AND tablename = 'activities' AND indexname IN ('activities_time', 'activities_failure', 'activities_success')",
         )
         .unwrap();
     assert!(
