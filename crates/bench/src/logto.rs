@@ -208,9 +208,11 @@ pub async fn relation_bytes(url: &str, schema: &str) -> anyhow::Result<Vec<(Stri
         .query(
             "SELECT c.relname::text || CASE WHEN c.relkind IN ('i', 'I') THEN '' ELSE ' (table)' END,
                     (SELECT COALESCE(sum(CASE WHEN c.relkind IN ('i', 'I')
-                                         THEN pg_relation_size(t.relid)
-                                         ELSE pg_table_size(t.relid) END), 0)
-                     FROM pg_partition_tree(c.oid) t)::int8 AS bytes
+                                         THEN pg_relation_size(t.oid)
+                                         ELSE pg_table_size(t.oid) END), 0)
+                     FROM pg_class t
+                     WHERE t.oid = c.oid
+                        OR t.oid IN (SELECT relid FROM pg_partition_tree(c.oid)))::int8 AS bytes
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'i', 'I') AND NOT c.relispartition
              ORDER BY bytes DESC",

@@ -11,8 +11,15 @@
 //! are exactly those of a single append, so the sequence stays gap-free and idempotency holds
 //! across nodes: a group is, to every other node, just one larger append.
 //!
+//! **Round trips.** The lock is held from `SELECT … FOR UPDATE` to the end of `COMMIT`, so every
+//! round trip inside the transaction lengthens the queue behind it. A small group (at most
+//! [`PIPELINED_ROWS`] events, as from single-event producers) is therefore sent in two pipelined
+//! round trips: `BEGIN`, the lock and the eventId look-up; then the rows as one `INSERT … SELECT
+//! FROM unnest(…)`, the new `last_seq` and `COMMIT`. A larger one uses `COPY`, whose extra round
+//! trips its rows amortize.
+//!
 //! **One bad request does not fail its neighbours.** A group is first written in one go (one
-//! `COPY` for all its rows). If that fails, the transaction is rolled back and the group written
+//! statement for all its rows). If that fails, the transaction is rolled back and the group written
 //! again with each request in a savepoint of its own: a request that fails is rolled back to its
 //! savepoint alone, its numbers and eventIds handed back to the requests after it, and answered
 //! with its error; the others commit. Validation catches nearly everything before a request gets
@@ -30,7 +37,7 @@ use authtrail_model::store::CommitHub;
 use authtrail_model::{Receipt, StoreError, StoreErrorKind, Tenant};
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::oneshot;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::rows::{self, Item, Row};
 use crate::{errors, fail, notify, pg};
@@ -44,6 +51,21 @@ mod tests;
 const MAX_GROUP_EVENTS: usize = 10_000;
 /// Most bytes of rows one group sends (bodies are at most a few kB, so this rarely binds first).
 const MAX_GROUP_BYTES: usize = 16 << 20;
+
+/// Groups of at most this many events are written in two pipelined round trips
+/// ([`write_pipelined`]); larger ones with `COPY`, whose round trips they amortize.
+const PIPELINED_ROWS: usize = 64;
+
+const LOCK: &str = "SELECT last_seq FROM tenants WHERE id = $1 FOR UPDATE";
+const SET_LAST: &str = "UPDATE tenants SET last_seq = $2 WHERE id = $1 RETURNING pg_notify($3, $4)";
+/// One primary-key probe per id, whatever the statistics say. `event_id = ANY($2)` let the
+/// planner, when `event_ids` had no statistics yet (a fresh table, autovacuum off or behind),
+/// walk the whole tenant's key range and compare each row against the array: 358 ms (p50) per
+/// batch of 1000 with 23,000-43,000 ids stored, growing with the table. Sent unprepared
+/// (`query_typed`), so each group is planned with its own array length and the table's current
+/// size: a plan cached while the table was small would stay.
+const KNOWN: &str = "SELECT e.event_id, e.seq, e.time_us FROM unnest($2::text[]) AS k(event_id) \
+    JOIN event_ids e ON e.tenant_id = $1 AND e.event_id = k.event_id";
 
 type Reply = oneshot::Sender<Result<Vec<Receipt>, StoreError>>;
 
@@ -192,13 +214,22 @@ impl Groups {
     /// Writes one group and answers each of its requests.
     async fn commit(&self, tid: i32, group: Vec<Request>) {
         let tenant = group[0].tenant.clone();
+        let events: usize = group.iter().map(|r| r.items.len()).sum();
         let written = match self.pool.get().await {
             Ok(mut client) => {
-                match write_group(&mut client, tid, &tenant, &self.schema, &group, false).await {
-                    Err(e) if group.len() > 1 && !client.is_closed() => {
+                let together = if events <= PIPELINED_ROWS {
+                    write_pipelined(&client, tid, &tenant, &self.schema, &group).await
+                } else {
+                    write_group(&mut client, tid, &tenant, &self.schema, &group, false).await
+                };
+                match together {
+                    Err(e)
+                        if !client.is_closed() && (group.len() > 1 || events <= PIPELINED_ROWS) =>
+                    {
                         tracing::debug!(error = %e, requests = group.len(),
                             "a group failed as a whole; writing its requests one by one");
-                        write_group(&mut client, tid, &tenant, &self.schema, &group, true).await
+                        let apart = group.len() > 1;
+                        write_group(&mut client, tid, &tenant, &self.schema, &group, apart).await
                     }
                     done => done,
                 }
@@ -244,6 +275,103 @@ impl Drop for Guard {
             queues.remove(&self.tid);
         }
     }
+}
+
+/// A small group's transaction in two round trips. Requests on one connection are executed in
+/// the order they are sent, each statement after the previous one ended, so pipelining changes
+/// nothing of the order of [`write_group`]: the eventId look-up still runs (and takes its
+/// snapshot) after the lock is granted. The second trip sends the rows, the new `last_seq` and
+/// `COMMIT` together: should any statement fail, PostgreSQL turns that `COMMIT` into a rollback,
+/// and the failure is reported here, so the group is then written again by [`write_group`].
+async fn write_pipelined(
+    c: &deadpool_postgres::Client,
+    tid: i32,
+    tenant: &Tenant,
+    schema: &str,
+    group: &[Request],
+) -> Result<Written, StoreError> {
+    let lock = c.prepare_cached(LOCK).await.map_err(pg)?;
+    let ids: Vec<&str> = group
+        .iter()
+        .flat_map(|r| &r.items)
+        .filter_map(|it| it.event_id.as_deref())
+        .collect();
+    let lock_params: [&(dyn ToSql + Sync); 1] = [&tid];
+    let (begun, locked, looked_up) = tokio::join!(
+        c.batch_execute("BEGIN"),
+        c.query_one(&lock, &lock_params),
+        async {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            c.query_typed(KNOWN, &[(&tid, Type::INT4), (&ids, Type::TEXT_ARRAY)])
+                .await
+        },
+    );
+    let started = begun.and(locked).and_then(|l| looked_up.map(|k| (l, k)));
+    let (locked, looked_up) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = c.batch_execute("ROLLBACK").await;
+            return Err(pg(e));
+        }
+    };
+    let last: i64 = locked.get(0);
+    let mut known: HashMap<String, (i64, i64)> = looked_up
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+
+    let mut seq = last;
+    let mut rows = Vec::new();
+    let answers: Vec<_> = group
+        .iter()
+        .map(|r| Ok(number(&r.items, &mut seq, &mut known, &mut rows)))
+        .collect();
+    if rows.is_empty() {
+        // Every item was a duplicate: nothing to write.
+        c.batch_execute("COMMIT").await.map_err(pg)?;
+        return Ok(Written {
+            answers,
+            last: None,
+        });
+    }
+    let (insert, insert_ids, insert_extra, set) = tokio::try_join!(
+        c.prepare_cached(rows::INSERT),
+        c.prepare_cached(rows::INSERT_IDS),
+        c.prepare_cached(rows::INSERT_EXTRA),
+        c.prepare_cached(SET_LAST),
+    )
+    .map_err(pg)?;
+    let arrays = rows::Arrays::of(&rows);
+    let notice = notify::notice(schema, tenant, seq);
+    let row_params = arrays.rows(&tid);
+    let set_params: [&(dyn ToSql + Sync); 4] = [&tid, &seq, &notify::CHANNEL, &notice];
+    // eventIds first, as in `rows::write`.
+    let (a, b, x, u, committed) = tokio::join!(
+        async {
+            match arrays.ids(&tid) {
+                Some(p) => c.execute(&insert_ids, &p).await,
+                None => Ok(0),
+            }
+        },
+        c.execute(&insert, &row_params),
+        async {
+            match arrays.extra(&tid) {
+                Some(p) => c.execute(&insert_extra, &p).await,
+                None => Ok(0),
+            }
+        },
+        c.execute(&set, &set_params),
+        c.batch_execute("COMMIT"),
+    );
+    // The first failure is the cause; the statements after it only report the aborted
+    // transaction. Should `COMMIT` itself fail, the outcome is unknown, as for any commit.
+    a.and(b).and(x).and(u).and(committed).map_err(pg)?;
+    Ok(Written {
+        answers,
+        last: Some(seq),
+    })
 }
 
 /// One transaction for the whole group: the tenant lock, the eventId look-up, the numbering and
@@ -346,18 +474,8 @@ async fn known_ids(
     if ids.is_empty() {
         return Ok(known);
     }
-    // One primary-key probe per id, whatever the statistics say. `event_id = ANY($2)` let the
-    // planner, when `event_ids` had no statistics yet (a fresh table, autovacuum off or behind),
-    // walk the whole tenant's key range and compare each row against the array: 358 ms (p50) per
-    // batch of 1000 with 23,000-43,000 ids stored, growing with the table. Sent unprepared
-    // (`query_typed`), so each group is planned with its own array length and the table's current
-    // size: a plan cached while the table was small would stay.
     let rows = tx
-        .query_typed(
-            "SELECT e.event_id, e.seq, e.time_us FROM unnest($2::text[]) AS k(event_id)
-             JOIN event_ids e ON e.tenant_id = $1 AND e.event_id = k.event_id",
-            &[(&tid, Type::INT4), (&ids, Type::TEXT_ARRAY)],
-        )
+        .query_typed(KNOWN, &[(&tid, Type::INT4), (&ids, Type::TEXT_ARRAY)])
         .await
         .map_err(pg)?;
     for r in rows {
@@ -369,10 +487,7 @@ async fn known_ids(
 /// Takes the tenant's row lock for the rest of the transaction and returns its last sequence
 /// number (see [`super::write`]).
 pub(crate) async fn lock_tenant(tx: &Transaction<'_>, tid: i32) -> Result<i64, StoreError> {
-    let stmt = tx
-        .prepare_cached("SELECT last_seq FROM tenants WHERE id = $1 FOR UPDATE")
-        .await
-        .map_err(pg)?;
+    let stmt = tx.prepare_cached(LOCK).await.map_err(pg)?;
     let row = tx.query_one(&stmt, &[&tid]).await.map_err(pg)?;
     Ok(row.get(0))
 }
@@ -385,12 +500,7 @@ pub(crate) async fn set_last_seq(
     seq: i64,
     notice: &str,
 ) -> Result<(), StoreError> {
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE tenants SET last_seq = $2 WHERE id = $1 RETURNING pg_notify($3, $4)",
-        )
-        .await
-        .map_err(pg)?;
+    let stmt = tx.prepare_cached(SET_LAST).await.map_err(pg)?;
     tx.execute(&stmt, &[&tid, &seq, &notify::CHANNEL, &notice])
         .await
         .map_err(pg)?;

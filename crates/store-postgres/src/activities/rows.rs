@@ -227,6 +227,123 @@ pub(crate) async fn write(
     Ok(())
 }
 
+/// The rows of a small group, as one `INSERT` whose statement can be pipelined with the rest of
+/// its transaction (see `group.rs`); `COPY` needs a round trip to start and one to finish.
+pub(crate) const INSERT: &str = "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, \
+    name_id, actor_email, actor_profile, ip, success, session_id, body) \
+    SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::integer[], \
+    $7::text[], $8::text[], $9::inet[], $10::boolean[], $11::text[], $12::bytea[])";
+
+/// Their eventIds; without `ON CONFLICT`, so that a taken id fails the transaction on the server
+/// and its pipelined `COMMIT` becomes a rollback.
+pub(crate) const INSERT_IDS: &str = "INSERT INTO event_ids (tenant_id, event_id, seq, time_us) \
+    SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])";
+
+/// Their extra event names.
+pub(crate) const INSERT_EXTRA: &str = "INSERT INTO activity_extra_events \
+    (tenant_id, name_id, time_us, seq) \
+    SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::bigint[])";
+
+/// Rows as the arrays of [`INSERT`], [`INSERT_IDS`] and [`INSERT_EXTRA`].
+pub(crate) struct Arrays<'a> {
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    received: Vec<i64>,
+    app: Vec<&'a str>,
+    name: Vec<i32>,
+    email: Vec<Option<&'a str>>,
+    profile: Vec<Option<&'a str>>,
+    ip: Vec<Option<IpAddr>>,
+    success: Vec<bool>,
+    session: Vec<Option<&'a str>>,
+    body: Vec<&'a [u8]>,
+    id: Vec<&'a str>,
+    id_seq: Vec<i64>,
+    id_time: Vec<i64>,
+    extra_name: Vec<i32>,
+    extra_time: Vec<i64>,
+    extra_seq: Vec<i64>,
+}
+
+impl<'a> Arrays<'a> {
+    pub(crate) fn of(rows: &[Row<'a>]) -> Arrays<'a> {
+        let n = rows.len();
+        let mut a = Arrays {
+            seq: Vec::with_capacity(n),
+            time: Vec::with_capacity(n),
+            received: Vec::with_capacity(n),
+            app: Vec::with_capacity(n),
+            name: Vec::with_capacity(n),
+            email: Vec::with_capacity(n),
+            profile: Vec::with_capacity(n),
+            ip: Vec::with_capacity(n),
+            success: Vec::with_capacity(n),
+            session: Vec::with_capacity(n),
+            body: Vec::with_capacity(n),
+            id: Vec::new(),
+            id_seq: Vec::new(),
+            id_time: Vec::new(),
+            extra_name: Vec::new(),
+            extra_time: Vec::new(),
+            extra_seq: Vec::new(),
+        };
+        for &(seq, it) in rows {
+            a.seq.push(seq);
+            a.time.push(it.time_us);
+            a.received.push(it.received_us);
+            a.app.push(&it.app);
+            a.name.push(it.names[0]);
+            a.email.push(it.email.as_deref());
+            a.profile.push(it.profile.as_deref());
+            a.ip.push(it.ip);
+            a.success.push(it.success);
+            a.session.push(it.session.as_deref());
+            a.body.push(&it.body);
+            if let Some(id) = &it.event_id {
+                a.id.push(id);
+                a.id_seq.push(seq);
+                a.id_time.push(it.time_us);
+            }
+            for n in &it.names[1..] {
+                a.extra_name.push(*n);
+                a.extra_time.push(it.time_us);
+                a.extra_seq.push(seq);
+            }
+        }
+        a
+    }
+
+    pub(crate) fn rows<'b>(&'b self, tid: &'b i32) -> [&'b (dyn ToSql + Sync); 12] {
+        [
+            tid,
+            &self.seq,
+            &self.time,
+            &self.received,
+            &self.app,
+            &self.name,
+            &self.email,
+            &self.profile,
+            &self.ip,
+            &self.success,
+            &self.session,
+            &self.body,
+        ]
+    }
+
+    /// The eventIds' parameters, if any row has one.
+    pub(crate) fn ids<'b>(&'b self, tid: &'b i32) -> Option<[&'b (dyn ToSql + Sync); 4]> {
+        let p: [&'b (dyn ToSql + Sync); 4] = [tid, &self.id, &self.id_seq, &self.id_time];
+        (!self.id.is_empty()).then_some(p)
+    }
+
+    /// The extra event names' parameters, if any row has some.
+    pub(crate) fn extra<'b>(&'b self, tid: &'b i32) -> Option<[&'b (dyn ToSql + Sync); 4]> {
+        let p: [&'b (dyn ToSql + Sync); 4] =
+            [tid, &self.extra_name, &self.extra_time, &self.extra_seq];
+        (!self.extra_name.is_empty()).then_some(p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
