@@ -30,6 +30,9 @@ pub struct EngineRun {
     pub deep_page: usize,
     pub stored: u64,
     pub bytes: u64,
+    /// PostgreSQL: bytes of each table (heap and TOAST) and each index, partitions summed into
+    /// their parent, largest first. Empty on SQLite.
+    pub relations: Vec<(String, u64)>,
 }
 
 impl EngineRun {
@@ -55,6 +58,9 @@ impl EngineRun {
             "stored_events": self.stored,
             "bytes": self.bytes,
             "bytes_per_event": self.bytes as f64 / self.stored.max(1) as f64,
+            "bytes_per_event_by_relation": self.relations.iter()
+                .map(|(r, b)| (r.clone(), json!((*b as f64 / self.stored.max(1) as f64).round())))
+                .collect::<serde_json::Map<String, Value>>(),
         })
     }
 }
@@ -160,6 +166,16 @@ pub async fn run(
         }
         Backing::Postgres { url, schema } => crate::logto::schema_bytes(url, schema).await?,
     };
+    let relations = match backing {
+        Backing::Sqlite(_) => Vec::new(),
+        Backing::Postgres { url, schema } => crate::logto::relation_bytes(url, schema).await?,
+    };
+    for (r, b) in &relations {
+        eprintln!(
+            "  {engine:<8} {r:<40} {:>7.0} bytes/event",
+            *b as f64 / stored.max(1) as f64
+        );
+    }
     Ok(EngineRun {
         engine,
         ingest,
@@ -167,5 +183,6 @@ pub async fn run(
         deep_page,
         stored,
         bytes,
+        relations,
     })
 }

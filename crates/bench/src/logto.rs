@@ -199,6 +199,32 @@ pub async fn schema_bytes(url: &str, schema: &str) -> anyhow::Result<u64> {
     Ok(row.get::<_, i64>(0) as u64)
 }
 
+/// The bytes of each table (heap, TOAST, free-space and visibility maps) and each index of
+/// `schema`, a partitioned one's partitions summed into it; largest first. Their sum is
+/// [`schema_bytes`].
+pub async fn relation_bytes(url: &str, schema: &str) -> anyhow::Result<Vec<(String, u64)>> {
+    let c = connect(url).await?;
+    let rows = c
+        .query(
+            "SELECT c.relname::text || CASE WHEN c.relkind IN ('i', 'I') THEN '' ELSE ' (table)' END,
+                    (SELECT COALESCE(sum(CASE WHEN c.relkind IN ('i', 'I')
+                                         THEN pg_relation_size(t.oid)
+                                         ELSE pg_table_size(t.oid) END), 0)
+                     FROM pg_class t
+                     WHERE t.oid = c.oid
+                        OR t.oid IN (SELECT relid FROM pg_partition_tree(c.oid)))::int8 AS bytes
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'i', 'I') AND NOT c.relispartition
+             ORDER BY bytes DESC",
+            &[&schema],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+        .collect())
+}
+
 pub async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     assert!(
         schema.starts_with("bench_"),

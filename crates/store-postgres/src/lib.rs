@@ -1,6 +1,7 @@
 //! The PostgreSQL store: one database shared by any number of stateless authtrail nodes.
 //!
-//! - Every append is one transaction that locks its tenant's row in `tenants`, reads the last
+//! - Every append (or group of one tenant's concurrent appends on a node: [`activities::group`])
+//!   is one transaction that locks its tenant's row in `tenants`, reads the last
 //!   sequence number there, writes the rows with `COPY ... FROM STDIN BINARY` and stores the new
 //!   last number. The row lock serializes the writers of one tenant across every node, and a
 //!   rollback hands its numbers back, so `uniqueQualifier` is gap-free and duplicate-free (see
@@ -104,6 +105,8 @@ pub struct PgStore {
     commits: Arc<CommitHub>,
     /// The schema holding our tables: commit notices name it (see [`notify`]).
     schema: String,
+    /// Concurrent appends of a tenant, committed together (see [`activities::group`]).
+    groups: Arc<activities::group::Groups>,
     /// The task listening for other nodes' commits; stopped with the store.
     listener: tokio::task::JoinHandle<()>,
 }
@@ -272,12 +275,14 @@ impl PgStore {
             .unwrap_or_default();
         let commits = Arc::new(CommitHub::default());
         let listener = notify::listen(cfg, schema.clone(), commits.clone()).await;
+        let groups = activities::group::Groups::new(pool.clone(), commits.clone(), schema.clone());
         Ok(PgStore {
             pool,
             clock,
             cache: Cache::default(),
             commits,
             schema,
+            groups,
             listener,
         })
     }

@@ -5,6 +5,7 @@
 use crate::support;
 
 mod log_verify;
+mod pg_upgrade;
 
 use std::io::Read;
 use std::path::Path;

@@ -1,9 +1,12 @@
-//! The activity log: the [`ActivityLog`] capability. Appends and restores in [`write`], queries in
-//! [`read`], monthly partitions in [`partitions`], retention in [`purge`].
+//! The activity log: the [`ActivityLog`] capability. Appends and restores in [`write`] (concurrent
+//! appends committed together by [`group`], rows in the form of [`rows`]), queries in [`read`], monthly partitions in
+//! [`partitions`], retention in [`purge`].
 
+pub(crate) mod group;
 pub(crate) mod partitions;
 mod purge;
 pub(crate) mod read;
+mod rows;
 mod write;
 
 use authtrail_model::store::prelude::*;

@@ -11,14 +11,13 @@
 //! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
 //! a time window prunes partitions at plan time.
 
-use authtrail_model::{
-    Activity, ActivityBody, ActivityQuery, Count, Page, Position, StoreError, StoreErrorKind,
-    Tenant,
-};
+use authtrail_model::{Activity, ActivityQuery, Count, Page, Position, StoreError, Tenant};
 use tokio_postgres::Row;
 
 use crate::{PgStore, corrupt, pg};
 
+#[cfg(all(test, feature = "test-support"))]
+mod plans;
 mod statement;
 
 use statement::{Shape, build};
@@ -26,17 +25,13 @@ use statement::{Shape, build};
 // The scan budget and chunk are the model's, so both engines answer short at the same point.
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK as CHUNK};
 
-pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body";
+/// An activity's columns: the body, and the values it may have left to its columns (see
+/// [`super::rows`]).
+pub(crate) const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body, \
+    a.actor_email, a.actor_profile, a.ip, a.session_id";
 
 fn decode(tenant: &Tenant, row: &Row) -> Result<Activity, StoreError> {
-    let body: &[u8] = row.get(4);
-    let body: ActivityBody = serde_json::from_slice(body).map_err(|e| {
-        StoreError::caused(
-            StoreErrorKind::Corrupt,
-            "stored activity body is not valid",
-            e,
-        )
-    })?;
+    let body = super::rows::fill(row.get(4), row.get(5), row.get(6), row.get(7), row.get(8))?;
     Ok(Activity {
         tenant: tenant.clone(),
         unique_qualifier: row.get(0),

@@ -7,13 +7,15 @@
 //! writer's statements run after the commit, and under READ COMMITTED each statement sees what
 //! was committed before it began, so it continues from the committed number. A rollback (error,
 //! crash, lost connection) undoes the rows and the counter together: no number is lost or reused.
-//! The price is that one tenant's appends commit one after another; batches amortize it, and
-//! tenants never wait for each other.
+//! One tenant's transactions therefore commit one after another; so that this costs one lock
+//! hand-over and one commit per *group* of concurrent appends rather than per append, a node
+//! merges the appends of a tenant that arrive together into one transaction ([`super::group`]).
+//! Tenants never wait for each other.
 //!
 //! Rows go straight into the partitioned `activities` with `COPY ... FROM STDIN BINARY`, which
 //! routes each to its month. No staging table is needed: every number is settled under the lock
 //! before the first row is sent, so there is nothing to reconcile afterwards, and staging would
-//! write every row twice.
+//! write every row twice. What a row holds is in [`super::rows`].
 //!
 //! **Why `eventId` is idempotent across nodes.** Duplicates are looked up in `event_ids` after the
 //! lock is taken, so the previous writer's ids are visible; and `event_ids` has a real primary
@@ -21,48 +23,18 @@
 //! there without the tenant lock, the key still refuses the second copy and the append fails and
 //! rolls back rather than storing an activity twice.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::pin::pin;
-
 use authtrail_model::{
-    Activity, ActivityBody, NewActivity, Outcome, Receipt, StoreError, StoreErrorKind, Tenant,
+    Activity, ActivityBody, NewActivity, Receipt, StoreError, StoreErrorKind, Tenant,
 };
-use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 
+use super::group::{lock_tenant, set_last_seq};
 use super::partitions::{self, Month};
+use super::rows::{self, Item};
 use crate::{PgStore, fail, notify, pg};
 
-/// One row ready for `COPY`.
-struct Row<'a> {
-    seq: i64,
-    time_us: i64,
-    received_us: i64,
-    app: &'a str,
-    body: &'a ActivityBody,
-    /// The distinct event names, interned, in order; the first goes in `activities.name_id`.
-    names: Vec<i32>,
-}
-
-const COPY: &str = "COPY activities (tenant_id, seq, time_us, received_us, app, name_id, \
-    actor_email, actor_profile, ip, success, session_id, body) FROM STDIN BINARY";
-
-const COPY_TYPES: &[Type] = &[
-    Type::INT4,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::TEXT,
-    Type::INT4,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INET,
-    Type::BOOL,
-    Type::TEXT,
-    Type::BYTEA,
-];
+/// Batches up to this many activities are encoded on the request's own task.
+const ENCODE_INLINE: usize = 64;
 
 pub(crate) async fn append(
     store: &PgStore,
@@ -72,96 +44,47 @@ pub(crate) async fn append(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let mut client = store.client().await?;
-    // Outside the transaction: creating a tenant, an event name or a partition commits on its
-    // own and is harmless if the batch then fails, and the transaction below stays short and
-    // free of DDL locks.
-    let tid = tenant_id_or_create(store, &client, tenant).await?;
-    let names = intern_all(
-        store,
-        &client,
-        batch.iter().map(|a| (a.application.as_str(), &a.body)),
-    )
-    .await?;
-    partitions::ensure(
-        &mut client,
-        &store.cache.months,
-        batch.iter().filter_map(|a| Month::of(a.time_us)),
-    )
-    .await;
+    let size = batch.len();
+    let (tid, names) = {
+        let mut client = store.client().await?;
+        // Outside the transaction: creating a tenant, an event name or a partition commits on
+        // its own and is harmless if the batch then fails, and the group's transaction stays
+        // short and free of DDL locks. The connection goes back to the pool before the request
+        // waits for its group.
+        let tid = tenant_id_or_create(store, &client, tenant).await?;
+        let names = intern_all(
+            store,
+            &client,
+            batch.iter().map(|a| (a.application.as_str(), &a.body)),
+        )
+        .await?;
+        partitions::ensure(
+            &mut client,
+            &store.cache.months,
+            batch.iter().filter_map(|a| Month::of(a.time_us)),
+        )
+        .await;
+        (tid, names)
+    };
     let received_us = store.clock.now_us();
-
-    let tx = client.transaction().await.map_err(pg)?;
-    let last = lock_tenant(&tx, tid).await?;
-
-    let ids: Vec<&str> = batch
-        .iter()
-        .filter_map(|a| a.body.event_id.as_deref())
-        .collect();
-    let mut known: HashMap<String, (i64, i64)> = HashMap::new();
-    if !ids.is_empty() {
-        // One primary-key probe per id, whatever the statistics say. `event_id = ANY($2)` let
-        // the planner, when `event_ids` had no statistics yet (a fresh table, autovacuum off or
-        // behind), walk the whole tenant's key range and compare each row against the array:
-        // 358 ms (p50) per batch of 1000 with 23,000-43,000 ids stored, growing with the table.
-        // Sent unprepared (`query_typed`), so each batch is planned with its own array length
-        // and the table's current size: a plan cached while the table was small would stay.
-        let rows = tx
-            .query_typed(
-                "SELECT e.event_id, e.seq, e.time_us FROM unnest($2::text[]) AS k(event_id)
-                 JOIN event_ids e ON e.tenant_id = $1 AND e.event_id = k.event_id",
-                &[(&tid, Type::INT4), (&ids, Type::TEXT_ARRAY)],
-            )
-            .await
-            .map_err(pg)?;
-        for r in rows {
-            known.insert(r.get(0), (r.get(1), r.get(2)));
-        }
-    }
-
-    let mut seq = last;
-    let mut receipts = Vec::with_capacity(batch.len());
-    let mut rows = Vec::with_capacity(batch.len());
-    for (a, names) in batch.iter().zip(names) {
-        if let Some(id) = &a.body.event_id {
-            // Stored before, or earlier in this same batch: answer with the original receipt.
-            if let Some(&(unique_qualifier, time_us)) = known.get(id) {
-                receipts.push(Receipt {
-                    unique_qualifier,
-                    time_us,
-                    duplicate: true,
-                });
-                continue;
-            }
-        }
-        seq += 1;
-        if let Some(id) = &a.body.event_id {
-            known.insert(id.clone(), (seq, a.time_us));
-        }
-        receipts.push(Receipt {
-            unique_qualifier: seq,
-            time_us: a.time_us,
-            duplicate: false,
-        });
-        rows.push(Row {
-            seq,
-            time_us: a.time_us,
-            received_us,
-            app: &a.application,
-            body: &a.body,
-            names,
-        });
-    }
-    let wrote = !rows.is_empty();
-    if wrote {
-        write_rows(&tx, tid, &rows).await?;
-        set_last_seq(&tx, tid, seq, &notify::notice(&store.schema, tenant, seq)).await?;
-    }
-    tx.commit().await.map_err(pg)?;
-    if wrote {
-        store.commits.publish(tenant, seq);
-    }
-    Ok(receipts)
+    let encode = move || {
+        batch
+            .into_iter()
+            .zip(names)
+            .map(|(a, names)| Item::new(a.application, a.body, a.time_us, received_us, names))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    // Serializing and compressing a large batch takes milliseconds of CPU: off the async
+    // workers, so that queries are not held up behind it. A small one is cheaper done here than
+    // handed to another thread.
+    let items = if size > ENCODE_INLINE {
+        tokio::task::spawn_blocking(encode).await.map_err(|e| {
+            StoreError::caused(StoreErrorKind::Backend, "encoding the batch failed", e)
+        })??
+    } else {
+        encode()?
+    };
+    store.groups.append(tid, tenant, items).await
 }
 
 /// Copies activities verbatim (see `Store::restore`): same qualifiers, times and bodies, in one
@@ -199,12 +122,20 @@ pub(crate) async fn restore(
         items.iter().filter_map(|a| Month::of(a.time_us)),
     )
     .await;
+    let prepared: Vec<(i64, Item)> = items
+        .into_iter()
+        .zip(names)
+        .map(|(a, names)| {
+            let seq = a.unique_qualifier;
+            Item::new(a.application, a.body, a.time_us, a.received_us, names).map(|it| (seq, it))
+        })
+        .collect::<Result<_, _>>()?;
 
     let tx = client.transaction().await.map_err(pg)?;
     let last = lock_tenant(&tx, tid).await?;
     // Under the tenant lock no append can take one of these numbers between this check and the
     // commit.
-    // One index probe per number, as for eventIds in `append`.
+    // One index probe per number, as for eventIds in an append.
     let taken = tx
         .query_typed_opt(
             "SELECT a.seq FROM unnest($2::bigint[]) AS k(seq)
@@ -222,129 +153,12 @@ pub(crate) async fn restore(
             ),
         ));
     }
-    let rows: Vec<Row<'_>> = items
-        .iter()
-        .zip(names)
-        .map(|(a, names)| Row {
-            seq: a.unique_qualifier,
-            time_us: a.time_us,
-            received_us: a.received_us,
-            app: &a.application,
-            body: &a.body,
-            names,
-        })
-        .collect();
-    write_rows(&tx, tid, &rows).await?;
+    let rows: Vec<rows::Row<'_>> = prepared.iter().map(|(seq, it)| (*seq, it)).collect();
+    rows::write(&tx, tid, &rows).await?;
     let high = seqs.last().copied().unwrap_or(last).max(last);
     set_last_seq(&tx, tid, high, &notify::notice(&store.schema, tenant, high)).await?;
     tx.commit().await.map_err(pg)?;
     store.commits.publish(tenant, high);
-    Ok(())
-}
-
-/// Takes the tenant's row lock for the rest of the transaction and returns its last sequence
-/// number (see the module doc).
-async fn lock_tenant(tx: &Transaction<'_>, tid: i32) -> Result<i64, StoreError> {
-    let row = tx
-        .query_one(
-            "SELECT last_seq FROM tenants WHERE id = $1 FOR UPDATE",
-            &[&tid],
-        )
-        .await
-        .map_err(pg)?;
-    Ok(row.get(0))
-}
-
-/// Stores the tenant's new last sequence number and announces it: the notice is delivered to
-/// every listening node when (and only if) the transaction commits (see [`crate::notify`]).
-async fn set_last_seq(
-    tx: &Transaction<'_>,
-    tid: i32,
-    seq: i64,
-    notice: &str,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE tenants SET last_seq = $2 WHERE id = $1 RETURNING pg_notify($3, $4)",
-        &[&tid, &seq, &notify::CHANNEL, &notice],
-    )
-    .await
-    .map_err(pg)?;
-    Ok(())
-}
-
-/// Writes rows, their eventIds and their extra event names inside the caller's transaction.
-async fn write_rows(tx: &Transaction<'_>, tid: i32, rows: &[Row<'_>]) -> Result<(), StoreError> {
-    // eventIds first: should the key refuse one, nothing heavier has been written yet.
-    let with_id: Vec<&Row<'_>> = rows.iter().filter(|r| r.body.event_id.is_some()).collect();
-    if !with_id.is_empty() {
-        let ids: Vec<&str> = with_id
-            .iter()
-            .filter_map(|r| r.body.event_id.as_deref())
-            .collect();
-        let seqs: Vec<i64> = with_id.iter().map(|r| r.seq).collect();
-        let times: Vec<i64> = with_id.iter().map(|r| r.time_us).collect();
-        let inserted = tx
-            .execute(
-                "INSERT INTO event_ids (tenant_id, event_id, seq, time_us)
-                 SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[])
-                 ON CONFLICT DO NOTHING",
-                &[&tid, &ids, &seqs, &times],
-            )
-            .await
-            .map_err(pg)?;
-        if inserted != ids.len() as u64 {
-            return Err(fail(
-                StoreErrorKind::Conflict,
-                "an eventId of this batch is already stored for this tenant; nothing was written",
-            ));
-        }
-    }
-
-    let sink = tx.copy_in(COPY).await.map_err(pg)?;
-    let mut writer = pin!(BinaryCopyInWriter::new(sink, COPY_TYPES));
-    for r in rows {
-        let b = r.body;
-        let body = serde_json::to_vec(b).map_err(|e| {
-            StoreError::caused(StoreErrorKind::Invalid, "cannot encode an activity body", e)
-        })?;
-        let email = b.actor.email.as_ref().map(|e| e.to_lowercase());
-        // Validation stores the address in its normalized text form, so this parse succeeds.
-        let ip: Option<IpAddr> = b.ip_address.as_deref().and_then(|s| s.parse().ok());
-        let success = b.result == Outcome::Success;
-        let values: [&(dyn ToSql + Sync); 12] = [
-            &tid,
-            &r.seq,
-            &r.time_us,
-            &r.received_us,
-            &r.app,
-            &r.names[0],
-            &email,
-            &b.actor.profile_id,
-            &ip,
-            &success,
-            &b.session_id,
-            &body,
-        ];
-        writer.as_mut().write(&values).await.map_err(pg)?;
-    }
-    writer.as_mut().finish().await.map_err(pg)?;
-
-    let extra: Vec<(i32, i64, i64)> = rows
-        .iter()
-        .flat_map(|r| r.names[1..].iter().map(move |n| (*n, r.time_us, r.seq)))
-        .collect();
-    if !extra.is_empty() {
-        let names: Vec<i32> = extra.iter().map(|e| e.0).collect();
-        let times: Vec<i64> = extra.iter().map(|e| e.1).collect();
-        let seqs: Vec<i64> = extra.iter().map(|e| e.2).collect();
-        tx.execute(
-            "INSERT INTO activity_extra_events (tenant_id, name_id, time_us, seq)
-             SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::bigint[])",
-            &[&tid, &names, &times, &seqs],
-        )
-        .await
-        .map_err(pg)?;
-    }
     Ok(())
 }
 

@@ -34,7 +34,6 @@ enum Param {
     BigInt(i64),
     Text(String),
     Inet(IpAddr),
-    Bool(bool),
 }
 
 pub(crate) struct Statement {
@@ -53,7 +52,6 @@ impl Statement {
                     Param::BigInt(v) => (v, Type::INT8),
                     Param::Text(v) => (v, Type::TEXT),
                     Param::Inet(v) => (v, Type::INET),
-                    Param::Bool(v) => (v, Type::BOOL),
                 }
             })
             .collect()
@@ -104,11 +102,12 @@ pub(crate) fn build(
     if let Some(ip) = q.ip.and_then(|f| f.addr()) {
         own.push(format!("a.ip = {}", b.bind(Param::Inet(ip))));
     }
-    if let Some(r) = q.result {
-        own.push(format!(
-            "a.success = {}",
-            b.bind(Param::Bool(r == Outcome::Success))
-        ));
+    // Spelled out rather than bound, so that the planner sees a failure filter match the
+    // partial index `activities_failure` (`WHERE NOT success`) in any plan, generic or not.
+    match q.result {
+        Some(Outcome::Success) => own.push("a.success".to_string()),
+        Some(Outcome::Failure) => own.push("NOT a.success".to_string()),
+        None => {}
     }
     if let Some(s) = &q.session_id {
         own.push(format!("a.session_id = {}", b.bind(Param::Text(s.clone()))));
