@@ -139,7 +139,12 @@ mod tests {
         let mut lz4 = vec![0; lz4_flex::block::get_maximum_output_size(TYPICAL.len())];
         let n = lz4_flex::block::compress_into_with_dict(TYPICAL, &mut lz4, DICT_1).unwrap();
         let zstd = encode(TYPICAL.to_vec());
-        assert!(zstd.len() < 5 + n, "zstd {} bytes, lz4 {}", zstd.len(), 5 + n);
+        assert!(
+            zstd.len() < 5 + n,
+            "zstd {} bytes, lz4 {}",
+            zstd.len(),
+            5 + n
+        );
     }
 
     /// Tag 1 bodies, as every data directory written before tag 2 holds them, read forever.
@@ -153,7 +158,9 @@ mod tests {
         assert_eq!(decode(&blob).unwrap().as_ref(), TYPICAL);
         // A fixed tag-1 blob (not re-derived from lz4_flex today), so a change of the LZ4
         // crate that altered what it reads would fail here.
-        let fixed = [1, 7, 0, 0, 0, 0x70, b'{', b'"', b'a', b'"', b':', b'1', b'}'];
+        let fixed = [
+            1, 7, 0, 0, 0, 0x70, b'{', b'"', b'a', b'"', b':', b'1', b'}',
+        ];
         assert_eq!(decode(&fixed).unwrap().as_ref(), br#"{"a":1}"#);
     }
 
