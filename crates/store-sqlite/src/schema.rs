@@ -292,6 +292,69 @@ mod tests {
         assert_eq!(a.body.result, Outcome::Failure);
     }
 
+    /// A tag-1 body: LZ4 as the codec wrote it before zstd, here as one literal-only block (a
+    /// valid LZ4 block that any LZ4 decoder reads), so the test does not depend on an encoder.
+    fn lz4_tag_1(json: &[u8]) -> Vec<u8> {
+        let mut out = vec![1];
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        let n = json.len();
+        if n < 15 {
+            out.push((n as u8) << 4);
+        } else {
+            out.push(0xf0);
+            let mut rest = n - 15;
+            while rest >= 255 {
+                out.push(255);
+                rest -= 255;
+            }
+            out.push(rest as u8);
+        }
+        out.extend_from_slice(json);
+        out
+    }
+
+    /// Rows written with LZ4 bodies (tag 1) keep reading beside the zstd ones (tag 2) that are
+    /// written from now on: a data directory needs no rewrite for the new codec.
+    #[tokio::test]
+    async fn lz4_rows_read_beside_zstd_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tenant::new("Cx").unwrap();
+        let body = r#"{"actor":{"callerType":"USER"},"events":[{"type":"login","name":"login_success","parameters":[{"name":"login_type","value":"saml"}]}],"userAgent":"Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0","result":"success"}"#;
+        let want: authtrail_model::ActivityBody = serde_json::from_str(body).unwrap();
+        {
+            let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+            let new = authtrail_model::NewActivity {
+                time_us: 5,
+                application: "login".into(),
+                body: want.clone(),
+            };
+            store.append(&t, vec![new]).await.unwrap();
+        }
+        {
+            let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            c.execute(
+                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id, result, body)
+                 SELECT tenant_id, 2, 6, 7, app, event_id, result, ?1 FROM activities WHERE seq = 1",
+                [lz4_tag_1(body.as_bytes())],
+            )
+            .unwrap();
+            c.execute("UPDATE tenants SET last_seq = 2", []).unwrap();
+            let tags: Vec<u8> = c
+                .prepare("SELECT substr(body, 1, 1) FROM activities ORDER BY seq")
+                .unwrap()
+                .query_map([], |r| r.get::<_, Vec<u8>>(0))
+                .unwrap()
+                .map(|b| b.unwrap()[0])
+                .collect();
+            assert_eq!(tags, [2, 1], "the new row is zstd, the old one LZ4");
+        }
+        let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+        for seq in [1, 2] {
+            let a = store.get(&t, seq).await.unwrap().unwrap();
+            assert_eq!(a.body, want, "row {seq}");
+        }
+    }
+
     /// Values kept only in their columns come back exactly, an e-mail with capitals included.
     #[tokio::test]
     async fn bodies_round_trip_through_their_columns() {
