@@ -349,6 +349,7 @@ impl Writer {
                 duplicate: true,
             });
         }
+        rows.finish()?;
         self.seqs.insert(tenant_id, seq);
         Ok(receipts)
     }
@@ -389,7 +390,7 @@ impl Writer {
                 }
                 high = high.max(uq);
             }
-            drop(rows);
+            rows.finish()?;
             self.seqs.insert(tenant_id, high);
             self.save_sequences().map(|_| high)
         })();
@@ -418,6 +419,9 @@ type Names = HashMap<String, HashMap<String, i64>>;
 struct Rows<'c> {
     conn: &'c Connection,
     insert: CachedStatement<'c>,
+    /// The per-minute counts of the rows inserted so far: (tenant, minute, first event name,
+    /// success) → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
+    minutes: HashMap<(i64, i64, i64, i64), i64>,
 }
 
 impl<'c> Rows<'c> {
@@ -430,7 +434,34 @@ impl<'c> Rows<'c> {
                  ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
             )
             .map_err(backend)?;
-        Ok(Rows { conn, insert })
+        Ok(Rows {
+            conn,
+            insert,
+            minutes: HashMap::new(),
+        })
+    }
+
+    /// Adds the counts of the rows inserted to the per-minute counters (schema 7; they were a
+    /// per-row trigger before). Called once the request's rows are in, inside its savepoint, so
+    /// the counts commit or roll back with the rows.
+    fn finish(self) -> Result<(), StoreError> {
+        if self.minutes.is_empty() {
+            return Ok(());
+        }
+        let mut upsert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
+            )
+            .map_err(backend)?;
+        for ((tenant_id, minute_us, event_id, success), n) in &self.minutes {
+            upsert
+                .execute(params![tenant_id, minute_us, event_id, success, n])
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 
     fn name_id(&self, names: &mut Names, app: &str, name: &str) -> Result<i64, StoreError> {
@@ -511,6 +542,12 @@ impl<'c> Rows<'c> {
         if stored == 0 {
             return Ok(Stored::Duplicate(cols.source_id));
         }
+        // The minute as schema 4 floors it: `time_us - time_us mod 60 s`, also before 1970.
+        let minute_us = time_us - time_us.rem_euclid(60_000_000);
+        *self
+            .minutes
+            .entry((tenant_id, minute_us, first, success))
+            .or_default() += 1;
         if !extra.is_empty() {
             let rowid = self.conn.last_insert_rowid();
             for id in extra {
