@@ -204,7 +204,7 @@ const MIGRATIONS: &[&str] = &[
     // 7: the writer adds a request's per-minute counts itself, one upsert per (minute, event,
     // result) of the request (`writer::Rows::finish`), instead of schema 4's insert trigger doing
     // it row by row. An insert that fires a trigger makes SQLite open a statement journal for
-    // that one row, which copies every page the row's insert touches: under callgrind, 40 % of
+    // that one row, which copies every page the row's insert touches: under callgrind, half of
     // the writer's instructions went there. Deletes (purges) keep their trigger, and so do the
     // rare extra event names.
     r#"
