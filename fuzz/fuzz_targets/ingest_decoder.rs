@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use authtrail_catalog::Catalog;
 use authtrail_model::Tenant;
-use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::validate::{Context, validate_wire};
 use authtrail_server::ingest::{Format, parse_items};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         now_us: 1_795_392_000_000_000,
     };
     for (i, item) in items.iter().enumerate() {
-        if let Ok(activity) = validate_item(&ctx, i, item) {
+        if let Ok(activity) = validate_wire(&ctx, i, item) {
             serde_json::to_vec(&activity.body).expect("a valid activity serializes");
         }
     }

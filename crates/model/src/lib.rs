@@ -21,7 +21,9 @@ pub mod limits;
 pub mod query;
 pub mod redact;
 pub mod store;
+pub mod strict_json;
 pub mod validate;
+pub mod wire;
 pub mod wire_time;
 
 pub use activity::{

@@ -1,18 +1,18 @@
 //! Validation at the edge: raw JSON in, a typed [`NewActivity`] out, or every problem found, each
 //! naming the field path (`activities[3].events[0].parameters[1].boolValue`).
 //!
-//! Items are walked as `serde_json::Value` rather than deserialized straight into structs, so that
-//! a producer learns about every bad field of a batch in one answer and each message can say what
+//! Items arrive as the borrowed, typed structs of [`crate::wire`], deserialized straight from the
+//! request bytes. Those keep a wrong kind of value as its kind instead of failing, so that a
+//! producer learns about every bad field of a batch in one answer and each message can say what
 //! the catalogue expected. Nothing downstream parses producer JSON again.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use authtrail_catalog::{
     Application, Catalog, EventDef, ExtraParameters, ParamKind, ResultHint, UNKNOWN_KEY_PARAMETER,
 };
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::activity::{
     ActivityBody, Actor, Event, MessageValue, NestedParameter, NetworkInfo, NewActivity, Outcome,
@@ -20,6 +20,10 @@ use crate::activity::{
 };
 use crate::limits::*;
 use crate::redact::{REDACTED, is_secret_name, redact_json};
+use crate::wire::{
+    Kind, Leaf, List, Obj, Str, WireActor, WireEvent, WireId, WireItem, WireMessage,
+    WireNetworkInfo, WireParameter,
+};
 use crate::wire_time::parse_rfc3339;
 
 /// One problem with one field of one item.
@@ -76,11 +80,30 @@ const PARAM_VALUE_FIELDS: &[&str] = &[
     "jsonValue",
 ];
 
-/// Validates the item at `index` of a batch.
+/// Validates the item at `index` of a batch, built in process as JSON (self-audit events, Logto
+/// logs, tests): the same checks as [`validate_wire`], over the item's borrowed wire structs.
 pub fn validate_item(
     ctx: &Context<'_>,
     index: usize,
     item: &Value,
+) -> Result<NewActivity, Vec<FieldError>> {
+    match crate::wire::item_from_value(item) {
+        Ok(wire) => validate_wire(ctx, index, &wire),
+        // A `Value` cannot hold what the wire structs refuse (a repeated key).
+        Err(e) => Err(vec![FieldError {
+            index,
+            field: Path::Item(index).to_string(),
+            message: e.to_string(),
+        }]),
+    }
+}
+
+/// Validates the item at `index` of a batch, as deserialized from the request
+/// ([`crate::wire::batch_from_str`], [`crate::wire::item_from_str`]).
+pub fn validate_wire(
+    ctx: &Context<'_>,
+    index: usize,
+    item: &WireItem<'_>,
 ) -> Result<NewActivity, Vec<FieldError>> {
     let mut v = Walker {
         index,
@@ -139,34 +162,35 @@ impl Walker {
         });
     }
 
-    fn object<'v>(&mut self, path: &Path<'_>, v: &'v Value) -> Option<&'v Map<String, Value>> {
+    fn object<'v, T>(&mut self, path: &Path<'_>, v: &'v Obj<T>) -> Option<&'v T> {
         match v {
-            Value::Object(m) => Some(m),
-            _ => {
-                self.fail(path, format!("must be a JSON object, not {}", kind_of(v)));
+            Obj::Is(m) => Some(m),
+            Obj::Not(kind) => {
+                self.fail(
+                    path,
+                    format!("must be a JSON object, not {}", kind.describe()),
+                );
                 None
             }
         }
     }
 
-    fn no_unknown(&mut self, path: &Path<'_>, m: &Map<String, Value>, allowed: &[&str]) {
-        for k in m.keys() {
-            if !allowed.contains(&k.as_str()) {
-                self.fail(
-                    &path.key(k),
-                    format!(
-                        "is not a known field (expected one of: {})",
-                        allowed.join(", ")
-                    ),
-                );
-            }
+    fn no_unknown(&mut self, path: &Path<'_>, unknown: &[Str<'_>], allowed: &[&str]) {
+        for k in unknown {
+            self.fail(
+                &path.key(k),
+                format!(
+                    "is not a known field (expected one of: {})",
+                    allowed.join(", ")
+                ),
+            );
         }
     }
 
     /// A string field: present, a string, no NUL, at most `max` bytes.
-    fn string(&mut self, path: &Path<'_>, v: &Value, max: usize) -> Option<String> {
+    fn string(&mut self, path: &Path<'_>, v: &Leaf<'_>, max: usize) -> Option<String> {
         match v {
-            Value::String(s) => {
+            Leaf::Str(s) => {
                 if s.len() > max {
                     self.fail(path, format!("is {} bytes; the limit is {max}", s.len()));
                     None
@@ -174,33 +198,37 @@ impl Walker {
                     self.fail(path, "contains a NUL character");
                     None
                 } else {
-                    Some(s.clone())
+                    Some(s.to_string())
                 }
             }
             _ => {
-                self.fail(path, format!("must be a string, not {}", kind_of(v)));
+                self.fail(
+                    path,
+                    format!("must be a string, not {}", v.kind().describe()),
+                );
                 None
             }
         }
     }
 
+    /// An optional string field `key` of the object at `path`; null is the same as absent.
     fn opt_string(
         &mut self,
         path: &Path<'_>,
-        m: &Map<String, Value>,
+        v: &Option<Leaf<'_>>,
         key: &str,
         max: usize,
     ) -> Option<String> {
-        match m.get(key) {
-            None | Some(Value::Null) => None,
+        match v {
+            None | Some(Leaf::Null) => None,
             Some(v) => self.string(&path.key(key), v, max),
         }
     }
 
-    fn int64(&mut self, path: &Path<'_>, v: &Value) -> Option<i64> {
+    fn int64(&mut self, path: &Path<'_>, v: &Leaf<'_>) -> Option<i64> {
         // Google sends int64 as strings; producers writing by hand send numbers. Both are exact.
         match v {
-            Value::Number(n) => match n.as_i64() {
+            Leaf::Number(n) => match n.as_i64() {
                 Some(i) => Some(i),
                 None => {
                     self.fail(
@@ -210,7 +238,7 @@ impl Walker {
                     None
                 }
             },
-            Value::String(s) if s.len() <= 20 => match s.parse::<i64>() {
+            Leaf::Str(s) if s.len() <= 20 => match s.parse::<i64>() {
                 Ok(i) => Some(i),
                 Err(_) => {
                     self.fail(path, format!("{s:?} is not an int64"));
@@ -222,7 +250,7 @@ impl Walker {
                     path,
                     format!(
                         "must be an int64 (a JSON string or number), not {}",
-                        kind_of(v)
+                        v.kind().describe()
                     ),
                 );
                 None
@@ -230,15 +258,18 @@ impl Walker {
         }
     }
 
-    fn array<'v>(&mut self, path: &Path<'_>, v: &'v Value, max: usize) -> Option<&'v Vec<Value>> {
+    fn array<'v, T>(&mut self, path: &Path<'_>, v: &'v List<T>, max: usize) -> Option<&'v [T]> {
         match v {
-            Value::Array(a) if a.len() > max => {
+            List::Is(a) if a.len() > max => {
                 self.fail(path, format!("has {} entries; the limit is {max}", a.len()));
                 None
             }
-            Value::Array(a) => Some(a),
-            _ => {
-                self.fail(path, format!("must be a JSON array, not {}", kind_of(v)));
+            List::Is(a) => Some(a),
+            List::Not(kind) => {
+                self.fail(
+                    path,
+                    format!("must be a JSON array, not {}", kind.describe()),
+                );
                 None
             }
         }
@@ -268,18 +299,18 @@ impl Walker {
         &mut self,
         ctx: &Context<'_>,
         path: &Path<'_>,
-        item: &Value,
+        item: &WireItem<'_>,
     ) -> Option<NewActivity> {
         let m = self.object(path, item)?;
-        self.no_unknown(path, m, TOP_FIELDS);
+        self.no_unknown(path, &m.unknown, TOP_FIELDS);
 
-        let event_id = self.opt_string(path, m, "eventId", MAX_ID_BYTES);
+        let event_id = self.opt_string(path, &m.event_id, "eventId", MAX_ID_BYTES);
         if event_id.as_deref() == Some("") {
             self.fail(&path.key("eventId"), "must not be empty (omit it instead)");
         }
 
         // id: applicationName is required; time defaults to now; the server assigns the rest.
-        let (app, time_us) = match m.get("id") {
+        let (app, time_us) = match &m.id {
             None => {
                 self.fail(&path.key("id"), "is required (at least id.applicationName)");
                 (None, None)
@@ -287,45 +318,53 @@ impl Walker {
             Some(v) => self.id(ctx, &path.key("id"), v),
         };
 
-        let actor = match m.get("actor") {
-            None | Some(Value::Null) => Actor::default(),
+        let actor = match &m.actor {
+            None | Some(Obj::Not(Kind::Null)) => Actor::default(),
             Some(v) => self.actor(&path.key("actor"), v).unwrap_or_default(),
         };
-        let ip_address =
-            self.opt_string(path, m, "ipAddress", 64)
-                .and_then(|s| match s.parse::<IpAddr>() {
-                    // IPv4-mapped IPv6 (::ffff:203.0.113.9) is stored as the IPv4 address it is,
-                    // so that a search for that address finds it.
-                    Ok(ip) => Some(ip.to_canonical().to_string()),
-                    Err(_) => {
-                        self.fail(
-                            &path.key("ipAddress"),
-                            format!("{s:?} is not an IPv4 or IPv6 address"),
-                        );
-                        None
-                    }
-                });
-        let network_info = match m.get("networkInfo") {
-            None | Some(Value::Null) => None,
+        let ip_address = self
+            .opt_string(path, &m.ip_address, "ipAddress", 64)
+            .and_then(|s| match s.parse::<IpAddr>() {
+                // IPv4-mapped IPv6 (::ffff:203.0.113.9) is stored as the IPv4 address it is,
+                // so that a search for that address finds it.
+                Ok(ip) => Some(ip.to_canonical().to_string()),
+                Err(_) => {
+                    self.fail(
+                        &path.key("ipAddress"),
+                        format!("{s:?} is not an IPv4 or IPv6 address"),
+                    );
+                    None
+                }
+            });
+        let network_info = match &m.network_info {
+            None | Some(Obj::Not(Kind::Null)) => None,
             Some(v) => self.network_info(&path.key("networkInfo"), v),
         };
-        let owner_domain = self.opt_string(path, m, "ownerDomain", 255);
-        let user_agent = self.opt_string(path, m, "userAgent", MAX_STRING_BYTES);
-        let session_id = self.opt_string(path, m, "sessionId", MAX_ID_BYTES);
-        let client_application_id = self.opt_string(path, m, "clientApplicationId", MAX_ID_BYTES);
-        let error = match m.get("error") {
+        let owner_domain = self.opt_string(path, &m.owner_domain, "ownerDomain", 255);
+        let user_agent = self.opt_string(path, &m.user_agent, "userAgent", MAX_STRING_BYTES);
+        let session_id = self.opt_string(path, &m.session_id, "sessionId", MAX_ID_BYTES);
+        let client_application_id = self.opt_string(
+            path,
+            &m.client_application_id,
+            "clientApplicationId",
+            MAX_ID_BYTES,
+        );
+        let error = match m.error.as_ref().map(|j| &j.0) {
             None | Some(Value::Null) => None,
             Some(v @ (Value::String(_) | Value::Object(_))) => self.json(&path.key("error"), v),
             Some(v) => {
                 self.fail(
                     &path.key("error"),
-                    format!("must be a string or an object, not {}", kind_of(v)),
+                    format!(
+                        "must be a string or an object, not {}",
+                        Kind::of(v).describe()
+                    ),
                 );
                 None
             }
         };
 
-        let events = match (m.get("events"), app) {
+        let events = match (&m.events, app) {
             (None, _) => {
                 self.fail(&path.key("events"), "is required: at least one event");
                 None
@@ -334,8 +373,8 @@ impl Walker {
             (Some(_), None) => None, // the application is unknown; its events cannot be checked
         };
 
-        let result = match m.get("result") {
-            None | Some(Value::Null) => None,
+        let result = match &m.result {
+            None | Some(Leaf::Null) => None,
             Some(v) => self.string(&path.key("result"), v, 16).and_then(|s| {
                 let r = Outcome::parse(&s);
                 if r.is_none() {
@@ -372,23 +411,23 @@ impl Walker {
         &mut self,
         ctx: &Context<'c>,
         path: &Path<'_>,
-        v: &Value,
+        v: &Obj<WireId<'_>>,
     ) -> (Option<&'c Application>, Option<i64>) {
         let Some(m) = self.object(path, v) else {
             return (None, None);
         };
         self.no_unknown(
             path,
-            m,
+            &m.unknown,
             &["time", "applicationName", "customerId", "uniqueQualifier"],
         );
-        if m.contains_key("uniqueQualifier") {
+        if m.unique_qualifier.is_some() {
             self.fail(
                 &path.key("uniqueQualifier"),
                 "is assigned by authtrail; omit it",
             );
         }
-        if let Some(c) = self.opt_string(path, m, "customerId", 64)
+        if let Some(c) = self.opt_string(path, &m.customer_id, "customerId", 64)
             && c != ctx.tenant.as_str()
         {
             self.fail(
@@ -396,7 +435,7 @@ impl Walker {
                 "does not match the tenant of the token; omit it or send the token's tenant",
             );
         }
-        let app = match m.get("applicationName") {
+        let app = match &m.application_name {
             None => {
                 self.fail(&path.key("applicationName"), "is required");
                 None
@@ -422,8 +461,8 @@ impl Walker {
                     app
                 }),
         };
-        let time = match m.get("time") {
-            None | Some(Value::Null) => Some(ctx.now_us),
+        let time = match &m.time {
+            None | Some(Leaf::Null) => Some(ctx.now_us),
             Some(v) => {
                 self.string(&path.key("time"), v, 64)
                     .and_then(|s| match parse_rfc3339(&s) {
@@ -446,10 +485,14 @@ impl Walker {
         (app, time)
     }
 
-    fn actor(&mut self, path: &Path<'_>, v: &Value) -> Option<Actor> {
+    fn actor(&mut self, path: &Path<'_>, v: &Obj<WireActor<'_>>) -> Option<Actor> {
         let m = self.object(path, v)?;
-        self.no_unknown(path, m, &["email", "profileId", "callerType", "key"]);
-        let email = self.opt_string(path, m, "email", MAX_ID_BYTES);
+        self.no_unknown(
+            path,
+            &m.unknown,
+            &["email", "profileId", "callerType", "key"],
+        );
+        let email = self.opt_string(path, &m.email, "email", MAX_ID_BYTES);
         if let Some(e) = &email {
             let ok = e
                 .split_once('@')
@@ -462,7 +505,7 @@ impl Walker {
                 );
             }
         }
-        let caller_type = self.opt_string(path, m, "callerType", 16);
+        let caller_type = self.opt_string(path, &m.caller_type, "callerType", 16);
         if let Some(c) = &caller_type
             && c != "USER"
             && c != "KEY"
@@ -474,19 +517,31 @@ impl Walker {
         }
         Some(Actor {
             email,
-            profile_id: self.opt_string(path, m, "profileId", MAX_ID_BYTES),
+            profile_id: self.opt_string(path, &m.profile_id, "profileId", MAX_ID_BYTES),
             caller_type,
-            key: self.opt_string(path, m, "key", MAX_ID_BYTES),
+            key: self.opt_string(path, &m.key, "key", MAX_ID_BYTES),
         })
     }
 
-    fn network_info(&mut self, path: &Path<'_>, v: &Value) -> Option<NetworkInfo> {
+    fn network_info(
+        &mut self,
+        path: &Path<'_>,
+        v: &Obj<WireNetworkInfo<'_>>,
+    ) -> Option<NetworkInfo> {
         let m = self.object(path, v)?;
-        self.no_unknown(path, m, &["ipAsn", "regionCode", "subdivisionCode"]);
+        self.no_unknown(
+            path,
+            &m.unknown,
+            &["ipAsn", "regionCode", "subdivisionCode"],
+        );
         let mut ip_asn = Vec::new();
-        if let Some(a) = m.get("ipAsn") {
+        if let Some(a) = &m.ip_asn {
             for (i, n) in self.array(&path.key("ipAsn"), a, 16)?.iter().enumerate() {
-                match n.as_i64().and_then(|n| i32::try_from(n).ok()) {
+                let n = match n {
+                    Leaf::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+                    _ => None,
+                };
+                match n {
                     Some(n) => ip_asn.push(n),
                     None => self.fail(&path.key("ipAsn").at(i), "must be an int32 number"),
                 }
@@ -494,8 +549,8 @@ impl Walker {
         }
         Some(NetworkInfo {
             ip_asn,
-            region_code: self.opt_string(path, m, "regionCode", 8),
-            subdivision_code: self.opt_string(path, m, "subdivisionCode", 16),
+            region_code: self.opt_string(path, &m.region_code, "regionCode", 8),
+            subdivision_code: self.opt_string(path, &m.subdivision_code, "subdivisionCode", 16),
         })
     }
 
@@ -504,7 +559,7 @@ impl Walker {
         path: &Path<'_>,
         ctx: &Context<'_>,
         app: &Application,
-        v: &Value,
+        v: &List<Obj<WireEvent<'_>>>,
     ) -> Option<(Vec<Event>, Option<Outcome>)> {
         let list = self.array(path, v, MAX_EVENTS)?;
         if list.is_empty() {
@@ -533,11 +588,11 @@ impl Walker {
         path: &Path<'_>,
         _ctx: &Context<'c>,
         app: &'c Application,
-        v: &Value,
+        v: &Obj<WireEvent<'_>>,
     ) -> Option<(Event, &'c EventDef)> {
         let m = self.object(path, v)?;
-        self.no_unknown(path, m, &["type", "name", "parameters"]);
-        let Some(name) = m.get("name") else {
+        self.no_unknown(path, &m.unknown, &["type", "name", "parameters"]);
+        let Some(name) = &m.name else {
             self.fail(&path.key("name"), "is required");
             return None;
         };
@@ -558,7 +613,7 @@ impl Walker {
                 return None;
             }
         };
-        if let Some(t) = self.opt_string(path, m, "type", 128)
+        if let Some(t) = self.opt_string(path, &m.event_type, "type", 128)
             && t != def.event_type
         {
             self.fail(
@@ -569,15 +624,16 @@ impl Walker {
                 ),
             );
         }
-        let mut parameters = Vec::new();
-        if let Some(ps) = m.get("parameters") {
+        let mut parameters: Vec<Parameter> = Vec::new();
+        if let Some(ps) = &m.parameters {
             let ppath = path.key("parameters");
             let list = self.array(&ppath, ps, MAX_PARAMETERS)?;
-            let mut seen = HashSet::new();
+            parameters.reserve(list.len());
             for (i, p) in list.iter().enumerate() {
                 let pp = ppath.at(i);
                 if let Some(param) = self.parameter(&pp, app, def, p) {
-                    if !seen.insert(param.name.clone()) {
+                    // At most MAX_PARAMETERS: a scan of those kept is cheaper than a hash set.
+                    if parameters.iter().any(|q| q.name == param.name) {
                         self.fail(
                             &pp.key("name"),
                             format!("{:?} appears twice in this event", param.name),
@@ -611,11 +667,11 @@ impl Walker {
         path: &Path<'_>,
         app: &Application,
         event: &EventDef,
-        v: &Value,
+        v: &Obj<WireParameter<'_>>,
     ) -> Option<Parameter> {
         let m = self.object(path, v)?;
-        self.no_unknown(path, m, PARAMETER_FIELDS);
-        let Some(name) = m.get("name") else {
+        self.no_unknown(path, &m.unknown, PARAMETER_FIELDS);
+        let Some(name) = &m.name else {
             self.fail(&path.key("name"), "is required");
             return None;
         };
@@ -623,7 +679,7 @@ impl Walker {
         let mut present = PARAM_VALUE_FIELDS
             .iter()
             .copied()
-            .filter(|f| m.contains_key(*f));
+            .filter(|f| sent_value(m, f).is_some());
         let field = match (present.next(), present.next()) {
             (Some(one), None) => one,
             (None, _) => {
@@ -674,7 +730,8 @@ impl Walker {
             }
             None => kind_of_field(field),
         };
-        let raw = &m[field];
+        // `field` is present and is `kind`'s own wire field (checked just above).
+        let raw = sent_value(m, field)?;
         let mut value = self.param_value(&fpath, kind, raw)?;
         // Only a closed set refuses a value it does not list; an open one keeps it (counted by
         // the service as unlisted).
@@ -706,18 +763,28 @@ impl Walker {
         Some(Parameter { name, value })
     }
 
-    fn param_value(&mut self, path: &Path<'_>, kind: ParamKind, v: &Value) -> Option<ParamValue> {
-        Some(match kind {
-            ParamKind::String => ParamValue::Str(self.string(path, v, MAX_STRING_BYTES)?),
-            ParamKind::Int64 => ParamValue::Int(self.int64(path, v)?),
-            ParamKind::Bool => match v {
-                Value::Bool(b) => ParamValue::Bool(*b),
+    fn param_value(
+        &mut self,
+        path: &Path<'_>,
+        kind: ParamKind,
+        v: Sent<'_, '_>,
+    ) -> Option<ParamValue> {
+        Some(match (kind, v) {
+            (ParamKind::String, Sent::Leaf(v)) => {
+                ParamValue::Str(self.string(path, v, MAX_STRING_BYTES)?)
+            }
+            (ParamKind::Int64, Sent::Leaf(v)) => ParamValue::Int(self.int64(path, v)?),
+            (ParamKind::Bool, Sent::Leaf(v)) => match v {
+                Leaf::Bool(b) => ParamValue::Bool(*b),
                 _ => {
-                    self.fail(path, format!("must be true or false, not {}", kind_of(v)));
+                    self.fail(
+                        path,
+                        format!("must be true or false, not {}", v.kind().describe()),
+                    );
                     return None;
                 }
             },
-            ParamKind::MultiString => {
+            (ParamKind::MultiString, Sent::List(v)) => {
                 let list = self.array(path, v, MAX_MULTI_VALUES)?;
                 let mut out = Vec::with_capacity(list.len());
                 for (i, s) in list.iter().enumerate() {
@@ -725,7 +792,7 @@ impl Walker {
                 }
                 ParamValue::MultiStr(out)
             }
-            ParamKind::MultiInt64 => {
+            (ParamKind::MultiInt64, Sent::List(v)) => {
                 let list = self.array(path, v, MAX_MULTI_VALUES)?;
                 let mut out = Vec::with_capacity(list.len());
                 for (i, n) in list.iter().enumerate() {
@@ -733,15 +800,20 @@ impl Walker {
                 }
                 ParamValue::MultiInt(out)
             }
-            ParamKind::Message => ParamValue::Message(self.message(path, v)?),
-            ParamKind::Json => ParamValue::Json(self.json(path, v)?),
+            (ParamKind::Message, Sent::Message(v)) => ParamValue::Message(self.message(path, v)?),
+            (ParamKind::Json, Sent::Json(v)) => ParamValue::Json(self.json(path, v)?),
+            (kind, _) => {
+                // Unreachable: each kind has its own wire field, read as that kind's shape.
+                self.fail(path, format!("cannot be read as a {} value", kind.as_str()));
+                return None;
+            }
         })
     }
 
-    fn message(&mut self, path: &Path<'_>, v: &Value) -> Option<MessageValue> {
+    fn message(&mut self, path: &Path<'_>, v: &Obj<WireMessage<'_>>) -> Option<MessageValue> {
         let m = self.object(path, v)?;
-        self.no_unknown(path, m, &["parameter"]);
-        let Some(list) = m.get("parameter") else {
+        self.no_unknown(path, &m.unknown, &["parameter"]);
+        let Some(list) = &m.parameter else {
             return Some(MessageValue::default());
         };
         let list_path = path.key("parameter");
@@ -752,7 +824,7 @@ impl Walker {
             let pm = self.object(&pp, p)?;
             self.no_unknown(
                 &pp,
-                pm,
+                &pm.unknown,
                 &[
                     "name",
                     "value",
@@ -763,7 +835,7 @@ impl Walker {
                     "multiBoolValue",
                 ],
             );
-            let name = match pm.get("name") {
+            let name = match &pm.name {
                 Some(n) => self.string(&pp.key("name"), n, 128)?,
                 None => {
                     self.fail(&pp.key("name"), "is required");
@@ -775,30 +847,38 @@ impl Walker {
                 name,
                 ..NestedParameter::default()
             };
-            if let Some(x) = pm.get("value") {
+            if let Some(x) = &pm.value {
                 let s = self.string(&pp.key("value"), x, MAX_STRING_BYTES)?;
                 np.value = Some(if secret { REDACTED.to_string() } else { s });
             }
-            if let Some(x) = pm.get("intValue") {
+            if let Some(x) = &pm.int_value {
                 np.int_value = Some(crate::activity::I64Str(self.int64(&pp.key("intValue"), x)?));
             }
-            if let Some(x) = pm.get("boolValue") {
+            if let Some(x) = &pm.bool_value {
                 np.bool_value = match x {
-                    Value::Bool(b) => Some(*b),
+                    Leaf::Bool(b) => Some(*b),
                     _ => {
                         self.fail(&pp.key("boolValue"), "must be true or false");
                         return None;
                     }
                 };
             }
-            if let Some(x) = pm.get("multiValue") {
-                match self.param_value(&pp.key("multiValue"), ParamKind::MultiString, x)? {
+            if let Some(x) = &pm.multi_value {
+                match self.param_value(
+                    &pp.key("multiValue"),
+                    ParamKind::MultiString,
+                    Sent::List(x),
+                )? {
                     ParamValue::MultiStr(v) => np.multi_value = Some(v),
                     _ => return None,
                 }
             }
-            if let Some(x) = pm.get("multiIntValue") {
-                match self.param_value(&pp.key("multiIntValue"), ParamKind::MultiInt64, x)? {
+            if let Some(x) = &pm.multi_int_value {
+                match self.param_value(
+                    &pp.key("multiIntValue"),
+                    ParamKind::MultiInt64,
+                    Sent::List(x),
+                )? {
                     ParamValue::MultiInt(v) => {
                         np.multi_int_value =
                             Some(v.into_iter().map(crate::activity::I64Str).collect())
@@ -806,9 +886,15 @@ impl Walker {
                     _ => return None,
                 }
             }
-            if let Some(x) = pm.get("multiBoolValue") {
+            if let Some(x) = &pm.multi_bool_value {
                 let list = self.array(&pp.key("multiBoolValue"), x, MAX_MULTI_VALUES)?;
-                let bools: Option<Vec<bool>> = list.iter().map(Value::as_bool).collect();
+                let bools: Option<Vec<bool>> = list
+                    .iter()
+                    .map(|b| match b {
+                        Leaf::Bool(b) => Some(*b),
+                        _ => None,
+                    })
+                    .collect();
                 match bools {
                     Some(b) => np.multi_bool_value = Some(b),
                     None => {
@@ -820,6 +906,29 @@ impl Walker {
             out.push(np);
         }
         Some(MessageValue { parameter: out })
+    }
+}
+
+/// A parameter's value field as sent, in the shape its field is read as.
+#[derive(Clone, Copy)]
+enum Sent<'v, 'a> {
+    Leaf(&'v Leaf<'a>),
+    List(&'v List<Leaf<'a>>),
+    Message(&'v Obj<WireMessage<'a>>),
+    Json(&'v Value),
+}
+
+/// The value field `field` (one of [`PARAM_VALUE_FIELDS`]) of `p`, if it was sent (even null).
+fn sent_value<'v, 'a>(p: &'v WireParameter<'a>, field: &str) -> Option<Sent<'v, 'a>> {
+    match field {
+        "value" => p.value.as_ref().map(Sent::Leaf),
+        "intValue" => p.int_value.as_ref().map(Sent::Leaf),
+        "boolValue" => p.bool_value.as_ref().map(Sent::Leaf),
+        "multiValue" => p.multi_value.as_ref().map(Sent::List),
+        "multiIntValue" => p.multi_int_value.as_ref().map(Sent::List),
+        "messageValue" => p.message_value.as_ref().map(Sent::Message),
+        "jsonValue" => p.json_value.as_ref().map(|j| Sent::Json(&j.0)),
+        _ => None,
     }
 }
 
@@ -844,17 +953,6 @@ fn kind_of_field(field: &str) -> ParamKind {
         "multiIntValue" => ParamKind::MultiInt64,
         "messageValue" => ParamKind::Message,
         _ => ParamKind::Json,
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -949,5 +1047,71 @@ mod tests {
             "has value and intValue and boolValue value fields; send exactly one"
         );
         assert!(errs.iter().all(|e| e.index == 7));
+    }
+
+    /// The request path (text straight into the wire structs) and the in-process path (a
+    /// `Value`) report the same problems, in the same order, with the same words.
+    #[test]
+    fn text_and_values_validate_alike() {
+        let catalog = Catalog::builtin().unwrap();
+        let tenant = Tenant::new("Ctest").unwrap();
+        let ctx = Context {
+            catalog: &catalog,
+            tenant: &tenant,
+            now_us: 1_795_392_000_000_000,
+        };
+        let items = [
+            r#"5"#,
+            r#"null"#,
+            r#"{"id": null, "events": {}, "eventId": 7, "actor": [], "ipAddress": true}"#,
+            r#"{"id": {"applicationName": 1, "time": "yesterday"}, "events": []}"#,
+            r#"{"id": {"applicationName": "nope"}, "events": [1]}"#,
+            r#"{"id": {"applicationName": "login", "time": "2026-12-03T10:00:00Z", "customerId": "x"},
+                "actor": {"email": "not an address", "callerType": "ROBOT", "x": 1},
+                "networkInfo": {"ipAsn": [1, 2.5, "3", 99999999999], "regionCode": 5},
+                "error": 5, "result": "maybe", "userAgent": "a\u0000b",
+                "events": [{"name": "login_success", "type": "nope", "parameters": [
+                    {"name": "login_type", "intValue": "1"},
+                    {"name": "is_suspicious", "boolValue": "yes"},
+                    {"name": "login_challenge_method", "multiValue": "password"},
+                    {"name": "login_type"},
+                    {"value": "x"}
+                ]}]}"#,
+            r#"{"id": {"applicationName": "logto"}, "events": [{"name": "Interaction.Create", "parameters": [
+                    {"name": "a", "intValue": 18446744073709551615},
+                    {"name": "b", "intValue": 1.5},
+                    {"name": "c", "intValue": "123456789012345678901"},
+                    {"name": "d", "multiIntValue": [1, "x", null]},
+                    {"name": "e", "messageValue": {"parameter": [{"name": "f", "multiBoolValue": [true, 1]}]}},
+                    {"name": "g", "messageValue": {"parameter": {"name": "f"}}},
+                    {"name": "h", "jsonValue": [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]},
+                    {"name": "i", "messageValue": 3},
+                    {"name": "j", "boolValue": null}
+                ]}]}"#,
+        ];
+        for (i, text) in items.iter().enumerate() {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let from_value = validate_item(&ctx, i, &value).unwrap_err();
+            let wire = crate::wire::item_from_str(text).unwrap();
+            let from_text = validate_wire(&ctx, i, &wire).unwrap_err();
+            assert_eq!(from_text, from_value, "{text}");
+            assert!(!from_text.is_empty(), "{text}");
+        }
+        // The words a producer sees, for each kind sent where another was expected.
+        let wire = crate::wire::item_from_str(items[2]).unwrap();
+        let errs = validate_wire(&ctx, 0, &wire).unwrap_err();
+        let said: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                ("activities[0].eventId", "must be a string, not a number"),
+                ("activities[0].id", "must be a JSON object, not null"),
+                ("activities[0].actor", "must be a JSON object, not an array"),
+                ("activities[0].ipAddress", "must be a string, not a boolean"),
+            ]
+        );
     }
 }

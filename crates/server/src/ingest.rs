@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
-use serde_json::Value;
 
+use authtrail_model::wire::{self, List, WireItem};
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_model::{Receipt, Scope};
 use authtrail_service::Source;
@@ -129,9 +129,14 @@ pub async fn read_body_up_to(
         .map_err(|_| too_large())
 }
 
-/// Splits a body into JSON items (the decoder half of ingest; `validate_item` is the other).
-/// Public so that the fuzz target drives exactly this code.
-pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec<Value>, ApiError> {
+/// Splits a body into items, deserialized straight into the borrowed wire structs (the decoder
+/// half of ingest; `validate_wire` is the other). Public so that the fuzz target drives exactly
+/// this code.
+pub fn parse_items(
+    format: Format,
+    bytes: &[u8],
+    max_batch: usize,
+) -> Result<Vec<WireItem<'_>>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::field(
             "body",
@@ -144,16 +149,16 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
     };
     match format {
         Format::JsonArray => {
-            let v: Value = authtrail_formats::json::from_str(text)
+            let batch = wire::batch_from_str(text)
                 .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
-            match v {
-                Value::Array(items) if items.len() > max_batch => Err(too_many(items.len())),
-                Value::Array(items) if items.is_empty() => Err(ApiError::field(
+            match batch {
+                List::Is(items) if items.len() > max_batch => Err(too_many(items.len())),
+                List::Is(items) if items.is_empty() => Err(ApiError::field(
                     "body",
                     "is an empty array; send at least one activity",
                 )),
-                Value::Array(items) => Ok(items),
-                _ => Err(ApiError::field(
+                List::Is(items) => Ok(items),
+                List::Not(_) => Err(ApiError::field(
                     "body",
                     "must be a JSON array of activities (or NDJSON with Content-Type: application/x-ndjson)",
                 )),
@@ -170,16 +175,15 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
                         text.lines().filter(|l| !l.trim().is_empty()).count(),
                     ));
                 }
-                let v: Value =
-                    authtrail_formats::json::from_str(line).map_err(|e| ApiError::Invalid {
-                        message: format!("line {} is not valid JSON", i + 1),
-                        details: vec![Detail {
-                            index: Some(items.len()),
-                            field: format!("activities[{}]", items.len()),
-                            message: format!("line {} is not valid JSON: {e}", i + 1),
-                        }],
-                    })?;
-                items.push(v);
+                let item = wire::item_from_str(line).map_err(|e| ApiError::Invalid {
+                    message: format!("line {} is not valid JSON", i + 1),
+                    details: vec![Detail {
+                        index: Some(items.len()),
+                        field: format!("activities[{}]", items.len()),
+                        message: format!("line {} is not valid JSON: {e}", i + 1),
+                    }],
+                })?;
+                items.push(item);
             }
             if items.is_empty() {
                 return Err(ApiError::field("body", "holds no activities"));
@@ -190,7 +194,7 @@ pub fn parse_items(format: Format, bytes: &[u8], max_batch: usize) -> Result<Vec
 }
 
 /// At most one batch per core is parsed and validated at a time: more would not go faster, and
-/// each holds its JSON tree (several times the body's size) in memory.
+/// each holds its parsed items in memory.
 fn validation_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     SLOTS.get_or_init(|| {
@@ -211,8 +215,7 @@ pub async fn post_activities(
     let bytes = read_body(&state, &headers, body).await?;
     // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so
     // that the async workers keep answering queries (and small batches) meanwhile. The raw body
-    // and its JSON tree (several times the body's size) are freed there too, before the batch
-    // waits for its commit.
+    // and the items borrowed from it are freed there too, before the batch waits for its commit.
     let (st, tenant) = (state.clone(), auth.tenant.clone());
     let permit = validation_slots()
         .acquire()
@@ -222,7 +225,7 @@ pub async fn post_activities(
         let _permit = permit;
         let items = parse_items(format, &bytes, st.limits.max_batch)?;
         st.service
-            .validate(&tenant, Source::Native, &items)
+            .validate_wire(&tenant, Source::Native, &items)
             .map_err(ApiError::from)
     })
     .await

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use authtrail_model::activity::DERIVED_EVENT_ID_PREFIX;
-use authtrail_model::validate::{Context, validate_item};
+use authtrail_model::validate::{Context, validate_item, validate_wire};
+use authtrail_model::wire::WireItem;
 use authtrail_model::{NewActivity, ParamValue, Receipt, StoreErrorKind, Tenant};
 
 use crate::Service;
@@ -131,6 +132,19 @@ impl Service {
     ) -> Result<Vec<NewActivity>, ServiceError> {
         self.validate_with(tenant, source, Noun("activities"), items, |ctx, i, item| {
             validate_item(ctx, i, item).map_err(|errs| errs.into_iter().map(Detail::from).collect())
+        })
+    }
+
+    /// Validates native activities as deserialized from a request body (`POST /v1/activities`):
+    /// the checks of [`Service::validate`], without building a JSON tree first.
+    pub fn validate_wire(
+        &self,
+        tenant: &Tenant,
+        source: Source,
+        items: &[WireItem<'_>],
+    ) -> Result<Vec<NewActivity>, ServiceError> {
+        self.validate_with(tenant, source, Noun("activities"), items, |ctx, i, item| {
+            validate_wire(ctx, i, item).map_err(|errs| errs.into_iter().map(Detail::from).collect())
         })
     }
 

@@ -1,8 +1,9 @@
-//! Per-minute counters: the [`Aggregates`] capability. Triggers of schema 4 (`schema.rs`) keep
-//! `activity_rollup` and `activity_rollup_mixed` in step with `activities` and
-//! `activity_extra_events` inside the statement that changes them, so appends (the writer),
-//! restores and purges need no code of their own. Reads sum the counters per slot in SQL, in
-//! one read transaction, so cells and mixed minutes come from one snapshot.
+//! Per-minute counters: the [`Aggregates`] capability. `activity_rollup` and
+//! `activity_rollup_mixed` stay in step with `activities` and `activity_extra_events` in the
+//! transaction that changes them: the writer adds each request's counts (`writer::Rows::finish`,
+//! schema 8), and triggers of schema 4 (`schema.rs`) take purged rows off and count extra event
+//! names. Reads sum the counters per slot in SQL, in one read transaction, so cells and mixed
+//! minutes come from one snapshot.
 
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Rollup, RollupCell};

@@ -4,8 +4,11 @@
 //! failing request does not fail its neighbours), fsyncs once, and only then answers each request.
 //! Many small batches thus share one fsync, and an answer always means "durable".
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+// foldhash (seeded per process), not SipHash: the writer looks a tenant and an event name up
+// for every event, and the keys are names the catalogue and the operator bound, not producer input.
+use foldhash::{HashMap, HashMapExt};
 
 use authtrail_model::store::CommitHub;
 use authtrail_model::{
@@ -308,11 +311,10 @@ impl Writer {
         let mut rows = Rows::new(&self.conn)?;
         for a in batch {
             faults::inject("sqlite-writer-insert", &self.conn, tenant)?;
-            let source = a.body.event_id.clone();
             let time_us = a.time_us;
             // The (tenant, eventId) unique index answers "already stored?" as part of the insert;
             // only a duplicate costs a second lookup, for its original receipt.
-            if rows.insert(
+            let source = match rows.insert(
                 &mut self.names,
                 tenant_id,
                 seq + 1,
@@ -321,14 +323,17 @@ impl Writer {
                 &a.application,
                 a.body,
             )? {
-                seq += 1;
-                receipts.push(Receipt {
-                    unique_qualifier: seq,
-                    time_us,
-                    duplicate: false,
-                });
-                continue;
-            }
+                Stored::Yes => {
+                    seq += 1;
+                    receipts.push(Receipt {
+                        unique_qualifier: seq,
+                        time_us,
+                        duplicate: false,
+                    });
+                    continue;
+                }
+                Stored::Duplicate(source) => source,
+            };
             let (unique_qualifier, time_us): (i64, i64) = self
                 .conn
                 .prepare_cached(
@@ -344,6 +349,7 @@ impl Writer {
                 duplicate: true,
             });
         }
+        rows.finish()?;
         self.seqs.insert(tenant_id, seq);
         Ok(receipts)
     }
@@ -376,7 +382,7 @@ impl Writer {
                         a.body,
                     )
                     .map_err(|e| e.context(format!("restoring uniqueQualifier {uq}")))?;
-                if !stored {
+                if let Stored::Duplicate(_) = stored {
                     return Err(fail(
                         StoreErrorKind::Conflict,
                         format!("restoring uniqueQualifier {uq}: its eventId is already stored"),
@@ -384,7 +390,7 @@ impl Writer {
                 }
                 high = high.max(uq);
             }
-            drop(rows);
+            rows.finish()?;
             self.seqs.insert(tenant_id, high);
             self.save_sequences().map(|_| high)
         })();
@@ -413,6 +419,9 @@ type Names = HashMap<String, HashMap<String, i64>>;
 struct Rows<'c> {
     conn: &'c Connection,
     insert: CachedStatement<'c>,
+    /// The per-minute counts of the rows inserted so far: (tenant, minute, first event name,
+    /// success) → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
+    minutes: HashMap<(i64, i64, i64, i64), i64>,
 }
 
 impl<'c> Rows<'c> {
@@ -425,7 +434,34 @@ impl<'c> Rows<'c> {
                  ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
             )
             .map_err(backend)?;
-        Ok(Rows { conn, insert })
+        Ok(Rows {
+            conn,
+            insert,
+            minutes: HashMap::new(),
+        })
+    }
+
+    /// Adds the counts of the rows inserted to the per-minute counters (schema 8; they were a
+    /// per-row trigger before). Called once the request's rows are in, inside its savepoint, so
+    /// the counts commit or roll back with the rows.
+    fn finish(self) -> Result<(), StoreError> {
+        if self.minutes.is_empty() {
+            return Ok(());
+        }
+        let mut upsert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
+            )
+            .map_err(backend)?;
+        for ((tenant_id, minute_us, event_id, success), n) in &self.minutes {
+            upsert
+                .execute(params![tenant_id, minute_us, event_id, success, n])
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 
     fn name_id(&self, names: &mut Names, app: &str, name: &str) -> Result<i64, StoreError> {
@@ -449,7 +485,7 @@ impl<'c> Rows<'c> {
     }
 
     /// Writes one activity row (and its extra event names). Shared by append and restore.
-    /// Returns false, storing nothing, when the tenant already has an activity with its eventId.
+    /// Stores nothing when the tenant already has an activity with its eventId.
     ///
     /// Values with their own column leave the body JSON (see [`Columns`]): stored once, not twice.
     #[allow(clippy::too_many_arguments)]
@@ -462,20 +498,23 @@ impl<'c> Rows<'c> {
         received_us: i64,
         app: &str,
         mut body: ActivityBody,
-    ) -> Result<bool, StoreError> {
-        let mut ids = Vec::with_capacity(body.events.len());
-        for e in &body.events {
-            let id = self.name_id(names, app, &e.name)?;
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        let Some(&first) = ids.first() else {
+    ) -> Result<Stored, StoreError> {
+        let Some(first) = body.events.first() else {
             return Err(fail(
                 StoreErrorKind::Invalid,
                 "an activity without events cannot be stored",
             ));
         };
+        let first = self.name_id(names, app, &first.name)?;
+        // Activities almost always hold one event: the extra names' list allocates only when
+        // there are some.
+        let mut extra = Vec::new();
+        for e in &body.events[1..] {
+            let id = self.name_id(names, app, &e.name)?;
+            if id != first && !extra.contains(&id) {
+                extra.push(id);
+            }
+        }
         let success = i64::from(body.result == Outcome::Success);
         let cols = Columns::take(&mut body);
         // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
@@ -501,11 +540,17 @@ impl<'c> Rows<'c> {
             ])
             .map_err(backend)?;
         if stored == 0 {
-            return Ok(false);
+            return Ok(Stored::Duplicate(cols.source_id));
         }
-        if ids.len() > 1 {
+        // The minute as schema 4 floors it: `time_us - time_us mod 60 s`, also before 1970.
+        let minute_us = time_us - time_us.rem_euclid(60_000_000);
+        *self
+            .minutes
+            .entry((tenant_id, minute_us, first, success))
+            .or_default() += 1;
+        if !extra.is_empty() {
             let rowid = self.conn.last_insert_rowid();
-            for id in &ids[1..] {
+            for id in extra {
                 self.conn
                     .prepare_cached(
                         "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
@@ -515,8 +560,16 @@ impl<'c> Rows<'c> {
                     .map_err(backend)?;
             }
         }
-        Ok(true)
+        Ok(Stored::Yes)
     }
+}
+
+/// What [`Rows::insert`] did.
+enum Stored {
+    Yes,
+    /// Nothing: the tenant already has an activity with this eventId (given back, for the
+    /// lookup of its receipt).
+    Duplicate(Option<String>),
 }
 
 /// The values of a body that have their own column. Taken out of the body before it is
@@ -534,6 +587,10 @@ pub(crate) struct Columns {
 impl Columns {
     fn take(body: &mut ActivityBody) -> Columns {
         let email = body.actor.email.take().map(|e| {
+            // Most addresses are lowercase ASCII already: moved into the column, not copied.
+            if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                return e;
+            }
             let lower = e.to_lowercase();
             if lower != e {
                 body.actor.email = Some(e);

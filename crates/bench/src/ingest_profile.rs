@@ -1,0 +1,93 @@
+//! `authtrail-ingest-profile [EVENTS]`: the ingest path of `POST /v1/activities` without the
+//! network, for counting instructions per event under callgrind (which the neighbours' load does
+//! not disturb, unlike wall-clock time):
+//!
+//! ```sh
+//! valgrind --tool=callgrind --callgrind-out-file=cg.out target/release/authtrail-ingest-profile 20000
+//! callgrind_annotate --inclusive=yes cg.out | grep -E 'parse_and_validate|commit_group|body_codec::encode'
+//! ```
+//!
+//! It generates the demo workload (`authtrail-workload`, as `authtrail-bench` does), frames it as
+//! JSON-array request bodies of 1000 events, then for each body runs the server's own decoding
+//! and validation ([`parse_and_validate`]: the whole CPU cost of a request before it reaches the
+//! store) and appends the batch to a fresh SQLite store (the writer thread's
+//! `Writer::commit_group`: inserts, body compression, commit and fsync). The callgrind functions
+//! to read are those two; their sum is the cost per event of ingest short of HTTP and the
+//! response.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use authtrail_model::{Clock, NewActivity, SystemClock, Tenant};
+use authtrail_service::{Service, Source};
+
+const BATCH: usize = 1000;
+
+/// Decodes and validates one request body exactly as `POST /v1/activities` does.
+#[inline(never)]
+fn parse_and_validate(
+    service: &Service,
+    tenant: &Tenant,
+    body: &[u8],
+) -> anyhow::Result<Vec<NewActivity>> {
+    let items = authtrail_server::ingest::parse_items(
+        authtrail_server::ingest::Format::JsonArray,
+        body,
+        BATCH,
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    service
+        .validate_wire(tenant, Source::Native, &items)
+        .map_err(|e| anyhow::anyhow!(e.explain()))
+}
+
+fn main() -> anyhow::Result<()> {
+    let events: u64 = match std::env::args().nth(1) {
+        Some(n) => n.parse().context("EVENTS must be a number")?,
+        None => 20_000,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let bodies: Vec<Vec<u8>> = {
+        let all: Vec<String> = authtrail_workload::Generator::new(1, events, clock.now_us(), 30)
+            .map(|a| a.to_string())
+            .collect();
+        all.chunks(BATCH)
+            .map(|c| format!("[{}]", c.join(",")).into_bytes())
+            .collect()
+    };
+    let json_bytes: usize = bodies.iter().map(Vec::len).sum();
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store = Arc::new(authtrail_store_sqlite::SqliteStore::open(
+        dir.path(),
+        clock.clone(),
+    )?);
+    let catalog = Arc::new(authtrail_catalog::Catalog::builtin()?);
+    let service = rt.block_on(Service::open(store, catalog, clock))?;
+    let tenant = Tenant::new("bench").map_err(anyhow::Error::msg)?;
+    let mut stored = 0;
+    for body in &bodies {
+        let batch = parse_and_validate(&service, &tenant, body)?;
+        let receipts = rt.block_on(service.ingest(
+            &tenant,
+            Source::Native,
+            batch,
+            authtrail_model::Stopwatch::start(),
+        ))?;
+        stored += receipts.len();
+    }
+    drop(service);
+    let db = rusqlite::Connection::open(dir.path().join(authtrail_store_sqlite::DB_FILE))?;
+    let (n, body_bytes): (i64, f64) = db.query_row(
+        "SELECT count(*), avg(length(body)) FROM activities",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    println!(
+        "{stored} events acknowledged, {n} stored; producer JSON {:.0} bytes/event; stored body {body_bytes:.1} bytes/event",
+        json_bytes as f64 / events.max(1) as f64
+    );
+    Ok(())
+}
