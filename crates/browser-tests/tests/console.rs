@@ -638,7 +638,7 @@ async fn investigate(ui: &Ui, lang: &str, width: u32, downloads: &Path) {
     let bar_count = ui
         .js(&format!(
             "const b = [...document.querySelectorAll('.charts figure:nth-child(2) a.bar')]
-                 .filter(b => b.getAttribute('aria-label').includes(' {failure}: '))
+                 .filter(b => b.querySelector('title').textContent.includes(' {failure}: '))
                  .sort((x, y) => y.dataset.count - x.dataset.count)[0];
              b.setAttribute('id', 'picked-bar'); return +b.dataset.count"
         ))

@@ -122,6 +122,7 @@ pub fn stacked_bars(
     ));
     for i in 0..hours {
         let mut y = h - bottom;
+        let hour_label = esc(&when(i));
         for (si, s) in series.iter().enumerate() {
             let v = s.counts[i];
             if v == 0 {
@@ -129,22 +130,20 @@ pub fn stacked_bars(
             }
             let bh = (h - bottom - 16.0) * v as f64 / max;
             y -= bh;
+            // The segment's title is its tooltip and, on the link, the link's accessible name.
+            let title = format!("<title>{hour_label} {}: {v}</title>", esc(&s.label));
             let rect = format!(
-                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}"><title>{} {}: {v}</title></rect>"#,
+                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}""#,
                 left + i as f64 * bw,
                 (bw - 1.0).max(0.5),
                 colors[si % colors.len()],
-                esc(&when(i)),
-                esc(&s.label)
             );
             match &s.conditions {
                 Some(c) => out.push_str(&format!(
-                    r#"<a href="{}" class="bar" data-count="{v}" aria-label="{} {}: {v}">{rect}</a>"#,
+                    r#"<a href="{}" class="bar" data-count="{v}">{title}{rect}/></a>"#,
                     esc(&bar_href(c, at(i), at(i + 1), zone)),
-                    esc(&when(i)),
-                    esc(&s.label)
                 )),
-                None => out.push_str(&rect),
+                None => out.push_str(&format!("{rect}>{title}</rect>")),
             }
         }
     }

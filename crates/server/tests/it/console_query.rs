@@ -222,7 +222,7 @@ async fn a_chart_bar_opens_the_list_of_its_hour_and_series_with_the_same_count()
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     // The failed sign-ins of 10:00–11:00 UTC, 18:00 in Taipei.
-    let marker = "aria-label=\"2026-11-22 18:00:00 UTC+08:00 Failure: 3\"";
+    let marker = "<title>2026-11-22 18:00:00 UTC+08:00 Failure: 3</title>";
     let bar = href_with(&p.body, marker).unwrap_or_else(|| panic!("{}", p.body));
     assert!(
         bar.contains("from=2026-11-22T18%3A00") && bar.contains("to=2026-11-22T19%3A00"),
