@@ -13,6 +13,7 @@
     reason = "a benchmark measures real time on purpose"
 )]
 
+mod console;
 mod data;
 mod delivery;
 mod engine;
@@ -104,6 +105,10 @@ struct Args {
     /// Concurrent writers of --soak.
     #[arg(long, default_value_t = 8)]
     soak_writers: usize,
+    /// Run the console benchmark instead (`console`): the console's pages, every chart over 30
+    /// days (checked against exact counts) and the CSV export, on --events demo events.
+    #[arg(long)]
+    console: bool,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -246,6 +251,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let out = delivery::run(&bin, tmp.path(), &plan, args.seed).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
         println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if args.console {
+        let bin = args
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let tmp = tempfile::Builder::new()
+            .prefix("authtrail-console-")
+            .tempdir()?;
+        let smoke = args.smoke;
+        let plan = console::Plan {
+            events: if smoke { 5_000 } else { args.events as u64 },
+            page_runs: if smoke { 5 } else { 100 },
+            chart_runs: if smoke { 3 } else { 30 },
+            csv_runs: if smoke { 1 } else { 3 },
+        };
+        let out = console::run(&bin, tmp.path(), &plan).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+        println!("{}", console::table(&out));
         return Ok(());
     }
     if let Some(path) = &args.table_from {

@@ -452,3 +452,269 @@ async fn a_security_admin_uses_the_console_in_a_real_browser() {
     ui.shot("08-signed-out").await;
     ui.c.close().await.unwrap();
 }
+
+/// Issue #17 in a real browser, in both languages and at 1440 and 390 px: the time zone typed
+/// and shown, a pivot from a detail page, a shared link through sign-in, a parameter filter, a
+/// chart whose bar opens a list of the same count, and a CSV download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_investigator_queries_pivots_and_exports_in_both_languages_and_sizes() {
+    if !browser_available() {
+        return;
+    }
+    let bin = authtrail();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    run(
+        &bin,
+        &["demo", "--data", data, "--events", "3000", "--days", "3"],
+        None,
+    );
+    run(
+        &bin,
+        &["user", "create", "--data", data, USER],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let (_server, base) = serve(&bin, dir.path());
+    let downloads = tempfile::tempdir().unwrap();
+    let (_driver, c) = chromedriver_with_downloads(downloads.path()).await;
+    let shots = target_dir().join("browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let ui = Ui { c, base, shots };
+
+    ui.sign_in(USER, PASSWORD).await;
+    ui.until("location.pathname === '/console/logs'").await;
+    for (lang, width) in [("en", 1440), ("zh-TW", 390), ("zh-TW", 1440), ("en", 390)] {
+        investigate(&ui, lang, width, downloads.path()).await;
+    }
+    ui.c.close().await.unwrap();
+}
+
+/// Headless Chromium that saves downloads into `dir` without asking.
+async fn chromedriver_with_downloads(dir: &Path) -> (Proc, Client) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let proc = Proc(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1440,900", "--lang=en-US"],
+            "prefs": {
+                "intl.accept_languages": "en-US,en",
+                "download.default_directory": dir.to_str().unwrap(),
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    let started = Instant::now();
+    loop {
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        match c {
+            Ok(c) => return (proc, c),
+            Err(e) if started.elapsed() > Duration::from_secs(20) => panic!("chromedriver: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+impl Ui {
+    async fn js(&self, script: &str) -> serde_json::Value {
+        self.c.execute(script, vec![]).await.unwrap()
+    }
+    async fn count(&self) -> i64 {
+        self.until("document.getElementById('match-count')").await;
+        self.js("return +document.getElementById('match-count').dataset.count")
+            .await
+            .as_i64()
+            .unwrap()
+    }
+    /// Nothing but the page itself scrolls: no sideways scrolling of the page or the list.
+    async fn fits(&self, what: &str) {
+        let over = self
+            .js(
+                "const d = document.documentElement, t = document.getElementById('events'),
+                       w = t && t.parentElement;
+                 return Math.max(d.scrollWidth - d.clientWidth, w ? w.scrollWidth - w.clientWidth : 0)",
+            )
+            .await;
+        assert!(over.as_i64().unwrap() <= 0, "{what}: overflows by {over}");
+    }
+}
+
+async fn investigate(ui: &Ui, lang: &str, width: u32, downloads: &Path) {
+    let zh = lang == "zh-TW";
+    let tag = format!("{lang}-{width}");
+    ui.c.set_window_size(width, 900).await.unwrap();
+
+    // Time zone: typed in the form, kept in the URL, shown beside From/To and on every row.
+    ui.go(&format!("/console/logs?lang={lang}")).await;
+    ui.until("document.getElementById('f-tz')").await;
+    ui.fill("#f-tz", "Asia/Taipei").await;
+    ui.click("#apply").await;
+    ui.until("location.search.includes('tz=Asia%2FTaipei')")
+        .await;
+    assert!(
+        ui.text("label[for=f-from]")
+            .await
+            .contains("Asia/Taipei (UTC+08:00)")
+    );
+    let times = ui.texts("#events tbody time").await;
+    assert!(
+        !times.is_empty() && times.iter().all(|t| t.ends_with("UTC+08:00")),
+        "{times:?}"
+    );
+    let date_sep = if zh { '/' } else { '-' };
+    assert_eq!(times[0].chars().nth(4), Some(date_sep), "{}", times[0]);
+    // At 390 px the list is cards: time, event, actor and result visible, nothing scrolls sideways.
+    ui.fits(&format!("{tag} list")).await;
+    let visible = ui
+        .js("const r = document.querySelector('#events tbody tr');
+             return [1, 2, 3, 5].every(i => { const c = r.children[i - 1].getBoundingClientRect();
+                 return c.width > 0 && c.right <= document.documentElement.clientWidth; })")
+        .await;
+    assert_eq!(
+        visible,
+        json!(true),
+        "{tag}: a row's time, event, actor or result is off-screen"
+    );
+    ui.shot(&format!("10-{tag}-zone")).await;
+
+    // A parameter filter: typed as Google's grammar, the count capped as the API's.
+    let all = ui.count().await;
+    ui.fill("#f-filters", "is_suspicious==true").await;
+    ui.click("#apply").await;
+    ui.until("location.search.includes('filters=is_suspicious')")
+        .await;
+    let suspicious = ui.count().await;
+    assert!(suspicious > 0 && suspicious < all, "{suspicious} of {all}");
+    assert_eq!(ui.rows().await.len() as i64, suspicious.min(50));
+    ui.shot(&format!("11-{tag}-parameter-filter")).await;
+
+    // A pivot from a detail page: the value "is suspicious" is itself a filter, and the actor
+    // opens the list narrowed to them, keeping the zone and the filters.
+    ui.click("#events tbody tr:first-child .ev").await;
+    ui.until("document.getElementById('event-title')").await;
+    let yes = if zh { "是" } else { "Yes" };
+    let cells = ui.texts(".params td").await;
+    assert!(cells.iter().any(|c| c.starts_with(yes)), "{tag}: {cells:?}");
+    let actor = ui
+        .js("return [...document.querySelectorAll('.fields a.pivot')].find(a => a.href.includes('actor='))?.textContent")
+        .await;
+    let actor = actor.as_str().expect("an actor pivot").to_string();
+    ui.shot(&format!("12-{tag}-detail")).await;
+    ui.js("[...document.querySelectorAll('.fields a.pivot')].find(a => a.href.includes('actor=')).click()")
+        .await;
+    ui.until("location.pathname === '/console/logs' && location.search.includes('actor=')")
+        .await;
+    let url = ui.url().await;
+    assert!(
+        url.contains("tz=Asia%2FTaipei") && url.contains("filters=is_suspicious"),
+        "{url}"
+    );
+    let actors = ui.texts("#events tbody td:nth-child(3)").await;
+    assert!(
+        !actors.is_empty() && actors.iter().all(|a| *a == actor),
+        "{actors:?}"
+    );
+
+    // A chart bar opens the list of its hour and series, with the bar's count: the largest bar
+    // of failed sign-ins (none of which this test adds while it runs).
+    let failure = if zh { "失敗" } else { "Failure" };
+    ui.go(&format!(
+        "/console/overview?lang={lang}&range=7d&tz=Asia%2FTaipei"
+    ))
+    .await;
+    ui.until("document.querySelector('.charts a.bar')").await;
+    let bar_count = ui
+        .js(&format!(
+            "const b = [...document.querySelectorAll('.charts figure:nth-child(2) a.bar')]
+                 .filter(b => b.querySelector('title').textContent.includes(' {failure}: '))
+                 .sort((x, y) => y.dataset.count - x.dataset.count)[0];
+             b.setAttribute('id', 'picked-bar'); return +b.dataset.count"
+        ))
+        .await
+        .as_i64()
+        .unwrap();
+    ui.fits(&format!("{tag} overview")).await;
+    ui.shot(&format!("13-{tag}-overview")).await;
+    ui.js("location.href = document.getElementById('picked-bar').getAttribute('href')")
+        .await;
+    ui.until("location.pathname === '/console/logs' && location.search.includes('from=')")
+        .await;
+    assert_eq!(ui.count().await, bar_count, "{tag}: the list of a bar");
+
+    // A CSV download of that list: UTF-8 with a byte order mark, a header and one line per row.
+    for f in std::fs::read_dir(downloads).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    ui.click("#download-csv").await;
+    let started = Instant::now();
+    let csv = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(downloads)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .collect();
+        if let Some(p) = done.first() {
+            break std::fs::read(p).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{tag}: no CSV downloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        csv.starts_with(b"\xEF\xBB\xBFtime,"),
+        "{tag}: BOM and header"
+    );
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        text.lines().count() as i64,
+        bar_count + 1,
+        "{tag}: one line per event"
+    );
+    // Every line is a failed sign-in, named in the page's language.
+    let second = text.lines().nth(1).unwrap();
+    assert!(second.contains(",failure,"), "{tag}: {second}");
+    assert_eq!(
+        second
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        zh,
+        "{tag}: {second}"
+    );
+
+    // A shared link survives sign-in: signed out, the link leads through the sign-in form back
+    // to the same filtered, zoned list.
+    let shared = ui.url().await;
+    let shared_path = shared[shared.find("/console/").unwrap()..].to_string();
+    ui.click("#sign-out").await;
+    ui.until("location.pathname === '/console/login'").await;
+    ui.go(&shared_path).await;
+    ui.until("location.pathname === '/console/login' && location.search.includes('next=')")
+        .await;
+    ui.fill("#username", USER).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.until("location.pathname === '/console/logs'").await;
+    let back = ui.url().await;
+    assert_eq!(
+        &back[back.find("/console/").unwrap()..],
+        shared_path,
+        "{tag}"
+    );
+    assert_eq!(ui.count().await, bar_count, "{tag}: the shared list");
+    let h1 = if zh { "稽核記錄" } else { "Audit log" };
+    assert_eq!(ui.text("main h1").await, h1);
+}

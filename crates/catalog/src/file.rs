@@ -68,6 +68,10 @@ struct ParamDoc {
     /// `"microseconds"`: an int64 that is a time, in microseconds since the Unix epoch (shown
     /// as a date and time in the viewer's zone).
     unit: Option<String>,
+    /// Names of known values in every language (`value_names."Challenge Passed." = {…}`), so
+    /// that the console shows `login_failure_invalid_password` as "Invalid password".
+    #[serde(default)]
+    value_names: BTreeMap<String, Localized>,
     names: Localized,
     #[allow(dead_code)]
     description: Option<Localized>,
@@ -256,6 +260,17 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 format!("parameter {name}: `closed = true` needs the `values` it closes"),
             ));
         }
+        for (v, names) in &p.value_names {
+            if !p.values.as_ref().is_some_and(|known| known.contains(v)) {
+                return Err(err(
+                    file,
+                    format!(
+                        "parameter {name}: value_names names {v:?}, which is not one of its values"
+                    ),
+                ));
+            }
+            check_localized(file, &format!("parameter {name} value {v:?}"), names)?;
+        }
         let time_us = match p.unit.as_deref() {
             None => false,
             Some("microseconds") if kind == ParamKind::Int64 => true,
@@ -277,6 +292,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Application, CatalogError>
                 closed: p.closed,
                 time_us,
                 names: p.names,
+                value_names: p.value_names,
             },
         );
     }

@@ -116,6 +116,9 @@ pub struct ParamDef {
     /// An int64 that is a time in microseconds since the Unix epoch (`unit = "microseconds"`).
     pub time_us: bool,
     pub names: Localized,
+    /// Names of known values (`value_names`), for people; the value itself stays what is
+    /// stored, filtered on and exported.
+    pub value_names: BTreeMap<String, Localized>,
 }
 
 impl ParamDef {
@@ -124,6 +127,11 @@ impl ParamDef {
         self.values
             .as_ref()
             .is_some_and(|known| !known.iter().any(|k| k == value))
+    }
+
+    /// The name of a known value in `lang`, when the catalogue gives one.
+    pub fn value_name(&self, value: &str, lang: Lang) -> Option<&str> {
+        self.value_names.get(value).map(|n| n.get(lang))
     }
 }
 

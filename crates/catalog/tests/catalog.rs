@@ -742,3 +742,75 @@ fn the_documented_counts_are_the_catalogues() {
         }
     }
 }
+
+/// Enum values have names in both languages (the console shows them), only for values the
+/// parameter lists; Logto's common payload fields are typed.
+#[test]
+fn enum_values_are_named_in_both_languages_and_logtos_common_fields_are_typed() {
+    let c = Catalog::builtin().unwrap();
+    let login = c.application("login").unwrap();
+    let lft = &login.parameters["login_failure_type"];
+    assert_eq!(
+        lft.value_name("login_failure_invalid_password", Lang::ZhTw),
+        Some("密碼無效")
+    );
+    assert_eq!(
+        lft.value_name("login_failure_invalid_password", Lang::En),
+        Some("Invalid password")
+    );
+    // Every value the seed documents is named.
+    for (param, values) in google_seed_values() {
+        let def = &login.parameters[&param];
+        for v in values {
+            assert!(def.value_name(&v, Lang::En).is_some(), "{param}={v}");
+        }
+    }
+    let logto = c.application("logto").unwrap();
+    for (p, kind) in [
+        ("interactionId", "string"),
+        ("interactionEvent", "string"),
+        ("params", "json"),
+    ] {
+        assert_eq!(logto.parameters[p].kind.as_str(), kind, "{p}");
+    }
+    let bad = r#"
+[application]
+name = "vpn"
+names = { en = "VPN", zh-TW = "VPN" }
+[parameters.mode]
+type = "string"
+values = ["full"]
+names = { en = "Mode", zh-TW = "模式" }
+value_names.split = { en = "Split", zh-TW = "分割" }
+"#;
+    let err = Catalog::from_sources([("bad.toml".to_string(), bad.to_string())]).unwrap_err();
+    assert!(err.message.contains("\"split\""), "{err}");
+}
+
+/// The enumerations the Google seed documents ("可能的值包括:" lists): parameter → values.
+fn google_seed_values() -> Vec<(String, Vec<String>)> {
+    let seed =
+        include_str!("../../../catalog/sources/google-reports-login-activity-events.zh-TW.txt");
+    let lines: Vec<&str> = seed.lines().collect();
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if !l.starts_with("可能的值包括") || i < 3 {
+            continue;
+        }
+        let param = lines[i - 3].trim_end_matches(" |").trim().to_string();
+        if param == "is_suspicious"
+            || param == "is_second_factor"
+            || out.iter().any(|o| o.0 == param)
+        {
+            continue;
+        }
+        let values = lines[i + 1..]
+            .iter()
+            .take_while(|v| !v.starts_with('|'))
+            .filter_map(|v| v.split_whitespace().next().map(str::to_string))
+            .collect();
+        out.push((param, values));
+    }
+    assert!(out.len() >= 3, "{out:?}");
+    out
+}

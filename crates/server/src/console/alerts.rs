@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
+use authtrail_catalog::Lang;
 use authtrail_formats::display;
 use authtrail_model::wire_time::parse_rfc3339;
 use authtrail_service::AdminActor;
@@ -23,7 +24,7 @@ use crate::error::ApiError;
 use crate::params::Params;
 
 /// The filter fields a rule is made from, as the audit log's URL names them.
-const FILTER: [&str; 5] = ["event", "actor", "ip", "result", "application"];
+const FILTER: [&str; 6] = ["event", "filters", "actor", "ip", "result", "application"];
 
 pub async fn alerts(
     State(console): State<Console>,
@@ -40,6 +41,7 @@ pub async fn alerts(
             "tz",
             "created",
             "event",
+            "filters",
             "actor",
             "ip",
             "result",
@@ -151,7 +153,7 @@ pub async fn create(State(console): State<Console>, req: Request) -> Response {
             i18n::text(ctx.lang, "csrf"),
         );
     }
-    let made = rule_body(&console, &form)
+    let made = rule_body(&console, &form, ctx.lang)
         .and_then(|body| RuleInput::from_json(&body, true).map_err(ApiError::from));
     let created = match made {
         Ok(input) => console
@@ -181,7 +183,7 @@ pub async fn create(State(console): State<Console>, req: Request) -> Response {
 }
 
 /// The API body of the rule the form asks for.
-fn rule_body(console: &Console, form: &Params) -> Result<Value, ApiError> {
+fn rule_body(console: &Console, form: &Params, lang: Lang) -> Result<Value, ApiError> {
     let get = |k: &str| form.get(k).map(str::trim).filter(|v| !v.is_empty());
     let mut query = json!({});
     if let Some(a) = get("application") {
@@ -189,11 +191,12 @@ fn rule_body(console: &Console, form: &Params) -> Result<Value, ApiError> {
     }
     if let Some(e) = get("event") {
         // The picker's spelling (a name in either language) becomes catalogue keys.
-        let keys =
-            resolve_event(console.app.service.catalog(), get("application"), e).map_err(|_| {
-                ApiError::field("event", format!("{e:?} is not an event of the catalogue"))
-            })?;
+        let keys = resolve_event(console.app.service.catalog(), get("application"), e, lang)?;
         query["eventName"] = json!(keys);
+    }
+    // Google's grammar, as the rule's API takes it (checked there against the catalogue).
+    if let Some(f) = get("filters") {
+        query["filters"] = json!(f);
     }
     for (k, name) in [("actor", "actor"), ("ip", "ip"), ("result", "result")] {
         if let Some(v) = get(k) {

@@ -56,26 +56,58 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// One series of a stacked chart: its label, its count per hour, and the list conditions of
+/// its events (a bar opens the list of that hour and series; `None`: no link).
+pub struct Series {
+    pub label: String,
+    pub counts: Vec<u64>,
+    pub conditions: Option<Vec<(&'static str, String)>>,
+}
+
+/// `YYYY-MM-DDTHH:MM`, the `datetime-local` form the list's `from`/`to` take, in the zone.
+fn local_minute(us: i64, zone: &Zone) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| {
+            t.to_zoned(zone.tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The list of one bar: the series' conditions within `[start, end)`, in the viewer's zone.
+fn bar_href(conditions: &[(&str, String)], start_us: i64, end_us: i64, zone: &Zone) -> String {
+    let from = local_minute(start_us, zone);
+    let to = local_minute(end_us, zone);
+    let mut pairs: Vec<(&str, &str)> = conditions.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("from", &from));
+    pairs.push(("to", &to));
+    list_href(&pairs, zone)
+}
+
 /// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
-/// `series` are (label, per-hour counts). The axis is labelled in the viewer's zone (each end at
-/// its own offset, which a daylight-saving change between them may make differ),
-/// in `lang`'s date form.
+/// The axis is labelled in the viewer's zone (each end at its own offset, which a
+/// daylight-saving change between them may make differ), in `lang`'s date form. Each segment
+/// links to the list of its hour and series; a table under the chart carries the same numbers
+/// for screen readers (and anyone who wants them), non-empty hours only.
 #[allow(clippy::too_many_arguments)]
 pub fn stacked_bars(
     start_us: i64,
     hours: usize,
     zone: &Zone,
-    series: &[(String, Vec<u64>)],
+    series: &[Series],
     colors: &[&str],
     title: &str,
     lang: Lang,
 ) -> String {
     let (w, h, left, bottom) = (600.0, 220.0, 36.0, 20.0);
     let totals: Vec<u64> = (0..hours)
-        .map(|i| series.iter().map(|s| s.1[i]).sum())
+        .map(|i| series.iter().map(|s| s.counts[i]).sum())
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
     let bw = (w - left) / hours.max(1) as f64;
+    let at = |i: usize| start_us + i as i64 * HOUR_US;
+    let when = |i: usize| display::datetime(at(i), zone.offset(at(i)), lang);
     let mut out = format!(
         r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
         h + 20.0 + 18.0 * series.len().div_ceil(2) as f64,
@@ -90,34 +122,42 @@ pub fn stacked_bars(
     ));
     for i in 0..hours {
         let mut y = h - bottom;
-        for (si, (label, counts)) in series.iter().enumerate() {
-            let v = counts[i];
+        let hour_label = esc(&when(i));
+        for (si, s) in series.iter().enumerate() {
+            let v = s.counts[i];
             if v == 0 {
                 continue;
             }
             let bh = (h - bottom - 16.0) * v as f64 / max;
             y -= bh;
-            out.push_str(&format!(
-                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}"><title>{}: {v}</title></rect>"#,
+            // The segment's title is its tooltip and, on the link, the link's accessible name.
+            let title = format!("<title>{hour_label} {}: {v}</title>", esc(&s.label));
+            let rect = format!(
+                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}""#,
                 left + i as f64 * bw,
                 (bw - 1.0).max(0.5),
                 colors[si % colors.len()],
-                esc(label)
-            ));
+            );
+            match &s.conditions {
+                Some(c) => out.push_str(&format!(
+                    r#"<a href="{}" class="bar" data-count="{v}">{title}{rect}/></a>"#,
+                    esc(&bar_href(c, at(i), at(i + 1), zone)),
+                )),
+                None => out.push_str(&format!("{rect}>{title}</rect>")),
+            }
         }
     }
     // The first and last hour, in the viewer's zone, under the axis.
-    let at = |i: usize| start_us + i as i64 * HOUR_US;
     let hour = |i: usize| display::hour(at(i), zone.offset(at(i)), lang);
     out.push_str(&format!(
         r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
         hour(0),
         h - 6.0,
-        hour(hours - 1),
-        display::zone(zone.offset(at(hours - 1)))
+        hour(hours.saturating_sub(1)),
+        display::zone(zone.offset(at(hours.saturating_sub(1))))
     ));
-    for (si, (label, counts)) in series.iter().enumerate() {
+    for (si, s) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
         let (x, y) = (col as f64 * 300.0, h + 14.0 + row as f64 * 18.0);
         out.push_str(&format!(
@@ -126,11 +166,49 @@ pub fn stacked_bars(
             colors[si % colors.len()],
             x + 14.0,
             y,
-            esc(&label.chars().take(34).collect::<String>()),
-            counts.iter().sum::<u64>()
+            esc(&s.label.chars().take(34).collect::<String>()),
+            s.counts.iter().sum::<u64>()
         ));
     }
     out.push_str("</svg>");
+    out.push_str(&data_table(hours, &when, series, title, lang));
+    out
+}
+
+/// The numbers of a stacked chart as a table: one row per non-empty hour, one column per series.
+fn data_table(
+    hours: usize,
+    when: &dyn Fn(usize) -> String,
+    series: &[Series],
+    title: &str,
+    lang: Lang,
+) -> String {
+    let t = |k| i18n::text(lang, k);
+    let mut out = format!(
+        r#"<details class="chart-data"><summary>{}</summary><div class="table-wrap"><table><caption class="sr-only">{}</caption><thead><tr><th scope="col">{}</th>"#,
+        t("data_table"),
+        esc(title),
+        t("bucket")
+    );
+    for s in series {
+        out.push_str(&format!(r#"<th scope="col">{}</th>"#, esc(&s.label)));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for i in 0..hours {
+        if series.iter().all(|s| s.counts[i] == 0) {
+            continue;
+        }
+        out.push_str(&format!(r#"<tr><th scope="row">{}</th>"#, esc(&when(i))));
+        for s in series {
+            out.push_str(&format!("<td>{}</td>", s.counts[i]));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str(&format!(r#"<tr><th scope="row">{}</th>"#, t("total")));
+    for s in series {
+        out.push_str(&format!("<td>{}</td>", s.counts.iter().sum::<u64>()));
+    }
+    out.push_str("</tr></tbody></table></div></details>");
     out
 }
 
@@ -206,17 +284,22 @@ fn category_label(catalog: &Catalog, lang: Lang, key: &str) -> String {
 }
 
 /// The five largest series by total, the rest as one "…" series.
-fn largest_five(mut cats: Vec<(String, Vec<u64>)>, buckets: usize) -> Vec<(String, Vec<u64>)> {
-    cats.sort_by_key(|c| std::cmp::Reverse(c.1.iter().sum::<u64>()));
+fn largest_five(mut cats: Vec<Series>, buckets: usize) -> Vec<Series> {
+    cats.sort_by_key(|c| std::cmp::Reverse(c.counts.iter().sum::<u64>()));
     if cats.len() > 6 {
         let rest = cats.split_off(5);
         let mut other = vec![0; buckets];
-        for (_, c) in rest {
-            for (o, v) in other.iter_mut().zip(c) {
+        for c in rest {
+            for (o, v) in other.iter_mut().zip(c.counts) {
                 *o += v;
             }
         }
-        cats.push(("…".into(), other));
+        // Several categories together: no one list to open.
+        cats.push(Series {
+            label: "…".into(),
+            counts: other,
+            conditions: None,
+        });
     }
     cats
 }
@@ -258,6 +341,8 @@ pub async fn build(
         };
         async move { service.aggregate(tenant, &req).await }
     };
+    // The list's spelling of a tag, for the bars' links: the same events the chart counts.
+    let tag = |t: Tag| format!("{}{}", filters::TAG_PREFIX, t.as_str());
     let sign_in_names = names_with_tag(catalog, Tag::SignInAttempt);
     let warning_names = names_with_tag(catalog, Tag::AccountWarning);
     let by_category = run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category).await?;
@@ -295,9 +380,14 @@ pub async fn build(
     let hour0 = by_category.buckets.first().map_or(start_us, |b| b.start_us);
     let cats = top(&by_category, usize::MAX)
         .into_iter()
-        .map(|(k, _)| {
-            let s = series(&by_category, Some(&k));
-            (category_label(catalog, lang, &k), s)
+        .map(|(k, _)| Series {
+            label: category_label(catalog, lang, &k),
+            counts: series(&by_category, Some(&k)),
+            // The category's key is what the list's event picker takes for a whole category.
+            conditions: Some(vec![
+                ("application", k.split('/').next().unwrap_or("").to_string()),
+                ("event", k.clone()),
+            ]),
         })
         .collect();
     let cats = largest_five(cats, buckets);
@@ -312,8 +402,22 @@ pub async fn build(
             buckets,
             zone,
             &[
-                (t("success").into(), series(&sign_ins, Some("success"))),
-                (t("failure").into(), series(&sign_ins, Some("failure"))),
+                Series {
+                    label: t("success").into(),
+                    counts: series(&sign_ins, Some("success")),
+                    conditions: Some(vec![
+                        ("event", tag(Tag::SignInAttempt)),
+                        ("result", "success".into()),
+                    ]),
+                },
+                Series {
+                    label: t("failure").into(),
+                    counts: series(&sign_ins, Some("failure")),
+                    conditions: Some(vec![
+                        ("event", tag(Tag::SignInAttempt)),
+                        ("result", "failure".into()),
+                    ]),
+                },
             ],
             &[GREEN, RED],
             t("sign_ins"),
@@ -323,7 +427,11 @@ pub async fn build(
             hour0,
             buckets,
             zone,
-            &[(t("suspicious").into(), series(&suspicious, None))],
+            &[Series {
+                label: t("suspicious").into(),
+                counts: series(&suspicious, None),
+                conditions: Some(vec![("event", tag(Tag::AccountWarning))]),
+            }],
             &[AMBER],
             t("suspicious"),
             lang,

@@ -21,6 +21,8 @@ struct Field {
     label: String,
     value: String,
     time: Option<String>,
+    /// "Filter by this": the list the page came from, narrowed to this value.
+    href: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -28,7 +30,13 @@ struct ParamRow {
     label: String,
     name: String,
     kind: String,
+    /// For people: an enum value's name in the page's language, a time in the viewer's zone,
+    /// yes or no.
     value: String,
+    /// The stored value, beside a readable one that differs from it.
+    raw: Option<String>,
+    /// "Filter by this": the list of this event with this parameter value.
+    href: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -180,6 +188,102 @@ fn finding_view(lang: authtrail_catalog::Lang, event: &authtrail_model::Event) -
     }
 }
 
+/// The list of `query` (the list a detail page came from; its page dropped) with `set`
+/// applied: each key replaced, except `filters`, whose condition is added to the others.
+fn narrowed(query: &[(String, String)], set: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    let mut filters: Vec<String> = Vec::new();
+    for (k, v) in query {
+        if k == "cursor" || v.is_empty() {
+            continue;
+        }
+        if k == "filters" {
+            filters.push(v.clone());
+        } else if !set.iter().any(|(x, _)| x == k) {
+            s.append_pair(k, v);
+        }
+    }
+    for (k, v) in set {
+        if *k == "filters" {
+            filters.push(v.to_string());
+        } else {
+            s.append_pair(k, v);
+        }
+    }
+    if !filters.is_empty() {
+        s.append_pair("filters", &filters.join(","));
+    }
+    format!("/console/logs?{}", s.finish())
+}
+
+/// One parameter as the page shows it: its name and type from the catalogue (or the type it
+/// arrived as), its value readable in `lang`, and a "filter by this" link where the value can
+/// be a condition of Google's grammar (one value, no comma).
+fn param_row(
+    pd: Option<&authtrail_catalog::ParamDef>,
+    p: &authtrail_model::Parameter,
+    event: &str,
+    lang: authtrail_catalog::Lang,
+    ctx: &Ctx,
+    list: &[(String, String)],
+) -> ParamRow {
+    let t = |k: &str| i18n::text(lang, k).to_string();
+    let named = |v: &str| pd.and_then(|d| d.value_name(v, lang));
+    // Declared and arrived as declared: the catalogue's type. Undeclared (Logto's open
+    // payloads), or arrived in another form: the type it arrived as.
+    let kind = match pd {
+        Some(x) if x.kind == p.value.kind() => x.kind.as_str().to_string(),
+        _ => format!("{} ({})", p.value.kind().as_str(), t("undeclared")),
+    };
+    let (value, raw) = match (&p.value, pd.is_some_and(|x| x.time_us)) {
+        // A time: in the viewer's zone, with the raw value kept.
+        (ParamValue::Int(us), true) => (
+            format!(
+                "{} ({us})",
+                display::datetime(*us, ctx.zone.offset(*us), lang)
+            ),
+            None,
+        ),
+        (ParamValue::Bool(v), _) => (t(if *v { "yes" } else { "no" }), Some(v.to_string())),
+        (ParamValue::Str(v), _) => match named(v) {
+            Some(n) => (n.to_string(), Some(v.clone())),
+            None => (v.clone(), None),
+        },
+        (ParamValue::MultiStr(vs), _) if vs.iter().any(|v| named(v).is_some()) => {
+            let sep = if lang == authtrail_catalog::Lang::ZhTw {
+                "、"
+            } else {
+                ", "
+            };
+            let names: Vec<&str> = vs.iter().map(|v| named(v).unwrap_or(v)).collect();
+            (names.join(sep), Some(vs.join(", ")))
+        }
+        _ => (p.value.display(), None),
+    };
+    let clause_value = match &p.value {
+        ParamValue::Str(v) => Some(v.clone()),
+        ParamValue::Int(v) => Some(v.to_string()),
+        ParamValue::Bool(v) => Some(v.to_string()),
+        _ => None,
+    };
+    let href = clause_value
+        .filter(|v| !v.is_empty() && !v.contains(',') && v.len() <= 200)
+        .map(|v| {
+            let clause = format!("{}=={v}", p.name);
+            narrowed(list, &[("event", event), ("filters", &clause)])
+        });
+    ParamRow {
+        label: pd
+            .map(|x| x.names.get(lang).to_string())
+            .unwrap_or_else(|| p.name.clone()),
+        name: p.name.clone(),
+        kind,
+        value,
+        raw,
+        href,
+    }
+}
+
 /// How long around an event "the same actor" counts as the same sign-in, when no session id
 /// ties events together.
 pub const RELATED_WINDOW_US: i64 = 30 * 60 * 1_000_000;
@@ -225,16 +329,19 @@ pub async fn detail(
             label: t("id"),
             value: a.unique_qualifier.to_string(),
             time: None,
+            href: None,
         },
         Field {
             label: t("time"),
             value: display::datetime(a.time_us, ctx.zone.offset(a.time_us), lang),
             time: Some(format_rfc3339(a.time_us, Precision::Micros)),
+            href: None,
         },
         Field {
             label: t("received"),
             value: display::datetime(a.received_us, ctx.zone.offset(a.received_us), lang),
             time: Some(format_rfc3339(a.received_us, Precision::Micros)),
+            href: None,
         },
         Field {
             label: t("application"),
@@ -244,16 +351,19 @@ pub async fn detail(
                 a.application
             ),
             time: None,
+            href: None,
         },
         Field {
             label: t("actor"),
             value: actor.clone(),
             time: None,
+            href: None,
         },
         Field {
             label: t("result"),
             value: t(a.body.result.as_str()),
             time: None,
+            href: None,
         },
     ];
     let b = &a.body;
@@ -301,9 +411,31 @@ pub async fn detail(
                 label: t(k),
                 value: v,
                 time: None,
+                href: None,
             });
         }
     }
+    // "Filter by this" on the values the list filters by: the list this page came from (its
+    // filters, range, zone and language), narrowed to the value.
+    let narrow = |set: &[(&str, &str)]| narrowed(&ctx.query, set);
+    let profile = b.actor.profile_id.as_deref();
+    for f in &mut fields {
+        let l = f.label.as_str();
+        f.href = if l == t("actor") && f.value == actor && !actor.is_empty() {
+            Some(narrow(&[("actor", &actor)]))
+        } else if l == t("actor") && profile.is_some_and(|p| f.value == format!("profileId: {p}")) {
+            profile.map(|p| narrow(&[("actor", p)]))
+        } else if l == t("ip_col") {
+            Some(narrow(&[("ip", &f.value)]))
+        } else if l == t("session") {
+            Some(narrow(&[("session", &f.value)]))
+        } else if l == t("application") && f.value.ends_with(&format!("({})", a.application)) {
+            Some(narrow(&[("application", &a.application)]))
+        } else {
+            None
+        };
+    }
+    let event_href = narrow(&[("event", &key)]);
     let events: Vec<EventView> = b
         .events
         .iter()
@@ -319,27 +451,7 @@ pub async fn detail(
                     .iter()
                     .map(|p| {
                         let pd = application.and_then(|x| x.parameters.get(&p.name));
-                        ParamRow {
-                            label: pd
-                                .map(|x| x.names.get(lang).to_string())
-                                .unwrap_or_else(|| p.name.clone()),
-                            name: p.name.clone(),
-                            // Undeclared (Logto's open payloads): the type it arrived as.
-                            kind: match pd {
-                                Some(x) => x.kind.as_str().to_string(),
-                                None => {
-                                    format!("{} ({})", p.value.kind().as_str(), t("undeclared"))
-                                }
-                            },
-                            value: match (&p.value, pd.is_some_and(|x| x.time_us)) {
-                                // A time: in the viewer's zone, with the raw value kept.
-                                (ParamValue::Int(us), true) => format!(
-                                    "{} ({us})",
-                                    display::datetime(*us, ctx.zone.offset(*us), lang)
-                                ),
-                                _ => p.value.display(),
-                            },
-                        }
+                        param_row(pd, p, &e.name, lang, &ctx, &ctx.query)
                     })
                     .collect(),
             }
@@ -425,7 +537,7 @@ pub async fn detail(
         "detail.html",
         "detail",
         minijinja::context! {
-            key => key, name => name, message => message, fields => fields, events => events,
+            key => key, name => name, message => message, event_href => event_href, fields => fields, events => events,
             related => related, related_rule => rule, raw => raw_json, back_href => back_href,
             finding => finding, flagged_by => flagged_by,
             flagged_by_label => finding_word(lang, "flagged_by").unwrap_or(""),

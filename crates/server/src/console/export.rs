@@ -108,6 +108,7 @@ async fn export(
         app.clock.now_us(),
         &ctx.zone.tz,
         raw.as_deref(),
+        ctx.lang,
     ) {
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),

@@ -108,11 +108,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("tenant", "Tenant", "租用戶"),
     ("filters", "Filters", "篩選條件"),
     ("event", "Event", "事件"),
-    (
-        "event_hint",
-        "Type a name or key in either language",
-        "輸入任一語言的名稱或事件代碼",
-    ),
     ("actor", "Actor", "操作者"),
     ("ip", "IP or CIDR", "IP 或 CIDR"),
     ("ip_col", "IP", "IP"),
@@ -213,6 +208,143 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "此請求有問題",
     ),
     ("not_found", "Not found", "找不到"),
+    // The filter form's query power (issue #17).
+    (
+        "event_hint",
+        "Names, keys, categories or tags, comma-separated",
+        "名稱、事件代碼、類別或標記，以逗號分隔",
+    ),
+    ("conditions", "Parameter conditions", "參數條件"),
+    (
+        "conditions_hint",
+        "is_suspicious==true, login_type<>saml",
+        "is_suspicious==true, login_type<>saml",
+    ),
+    ("whole_category", "whole category", "整個類別"),
+    ("tag_label", "Tag", "標記"),
+    (
+        "tag_sign_in_attempt",
+        "Sign-in attempts (outcomes)",
+        "登入嘗試（結果）",
+    ),
+    (
+        "tag_sign_in_success",
+        "Successful sign-ins by nature",
+        "本質上成功的登入",
+    ),
+    (
+        "tag_sign_in_failure",
+        "Failed sign-ins by nature",
+        "本質上失敗的登入",
+    ),
+    (
+        "tag_mfa_challenge",
+        "Second-factor challenges",
+        "第二重驗證挑戰",
+    ),
+    (
+        "tag_credential_change",
+        "Credential and 2SV changes",
+        "憑證與兩步驟驗證變更",
+    ),
+    (
+        "tag_account_warning",
+        "Account warnings (suspicious activity)",
+        "帳戶警告（可疑活動）",
+    ),
+    ("tag_logout", "Sign-outs", "登出"),
+    ("all_apps", "every application", "所有應用程式"),
+    ("quick", "Quick filters", "快速篩選"),
+    (
+        "filter_by_event",
+        "Show only events of this kind",
+        "只顯示此類事件",
+    ),
+    ("quick_failed", "Failed sign-ins", "登入失敗"),
+    ("quick_suspicious", "Suspicious activity", "可疑活動"),
+    (
+        "quick_2sv",
+        "2SV and credential changes",
+        "兩步驟驗證與憑證變更",
+    ),
+    ("yes", "Yes", "是"),
+    ("no", "No", "否"),
+    ("match_count", "{n} matching events", "符合的事件：{n} 筆"),
+    (
+        "match_count_capped",
+        "More than {n} matching events",
+        "符合的事件超過 {n} 筆",
+    ),
+    (
+        "searched_back_to",
+        "Searched back to {t}; continue with the next page to search further.",
+        "已搜尋至 {t}；請繼續至下一頁以搜尋更早的事件。",
+    ),
+    ("data_table", "Data", "資料"),
+    ("bucket", "Hour starting", "起始時間"),
+    ("total", "Total", "合計"),
+    (
+        "open_list",
+        "Open these events in the audit log",
+        "在稽核記錄中開啟這些事件",
+    ),
+    // Filter errors, in the page's language ({v}: what was typed).
+    ("did_you_mean", "Did you mean: {s}?", "您是不是要找：{s}？"),
+    (
+        "err_event",
+        "{v} is not an event, category or tag of the catalogue.",
+        "「{v}」不是目錄中的事件、類別或標記。",
+    ),
+    (
+        "err_result",
+        "{v} must be success or failure.",
+        "「{v}」必須是 success（成功）或 failure（失敗）。",
+    ),
+    (
+        "err_range",
+        "{v} must be 1h, 24h, 7d, 30d or custom.",
+        "「{v}」必須是 1h、24h、7d、30d 或 custom。",
+    ),
+    (
+        "err_time",
+        "{v} is not a date and time (YYYY-MM-DDTHH:MM).",
+        "「{v}」不是日期與時間（YYYY-MM-DDTHH:MM）。",
+    ),
+    (
+        "err_order",
+        "From must be before To.",
+        "「起」必須早於「迄」。",
+    ),
+    (
+        "err_ip",
+        "{v} is not an IP address or CIDR block.",
+        "「{v}」不是 IP 位址或 CIDR 區段。",
+    ),
+    (
+        "err_application",
+        "{v} is not an application of the catalogue.",
+        "「{v}」不是目錄中的應用程式。",
+    ),
+    (
+        "err_conditions",
+        "{v} is not a parameter condition: write name==value (or <>, <, <=, >, >=), commas between conditions.",
+        "「{v}」不是參數條件：請寫成 名稱==值（或 <>、<、<=、>、>=），多個條件以逗號分隔。",
+    ),
+    (
+        "err_condition_type",
+        "{v} does not fit the parameter's type ({k}).",
+        "「{v}」不符合參數的型別（{k}）。",
+    ),
+    (
+        "err_condition_param",
+        "{v} is not a parameter of the selected events.",
+        "「{v}」不是所選事件的參數。",
+    ),
+    (
+        "err_unknown_field",
+        "{v} is not a filter of this page.",
+        "「{v}」不是此頁面的篩選條件。",
+    ),
 ];
 
 /// The console's strings for one language, as a map the templates read (`t.sign_in`).

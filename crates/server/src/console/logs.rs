@@ -11,8 +11,10 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::filters::{self, Parsed};
+use super::i18n;
 use super::page::{Ctx, Zone};
 use super::routes::Console;
+use crate::error::ApiError;
 
 /// Rows per console page.
 pub const PAGE: usize = 50;
@@ -128,7 +130,12 @@ struct Listed {
     items: Vec<Activity>,
     next_cursor: Option<String>,
     short: bool,
+    /// Where a page cut short by the scan budget stopped looking: how far back it searched.
+    searched_to_us: Option<i64>,
 }
+
+/// The count of matching events stops here, as Logto's API caps its count (and ours with it).
+pub const COUNT_CAP: u64 = crate::logto::list::LOGTO_CAP;
 
 /// One console page through the service. A condition checked on rows (a CIDR block) may end a
 /// page short, when the store's scan budget runs out first; "Older" continues from the last row
@@ -144,8 +151,10 @@ async fn list(console: &Console, ctx: &Ctx, f: &Parsed) -> Result<Listed, Servic
         service.resume(tenant, &mut q, "cursor", c)?;
     }
     let page = service.list(tenant, &q).await?;
+    let short = page.items.len() < PAGE && page.next.is_some();
     Ok(Listed {
-        short: page.items.len() < PAGE && page.next.is_some(),
+        searched_to_us: page.next.filter(|_| short).map(|p| p.time_us),
+        short,
         items: page.items,
         next_cursor: page.next_cursor,
     })
@@ -161,19 +170,41 @@ pub async fn logs(
         Err(r) => return r,
     };
     let app = &console.app;
-    let parsed = match filters::parse(
+    let parsed = filters::parse(
         &app.catalog,
         app.clock.now_us(),
         &ctx.zone.tz,
         raw.as_deref(),
-    ) {
+        ctx.lang,
+    );
+    let parsed = match parsed {
         Ok(p) => p,
-        Err(e) => return ctx.api_error(e),
+        // Shown above the form, which keeps what was typed, with the API's status.
+        Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e),
     };
+    let tenant = &ctx.viewer().tenant;
     let listed = match list(&console, &ctx, &parsed).await {
         Ok(l) => l,
-        Err(e) => return ctx.api_error(e.into()),
+        Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e.into()),
     };
+    // The count of matching events, capped as the API's (no exact count over millions of rows).
+    let count = match app
+        .service
+        .count(tenant, &parsed.query, Some(COUNT_CAP))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e.into()),
+    };
+    let count_label = i18n::text(
+        ctx.lang,
+        if count.capped {
+            "match_count_capped"
+        } else {
+            "match_count"
+        },
+    )
+    .replace("{n}", &grouped(count.n));
     // A detail page opened from here carries this page's whole query (filters, page, zone,
     // language), which its "Back" link returns to.
     let here: Vec<(&str, String)> = ctx
@@ -219,6 +250,10 @@ pub async fn logs(
     let mut tail_q = base.clone();
     tail_q.retain(|(k, _)| *k != "lang");
     tail_q.push(("after", newest_uq));
+    let searched_to = listed.searched_to_us.map(|us| {
+        i18n::text(ctx.lang, "searched_back_to")
+            .replace("{t}", &display::datetime(us, ctx.zone.offset(us), ctx.lang))
+    });
     ctx.render(
         &console,
         "logs.html",
@@ -227,14 +262,14 @@ pub async fn logs(
             f => parsed.form,
             rows => rows,
             short => listed.short,
+            searched_to => searched_to,
+            count_label => count_label,
+            count_capped => count.capped,
+            count => count.n,
             next_url => listed.next_cursor.map(|c| url(Some(("cursor", c)))),
             first_url => url(None),
             is_later => parsed.cursor.is_some(),
-            event_options => filters::event_options(&app.catalog, ctx.lang),
-            apps => filters::applications(&app.catalog, ctx.lang),
-            ranges => filters::ranges(ctx.lang, true),
             tail_url => format!("/console/tail?{}", query_string(&tail_q)),
-            zone_label => ctx.zone.label(app.clock.now_us()),
             // The downloads of the current filter, from its newest event.
             csv_url => url_of("/console/logs.csv", None),
             ndjson_url => url_of("/console/logs.ndjson", None),
@@ -242,11 +277,119 @@ pub async fn logs(
             alert_url => {
                 let q: Vec<(&str, String)> = base
                     .iter()
-                    .filter(|(k, _)| ["event", "actor", "ip", "result", "application", "tz", "lang"].contains(k))
+                    .filter(|(k, _)| ["event", "filters", "actor", "ip", "result", "application", "tz", "lang"].contains(k))
                     .cloned()
                     .collect();
                 format!("/console/alerts?{}#new-rule", query_string(&q))
             },
+            ..form_context(&console, &ctx)
         },
     )
+}
+
+/// `12345` as `12,345` (both languages group digits by three with a comma).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What the filter form needs besides the values: pickers, quick filters and the zone.
+fn form_context(console: &Console, ctx: &Ctx) -> minijinja::Value {
+    let app = &console.app;
+    // Quick filters keep the page's time window, zone and language; they replace the conditions.
+    let keep: Vec<(&str, String)> = ctx
+        .query
+        .iter()
+        .filter(|(k, v)| {
+            ["range", "from", "to", "tz", "lang"].contains(&k.as_str()) && !v.is_empty()
+        })
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let quick: Vec<filters::Choice> = filters::quick_filters(ctx.lang)
+        .into_iter()
+        .map(|(c, pairs)| {
+            let mut q = keep.clone();
+            q.extend(pairs);
+            filters::Choice {
+                value: format!("/console/logs?{}", query_string(&q)),
+                label: c.label,
+            }
+        })
+        .collect();
+    minijinja::context! {
+        event_options => filters::event_options(&app.catalog, ctx.lang),
+        condition_options => filters::condition_options(&app.catalog, ctx.lang),
+        apps => filters::applications(&app.catalog, ctx.lang),
+        ranges => filters::ranges(ctx.lang, true),
+        quick => quick,
+        zone_label => ctx.zone.label(app.clock.now_us()),
+    }
+}
+
+/// The i18n key of the form label a refused field has.
+fn field_label(field: &str) -> &str {
+    match field {
+        "filters" => "conditions",
+        "tz" => "time_zone",
+        "event" | "actor" | "ip" | "session" | "result" | "application" | "range" | "from"
+        | "to" => field,
+        _ => "error",
+    }
+}
+
+/// The audit log with no rows and the refusal above the form, which shows what was typed.
+fn error_above_form(console: &Console, ctx: &Ctx, raw: Option<&str>, e: ApiError) -> Response {
+    let form = filters::read_form(raw, ctx.lang).unwrap_or_else(|_| {
+        // Even the form could not be read (an unknown field): show the raw values we know.
+        let get = |k: &str| {
+            ctx.query
+                .iter()
+                .find(|(q, _)| q == k)
+                .map(|(_, v)| v.chars().take(256).collect())
+                .unwrap_or_default()
+        };
+        filters::Form {
+            event: get("event"),
+            filters: get("filters"),
+            actor: get("actor"),
+            ip: get("ip"),
+            session: get("session"),
+            result: get("result"),
+            application: get("application"),
+            range: get("range"),
+            from: get("from"),
+            to: get("to"),
+        }
+    });
+    let details = e.details();
+    let (field, message) = match details.first() {
+        Some(d) => (
+            filters::console_field(&d.field).to_string(),
+            d.message.clone(),
+        ),
+        None => (String::new(), e.message()),
+    };
+    let mut resp = ctx.render(
+        console,
+        "logs.html",
+        "logs",
+        minijinja::context! {
+            f => form,
+            error => minijinja::context! {
+                label => i18n::text(ctx.lang, field_label(&field)), field => field, message => message,
+            },
+            rows => Vec::<Row>::new(),
+            first_url => "/console/logs",
+            ..form_context(console, ctx)
+        },
+    );
+    *resp.status_mut() = e.status();
+    resp
 }

@@ -39,7 +39,13 @@ pub async fn tail(
         Ok(x) => x,
         Err(e) => return ctx.api_error(e),
     };
-    let parsed = match filters::parse(&app.catalog, app.clock.now_us(), &ctx.zone.tz, Some(&rest)) {
+    let parsed = match filters::parse(
+        &app.catalog,
+        app.clock.now_us(),
+        &ctx.zone.tz,
+        Some(&rest),
+        ctx.lang,
+    ) {
         Ok(p) => p,
         Err(e) => return ctx.api_error(e),
     };

@@ -755,8 +755,9 @@ async fn undeclared_parameters_show_the_type_they_arrived_as() {
         vec![
             json!({"id": {"applicationName": "logto"}, "actor": {"profileId": "u1"},
             "events": [{"name": "RevokeToken", "parameters": [
-                {"name": "hookId", "value": "hook9"},
-                {"name": "attempt", "intValue": "3"}]}]}),
+                {"name": "customNote", "value": "hook9"},
+                {"name": "attempt", "intValue": "3"},
+                {"name": "interactionEvent", "value": "SignIn"}]}]}),
         ],
     )
     .await;
@@ -764,18 +765,36 @@ async fn undeclared_parameters_show_the_type_they_arrived_as() {
     b.sign_in("ula", PW).await;
     let page = b.get("/console/logs/1?lang=en").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // Each value is also a "filter by this" link (issue #17's pivots).
+    let cell = |kind: &str, value: &str| {
+        page.body.split("<td>").any(|c| c.starts_with(kind))
+            && page
+                .body
+                .contains(&format!("{kind}</td><td><a class=\"pivot\""))
+            && page.body.contains(&format!("\">{value}</a></td></tr>"))
+    };
     assert!(
-        page.body
-            .contains("<td>string (not in the catalogue)</td><td>hook9</td>"),
+        cell("string (not in the catalogue)", "hook9"),
         "{}",
         page.body
     );
+    assert!(cell("int64 (not in the catalogue)", "3"));
+    // Logto's common payload fields are typed by the catalogue, their values named.
     assert!(
+        page.body.contains(
+            "<td>Interaction event</td><td><code>interactionEvent</code></td><td>string</td>"
+        ),
+        "{}",
         page.body
-            .contains("<td>int64 (not in the catalogue)</td><td>3</td>")
     );
     let page = b.get("/console/logs/1?lang=zh-TW").await;
     assert!(page.body.contains("<td>string (未列於目錄)</td>"));
+    assert!(page.body.contains("互動事件"), "{}", page.body);
+    assert!(
+        page.body.contains(">登入</a> <code>SignIn</code>"),
+        "{}",
+        page.body
+    );
 }
 
 /// Issue #17: `login_timestamp` (microseconds since the epoch) reads as a date and time in the

@@ -8,6 +8,7 @@ mod console_alerts;
 mod console_charts;
 mod console_detection;
 mod console_export;
+mod console_query;
 mod console_zone;
 mod google;
 mod hostile;
