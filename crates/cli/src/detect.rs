@@ -116,6 +116,7 @@ struct Tenant1 {
 pub async fn run(
     service: Service,
     settings: Settings,
+    metrics: Arc<authtrail_server::metrics::Metrics>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let store = service.store().clone();
@@ -145,7 +146,7 @@ pub async fn run(
             }
             behind.remove(&tenant);
             let t = tenants.get_mut(&tenant).expect("inserted above");
-            if scan(&service, &mut classifier, &tenant, t).await? {
+            if scan(&service, &mut classifier, &tenant, t, &metrics).await? {
                 behind.insert(tenant);
             }
             if cancel.is_cancelled() {
@@ -225,6 +226,7 @@ async fn scan(
     classifier: &mut Classifier,
     tenant: &Tenant,
     t: &mut Tenant1,
+    metrics: &authtrail_server::metrics::Metrics,
 ) -> anyhow::Result<bool> {
     let chunk = service.store().tail(tenant, t.scanned, CHUNK).await?;
     let Some(last) = chunk.last().map(|a| a.unique_qualifier) else {
@@ -239,7 +241,13 @@ async fn scan(
     // Stored before the cursor moves: a crash in between rescans, and the rescan's findings
     // are duplicates.
     let receipts = service.record_findings(tenant, &findings).await?;
-    let stored = receipts.iter().filter(|r| !r.duplicate).count();
+    let mut stored = 0;
+    for (f, r) in findings.iter().zip(&receipts) {
+        if !r.duplicate {
+            stored += 1;
+            metrics.detection().stored(f.kind.event(), 1);
+        }
+    }
     if stored > 0 {
         tracing::info!(%tenant, findings = stored, "detection findings stored");
     }

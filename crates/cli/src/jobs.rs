@@ -217,8 +217,9 @@ pub fn start_detection(state: &AppState, settings: crate::detect::Settings) -> a
         );
     }
     let service = state.service.clone();
+    let metrics = state.metrics.clone();
     state.metrics.jobs().spawn(DETECTION, spec, move |cancel| {
-        crate::detect::run(service.clone(), settings.clone(), cancel)
+        crate::detect::run(service.clone(), settings.clone(), metrics.clone(), cancel)
     })?;
     Ok(())
 }

@@ -83,9 +83,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         crate::jobs::start_retention(&state, days, every)?;
     }
     crate::jobs::start_checkpoints(&state)?;
-    if cfg.detect {
-        crate::jobs::start_detection(&state, crate::detect::Settings::load(&cfg)?)?;
-    }
+    let state = if cfg.detect {
+        let settings = crate::detect::Settings::load(&cfg)?;
+        let state = state.with_detection(authtrail_server::Detection::On {
+            ip_database: settings.geo.is_some(),
+        });
+        crate::jobs::start_detection(&state, settings)?;
+        state
+    } else {
+        state
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;

@@ -58,6 +58,12 @@ pub struct Thresholds {
     /// Sign-ins an account needs before its own history (devices, networks, hours) counts:
     /// the first sign-ins of an account are not judged against an empty history.
     pub min_history: usize,
+    /// A network or provider the account signed in from at most `rare_sign_ins` times, under
+    /// `rare_percent` % of its sign-ins, is `rare_network` / `rare_asn`: scored almost like a
+    /// new one (a café visited once is where a targeted attacker in the victim's city looks
+    /// most familiar).
+    pub rare_sign_ins: u32,
+    pub rare_percent: u32,
 }
 
 impl Default for Thresholds {
@@ -81,6 +87,8 @@ impl Default for Thresholds {
             after_change_s: 3600,
             risky_sign_in_score: 35,
             min_history: 5,
+            rare_sign_ins: 2,
+            rare_percent: 2,
         }
     }
 }

@@ -29,9 +29,11 @@ struct Account {
     successes: usize,
     devices: HashSet<String>,
     ips: HashSet<IpAddr>,
-    networks: HashSet<String>,
+    /// Successful sign-ins per network and per ASN: a network seen once in a hundred sign-ins
+    /// is almost as unfamiliar as a new one (the RBA literature scores by frequency).
+    networks: HashMap<String, u32>,
     countries: HashSet<String>,
-    asns: HashSet<u32>,
+    asns: HashMap<u32, u32>,
     /// Successful sign-ins per hour of the day (UTC).
     hours: [u32; 24],
     last_success: Option<LastSuccess>,
@@ -597,10 +599,21 @@ fn score(
         }
         if let Some(ip) = s.ip {
             let net = prefix(ip);
-            if !a.networks.contains(&net) {
-                risk += 25;
-                reasons.push(format!("new_network: {net}"));
-            } else if !a.ips.contains(&ip) {
+            match a.networks.get(&net) {
+                None => {
+                    risk += 25;
+                    reasons.push(format!("new_network: {net}"));
+                }
+                Some(&n) if rare(n, a.successes, t) => {
+                    risk += 20;
+                    reasons.push(format!(
+                        "rare_network: {net} ({n} of {} sign-ins)",
+                        a.successes
+                    ));
+                }
+                Some(_) => {}
+            }
+            if a.networks.contains_key(&net) && !a.ips.contains(&ip) {
                 risk += 5;
                 reasons.push(format!("new_ip: {ip}"));
             }
@@ -621,10 +634,21 @@ fn score(
             }
             if let Some(asn) = p.asn
                 && !a.asns.is_empty()
-                && !a.asns.contains(&asn)
             {
-                risk += 10;
-                reasons.push(format!("new_asn: AS{asn}"));
+                match a.asns.get(&asn) {
+                    None => {
+                        risk += 10;
+                        reasons.push(format!("new_asn: AS{asn}"));
+                    }
+                    Some(&n) if rare(n, a.successes, t) => {
+                        risk += 10;
+                        reasons.push(format!(
+                            "rare_asn: AS{asn} ({n} of {} sign-ins)",
+                            a.successes
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
         }
         let hour = hour_of(s.time_us);
@@ -689,8 +713,9 @@ fn learn(a: &mut Account, s: &Signal, place: Option<Place>) {
         if a.ips.len() < MAX_KNOWN {
             a.ips.insert(ip);
         }
-        if a.networks.len() < MAX_KNOWN {
-            a.networks.insert(prefix(ip));
+        let net = prefix(ip);
+        if a.networks.len() < MAX_KNOWN || a.networks.contains_key(&net) {
+            *a.networks.entry(net).or_default() += 1;
         }
         // A success from an address ends that address's failure streak (as Auth0's does).
         a.failures_by_ip.remove(&ip);
@@ -702,9 +727,9 @@ fn learn(a: &mut Account, s: &Signal, place: Option<Place>) {
             a.countries.insert(c.clone());
         }
         if let Some(asn) = p.asn
-            && a.asns.len() < MAX_KNOWN
+            && (a.asns.len() < MAX_KNOWN || a.asns.contains_key(&asn))
         {
-            a.asns.insert(asn);
+            *a.asns.entry(asn).or_default() += 1;
         }
     }
     a.hours[hour_of(s.time_us)] += 1;
@@ -719,6 +744,13 @@ fn learn(a: &mut Account, s: &Signal, place: Option<Place>) {
             place,
         });
     }
+}
+
+/// Whether `seen` of an account's `successes` sign-ins make a network or provider rare: at most
+/// `rare_sign_ins` of them, and under `rare_percent` % of the history (so that a long history
+/// is needed before anything it holds counts as rare).
+fn rare(seen: u32, successes: usize, t: &Thresholds) -> bool {
+    seen <= t.rare_sign_ins && (seen as usize) * 100 < successes * t.rare_percent as usize
 }
 
 fn hour_of(time_us: i64) -> usize {

@@ -408,3 +408,52 @@ fn a_flood_from_one_address_is_reported_once_per_kind_with_bounded_work() {
             .all(|x| x.sequences.len() <= crate::finding::MAX_SEQUENCES)
     );
 }
+
+#[test]
+fn a_network_seen_once_in_a_long_history_is_almost_as_unfamiliar_as_a_new_one() {
+    let mut f = Feed::with_geo(Thresholds::default());
+    // Sixty days from home (203.0.113.0/24, AS64500), one of them from a café (192.0.2.0/24,
+    // AS64502) early on.
+    for day in -60..0 {
+        let ip = if day == -50 {
+            "192.0.2.40"
+        } else {
+            "203.0.113.5"
+        };
+        f.ok(day * 86_400, "ada@example.com", ip);
+    }
+    // An attacker at that café: another address there, the victim's own browser and hour.
+    let found = f.ok(0, "ada@example.com", "192.0.2.41");
+    assert_eq!(kinds(&found), [FindingKind::RiskySignIn]);
+    assert_eq!(
+        found[0].reasons,
+        [
+            "rare_network: 192.0.2.0/24 (1 of 60 sign-ins)",
+            "new_ip: 192.0.2.41",
+            "rare_asn: AS64502 (1 of 60 sign-ins)",
+        ]
+    );
+    assert_eq!(found[0].risk, 35);
+    // A place used often enough is familiar: one in twenty is not rare.
+    let mut f = Feed::with_geo(Thresholds::default());
+    for day in -60..0 {
+        let ip = if day % 20 == 0 {
+            "192.0.2.40"
+        } else {
+            "203.0.113.5"
+        };
+        f.ok(day * 86_400, "ada@example.com", ip);
+    }
+    assert!(f.ok(0, "ada@example.com", "192.0.2.40").is_empty());
+    // And a short history has nothing rare in it: one visit in ten is just a visit.
+    let mut f = Feed::with_geo(Thresholds::default());
+    for day in -10..0 {
+        let ip = if day == -5 {
+            "192.0.2.40"
+        } else {
+            "203.0.113.5"
+        };
+        f.ok(day * 86_400, "ada@example.com", ip);
+    }
+    assert!(f.ok(0, "ada@example.com", "192.0.2.40").is_empty());
+}

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod body;
 pub mod console;
 pub mod delivery_metrics;
+pub mod detection_metrics;
 pub mod error;
 pub mod google;
 pub mod head;
@@ -47,7 +48,7 @@ use axum::routing::{MethodRouter, get};
 use serde_json::json;
 
 pub use listen::serve;
-pub use state::{AppState, Limits};
+pub use state::{AppState, Detection, Limits};
 
 use error::ApiError;
 

@@ -56,6 +56,7 @@ pub struct Metrics {
     job_state: IntGaugeVec,
     job_restarts: IntCounterVec,
     delivery: crate::delivery_metrics::DeliveryMetrics,
+    detection: crate::detection_metrics::DetectionMetrics,
 }
 
 impl Default for Metrics {
@@ -73,9 +74,11 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let delivery = crate::delivery_metrics::DeliveryMetrics::new(&registry);
+        let detection = crate::detection_metrics::DetectionMetrics::new(&registry);
         let m = Metrics {
             registry,
             delivery,
+            detection,
             open: AtomicBool::new(false),
             requests: IntCounterVec::new(
                 Opts::new("authtrail_http_requests_total", "HTTP requests answered"),
@@ -193,6 +196,10 @@ impl Metrics {
     }
 
     /// Push delivery's figures (the delivery engine reports through `DeliveryObserver`).
+    pub fn detection(&self) -> &crate::detection_metrics::DetectionMetrics {
+        &self.detection
+    }
+
     pub fn delivery(&self) -> &crate::delivery_metrics::DeliveryMetrics {
         &self.delivery
     }

@@ -84,6 +84,19 @@ pub struct Inner {
     pub google_prefix: Option<String>,
     /// What `GET /metrics` reports; shared by every copy of this state.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Whether this node runs the detectors, and with an IP database (the console says when the
+    /// features that need one are off).
+    pub detection: Detection,
+}
+
+/// This node's detectors, as the console describes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detection {
+    #[default]
+    Off,
+    On {
+        ip_database: bool,
+    },
 }
 
 impl std::ops::Deref for AppState {
@@ -123,6 +136,7 @@ impl AppState {
             body_budget,
             google_prefix: None,
             metrics,
+            detection: Detection::Off,
         })))
     }
 
@@ -177,6 +191,20 @@ impl AppState {
         let service = self.0.service.clone().with_delivery(destinations);
         AppState(Arc::new(Inner {
             service,
+            ..(*self.0).clone()
+        }))
+    }
+}
+
+impl AppState {
+    /// Says that this node runs the detectors (`serve --detect`), and whether with an IP
+    /// database.
+    pub fn with_detection(self, detection: Detection) -> AppState {
+        if let Detection::On { ip_database } = detection {
+            self.0.metrics.detection().set_ip_database(ip_database);
+        }
+        AppState(Arc::new(Inner {
+            detection,
             ..(*self.0).clone()
         }))
     }

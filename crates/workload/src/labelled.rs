@@ -465,12 +465,15 @@ impl Traffic {
             }
             Attack::Targeted => {
                 let user = &self.users[victim];
-                let (email, city, net) = (user.email.clone(), user.city, user.net);
+                let (email, city, net, mobile) =
+                    (user.email.clone(), user.city, user.net, user.mobile);
                 let ua = user.devices[0];
-                // Another provider's network in the victim's city.
+                // Another provider's network in the victim's city: neither the victim's home
+                // network nor their mobile carrier's (whose addresses the victim's own phone
+                // gets at random, so an attacker there is the victim by every feature).
                 let other = loop {
                     let n = home_net(city, self.rng.random_range(0..HOME_NETS));
-                    if n != net {
+                    if n != net && Some(n) != mobile {
                         break n;
                     }
                 };

@@ -223,21 +223,39 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "\n| `risky_sign_in_score` | legitimate sign-ins challenged | per-user challenge rate | attacker sign-ins challenged | targeted attackers challenged |"
     )?;
     writeln!(out, "|---|---|---|---|---|")?;
-    for score in [25, 35, 45, 60] {
-        let t = Thresholds {
-            risky_sign_in_score: score,
+    // The score thresholds, then the default without rarity (`rare_network`, `rare_asn`): what
+    // that feature adds.
+    let mut variants: Vec<(String, Thresholds)> = [25, 35, 45, 60]
+        .into_iter()
+        .map(|score| {
+            let label = if score == defaults.risky_sign_in_score {
+                format!("{score} (default)")
+            } else {
+                score.to_string()
+            };
+            let t = Thresholds {
+                risky_sign_in_score: score,
+                ..defaults.clone()
+            };
+            (label, t)
+        })
+        .collect();
+    variants.push((
+        format!(
+            "{}, without rarity (`rare_sign_ins = 0`)",
+            defaults.risky_sign_in_score
+        ),
+        Thresholds {
+            rare_sign_ins: 0,
             ..defaults.clone()
-        };
+        },
+    ));
+    for (label, t) in variants {
         let f = detect(&activities, &catalog, t, geo.clone());
         let c = truth.challenges(&f);
         writeln!(
             out,
-            "| {score}{} | {} | {} | {} | {} |",
-            if score == defaults.risky_sign_in_score {
-                " (default)"
-            } else {
-                ""
-            },
+            "| {label} | {} | {} | {} | {} |",
             pct(c.legit_flagged, c.legit),
             pct_f(c.per_user),
             pct(c.ato_flagged, c.ato),

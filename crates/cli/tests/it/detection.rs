@@ -79,6 +79,7 @@ fn a_burst_of_failures_becomes_one_explained_brute_force_finding() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let token = token(&["--data", data], "Cdetect", "ingest,read");
+    let admin = support::token(&["--data", data], "Cdetect", "admin");
     let server = Server::start(&["--data", data, "--detect"]);
     assert!(server.logged("the country, ASN and velocity features are off"));
 
@@ -148,6 +149,19 @@ fn a_burst_of_failures_becomes_one_explained_brute_force_finding() {
         .json()
         .unwrap();
     assert_eq!(about["items"].as_array().map(Vec::len), Some(1), "{about}");
+    // Counted in /metrics, by kind; and the node says it has no IP database.
+    let metrics = http()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("authtrail_detection_findings_total{kind=\"brute_force\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("authtrail_detection_ip_database 0"));
 
     // More of the same burst, and a restart that rebuilds the state from the store: still one.
     post(&server, &token, &[failure(10), failure(11)]);

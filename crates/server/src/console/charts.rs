@@ -496,6 +496,17 @@ pub async fn overview(
             zone_label => ctx.zone.label(end),
             per_hour => charts.per_hour, sign_ins => charts.sign_ins, suspicious => charts.suspicious,
             top_ips => charts.top_ips, top_failing => charts.top_failing,
+            detection_notice => detection_notice(app.detection, ctx.lang),
         },
     )
+}
+
+/// What the overview says about the detectors when some of them cannot run.
+fn detection_notice(d: crate::Detection, lang: Lang) -> Option<&'static str> {
+    match d {
+        crate::Detection::On { ip_database: false } => {
+            Some(i18n::text(lang, "detection_no_ip_database"))
+        }
+        _ => None,
+    }
 }

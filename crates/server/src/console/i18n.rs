@@ -191,6 +191,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("suspicious", "Suspicious events", "可疑事件"),
     ("top_ips", "Top IP addresses", "最常見 IP 位址"),
     ("top_failing", "Top failing accounts", "最常失敗的帳戶"),
+    (
+        "detection_no_ip_database",
+        "Detection is on without an IP database: the country, network provider (ASN) and impossible-travel signals are off. Name a database with --geoip-db (docs/detection.md, “IP databases”).",
+        "偵測已啟用，但未設定 IP 資料庫：國家、網路業者（ASN）與不可能的移動速度等訊號皆未啟用。請以 --geoip-db 指定資料庫（見 docs/detection.md 的「IP databases」）。",
+    ),
     ("count", "Count", "次數"),
     (
         "top_counted_from",

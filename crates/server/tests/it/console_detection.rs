@@ -127,3 +127,37 @@ async fn a_producer_cannot_send_a_finding() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_overview_says_when_detection_runs_without_an_ip_database() {
+    let mut h = Harness::new().await;
+    with_user(&h, "ida", "Ctest").await;
+    let cases = [
+        (authtrail_server::Detection::Off, false),
+        (authtrail_server::Detection::On { ip_database: true }, false),
+        (authtrail_server::Detection::On { ip_database: false }, true),
+    ];
+    for (detection, shown) in cases {
+        h.state = h.state.clone().with_detection(detection);
+        for (lang, words) in [
+            ("en", "without an IP database"),
+            ("zh-TW", "未設定 IP 資料庫"),
+        ] {
+            let mut b = Browser::new(&h);
+            b.headers.push(("accept-language", lang.into()));
+            b.sign_in("ida", PW).await;
+            let p = b.get("/console/overview").await;
+            assert_eq!(p.status, StatusCode::OK);
+            assert_eq!(
+                p.body.contains("id=\"detection-notice\"") && p.body.contains(words),
+                shown,
+                "{detection:?} in {lang}"
+            );
+        }
+    }
+    // And /metrics says the same to a monitoring system.
+    let admin = h.token(&["admin"]).await;
+    let (s, text, _) = h.request_raw("GET", "/metrics", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(text.contains("authtrail_detection_ip_database 0"), "{text}");
+}
