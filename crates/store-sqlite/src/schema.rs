@@ -201,6 +201,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, id)
     );
     "#,
+    // 7 (legal holds; the lead may renumber): the tenants under legal hold (holds.rs), keyed by
+    // name like subscriptions, so a tenant can be held before its first activity. Purges skip a
+    // held tenant and erasures refuse it, checking this table in their own transaction.
+    r#"
+    CREATE TABLE legal_holds (
+        tenant  TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL,
+        set_by  TEXT NOT NULL,
+        set_us  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

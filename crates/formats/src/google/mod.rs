@@ -148,6 +148,7 @@ mod tests {
                 result: Outcome::Success,
                 error: None,
                 event_id: None,
+                erased_by: None,
             },
         }
     }

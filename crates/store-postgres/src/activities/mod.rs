@@ -1,6 +1,8 @@
 //! The activity log: the [`ActivityLog`] capability. Appends and restores in [`write`], queries in
-//! [`read`], monthly partitions in [`partitions`], retention in [`purge`].
+//! [`read`], monthly partitions in [`partitions`], retention in [`purge`], per-subject erasure in
+//! [`erase`].
 
+mod erase;
 pub(crate) mod partitions;
 mod purge;
 pub(crate) mod read;

@@ -532,7 +532,7 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
-    fn take(body: &mut ActivityBody) -> Columns {
+    pub(crate) fn take(body: &mut ActivityBody) -> Columns {
         let email = body.actor.email.take().map(|e| {
             let lower = e.to_lowercase();
             if lower != e {
