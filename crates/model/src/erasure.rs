@@ -62,7 +62,9 @@ pub fn decode_ranges(s: &str) -> Result<Vec<(i64, i64)>, String> {
             let parse = |x: &str| x.parse::<i64>().ok().filter(|n| *n > 0);
             match (parse(a), parse(b)) {
                 (Some(a), Some(b)) if a <= b => Ok((a, b)),
-                _ => Err(format!("{part:?} is not a uniqueQualifier or a range of them")),
+                _ => Err(format!(
+                    "{part:?} is not a uniqueQualifier or a range of them"
+                )),
             }
         })
         .collect()

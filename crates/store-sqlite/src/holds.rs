@@ -26,9 +26,11 @@ fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<LegalHold> {
 }
 
 fn get(c: &Connection, tenant: &str) -> Result<Option<LegalHold>, StoreError> {
-    c.prepare_cached(&format!("SELECT {COLUMNS} FROM legal_holds WHERE tenant = ?1"))
-        .and_then(|mut s| s.query_row([tenant], decode).optional())
-        .map_err(backend)
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM legal_holds WHERE tenant = ?1"
+    ))
+    .and_then(|mut s| s.query_row([tenant], decode).optional())
+    .map_err(backend)
 }
 
 /// Whether the tenant is held: what purges and erasures check inside their transaction.
@@ -64,7 +66,10 @@ impl LegalHolds for SqliteStore {
             if let Some(h) = get(&tx, hold.tenant.as_str())? {
                 return Err(fail(
                     StoreErrorKind::Conflict,
-                    format!("tenant {} is already under legal hold ({})", h.tenant, h.reason),
+                    format!(
+                        "tenant {} is already under legal hold ({})",
+                        h.tenant, h.reason
+                    ),
                 ));
             }
             tx.execute(
