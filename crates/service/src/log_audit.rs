@@ -12,9 +12,19 @@
 //! a missing *prefix* is reported as pruned, not as tampering: the tree keeps their leaves, so with
 //! the log's leaves the rest is still checked against the root (tlog-tiles' minimum index). Without
 //! them the root cannot be rebuilt, and the report says so rather than claiming a match.
+//!
+//! A per-subject erasure (`crate::erasure`) rewrites rows, so their content no longer hashes to
+//! their leaf. Such a row carries `erasedBy: N`; it is accepted — reported as erased, not as
+//! altered — only when activity N is a `subject.erase` record whose own content matches its leaf
+//! and whose `erased` list names the row. Its leaf is then the log's, so everything else is still
+//! checked against the root; without the log's leaves an erased row, like a pruned one, means the
+//! root cannot be rebuilt.
+
+use std::collections::HashMap;
 
 use authtrail_integrity::{Checkpoint, Frontier, Hash};
-use authtrail_model::Activity;
+use authtrail_model::erasure::decode_ranges;
+use authtrail_model::{Activity, ParamValue};
 
 use crate::log::leaf;
 
@@ -36,6 +46,14 @@ pub enum Finding {
     /// The rows do not rebuild the checkpoint's root; without the log's leaves the row at fault
     /// cannot be named.
     RootMismatch,
+    /// This row says it was erased by the record `by`, but no verified erasure record `by`
+    /// covers it: its content was changed (`after_checkpoint`: the record is newer than the
+    /// checkpoint, so a later checkpoint may vouch for it).
+    ErasedUnproven {
+        seq: i64,
+        by: i64,
+        after_checkpoint: bool,
+    },
 }
 
 impl Finding {
@@ -44,6 +62,7 @@ impl Finding {
         match self {
             Finding::Altered(s) | Finding::Missing(s) | Finding::OutOfOrder(s) => Some(*s),
             Finding::Truncated { from, .. } => Some(*from),
+            Finding::ErasedUnproven { seq, .. } => Some(*seq),
             Finding::RootMismatch => None,
         }
     }
@@ -68,6 +87,20 @@ impl std::fmt::Display for Finding {
                 f,
                 "the rows do not rebuild the checkpoint's root hash (give the log's leaves with \
                  --log to name the row)"
+            ),
+            Finding::ErasedUnproven {
+                seq,
+                by,
+                after_checkpoint: true,
+            } => write!(
+                f,
+                "uniqueQualifier {seq}: marked erased by {by}, which is newer than the checkpoint \
+                 (verify against a checkpoint that covers {by})"
+            ),
+            Finding::ErasedUnproven { seq, by, .. } => write!(
+                f,
+                "uniqueQualifier {seq}: marked erased by {by}, but no verified erasure record \
+                 {by} covers it (edited)"
             ),
         }
     }
@@ -102,6 +135,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// How many findings there were in all.
     pub found: u64,
+    /// Erased rows accepted: (uniqueQualifier, the erasure record's), in order (at most
+    /// [`MAX_FINDINGS`]; `erased` counts them all).
+    pub erased_rows: Vec<(i64, i64)>,
+    pub erased: u64,
 }
 
 impl Report {
@@ -131,6 +168,22 @@ pub struct Audit {
     beyond: u64,
     findings: Vec<Finding>,
     found: u64,
+    /// Rows marked erased, waiting for their record (which comes later in the log).
+    marked: Vec<(i64, i64)>,
+    /// Verified erasure records: their uniqueQualifier → the ranges they erased.
+    records: HashMap<i64, Vec<(i64, i64)>>,
+}
+
+/// The ranges an activity erased, if it is a `subject.erase` record.
+fn erasure_ranges(a: &Activity) -> Option<Vec<(i64, i64)>> {
+    if a.application != "admin" {
+        return None;
+    }
+    let e = a.body.events.iter().find(|e| e.name == "subject.erase")?;
+    match e.param("erased") {
+        Some(ParamValue::Str(s)) => decode_ranges(s).ok(),
+        _ => None,
+    }
 }
 
 impl Audit {
@@ -160,6 +213,8 @@ impl Audit {
             beyond: 0,
             findings: Vec::new(),
             found: 0,
+            marked: Vec::new(),
+            records: HashMap::new(),
         })
     }
 
@@ -205,13 +260,23 @@ impl Audit {
         }
         self.next = uq + 1;
         let h = leaf(a);
-        if let Some(l) = &self.leaves
-            && l[uq as usize - 1] != h
-        {
-            self.find(Finding::Altered(uq));
+        let matches = self.leaves.as_ref().map(|l| l[uq as usize - 1] == h);
+        match (matches, a.body.erased_by) {
+            (Some(false), Some(by)) => self.marked.push((uq, by.0)),
+            (Some(false), None) => self.find(Finding::Altered(uq)),
+            // Its content is the log's: if it is an erasure record, it vouches for its rows.
+            (Some(true), _) => {
+                if let Some(ranges) = erasure_ranges(a) {
+                    self.records.insert(uq, ranges);
+                }
+            }
+            // Without the leaves an erased row's leaf is unknown: like a pruned one, it stops
+            // the rebuild of the tree (the report says the root was not checked).
+            (None, Some(by)) => self.marked.push((uq, by.0)),
+            (None, None) => {}
         }
-        // The tree can be rebuilt only while no row is missing.
-        if self.frontier.size() == uq as u64 - 1 {
+        // The tree can be rebuilt only while no row is missing or erased.
+        if self.frontier.size() == uq as u64 - 1 && a.body.erased_by.is_none() {
             self.frontier.push(h);
         }
     }
@@ -233,9 +298,33 @@ impl Audit {
                 size,
             });
         }
+        // An erased row stands only on a verified record that names it.
+        let (mut erased_rows, mut erased) = (Vec::new(), 0);
+        for (seq, by) in std::mem::take(&mut self.marked) {
+            let covered = self
+                .records
+                .get(&by)
+                .is_some_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&seq)));
+            if covered {
+                erased += 1;
+                if erased_rows.len() < MAX_FINDINGS {
+                    erased_rows.push((seq, by));
+                }
+            } else if self.leaves.is_some() {
+                self.find(Finding::ErasedUnproven {
+                    seq,
+                    by,
+                    after_checkpoint: by > size as i64,
+                });
+            } else {
+                // Nothing can be proven without the leaves; the root is not checked either.
+                erased += 1;
+            }
+        }
         // With the leaves, the root was checked when the audit began, and each row against its
-        // leaf; without them, only a tree rebuilt from uniqueQualifier 1 can be compared.
-        let root_checked = self.leaves.is_some() || self.pruned == 0;
+        // leaf; without them, only a tree rebuilt from uniqueQualifier 1 can be compared, and
+        // only when no row was erased.
+        let root_checked = self.leaves.is_some() || (self.pruned == 0 && erased == 0);
         if self.found == 0
             && self.leaves.is_none()
             && root_checked
@@ -253,6 +342,8 @@ impl Audit {
             root_checked,
             findings: self.findings,
             found: self.found,
+            erased_rows,
+            erased,
         }
     }
 }
