@@ -39,6 +39,15 @@ pub struct Erased {
     pub erased: u64,
 }
 
+/// The `actorEmail` of an erasure request's JSON body (`{"actorEmail": "…"}`), unknown fields
+/// refused (a misspelt field must not erase somebody else, nor nothing silently).
+pub fn email_from_json(v: &serde_json::Value) -> Result<String, ServiceError> {
+    let m = crate::json_fields::object(v, "body")?;
+    crate::json_fields::only(m, &["actorEmail"], "")?;
+    crate::json_fields::string(m, "actorEmail", "actorEmail")?
+        .ok_or_else(|| ServiceError::field("actorEmail", "is required: the person's e-mail"))
+}
+
 /// The e-mail, checked and lowercased (the store compares e-mails case-insensitively).
 fn check_email(email: &str) -> Result<String, ServiceError> {
     let e = email.trim();

@@ -37,6 +37,15 @@ fn check_reason(reason: &str) -> Result<String, ServiceError> {
     Ok(r.to_string())
 }
 
+/// The `reason` of a hold request's JSON body (`{"reason": "…"}`), unknown fields refused; the
+/// value is checked when the hold is set or released.
+pub fn reason_from_json(v: &serde_json::Value) -> Result<String, ServiceError> {
+    let m = crate::json_fields::object(v, "body")?;
+    crate::json_fields::only(m, &["reason"], "")?;
+    crate::json_fields::string(m, "reason", "reason")?
+        .ok_or_else(|| ServiceError::field("reason", "is required: say why"))
+}
+
 /// How the actor is named in a stored hold.
 fn actor_name(actor: &AdminActor) -> String {
     match actor {

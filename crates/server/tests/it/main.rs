@@ -10,6 +10,7 @@ mod console_detection;
 mod console_export;
 mod console_zone;
 mod google;
+mod governance;
 mod hostile;
 mod logto;
 mod metrics;
