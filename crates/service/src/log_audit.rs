@@ -186,6 +186,34 @@ fn erasure_ranges(a: &Activity) -> Option<Vec<(i64, i64)>> {
     }
 }
 
+/// The `erasedBy` of an entry's canonical bytes (the tile entry bundle's form): the erasure
+/// record an online verifier must check before accepting an entry that does not hash to its leaf.
+pub fn entry_erased_by(canonical: &[u8]) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_slice(canonical).ok()?;
+    v["body"]["erasedBy"].as_str()?.parse().ok()
+}
+
+/// Whether the canonical bytes of an activity (which the caller has proven to be its leaf) are a
+/// `subject.erase` record that names uniqueQualifier `seq`.
+pub fn entry_erases(canonical: &[u8], seq: i64) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(canonical) else {
+        return false;
+    };
+    if v["application"] != "admin" {
+        return false;
+    }
+    let Some(events) = v["body"]["events"].as_array() else {
+        return false;
+    };
+    events
+        .iter()
+        .filter(|e| e["name"] == "subject.erase")
+        .flat_map(|e| e["parameters"].as_array().into_iter().flatten())
+        .filter(|p| p["name"] == "erased")
+        .filter_map(|p| decode_ranges(p["value"].as_str()?).ok())
+        .any(|ranges| ranges.iter().any(|(a, b)| (*a..=*b).contains(&seq)))
+}
+
 impl Audit {
     /// An audit against `checkpoint` (whose signature the caller has verified), with the log's
     /// leaf hashes when they are known; they must rebuild the checkpoint's root.
