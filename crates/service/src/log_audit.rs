@@ -168,10 +168,7 @@ pub struct Audit {
     beyond: u64,
     findings: Vec<Finding>,
     found: u64,
-    /// Rows marked erased, waiting for their record (which comes later in the log).
-    marked: Vec<(i64, i64)>,
-    /// Verified erasure records: their uniqueQualifier → the ranges they erased.
-    records: HashMap<i64, Vec<(i64, i64)>>,
+    erasures: Erasures,
 }
 
 /// The ranges an activity erased, if it is a `subject.erase` record.
@@ -183,6 +180,55 @@ fn erasure_ranges(a: &Activity) -> Option<Vec<(i64, i64)>> {
     match e.param("erased") {
         Some(ParamValue::Str(s)) => decode_ranges(s).ok(),
         _ => None,
+    }
+}
+
+/// Rows that do not hash to their leaf because an erasure rewrote them, matched with the erasure
+/// records that vouch for them: what `verify` and a restore of the log (`import --log`) check.
+/// Rows are fed in sequence order; a record comes after the rows it erased.
+#[derive(Default)]
+pub struct Erasures {
+    /// Rows marked erased: (uniqueQualifier, the record's).
+    marked: Vec<(i64, i64)>,
+    /// Records whose own content matched their leaf: uniqueQualifier → the ranges they erased.
+    records: HashMap<i64, Vec<(i64, i64)>>,
+}
+
+impl Erasures {
+    /// Notes a row whose leaf is known. `matches`: its content hashes to its leaf. False when the
+    /// row is simply altered (not marked erased).
+    pub fn row(&mut self, a: &Activity, matches: bool) -> bool {
+        match (matches, a.body.erased_by) {
+            (true, _) => {
+                if let Some(ranges) = erasure_ranges(a) {
+                    self.records.insert(a.unique_qualifier, ranges);
+                }
+                true
+            }
+            (false, Some(by)) => {
+                self.marked.push((a.unique_qualifier, by.0));
+                true
+            }
+            (false, None) => false,
+        }
+    }
+
+    /// Notes a row marked erased whose leaf is unknown (nothing about it can be proven).
+    fn unknown(&mut self, a: &Activity) {
+        if let Some(by) = a.body.erased_by {
+            self.marked.push((a.unique_qualifier, by.0));
+        }
+    }
+
+    /// Every marked row, with whether a verified record names it, in sequence order.
+    pub fn settle(self) -> impl Iterator<Item = (i64, i64, bool)> {
+        let records = self.records;
+        self.marked.into_iter().map(move |(seq, by)| {
+            let covered = records
+                .get(&by)
+                .is_some_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&seq)));
+            (seq, by, covered)
+        })
     }
 }
 
@@ -241,8 +287,7 @@ impl Audit {
             beyond: 0,
             findings: Vec::new(),
             found: 0,
-            marked: Vec::new(),
-            records: HashMap::new(),
+            erasures: Erasures::default(),
         })
     }
 
@@ -288,20 +333,15 @@ impl Audit {
         }
         self.next = uq + 1;
         let h = leaf(a);
-        let matches = self.leaves.as_ref().map(|l| l[uq as usize - 1] == h);
-        match (matches, a.body.erased_by) {
-            (Some(false), Some(by)) => self.marked.push((uq, by.0)),
-            (Some(false), None) => self.find(Finding::Altered(uq)),
-            // Its content is the log's: if it is an erasure record, it vouches for its rows.
-            (Some(true), _) => {
-                if let Some(ranges) = erasure_ranges(a) {
-                    self.records.insert(uq, ranges);
+        match self.leaves.as_ref().map(|l| l[uq as usize - 1] == h) {
+            Some(matches) => {
+                if !self.erasures.row(a, matches) {
+                    self.find(Finding::Altered(uq));
                 }
             }
             // Without the leaves an erased row's leaf is unknown: like a pruned one, it stops
             // the rebuild of the tree (the report says the root was not checked).
-            (None, Some(by)) => self.marked.push((uq, by.0)),
-            (None, None) => {}
+            None => self.erasures.unknown(a),
         }
         // The tree can be rebuilt only while no row is missing or erased.
         if self.frontier.size() == uq as u64 - 1 && a.body.erased_by.is_none() {
@@ -328,11 +368,7 @@ impl Audit {
         }
         // An erased row stands only on a verified record that names it.
         let (mut erased_rows, mut erased) = (Vec::new(), 0);
-        for (seq, by) in std::mem::take(&mut self.marked) {
-            let covered = self
-                .records
-                .get(&by)
-                .is_some_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&seq)));
+        for (seq, by, covered) in std::mem::take(&mut self.erasures).settle() {
             if covered {
                 erased += 1;
                 if erased_rows.len() < MAX_FINDINGS {

@@ -332,6 +332,25 @@ fn erasure_keeps_the_log_verifiable(make: impl Fn() -> Option<Engine>) {
         err.contains("verified: tenant Cver: uniqueQualifiers 1 to 7"),
         "{err}"
     );
+    // The erased trail moves with its log: the erased row stands on its record there too.
+    let dst = Engine::Sqlite(tempfile::tempdir().unwrap());
+    let (export, log) = (
+        tmp.path().join("trail.ndjson"),
+        tmp.path().join("trail.log"),
+    );
+    let (_, err) = run(
+        &dst,
+        &[
+            "import",
+            export.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("restored the log of tenant Cver: 7 leaves"),
+        "{err}"
+    );
     let export = std::fs::read_to_string(tmp.path().join("trail.ndjson")).unwrap();
     assert!(!export.contains("u2@example.com"), "{export}");
     assert!(!export.contains("203.0.113.2"), "{export}");
