@@ -110,3 +110,15 @@ pub async fn hold(cmd: HoldCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The config file's default floor and the service's (used when no config is read) agree.
+    #[test]
+    fn the_config_default_floor_is_the_services() {
+        assert_eq!(
+            authtrail_config::DEFAULT_RETENTION_FLOOR_DAYS,
+            super::DEFAULT_FLOOR_DAYS
+        );
+    }
+}
