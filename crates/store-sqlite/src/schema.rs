@@ -377,7 +377,7 @@ mod tests {
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
              DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
-             DROP TABLE subscriptions;
+             DROP TABLE subscriptions; DROP TABLE legal_holds;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -406,7 +406,7 @@ mod tests {
         }
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
-            "DROP TABLE subscriptions; PRAGMA user_version = 5;
+            "DROP TABLE subscriptions; DROP TABLE legal_holds; PRAGMA user_version = 5;
              INSERT INTO log_checkpoints (tenant_id, size, note) VALUES (1, 1, 'note');",
         )
         .unwrap();
@@ -431,6 +431,15 @@ mod tests {
         };
         store.create_subscription(&sub, 10).await.unwrap();
         assert_eq!(store.subscription(&t, "sub_1").await.unwrap(), Some(sub));
+        // And the legal holds table (schema 7).
+        let hold = authtrail_model::store::LegalHold {
+            tenant: t.clone(),
+            reason: "case".into(),
+            set_by: "tok".into(),
+            set_us: 1,
+        };
+        store.set_legal_hold(&hold).await.unwrap();
+        assert_eq!(store.legal_hold(&t).await.unwrap(), Some(hold));
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.
