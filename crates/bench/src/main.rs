@@ -18,6 +18,7 @@ mod data;
 mod delivery;
 mod engine;
 mod ingest;
+mod integrity;
 mod logto;
 mod query;
 mod report;
@@ -109,6 +110,17 @@ struct Args {
     /// days (checked against exact counts) and the CSV export, on --events demo events.
     #[arg(long)]
     console: bool,
+    /// Run the transparency-log benchmark instead (issue #15's targets, crates/bench/src/integrity.rs):
+    /// ingest with checkpoints off and on, checkpoint lag at 10,000 ev/s, inclusion proofs, and
+    /// offline verify throughput.
+    #[arg(long)]
+    integrity: bool,
+    /// Leaves of --integrity's tree for inclusion proofs.
+    #[arg(long, default_value_t = 1_000_000)]
+    integrity_proof_size: u64,
+    /// Activities of --integrity's offline verify run (also the events of each ingest round).
+    #[arg(long, default_value_t = 1_000_000)]
+    integrity_verify_events: usize,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -271,6 +283,34 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let out = console::run(&bin, tmp.path(), &plan).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
         println!("{}", console::table(&out));
+        return Ok(());
+    }
+    if args.integrity {
+        let cfg = integrity::Settings {
+            ingest_events: if args.smoke { 5_000 } else { 200_000 },
+            rounds: if args.smoke { 1 } else { 3 },
+            lag_secs: if args.smoke { 2 } else { 20 },
+            lag_rate: 10_000,
+            proof_size: if args.smoke {
+                10_000
+            } else {
+                args.integrity_proof_size
+            },
+            proofs: if args.smoke { 200 } else { 5_000 },
+            verify_events: if args.smoke {
+                5_000
+            } else {
+                args.integrity_verify_events
+            },
+            seed: args.seed,
+            server_bin: args
+                .server_bin
+                .clone()
+                .unwrap_or_else(server::default_binary),
+        };
+        let out = integrity::run(&cfg).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if let Some(path) = &args.table_from {

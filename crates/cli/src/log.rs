@@ -225,6 +225,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
             report.pruned
         );
     }
+    crate::erase::print_erased(&report);
     if report.ok() {
         eprintln!(
             "verified: tenant {tenant}: uniqueQualifiers {} to {} match the checkpoint's root",
@@ -342,17 +343,37 @@ async fn online(args: &VerifyArgs, url: &str, verifier: &NoteVerifier) -> anyhow
             // Removed by retention: its hash is still proven, its content cannot be.
             Err(_) => None,
         };
-        let content_ok = entry.is_none_or(|e| authtrail_integrity::leaf_hash(&e)[..] == leaf[..]);
-        match verify_inclusion(&leaf, index, now.size, &hashes, &now.root) {
-            Ok(()) if content_ok => {}
-            Ok(()) => {
+        let content_ok = entry
+            .as_ref()
+            .is_none_or(|e| authtrail_integrity::leaf_hash(e)[..] == leaf[..]);
+        // Content that differs may be a per-subject erasure: accepted on a proven record.
+        let erased = match (&entry, content_ok) {
+            (Some(e), false) => {
+                crate::erase::erased_online(&http, base, token, e, index, &now).await
+            }
+            _ => Ok(None),
+        };
+        match (
+            verify_inclusion(&leaf, index, now.size, &hashes, &now.root),
+            erased,
+        ) {
+            (Ok(()), _) if content_ok => {}
+            (Ok(()), Ok(Some(by))) => eprintln!(
+                "uniqueQualifier {}: erased by {by} (its record is proven)",
+                index + 1
+            ),
+            (Ok(()), Err(e)) => {
+                bad += 1;
+                eprintln!("uniqueQualifier {}: {e}", index + 1);
+            }
+            (Ok(()), Ok(None)) => {
                 bad += 1;
                 eprintln!(
                     "uniqueQualifier {}: the served content does not match the log",
                     index + 1
                 );
             }
-            Err(e) => {
+            (Err(e), _) => {
                 bad += 1;
                 eprintln!(
                     "uniqueQualifier {}: the inclusion proof fails: {e}",
@@ -369,7 +390,7 @@ async fn online(args: &VerifyArgs, url: &str, verifier: &NoteVerifier) -> anyhow
 }
 
 /// The `i`-th entry of a tlog-tiles entry bundle (u16 big-endian length, then the bytes).
-fn nth_entry(bundle: &[u8], i: usize) -> Option<Vec<u8>> {
+pub(crate) fn nth_entry(bundle: &[u8], i: usize) -> Option<Vec<u8>> {
     let mut rest = bundle;
     for k in 0.. {
         let (len, tail) = rest.split_at_checked(2)?;

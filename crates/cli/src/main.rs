@@ -4,6 +4,7 @@
 mod client;
 mod demo;
 mod detect;
+mod erase;
 mod export;
 mod ingest;
 mod jobs;
@@ -113,6 +114,12 @@ enum Command {
     Detect(detect::Command),
     /// Remove activities older than N days now (serve --retention-days does it periodically).
     Retention(retention::Args),
+    /// Put a tenant under legal hold (no purge or erasure), release it, or show it.
+    #[command(subcommand)]
+    LegalHold(retention::HoldCommand),
+    /// Erase one person's personal fields (e-mail, profile id, IP) from a tenant's trail; the
+    /// transparency log stays verifiable.
+    Erase(erase::Args),
     /// Write every activity (of one tenant or all) to an NDJSON file, optionally zstd-compressed.
     Export(export::Args),
     /// Load an export into a store, keeping every uniqueQualifier; --verify checks it afterwards.
@@ -161,6 +168,8 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(a) => demo::run(a).await,
             Command::Detect(c) => detect::command(c).await,
             Command::Retention(a) => retention::run(a).await,
+            Command::LegalHold(c) => retention::hold(c).await,
+            Command::Erase(a) => erase::run(a).await,
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => export::import(a).await,
             Command::VerifyExport(a) => verify::run(a).await,

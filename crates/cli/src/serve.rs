@@ -64,6 +64,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?
         .with_log_origin(&cfg.log_origin)
         .map_err(anyhow::Error::msg)?
+        .with_retention_floor(cfg.retention_floor_days)
+        .map_err(anyhow::Error::msg)?
         .with_delivery(DestinationPolicy {
             allow_private: cfg.allow_private_destinations,
         });
@@ -74,6 +76,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     state.metrics.set_open(cfg.metrics_open);
     if let Some(days) = cfg.retention_days {
+        // Below the floor: refused, recorded in every tenant, and the server does not start.
+        state
+            .service
+            .note_retention_setting(days)
+            .await
+            .map_err(|e| anyhow::anyhow!("retention_days: {e}"))?;
         let every = Duration::from_secs(cfg.retention_interval_secs);
         tracing::info!(
             retention_days = days,

@@ -69,6 +69,11 @@ pub struct Flags {
     #[arg(long, value_parser = clap::value_parser!(u64).range(RETENTION_INTERVAL_SECS))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_interval_secs: Option<u64>,
+    /// The shortest retention anyone may set, in days (default 30; 0 turns the floor off). A
+    /// shorter --retention-days, or `authtrail retention --days`, is refused and recorded.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=MAX_RETENTION_DAYS as i64))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_floor_days: Option<u32>,
     /// Let push subscriptions deliver to loopback, private and link-local addresses and over
     /// plain http/tcp (tests and closed networks only: it opens the node to SSRF).
     #[arg(long)]

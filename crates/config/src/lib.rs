@@ -21,4 +21,7 @@ mod server;
 
 pub use flags::Flags;
 pub use load::{ConfigError, ENV_PREFIX, Loaded, keys, load};
-pub use server::{MAX_RETENTION_DAYS, RETENTION_INTERVAL_SECS, ServerConfig, SmtpUrl, StoreUrl};
+pub use server::{
+    DEFAULT_RETENTION_FLOOR_DAYS, MAX_RETENTION_DAYS, RETENTION_INTERVAL_SECS, ServerConfig,
+    SmtpUrl, StoreUrl,
+};

@@ -164,7 +164,7 @@ mod tests {
             k.contains(&"listen") && k.contains(&"trusted_proxies"),
             "{k:?}"
         );
-        assert_eq!(k.len(), 30);
+        assert_eq!(k.len(), 31);
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::de;
 
 pub use authtrail_model::limits::MAX_RETENTION_DAYS;
 
+/// The retention floor when none is set, in days: `authtrail_service::retention::DEFAULT_FLOOR_DAYS`
+/// (a test keeps the two equal).
+pub const DEFAULT_RETENTION_FLOOR_DAYS: u32 = 30;
+
 /// The accepted seconds between two retention purges: a minute to a week.
 pub const RETENTION_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;
 
@@ -43,6 +47,9 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds between two retention purges (the first runs at start).
     pub retention_interval_secs: u64,
+    /// The shortest retention anyone may set, in days (0: no floor): a shorter `retention_days`
+    /// or `authtrail retention --days` is refused and recorded.
+    pub retention_floor_days: u32,
     /// Let push subscriptions reach internal addresses and plain http/tcp (tests only).
     #[serde(deserialize_with = "de::switch")]
     pub allow_private_destinations: bool,
@@ -115,6 +122,7 @@ impl Default for ServerConfig {
             public_url: None,
             retention_days: None,
             retention_interval_secs: 3600,
+            retention_floor_days: DEFAULT_RETENTION_FLOOR_DAYS,
             // authtrail_service::log::DEFAULT_ORIGIN: a name that says it is not set.
             log_origin: "authtrail.invalid".to_string(),
             detect: false,
@@ -172,6 +180,17 @@ impl ServerConfig {
                 format!("{d} is not in 1..={MAX_RETENTION_DAYS}"),
             ));
         }
+        if self.retention_floor_days > MAX_RETENTION_DAYS {
+            out.push((
+                "retention_floor_days",
+                format!(
+                    "{} is not in 0..={MAX_RETENTION_DAYS}",
+                    self.retention_floor_days
+                ),
+            ));
+        }
+        // A retention_days below the floor is refused by `serve` itself, after opening the store,
+        // so that the refusal is recorded in every tenant's trail (authtrail_service::retention).
         if !RETENTION_INTERVAL_SECS.contains(&self.retention_interval_secs) {
             out.push((
                 "retention_interval_secs",

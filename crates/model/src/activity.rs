@@ -315,6 +315,11 @@ pub struct ActivityBody {
     /// The producer's own id for this activity; a retry with the same id is stored once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// authtrail's extension: this activity's personal fields were erased, and the
+    /// `subject.erase` admin event with this uniqueQualifier records it (see [`crate::erasure`]).
+    /// Never accepted from producers (validation builds bodies field by field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_by: Option<I64Str>,
 }
 
 /// A validated activity, ready to be stored. Only [`crate::validate`] makes these.

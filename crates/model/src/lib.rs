@@ -6,6 +6,7 @@
 //! - [`activity`]: the Activity in Google's resource shape (its wire envelope is in authtrail-formats).
 //! - [`aggregate`]: counts per time bucket and group, from the engines' counters and rows.
 //! - [`validate`]: raw JSON → [`NewActivity`], with every error naming its field path.
+//! - [`erasure`]: which fields a per-subject erasure removes, and its record's qualifier ranges.
 //! - [`redact`]: masking of secret-looking fields before storage.
 //! - [`filters`]: Google's `filters` parameter: parsing and evaluation.
 //! - [`query`]: [`ActivityQuery`], [`Position`], [`Page`].
@@ -16,6 +17,7 @@
 pub mod activity;
 pub mod aggregate;
 pub mod clock;
+pub mod erasure;
 pub mod filters;
 pub mod limits;
 pub mod query;

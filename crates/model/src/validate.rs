@@ -403,6 +403,7 @@ impl Walker {
                 result: result.or(hint).unwrap_or(Outcome::Success),
                 error,
                 event_id,
+                erased_by: None,
             },
         })
     }

@@ -6,6 +6,7 @@
 //! - [`native`]: `GET /v1/activities`, `GET /v1/activities/{uniqueQualifier}`.
 //! - [`aggregate`]: `GET /v1/activities:aggregate` (counts per bucket and group).
 //! - [`log`]: the transparency log: checkpoint, verifier key, inclusion and consistency proofs.
+//! - [`governance`]: legal hold (`/v1/legal-hold`) and per-subject erasure (`/v1/subjects:erase`).
 //! - [`google`]: Google's Reports API `activities.list`, in Google's wire format.
 //! - [`logto`]: Logto's `GET /api/logs`, Logto-shaped ingest and Logto webhooks as a source.
 //! - [`auth`]: API tokens (minting, hashing, the `Auth` extractor).
@@ -26,6 +27,7 @@ pub mod delivery_metrics;
 pub mod detection_metrics;
 pub mod error;
 pub mod google;
+pub mod governance;
 pub mod head;
 pub mod ingest;
 pub mod listen;
@@ -89,6 +91,10 @@ pub const ROUTES: &[Route] = &[
     route!(get "/v1/admin/tokens" => admin::list_tokens),
     route!(post "/v1/admin/tokens" => admin::create_token),
     route!(delete "/v1/admin/tokens/{id}" => admin::revoke_token),
+    route!(get "/v1/legal-hold" => governance::get_hold),
+    route!(put "/v1/legal-hold" => governance::set_hold),
+    route!(post "/v1/legal-hold:release" => governance::release_hold),
+    route!(post "/v1/subjects:erase" => governance::erase_subject),
     route!(get "/api/logs" => logto::list::list_logs),
     route!(post "/api/logs" => logto::ingest::post_logs),
     route!(get "/api/logs/{id}" => logto::list::get_log),

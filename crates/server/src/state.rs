@@ -168,6 +168,20 @@ impl AppState {
 }
 
 impl AppState {
+    /// The same state, refusing retention periods shorter than `days` (`retention_floor_days`).
+    pub fn with_retention_floor(self, days: u32) -> Result<AppState, String> {
+        let service = self
+            .0
+            .service
+            .clone()
+            .with_retention_floor(days)
+            .map_err(|e| e.to_string())?;
+        Ok(AppState(Arc::new(Inner {
+            service,
+            ..(*self.0).clone()
+        })))
+    }
+
     /// Signs this node's transparency log checkpoints under `prefix` (`log_origin`): each
     /// tenant's log is `<prefix>/<tenant>`.
     pub fn with_log_origin(self, prefix: &str) -> Result<AppState, String> {

@@ -131,6 +131,16 @@ impl Service {
     /// Stores `event` in `tenant`'s trail, durably, before returning. Admin events go through
     /// the same validator as producer input and are ingested as [`Source::SelfAudit`].
     pub async fn audit(&self, tenant: &Tenant, event: AdminEvent) -> Result<(), ServiceError> {
+        self.audit_recorded(tenant, event).await.map(|_| ())
+    }
+
+    /// [`Service::audit`], answering the record's uniqueQualifier (an erasure's rows point at
+    /// their record by it).
+    pub async fn audit_recorded(
+        &self,
+        tenant: &Tenant,
+        event: AdminEvent,
+    ) -> Result<i64, ServiceError> {
         let mut item = json!({
             "id": {"applicationName": "admin"},
             "actor": event.actor.to_wire(),
@@ -147,13 +157,17 @@ impl Service {
             // Only a programming error (an admin event the catalogue lacks) lands here.
             ServiceError::internal(format!("admin event {} is invalid: {errors:?}", event.name))
         })?;
-        self.ingest(
-            tenant,
-            Source::SelfAudit,
-            vec![activity],
-            Stopwatch::start(),
-        )
-        .await?;
-        Ok(())
+        let receipts = self
+            .ingest(
+                tenant,
+                Source::SelfAudit,
+                vec![activity],
+                Stopwatch::start(),
+            )
+            .await?;
+        receipts
+            .first()
+            .map(|r| r.unique_qualifier)
+            .ok_or_else(|| ServiceError::internal("an admin event was not stored"))
     }
 }

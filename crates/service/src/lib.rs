@@ -18,7 +18,8 @@
 //! - [`tokens`]: API tokens: mint, list, revoke, authenticate, each change audited.
 //! - [`users`]: console users (create, password, delete, list) and their sessions (sign-in,
 //!   sign-out), each change audited; [`password`] is the argon2 hashing.
-//! - [`retention`]: the purge and its audit records.
+//! - [`retention`]: the purge, the retention floor, and their audit records; [`hold`]: legal
+//!   holds; [`erasure`]: per-subject erasure of personal fields.
 //! - [`export`]: export, import and verify of whole trails.
 //! - [`webhook_key`]: a tenant's Logto webhook signing key, each change audited.
 //! - [`log`]: the transparency log: hashing new activities into each tenant's Merkle tree,
@@ -34,9 +35,11 @@ pub mod alerts;
 pub mod audit;
 pub mod cursor;
 pub mod detection;
+pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod health;
+pub mod hold;
 pub mod ingest;
 mod json_fields;
 pub mod log;
@@ -94,6 +97,8 @@ struct Inner {
     /// Bumped when a subscription is created, changed or deleted on this node, so the delivery
     /// job looks again at once (other nodes' changes it finds on its next round).
     subscriptions_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// No retention period shorter than this many days is accepted (`retention`).
+    retention_floor_days: u32,
 }
 
 impl Service {
@@ -120,6 +125,7 @@ impl Service {
             destinations: Default::default(),
             sealing,
             subscriptions_changed: Arc::new(tokio::sync::watch::channel(0).0),
+            retention_floor_days: retention::DEFAULT_FLOOR_DAYS,
         })))
     }
 

@@ -408,6 +408,8 @@ impl Service {
             )));
         }
         let mut after = 0i64;
+        // A row rewritten by a per-subject erasure stands on the record that erased it.
+        let mut erasures = crate::log_audit::Erasures::default();
         'rows: loop {
             let batch = store.tail(tenant, after, SYNC_BATCH).await?;
             let Some(last) = batch.last() else { break };
@@ -416,7 +418,7 @@ impl Service {
                 let Some(want) = leaves.get(a.unique_qualifier as usize - 1) else {
                     break 'rows;
                 };
-                if leaf(a) != *want {
+                if !erasures.row(a, leaf(a) == *want) {
                     return Err(ServiceError::field(
                         "log",
                         format!(
@@ -426,6 +428,15 @@ impl Service {
                     ));
                 }
             }
+        }
+        if let Some((seq, by, _)) = erasures.settle().find(|(_, _, covered)| !covered) {
+            return Err(ServiceError::field(
+                "log",
+                format!(
+                    "tenant {tenant}: activity {seq} is marked erased by {by}, which does not \
+                     name it"
+                ),
+            ));
         }
         let mut f = Frontier::new();
         for chunk in leaves.chunks(SYNC_BATCH) {

@@ -12,9 +12,19 @@
 //! a missing *prefix* is reported as pruned, not as tampering: the tree keeps their leaves, so with
 //! the log's leaves the rest is still checked against the root (tlog-tiles' minimum index). Without
 //! them the root cannot be rebuilt, and the report says so rather than claiming a match.
+//!
+//! A per-subject erasure (`crate::erasure`) rewrites rows, so their content no longer hashes to
+//! their leaf. Such a row carries `erasedBy: N`; it is accepted — reported as erased, not as
+//! altered — only when activity N is a `subject.erase` record whose own content matches its leaf
+//! and whose `erased` list names the row. Its leaf is then the log's, so everything else is still
+//! checked against the root; without the log's leaves an erased row, like a pruned one, means the
+//! root cannot be rebuilt.
+
+use std::collections::HashMap;
 
 use authtrail_integrity::{Checkpoint, Frontier, Hash};
-use authtrail_model::Activity;
+use authtrail_model::erasure::decode_ranges;
+use authtrail_model::{Activity, ParamValue};
 
 use crate::log::leaf;
 
@@ -36,6 +46,14 @@ pub enum Finding {
     /// The rows do not rebuild the checkpoint's root; without the log's leaves the row at fault
     /// cannot be named.
     RootMismatch,
+    /// This row says it was erased by the record `by`, but no verified erasure record `by`
+    /// covers it: its content was changed (`after_checkpoint`: the record is newer than the
+    /// checkpoint, so a later checkpoint may vouch for it).
+    ErasedUnproven {
+        seq: i64,
+        by: i64,
+        after_checkpoint: bool,
+    },
 }
 
 impl Finding {
@@ -44,6 +62,7 @@ impl Finding {
         match self {
             Finding::Altered(s) | Finding::Missing(s) | Finding::OutOfOrder(s) => Some(*s),
             Finding::Truncated { from, .. } => Some(*from),
+            Finding::ErasedUnproven { seq, .. } => Some(*seq),
             Finding::RootMismatch => None,
         }
     }
@@ -68,6 +87,20 @@ impl std::fmt::Display for Finding {
                 f,
                 "the rows do not rebuild the checkpoint's root hash (give the log's leaves with \
                  --log to name the row)"
+            ),
+            Finding::ErasedUnproven {
+                seq,
+                by,
+                after_checkpoint: true,
+            } => write!(
+                f,
+                "uniqueQualifier {seq}: marked erased by {by}, which is newer than the checkpoint \
+                 (verify against a checkpoint that covers {by})"
+            ),
+            Finding::ErasedUnproven { seq, by, .. } => write!(
+                f,
+                "uniqueQualifier {seq}: marked erased by {by}, but no verified erasure record \
+                 {by} covers it (edited)"
             ),
         }
     }
@@ -102,6 +135,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// How many findings there were in all.
     pub found: u64,
+    /// Erased rows accepted: (uniqueQualifier, the erasure record's), in order (at most
+    /// [`MAX_FINDINGS`]; `erased` counts them all).
+    pub erased_rows: Vec<(i64, i64)>,
+    pub erased: u64,
 }
 
 impl Report {
@@ -131,6 +168,96 @@ pub struct Audit {
     beyond: u64,
     findings: Vec<Finding>,
     found: u64,
+    erasures: Erasures,
+}
+
+/// The ranges an activity erased, if it is a `subject.erase` record.
+fn erasure_ranges(a: &Activity) -> Option<Vec<(i64, i64)>> {
+    if a.application != "admin" {
+        return None;
+    }
+    let e = a.body.events.iter().find(|e| e.name == "subject.erase")?;
+    match e.param("erased") {
+        Some(ParamValue::Str(s)) => decode_ranges(s).ok(),
+        _ => None,
+    }
+}
+
+/// Rows that do not hash to their leaf because an erasure rewrote them, matched with the erasure
+/// records that vouch for them: what `verify` and a restore of the log (`import --log`) check.
+/// Rows are fed in sequence order; a record comes after the rows it erased.
+#[derive(Default)]
+pub struct Erasures {
+    /// Rows marked erased: (uniqueQualifier, the record's).
+    marked: Vec<(i64, i64)>,
+    /// Records whose own content matched their leaf: uniqueQualifier → the ranges they erased.
+    records: HashMap<i64, Vec<(i64, i64)>>,
+}
+
+impl Erasures {
+    /// Notes a row whose leaf is known. `matches`: its content hashes to its leaf. False when the
+    /// row is simply altered (not marked erased).
+    pub fn row(&mut self, a: &Activity, matches: bool) -> bool {
+        match (matches, a.body.erased_by) {
+            (true, _) => {
+                if let Some(ranges) = erasure_ranges(a) {
+                    self.records.insert(a.unique_qualifier, ranges);
+                }
+                true
+            }
+            (false, Some(by)) => {
+                self.marked.push((a.unique_qualifier, by.0));
+                true
+            }
+            (false, None) => false,
+        }
+    }
+
+    /// Notes a row marked erased whose leaf is unknown (nothing about it can be proven).
+    fn unknown(&mut self, a: &Activity) {
+        if let Some(by) = a.body.erased_by {
+            self.marked.push((a.unique_qualifier, by.0));
+        }
+    }
+
+    /// Every marked row, with whether a verified record names it, in sequence order.
+    pub fn settle(self) -> impl Iterator<Item = (i64, i64, bool)> {
+        let records = self.records;
+        self.marked.into_iter().map(move |(seq, by)| {
+            let covered = records
+                .get(&by)
+                .is_some_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&seq)));
+            (seq, by, covered)
+        })
+    }
+}
+
+/// The `erasedBy` of an entry's canonical bytes (the tile entry bundle's form): the erasure
+/// record an online verifier must check before accepting an entry that does not hash to its leaf.
+pub fn entry_erased_by(canonical: &[u8]) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_slice(canonical).ok()?;
+    v["body"]["erasedBy"].as_str()?.parse().ok()
+}
+
+/// Whether the canonical bytes of an activity (which the caller has proven to be its leaf) are a
+/// `subject.erase` record that names uniqueQualifier `seq`.
+pub fn entry_erases(canonical: &[u8], seq: i64) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(canonical) else {
+        return false;
+    };
+    if v["application"] != "admin" {
+        return false;
+    }
+    let Some(events) = v["body"]["events"].as_array() else {
+        return false;
+    };
+    events
+        .iter()
+        .filter(|e| e["name"] == "subject.erase")
+        .flat_map(|e| e["parameters"].as_array().into_iter().flatten())
+        .filter(|p| p["name"] == "erased")
+        .filter_map(|p| decode_ranges(p["value"].as_str()?).ok())
+        .any(|ranges| ranges.iter().any(|(a, b)| (*a..=*b).contains(&seq)))
 }
 
 impl Audit {
@@ -160,6 +287,7 @@ impl Audit {
             beyond: 0,
             findings: Vec::new(),
             found: 0,
+            erasures: Erasures::default(),
         })
     }
 
@@ -205,13 +333,18 @@ impl Audit {
         }
         self.next = uq + 1;
         let h = leaf(a);
-        if let Some(l) = &self.leaves
-            && l[uq as usize - 1] != h
-        {
-            self.find(Finding::Altered(uq));
+        match self.leaves.as_ref().map(|l| l[uq as usize - 1] == h) {
+            Some(matches) => {
+                if !self.erasures.row(a, matches) {
+                    self.find(Finding::Altered(uq));
+                }
+            }
+            // Without the leaves an erased row's leaf is unknown: like a pruned one, it stops
+            // the rebuild of the tree (the report says the root was not checked).
+            None => self.erasures.unknown(a),
         }
-        // The tree can be rebuilt only while no row is missing.
-        if self.frontier.size() == uq as u64 - 1 {
+        // The tree can be rebuilt only while no row is missing or erased.
+        if self.frontier.size() == uq as u64 - 1 && a.body.erased_by.is_none() {
             self.frontier.push(h);
         }
     }
@@ -233,9 +366,29 @@ impl Audit {
                 size,
             });
         }
+        // An erased row stands only on a verified record that names it.
+        let (mut erased_rows, mut erased) = (Vec::new(), 0);
+        for (seq, by, covered) in std::mem::take(&mut self.erasures).settle() {
+            if covered {
+                erased += 1;
+                if erased_rows.len() < MAX_FINDINGS {
+                    erased_rows.push((seq, by));
+                }
+            } else if self.leaves.is_some() {
+                self.find(Finding::ErasedUnproven {
+                    seq,
+                    by,
+                    after_checkpoint: by > size as i64,
+                });
+            } else {
+                // Nothing can be proven without the leaves; the root is not checked either.
+                erased += 1;
+            }
+        }
         // With the leaves, the root was checked when the audit began, and each row against its
-        // leaf; without them, only a tree rebuilt from uniqueQualifier 1 can be compared.
-        let root_checked = self.leaves.is_some() || self.pruned == 0;
+        // leaf; without them, only a tree rebuilt from uniqueQualifier 1 can be compared, and
+        // only when no row was erased.
+        let root_checked = self.leaves.is_some() || (self.pruned == 0 && erased == 0);
         if self.found == 0
             && self.leaves.is_none()
             && root_checked
@@ -253,6 +406,8 @@ impl Audit {
             root_checked,
             findings: self.findings,
             found: self.found,
+            erased_rows,
+            erased,
         }
     }
 }

@@ -9,12 +9,18 @@
 //! see that, when and by which policy old records were removed. [`Service::retention_once`] is
 //! one whole periodic run (what a background job calls); `authtrail retention` runs
 //! [`Service::purge`] and [`Service::record_purge`] itself.
+//!
+//! Two things limit a purge. The **retention floor** (`retention_floor_days`, default
+//! [`DEFAULT_FLOOR_DAYS`]) is the shortest period anyone may set: a shorter one is refused before
+//! anything is deleted. A **legal hold** (`crate::hold`) keeps every activity of its tenant: the
+//! engines skip a held tenant inside each purge step. Each refusal is recorded as
+//! `retention.refuse` in the trail of the tenant it concerns.
 
 use authtrail_model::Stopwatch;
 use std::time::Duration;
 
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{ActivityQuery, ParamValue, Tenant};
+use authtrail_model::{ActivityQuery, Outcome, ParamValue, Tenant};
 
 use crate::Service;
 use crate::audit::{AdminActor, AdminEvent};
@@ -23,6 +29,11 @@ use crate::error::ServiceError;
 const DAY_US: i64 = 86_400_000_000;
 
 pub use authtrail_model::limits::MAX_RETENTION_DAYS as MAX_DAYS;
+
+/// The retention floor when none is configured: no purge may keep less than 30 days. Long
+/// enough that a mistyped `--days 3` cannot wipe a month of evidence; short enough not to
+/// contradict a data-minimisation policy. `retention_floor_days = 0` turns the floor off.
+pub const DEFAULT_FLOOR_DAYS: u32 = 30;
 
 /// The outcome of one retention run, as `/metrics` and the logs report it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +53,19 @@ pub struct Purged {
     pub days: u32,
     /// The tenants that had activities older than the cut-off.
     pub affected: Vec<Tenant>,
+    /// The tenants under legal hold that had activities older than the cut-off, and kept them.
+    pub held: Vec<Tenant>,
+}
+
+/// The refusal of a retention period below the floor, naming `days` and the setting.
+fn below_floor(days: u32, floor: u32) -> ServiceError {
+    ServiceError::field(
+        "days",
+        format!(
+            "{days} is below the retention floor of {floor} days (retention_floor_days): \
+             activities must be kept at least that long"
+        ),
+    )
 }
 
 fn check_days(days: u32) -> Result<(), ServiceError> {
@@ -56,9 +80,56 @@ fn check_days(days: u32) -> Result<(), ServiceError> {
 }
 
 impl Service {
-    /// Removes every tenant's activities older than `days` days, logging the run.
-    pub async fn purge(&self, days: u32) -> Result<Purged, ServiceError> {
+    /// The same service, refusing retention periods shorter than `days` (0: no floor).
+    pub fn with_retention_floor(self, days: u32) -> Result<Service, ServiceError> {
+        if days > MAX_DAYS {
+            return Err(ServiceError::field(
+                "retention_floor_days",
+                format!("must be from 0 to {MAX_DAYS}"),
+            ));
+        }
+        Ok(Service(std::sync::Arc::new(crate::Inner {
+            retention_floor_days: days,
+            ..(*self.0).clone()
+        })))
+    }
+
+    /// The shortest retention period accepted, in days (0: no floor).
+    pub fn retention_floor(&self) -> u32 {
+        self.0.retention_floor_days
+    }
+
+    /// Refuses `days` below the floor, recording the refusal (`attempt`: `purge` or
+    /// `retention_change`) in every tenant's trail.
+    async fn check_floor(
+        &self,
+        days: u32,
+        attempt: &str,
+        actor: &AdminActor,
+    ) -> Result<(), ServiceError> {
+        let floor = self.retention_floor();
+        if days >= floor {
+            return Ok(());
+        }
+        let refusal = format!("below the retention floor of {floor} days");
+        for tenant in self.store().tenants().await? {
+            let event = AdminEvent::new("retention.refuse", actor.clone())
+                .outcome(Outcome::Failure)
+                .string("attempt", attempt)
+                .string("refusal", &refusal)
+                .int("retention_days", i64::from(days));
+            self.audit(&tenant, event).await?;
+        }
+        tracing::warn!(retention_days = days, floor, "{attempt} refused: {refusal}");
+        Err(below_floor(days, floor))
+    }
+
+    /// Removes every tenant's activities older than `days` days, logging the run. Refused (and
+    /// recorded) below the retention floor; tenants under legal hold lose nothing, and each that
+    /// had older activities records the refusal (see [`Service::record_purge`]).
+    pub async fn purge(&self, days: u32, actor: &AdminActor) -> Result<Purged, ServiceError> {
         check_days(days)?;
+        self.check_floor(days, "purge", actor).await?;
         let store = self.store();
         let cutoff_us = self.now_us() - i64::from(days) * DAY_US;
         let cutoff = format_rfc3339(cutoff_us, Precision::Millis);
@@ -68,10 +139,20 @@ impl Service {
             end_us: Some(cutoff_us),
             ..ActivityQuery::default()
         };
-        let mut affected = Vec::new();
+        let held: Vec<Tenant> = store
+            .legal_holds()
+            .await?
+            .into_iter()
+            .map(|h| h.tenant)
+            .collect();
+        let (mut affected, mut kept) = (Vec::new(), Vec::new());
         for tenant in store.tenants().await? {
             if store.count(&tenant, &older, Some(1)).await?.n > 0 {
-                affected.push(tenant);
+                if held.contains(&tenant) {
+                    kept.push(tenant);
+                } else {
+                    affected.push(tenant);
+                }
             }
         }
         let started = Stopwatch::start();
@@ -94,11 +175,14 @@ impl Service {
             run,
             days,
             affected,
+            held: kept,
         })
     }
 
     /// Records `retention.purge` in the admin trail of each tenant that lost activities (a run
-    /// that removed nothing from a tenant is only logged and counted).
+    /// that removed nothing from a tenant is only logged and counted), and `retention.refuse` in
+    /// each held tenant that kept older activities: always for a person's purge, and for the
+    /// periodic job once per hold (not every hour while it lasts).
     pub async fn record_purge(
         &self,
         done: &Purged,
@@ -111,13 +195,30 @@ impl Service {
                 .string("cutoff", &cutoff);
             self.audit(tenant, event).await?;
         }
+        for tenant in &done.held {
+            let Some(hold) = self.store().legal_hold(tenant).await? else {
+                continue; // released since
+            };
+            if matches!(actor, AdminActor::System)
+                && self.refused_since(tenant, "purge", hold.set_us).await?
+            {
+                continue;
+            }
+            self.record_refusal(tenant, actor, "purge", &hold, Some(done.days))
+                .await?;
+        }
         Ok(())
     }
 
     /// Records `retention.change` in each tenant whose last recorded period differs from `days`
     /// (a node restarting with the same setting records nothing).
+    ///
+    /// A period below the retention floor is refused, recorded as `retention.refuse` in every
+    /// tenant: the server does not start with it.
     pub async fn note_retention_setting(&self, days: u32) -> Result<(), ServiceError> {
         check_days(days)?;
+        self.check_floor(days, "retention_change", &AdminActor::System)
+            .await?;
         let query = ActivityQuery {
             application: Some("admin".into()),
             event_names: vec!["retention.change".into()],
@@ -154,7 +255,7 @@ impl Service {
     /// in the affected trails. A failed audit record does not make the purge a failure; it is
     /// logged. The answer is the run, for `/metrics`.
     pub async fn retention_once(&self, days: u32) -> Result<PurgeRun, ServiceError> {
-        let done = self.purge(days).await?;
+        let done = self.purge(days, &AdminActor::System).await?;
         if let Err(e) = self.record_purge(&done, &AdminActor::System).await {
             tracing::error!(error = %e, "the purge ran, but recording it in the admin trail failed");
         }
@@ -188,7 +289,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(s.purge(0).await.unwrap_err().details()[0].field, "days");
+        assert_eq!(
+            s.purge(0, &AdminActor::System).await.unwrap_err().details()[0].field,
+            "days"
+        );
         let run = s.retention_once(30).await.unwrap();
         assert_eq!(run.rows, 1);
         let q = ActivityQuery {

@@ -4,12 +4,14 @@
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
 //! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
-//! [`log_tree`], [`subscriptions`]. A new capability adds its module here and its cases to the
+//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`]. A new capability adds its module here and its cases to the
 //! macro.
 
 pub mod activity_log;
 pub mod aggregates;
 pub mod console;
+pub mod erasure;
+pub mod holds;
 pub mod log_tree;
 pub mod matches_prop;
 pub mod notify;
@@ -101,6 +103,14 @@ macro_rules! conformance_tests {
             tenants_cannot_reach_each_others_subscriptions,
             leases_go_to_one_owner_until_they_run_out,
             definitions_and_ledgers_round_trip_exactly,
+        );
+        $crate::conformance_tests!(@module $make; holds:
+            holds_are_set_once_listed_and_released,
+            a_purge_takes_nothing_from_a_held_tenant,
+        );
+        $crate::conformance_tests!(@module $make; erasure:
+            erased_rows_lose_personal_fields_only,
+            a_held_tenant_is_not_erased,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

@@ -24,6 +24,7 @@
 mod activities;
 mod console;
 mod errors;
+mod holds;
 mod log_tree;
 mod notify;
 mod rollups;

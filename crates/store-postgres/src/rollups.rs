@@ -31,6 +31,21 @@ pub(crate) async fn purge(
         tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[tid])
             .await
             .map_err(pg)?;
+        // Put under legal hold since the purge listed it: its remaining rows stay (the DELETEs
+        // check the hold), so its counters do too. Rows deleted before the hold came keep their
+        // counts until the first purge after its release, which trims these minutes again.
+        let held: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
+                 WHERE t.id = $1)",
+                &[tid],
+            )
+            .await
+            .map_err(pg)?
+            .get(0);
+        if held {
+            continue;
+        }
         tx.execute(
             "DELETE FROM activity_rollup WHERE tenant_id = $1 AND minute_us < $2",
             &[tid, &(edge + MINUTE_US)],

@@ -17,6 +17,9 @@ pub(crate) const MIGRATION_LOCK: i32 = 0x6174_0001;
 pub(crate) const PARTITION_LOCK: i32 = 0x6174_0002;
 /// Serializes the creations of one tenant's subscriptions (see `subscriptions.rs`).
 pub(crate) const SUBSCRIPTION_LOCK: i32 = 0x6174_0003;
+/// Orders a tenant's legal hold with its erasures (`holds.rs`); the second key is
+/// `hashtext(schema || '/' || tenant)`.
+pub(crate) const HOLD_LOCK: i32 = 0x6174_0010;
 
 const MIGRATIONS: &[&str] = &[
     // 1: tenants and their sequence, interned event names, partitioned activities with their
@@ -278,6 +281,17 @@ const MIGRATIONS: &[&str] = &[
         time    bigint NOT NULL,                 -- the cosignature's timestamp, POSIX seconds
         line    text NOT NULL,                   -- the signature line, as the witness wrote it
         PRIMARY KEY (tenant, witness)
+    );
+    "#,
+    // 8: the tenants under legal hold (holds.rs), keyed by
+    // name like subscriptions, so a tenant can be held before its first activity. Purges skip a
+    // held tenant and erasures refuse it, checking this table in their own statements.
+    r#"
+    CREATE TABLE IF NOT EXISTS legal_holds (
+        tenant  text PRIMARY KEY,
+        reason  text NOT NULL,
+        set_by  text NOT NULL,
+        set_us  bigint NOT NULL
     );
     "#,
 ];

@@ -10,11 +10,12 @@
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
 //! wake-ups), [`rollups`] (per-minute counters for aggregations), [`log_tree`] (the transparency
 //! log's tree and checkpoints), [`subscriptions`] (push subscriptions, their delivery ledgers and
-//! leases); plus [`schema`] (migrations, connection settings) and [`errors`].
+//! leases), [`holds`] (legal holds; erasure is in [`activities`]); plus [`schema`] (migrations, connection settings) and [`errors`].
 
 mod activities;
 mod console;
 mod errors;
+mod holds;
 mod log_tree;
 mod notify;
 mod rollups;

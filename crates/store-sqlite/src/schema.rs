@@ -230,6 +230,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP TRIGGER IF EXISTS activity_rollup_add;
     "#,
+    // 9: the tenants under legal hold (holds.rs), keyed by
+    // name like subscriptions, so a tenant can be held before its first activity. Purges skip a
+    // held tenant and erasures refuse it, checking this table in their own transaction.
+    r#"
+    CREATE TABLE IF NOT EXISTS legal_holds (
+        tenant  TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL,
+        set_by  TEXT NOT NULL,
+        set_us  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -520,7 +531,7 @@ mod tests {
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
              DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
-             DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+             DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures; DROP TABLE legal_holds;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -549,7 +560,7 @@ mod tests {
         }
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
-            "DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+            "DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures; DROP TABLE legal_holds;
              PRAGMA user_version = 5;
              INSERT INTO log_checkpoints (tenant_id, size, note) VALUES (1, 1, 'note');",
         )
@@ -575,6 +586,15 @@ mod tests {
         };
         store.create_subscription(&sub, 10).await.unwrap();
         assert_eq!(store.subscription(&t, "sub_1").await.unwrap(), Some(sub));
+        // And the legal holds table (schema 7).
+        let hold = authtrail_model::store::LegalHold {
+            tenant: t.clone(),
+            reason: "case".into(),
+            set_by: "tok".into(),
+            set_us: 1,
+        };
+        store.set_legal_hold(&hold).await.unwrap();
+        assert_eq!(store.legal_hold(&t).await.unwrap(), Some(hold));
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.

@@ -494,6 +494,28 @@ fn the_checkpoints_job_signs_and_verify_url_checks_the_running_log() {
     );
     assert!(err.contains("verified: 8 sampled activities"), "{err}");
 
+    // An admin erases one person's fields (user4: three activities); the erased activities no
+    // longer hash to their leaves, and verify accepts them on their proven erasure record.
+    let admin = create_token(dir.path(), "admin");
+    let erased: Value = http()
+        .post(format!("{}/v1/subjects:erase", server.url))
+        .bearer_auth(&admin)
+        .json(&json!({"actorEmail": "user4@example.com"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(erased["erasedActivities"], 3, "{erased}");
+    let record: u64 = erased["records"][0].as_str().unwrap().parse().unwrap();
+    checkpoint_of(record);
+    let out = verify("800");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("erased by {record} (its record is proven)")),
+        "{err}"
+    );
+
     // Someone with write access to the database edits one activity.
     let db = rusqlite::Connection::open(dir.path().join("authtrail.db")).unwrap();
     db.execute(

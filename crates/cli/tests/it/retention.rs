@@ -198,7 +198,29 @@ fn the_server_purges_periodically_and_reports_the_last_purge() {
     );
     drop(server);
     assert_eq!(admin_events(&store, "Cret").len(), 2);
-    let server = Server::start(&["--data", dir, "--retention-days", "20"]);
+
+    // Below the retention floor (30 days by default) the server refuses to start, saying why,
+    // and the refusal is recorded.
+    let out = support::try_authtrail(&["serve", "--data", dir, "--retention-days", "20"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("below the retention floor of 30 days"),
+        "{err}"
+    );
+    let events = admin_events(&store, "Cret");
+    assert_eq!(events[0].0, "retention.refuse");
+    assert_eq!(events.len(), 3);
+
+    // With the floor lowered, the shorter period is recorded, and so is what it removes.
+    let server = Server::start(&[
+        "--data",
+        dir,
+        "--retention-days",
+        "20",
+        "--retention-floor-days",
+        "14",
+    ]);
     wait_for_purge(&server);
     drop(server);
     let events = admin_events(&store, "Cret");
@@ -207,6 +229,7 @@ fn the_server_purges_periodically_and_reports_the_last_purge() {
         [
             "retention.purge",
             "retention.change",
+            "retention.refuse",
             "retention.purge",
             "retention.change"
         ]

@@ -65,9 +65,13 @@ impl ToWire for Activity {
     }
 }
 
-/// A stable entity tag: stored activities never change, so their identity is their version.
+/// A stable entity tag: a stored activity changes only when a per-subject erasure rewrites it,
+/// so its identity, plus the erasure record once erased, is its version.
 pub fn etag(a: &Activity) -> String {
-    format!("\"{}/{}\"", a.tenant, a.unique_qualifier)
+    match a.body.erased_by {
+        None => format!("\"{}/{}\"", a.tenant, a.unique_qualifier),
+        Some(by) => format!("\"{}/{}-e{}\"", a.tenant, a.unique_qualifier, by.0),
+    }
 }
 
 /// A page of `activities.list`: `kind`, the page's `etag`, `items` (omitted when empty) and
@@ -148,6 +152,7 @@ mod tests {
                 result: Outcome::Success,
                 error: None,
                 event_id: None,
+                erased_by: None,
             },
         }
     }

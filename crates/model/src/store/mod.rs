@@ -11,6 +11,8 @@
 //! | [`aggregates`] | [`Aggregates`] | per-minute counters (roll-ups) kept at write time |
 //! | [`log_tree`] | [`LogTree`] | each tenant's Merkle tree (node hashes), latest signed checkpoint, witnesses and cosignatures |
 //! | [`subscriptions`] | [`Subscriptions`] | push subscriptions, their delivery ledgers and leases |
+//! | [`holds`] | [`LegalHolds`] | which tenants are under legal hold |
+//! | [`erasure`] | [`Erasure`] | rewriting activities with their personal fields erased |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
@@ -29,7 +31,9 @@ use std::pin::Pin;
 pub mod activity_log;
 pub mod aggregates;
 pub mod console;
+pub mod erasure;
 mod error;
+pub mod holds;
 pub mod log_tree;
 pub mod notify;
 pub mod secrets;
@@ -39,7 +43,9 @@ pub mod tokens;
 pub use activity_log::{ActivityLog, Count, Receipt};
 pub use aggregates::{Aggregates, Rollup, RollupCell};
 pub use console::{ConsoleSession, ConsoleStore, ConsoleUser};
+pub use erasure::Erasure;
 pub use error::{Source, StoreError, StoreErrorKind};
+pub use holds::{LegalHold, LegalHolds};
 pub use log_tree::{Cosignature, LogTree, SignedCheckpoint, TreeNode, Witness};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
@@ -59,6 +65,8 @@ pub trait Store:
     + Aggregates
     + LogTree
     + Subscriptions
+    + LegalHolds
+    + Erasure
 {
 }
 
@@ -71,13 +79,15 @@ impl<T> Store for T where
         + Aggregates
         + LogTree
         + Subscriptions
+        + LegalHolds
+        + Erasure
 {
 }
 
 /// The store traits, so that their methods can be called on an `Arc<dyn Store>`.
 pub mod prelude {
     pub use super::{
-        ActivityLog, Aggregates, CommitNotifier, ConsoleStore, LogTree, SecretStore, Store,
-        StoreError, StoreErrorKind, Subscriptions, TokenStore,
+        ActivityLog, Aggregates, CommitNotifier, ConsoleStore, Erasure, LegalHolds, LogTree,
+        SecretStore, Store, StoreError, StoreErrorKind, Subscriptions, TokenStore,
     };
 }

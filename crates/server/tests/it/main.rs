@@ -11,6 +11,7 @@ mod console_export;
 mod console_query;
 mod console_zone;
 mod google;
+mod governance;
 mod hostile;
 mod logto;
 mod metrics;

@@ -1,7 +1,9 @@
 //! The activity log: the [`ActivityLog`] capability. Appends and restores in [`write`] (concurrent
-//! appends committed together by [`group`], rows in the form of [`rows`]), queries in [`read`], monthly partitions in
-//! [`partitions`], retention in [`purge`].
+//! appends committed together by [`group`], rows in the form of [`rows`]), queries in [`read`],
+//! monthly partitions in [`partitions`], retention in [`purge`], per-subject erasure in
+//! [`erase`].
 
+mod erase;
 pub(crate) mod group;
 pub(crate) mod partitions;
 mod purge;

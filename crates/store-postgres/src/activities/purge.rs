@@ -2,6 +2,10 @@
 //! row-by-row DELETE, no table bloat, no vacuum debt. The month holding the cut-off, the default
 //! partition and the side tables are trimmed in bounded batches, one short transaction each, so
 //! ingest goes on between them. The per-minute counters follow last (`rollups::purge`).
+//!
+//! Tenants under legal hold (`holds.rs`) lose nothing: every batch DELETE names its tenant and
+//! skips a held one in the same statement, and a month is dropped whole only if no held tenant
+//! has a row in it, checked under the partition lock that setting a hold also takes.
 
 use authtrail_model::StoreError;
 use tokio_postgres::Client;
@@ -17,7 +21,11 @@ const STEP: i64 = 5_000;
 pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64, StoreError> {
     let mut client = store.client().await?;
     let tenants: Vec<i32> = client
-        .query("SELECT id FROM tenants ORDER BY id", &[])
+        .query(
+            "SELECT id FROM tenants
+             WHERE name NOT IN (SELECT tenant FROM legal_holds) ORDER BY id",
+            &[],
+        )
         .await
         .map_err(pg)?
         .iter()
@@ -34,7 +42,9 @@ pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64,
         }
         if let Some(m) = month.filter(|m| m.end_us() <= before_us) {
             match drop_partition(&mut client, &table).await {
-                Ok(n) => {
+                // A held tenant has rows in it: delete the others' in batches instead.
+                Ok(None) => {}
+                Ok(Some(n)) => {
                     store.cache.months.lock().unwrap().remove(&m);
                     tracing::info!(partition = %table, rows = n, "dropped a monthly partition");
                     total += n;
@@ -64,7 +74,8 @@ pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64,
 const DETACHED: &str = "activities_detached_";
 
 /// Detaches one partition and drops it, returning how many rows it held (0 if another node's
-/// purge took it first).
+/// purge took it first), or `None`, touching nothing, when a tenant under legal hold has rows in
+/// it.
 ///
 /// Detaching holds an ACCESS EXCLUSIVE lock on `activities` (a default partition exists, which
 /// rules out `DETACH ... CONCURRENTLY`), so that transaction does nothing slow: it waits at most
@@ -72,7 +83,10 @@ const DETACHED: &str = "activities_detached_";
 /// and renames the table out of the way. Counting and dropping come after, locking only the
 /// detached table; a crash in between leaves an `activities_detached_*` table that the next purge
 /// finishes.
-async fn drop_partition(client: &mut Client, table: &str) -> Result<u64, tokio_postgres::Error> {
+async fn drop_partition(
+    client: &mut Client,
+    table: &str,
+) -> Result<Option<u64>, tokio_postgres::Error> {
     let detached = format!("{DETACHED}{}", table.trim_start_matches("activities_"));
     let tx = client.transaction().await?;
     tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -80,7 +94,21 @@ async fn drop_partition(client: &mut Client, table: &str) -> Result<u64, tokio_p
     // The lock partition creation takes: one node at a time changes the set of partitions.
     partitions::lock_ddl(&tx).await?;
     if !partitions::exists(&tx, table).await? {
-        return Ok(0);
+        return Ok(Some(0));
+    }
+    let held: bool = tx
+        .query_one(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
+                 WHERE EXISTS (SELECT 1 FROM {} a WHERE a.tenant_id = t.id))",
+                quote(table)
+            ),
+            &[],
+        )
+        .await?
+        .get(0);
+    if held {
+        return Ok(None);
     }
     tx.batch_execute(&format!(
         "ALTER TABLE activities DETACH PARTITION {t}; ALTER TABLE {t} RENAME TO {d}",
@@ -89,7 +117,7 @@ async fn drop_partition(client: &mut Client, table: &str) -> Result<u64, tokio_p
     ))
     .await?;
     tx.commit().await?;
-    drop_detached(client, &detached).await
+    drop_detached(client, &detached).await.map(Some)
 }
 
 /// Counts and drops a detached partition. Skipped (0) when another node is already on it or has
@@ -143,7 +171,9 @@ async fn delete_in_partition(
     let t = quote(table);
     let sql = format!(
         "DELETE FROM {t} WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM {t} WHERE tenant_id = $1 AND time_us < $2 LIMIT $3))"
+             SELECT ctid FROM {t} WHERE tenant_id = $1 AND time_us < $2 LIMIT $3))
+           AND NOT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants n ON n.name = h.tenant
+                           WHERE n.id = $1)"
     );
     let stmt = match client.prepare(&sql).await {
         Ok(s) => s,
@@ -167,11 +197,16 @@ async fn delete_in_partition(
     Ok(total)
 }
 
-/// Deletes a side table's rows older than the cut-off in batches, through its time index.
+/// Deletes a side table's rows older than the cut-off in batches, through its time index, except
+/// those of tenants under legal hold.
 async fn delete_by_time(client: &Client, table: &str, before_us: i64) -> Result<u64, StoreError> {
     let t = quote(table);
     let sql = format!(
-        "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} WHERE time_us < $1 LIMIT $2))"
+        "DELETE FROM {t} WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM {t} WHERE time_us < $1
+               AND tenant_id NOT IN (SELECT n.id FROM legal_holds h
+                                     JOIN tenants n ON n.name = h.tenant)
+             LIMIT $2))"
     );
     let stmt = client.prepare(&sql).await.map_err(pg)?;
     let mut total = 0;

@@ -465,7 +465,7 @@ async fn counters_are_filled_on_upgrade_and_kept_by_every_writer() {
          DROP TRIGGER activity_rollup_mixed_add ON activity_extra_events;
          DROP FUNCTION activity_rollup_add(); DROP FUNCTION activity_rollup_mixed_add();
          DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
-         DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+         DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures; DROP TABLE legal_holds;
          DELETE FROM schema_migrations WHERE version >= 3;",
     )
     .await
@@ -515,6 +515,7 @@ async fn schema_4_gains_subscriptions_in_place() {
     let c = support::raw(Some(&schema)).await.unwrap();
     c.batch_execute(
         "DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures;
+         DROP TABLE legal_holds;
          DELETE FROM schema_migrations WHERE version >= 5;",
     )
     .await

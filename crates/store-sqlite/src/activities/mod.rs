@@ -1,6 +1,7 @@
 //! The activity log: the [`ActivityLog`] capability. Appends and restores go through the single
 //! [`writer`]; queries run on the reader pool ([`read`]); bodies are stored compressed (`authtrail-body-codec`).
 
+mod erase;
 mod faults;
 mod read;
 pub(crate) mod writer;
@@ -19,8 +20,21 @@ use writer::Request;
 /// Rows deleted per purge transaction.
 const PURGE_STEP: usize = 5_000;
 
+/// One bounded step of a tenant's purge; nothing (0) when the tenant is under legal hold, which is
+/// checked in the step's own transaction so that a hold stops a purge already under way.
 fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64, StoreError> {
     let tx = c.transaction().map_err(backend)?;
+    let held: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
+                            WHERE t.id = ?1)",
+            [tenant_id],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if held {
+        return Ok(0);
+    }
     let victims = "SELECT rowid FROM activities WHERE tenant_id = ?1 AND time_us < ?2 ORDER BY time_us LIMIT ?3";
     tx.execute(
         &format!("DELETE FROM activity_extra_events WHERE act_rowid IN ({victims})"),

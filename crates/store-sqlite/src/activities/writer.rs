@@ -585,7 +585,7 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
-    fn take(body: &mut ActivityBody) -> Columns {
+    pub(crate) fn take(body: &mut ActivityBody) -> Columns {
         let email = body.actor.email.take().map(|e| {
             // Most addresses are lowercase ASCII already: moved into the column, not copied.
             if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
