@@ -65,6 +65,21 @@ impl EngineRun {
     }
 }
 
+/// The `authtrail` flags that open `backing`. A PostgreSQL store keeps its secrets sealed, so
+/// every command on it (the token's creation, each server of the run) names the same sealing key
+/// file, made in `key_dir` by the first of them.
+pub fn store_args(backing: &Backing, key_dir: &Path) -> Vec<String> {
+    match backing {
+        Backing::Sqlite(dir) => vec!["--data".into(), dir.display().to_string()],
+        Backing::Postgres { url, schema } => vec![
+            "--store".into(),
+            with_schema(url, schema),
+            "--sealing-key-file".into(),
+            key_dir.join("sealing.key").display().to_string(),
+        ],
+    }
+}
+
 /// A URL whose connections use `schema`.
 pub fn with_schema(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -79,10 +94,7 @@ pub async fn run(
     data: &Dataset,
     budget: Budget,
 ) -> anyhow::Result<EngineRun> {
-    let args: Vec<String> = match backing {
-        Backing::Sqlite(dir) => vec!["--data".into(), dir.display().to_string()],
-        Backing::Postgres { url, schema } => vec!["--store".into(), with_schema(url, schema)],
-    };
+    let args = store_args(backing, log.parent().unwrap_or(Path::new(".")));
     let server = Server::start(bin, engine, &args, log)?;
     eprintln!("{engine}: server pid {} at {}", server.pid(), server.base);
     let ingest = ingest::run(&server, data).await?;

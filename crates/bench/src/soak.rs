@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{Backing, with_schema};
+use crate::engine::Backing;
 use crate::server::Server;
 
 /// Where the server currently listens, and the token it was started with.
@@ -115,10 +115,7 @@ pub async fn run(
     log_dir: &Path,
     plan: &Plan,
 ) -> anyhow::Result<Soak> {
-    let args: Vec<String> = match backing {
-        Backing::Sqlite(dir) => vec!["--data".into(), dir.display().to_string()],
-        Backing::Postgres { url, schema } => vec!["--store".into(), with_schema(url, schema)],
-    };
+    let args = crate::engine::store_args(backing, log_dir);
     let mut lives = 0;
     let start = |lives: &mut u32| {
         *lives += 1;
