@@ -65,7 +65,9 @@ fn main() -> anyhow::Result<()> {
         clock.clone(),
     )?);
     let catalog = Arc::new(authtrail_catalog::Catalog::builtin()?);
-    let service = rt.block_on(Service::open(store, catalog, clock))?;
+    // A throwaway store: a key of its own seals its secrets.
+    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
+    let service = rt.block_on(Service::open(store, catalog, clock, sealing))?;
     let tenant = Tenant::new("bench").map_err(anyhow::Error::msg)?;
     let mut stored = 0;
     for body in &bodies {

@@ -61,7 +61,9 @@ const PRODUCERS: usize = 8;
 async fn service(dir: &Path) -> anyhow::Result<Service> {
     let clock = Arc::new(SystemClock);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, clock.clone())?);
-    Ok(Service::open(store, Arc::new(Catalog::builtin()?), clock).await?)
+    // A throwaway store: a key of its own seals its secrets.
+    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
+    Ok(Service::open(store, Arc::new(Catalog::builtin()?), clock, sealing).await?)
 }
 
 /// Validated batches of the data set for `tenant`.

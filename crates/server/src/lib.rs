@@ -208,7 +208,10 @@ pub const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 async fn readyz(State(state): State<AppState>) -> Response {
     // Bounded: a store that stalls (a frozen database) must make the node not ready, not make
     // the load balancer's probe hang with it.
-    let probe = tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.get_secret("cursor-signing"));
+    let probe = tokio::time::timeout(
+        READY_PROBE_TIMEOUT,
+        state.store.get_secret("cursor-signing"),
+    );
     let store_ok = match probe.await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => {

@@ -78,7 +78,7 @@ impl Service {
         email: &str,
     ) -> Result<String, ServiceError> {
         let email = check_email(email)?;
-        let key = self.store().secret(SUBJECT_KEY).await?;
+        let key = crate::secrets::server_key(&**self.store(), self.sealing(), SUBJECT_KEY).await?;
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
             .map_err(|e| ServiceError::internal(e.to_string()))?;
         mac.update(tenant.as_str().as_bytes());

@@ -39,11 +39,16 @@ async fn erase(
         .map_err(pg)?;
     let (mut seqs, mut bodies) = (Vec::new(), Vec::new());
     for r in &rows {
-        let mut body: ActivityBody = serde_json::from_slice(r.get::<_, &[u8]>(1))
+        // The stored form (rows.rs): compressed, without the values kept in their own columns;
+        // those columns are cleared below, and the body keeps the form.
+        let json = authtrail_body_codec::decode(r.get::<_, &[u8]>(1))
+            .map_err(|e| corrupt(format!("stored activity body: {e}")))?;
+        let mut body: ActivityBody = serde_json::from_slice(&json)
             .map_err(|e| corrupt(format!("stored activity body is not valid: {e}")))?;
         erase_personal(&mut body, erased_by);
         seqs.push(r.get::<_, i64>(0));
-        bodies.push(serde_json::to_vec(&body).map_err(|e| corrupt(e.to_string()))?);
+        let json = serde_json::to_vec(&body).map_err(|e| corrupt(e.to_string()))?;
+        bodies.push(authtrail_body_codec::encode(json));
     }
     let n = tx
         .execute(

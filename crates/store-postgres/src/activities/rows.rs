@@ -370,6 +370,7 @@ mod tests {
             result: Outcome::Success,
             error: None,
             event_id: Some("e-1".into()),
+            erased_by: None,
         }
     }
 
