@@ -355,13 +355,9 @@ fn erasure_keeps_the_log_verifiable(make: impl Fn() -> Option<Engine>) {
     assert!(!export.contains("203.0.113.2"), "{export}");
     assert!(export.contains("u3@example.com"));
 
-    engine.tamper(match engine {
-        Engine::Sqlite(_) => "UPDATE activities SET ip = '198.51.100.9' WHERE seq = 5",
-        Engine::Pg(_) => {
-            "UPDATE activities SET body = convert_to(replace(convert_from(body, 'UTF8'), \
-             '203.0.113.4', '198.51.100.9'), 'UTF8') WHERE seq = 5"
-        }
-    });
+    // On both engines the address has its own column (PostgreSQL's compact rows keep it only
+    // there), so that is where a tamperer edits it.
+    engine.tamper("UPDATE activities SET ip = '198.51.100.9' WHERE seq = 5");
     let (ok, err) = export_and_verify(&engine, tmp.path(), &key);
     assert!(!ok, "{err}");
     assert!(
