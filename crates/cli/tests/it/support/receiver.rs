@@ -1,7 +1,8 @@
 //! A webhook receiver for the delivery tests: a real HTTP server on loopback that checks each
 //! Standard Webhooks signature itself (HMAC-SHA256 over `id.timestamp.body`, not authtrail's
 //! code), records what it accepted, and can be told to fail: answer 500, or hang past the
-//! sender's timeout.
+//! sender's timeout. Failures follow a fixed pattern, not dice, so that a test asserting "some
+//! deliveries failed" cannot pass or fail by chance.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,18 +23,20 @@ pub struct Accepted {
     pub body: Value,
 }
 
-/// How the receiver answers: the fraction of requests answered 500, and of those left hanging
-/// for 8 s (longer than authtrail's 5 s timeout).
+/// How the receiver answers, counting requests from 0: every `fail_every`-th one (the first
+/// included) is answered 500, and every `hang_every`-th one is left hanging for 8 s (longer than
+/// authtrail's 5 s timeout). 0 turns either off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Flaky {
-    pub fail: f64,
-    pub hang: f64,
+    pub fail_every: usize,
+    pub hang_every: usize,
 }
 
 #[derive(Default)]
 struct Shared {
     accepted: Vec<Accepted>,
     refused: usize,
+    requests: usize,
     bad_signatures: usize,
     secret: Option<Vec<u8>>,
     flaky: Flaky,
@@ -57,17 +60,18 @@ fn verify(key: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
 }
 
 async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let (flaky, secret) = {
-        let s = r.shared.lock().unwrap();
-        (s.flaky, s.secret.clone())
+    let (flaky, secret, n) = {
+        let mut s = r.shared.lock().unwrap();
+        s.requests += 1;
+        (s.flaky, s.secret.clone(), s.requests - 1)
     };
-    let roll: f64 = rand::random();
-    if roll < flaky.hang {
+    let every = |k: usize, offset: usize| k > 0 && n % k == offset % k;
+    if every(flaky.hang_every, flaky.hang_every.saturating_sub(1)) {
         tokio::time::sleep(Duration::from_secs(8)).await;
         r.shared.lock().unwrap().refused += 1;
         return StatusCode::OK; // too late: the sender gave up
     }
-    if roll < flaky.hang + flaky.fail {
+    if every(flaky.fail_every, 0) {
         r.shared.lock().unwrap().refused += 1;
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
