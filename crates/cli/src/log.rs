@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use authtrail_formats::log_export::{LEAVES_PER_LINE, LogLine};
-use authtrail_integrity::{Checkpoint, Hash, NoteVerifier};
+use authtrail_integrity::{
+    Checkpoint, CosignatureVerifier, Hash, NoteError, NoteVerifier, check_cosignatures,
+};
 use authtrail_model::Tenant;
 use authtrail_service::Service;
 use authtrail_service::log_audit::Audit;
@@ -163,6 +165,72 @@ pub struct VerifyArgs {
     /// The log file of `authtrail export --log`: its leaf hashes let verify name the row at fault.
     #[arg(long)]
     log: Option<PathBuf>,
+    /// A witness you trust, by its cosigner verifier key (`<name>+<key ID>+<base64>`, as
+    /// GET /v1/log/witnesses lists them) or a file holding one per line; repeatable. The
+    /// checkpoint checked must carry valid cosignatures of --witness-quorum of them.
+    #[arg(long = "witness", value_name = "VKEY|FILE")]
+    witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint (default: all of them).
+    #[arg(long, requires = "witnesses", value_parser = clap::value_parser!(u32).range(1..=16))]
+    witness_quorum: Option<u32>,
+}
+
+/// The trusted witnesses of `--witness`: each a verifier key or a file of them.
+fn trusted_witnesses(args: &VerifyArgs) -> anyhow::Result<Vec<CosignatureVerifier>> {
+    let mut keys = Vec::new();
+    for w in &args.witnesses {
+        let text = std::fs::read_to_string(w).unwrap_or_else(|_| w.clone());
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            keys.push(
+                CosignatureVerifier::parse(line)
+                    .with_context(|| format!("--witness {line}: not a cosigner verifier key"))?,
+            );
+        }
+    }
+    if let Some(q) = args.witness_quorum
+        && q as usize > keys.len()
+    {
+        bail!(
+            "--witness-quorum {q} is more than the {} witness keys given",
+            keys.len()
+        );
+    }
+    Ok(keys)
+}
+
+/// Checks the witnesses' cosignatures of the checkpoint `note` against the quorum: a log that
+/// shows this checkpoint to its witnesses cannot show another history to this verifier.
+fn check_witnesses(args: &VerifyArgs, note: &str) -> anyhow::Result<()> {
+    let trusted = trusted_witnesses(args)?;
+    if trusted.is_empty() {
+        return Ok(());
+    }
+    let quorum = args.witness_quorum.map_or(trusted.len(), |q| q as usize);
+    let mut cosigned = 0;
+    for (w, found) in check_cosignatures(note, &trusted).context("the checkpoint")? {
+        match found {
+            Ok(time) => {
+                cosigned += 1;
+                let when = time::OffsetDateTime::from_unix_timestamp(time as i64)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| time.to_string());
+                eprintln!("witness {}: cosigned at {when}", w.name());
+            }
+            Err(NoteError::NotSigned) => eprintln!("witness {}: no cosignature", w.name()),
+            Err(e) => eprintln!("witness {}: its cosignature is invalid: {e}", w.name()),
+        }
+    }
+    if cosigned < quorum {
+        bail!(
+            "the checkpoint is cosigned by {cosigned} of the trusted witnesses, {quorum} required \
+             (witnesses cosign checkpoints as they see them: a newer one may not be cosigned yet)"
+        );
+    }
+    Ok(())
 }
 
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
@@ -203,6 +271,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         "checkpoint of {}: {} activities, signature ok",
         cp.origin, cp.size
     );
+    check_witnesses(&args, &note)?;
     let mut audit = Audit::new(cp.clone(), leaves)?;
     let export = args.export.as_ref().context("--export")?;
     let mut rows = Rows::open(export)?;
@@ -283,6 +352,7 @@ async fn online(args: &VerifyArgs, url: &str, verifier: &NoteVerifier) -> anyhow
         "checkpoint of {}: {} activities, signature ok",
         now.origin, now.size
     );
+    check_witnesses(args, &note)?;
     let b64 = |v: &serde_json::Value| -> anyhow::Result<Vec<Vec<u8>>> {
         v.as_array()
             .context("hashes")?

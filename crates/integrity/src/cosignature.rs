@@ -14,7 +14,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 
-use crate::note::{NoteError, format_vkey, parse_signature_line, parse_vkey, typed_key_id};
+use crate::note::{
+    NoteError, format_vkey, parse_signature_line, parse_vkey, split_note, typed_key_id,
+};
 
 /// The signature type byte of Ed25519 cosignatures (`cosignature/v1`).
 pub const COSIGNATURE_V1: u8 = 0x04;
@@ -81,6 +83,30 @@ impl CosignatureVerifier {
             .map_err(|_| NoteError::BadSignature)?;
         Ok(timestamp)
     }
+}
+
+/// One trusted witness and the timestamp of its valid cosignature, or why there is none.
+pub type WitnessCheck<'w> = (&'w CosignatureVerifier, Result<u64, NoteError>);
+
+/// What a signed checkpoint `note` says of one witness a verifier trusts: the timestamp of its
+/// valid cosignature, or why there is none ([`NoteError::NotSigned`] when the note carries no
+/// line of that witness). A verifier counts the `Ok`s against its quorum: a cosignature of a
+/// witness it does not trust is ignored, as C2SP signed notes ignore unknown keys.
+pub fn check_cosignatures<'w>(
+    note: &str,
+    witnesses: &'w [CosignatureVerifier],
+) -> Result<Vec<WitnessCheck<'w>>, NoteError> {
+    let (text, lines) = split_note(note)?;
+    Ok(witnesses
+        .iter()
+        .map(|w| {
+            let found = lines
+                .iter()
+                .find(|l| w.is_signer_of(l))
+                .map_or(Err(NoteError::NotSigned), |l| w.verify(text, l));
+            (w, found)
+        })
+        .collect())
 }
 
 /// A witness's signing key: what a witness runs (authtrail's tests play one with it).
@@ -178,5 +204,33 @@ mod tests {
         let note_sig = log.sign(TEXT).unwrap();
         let note_line = note_sig.trim_end().rsplit('\n').next().unwrap();
         assert!(!v.is_signer_of(note_line), "key IDs differ by type");
+    }
+
+    #[test]
+    fn a_note_is_checked_against_each_trusted_witness() {
+        let log = NoteSigner::new("example.com/behind-the-sofa", &[1; 32]).unwrap();
+        let (w1, w2) = (
+            Cosigner::new("witness.example/w1", &[4; 32]).unwrap(),
+            Cosigner::new("witness.example/w2", &[5; 32]).unwrap(),
+        );
+        let stranger = Cosigner::new("witness.example/x", &[6; 32]).unwrap();
+        let note = format!(
+            "{}{}\n{}\n",
+            log.sign(TEXT).unwrap(),
+            stranger.cosign(TEXT, 7),
+            w1.cosign(TEXT, 1700000000)
+        );
+        let trusted = [w1.verifier(), w2.verifier()];
+        let got = check_cosignatures(&note, &trusted).unwrap();
+        assert_eq!(got[0].1, Ok(1700000000));
+        assert_eq!(got[1].1, Err(NoteError::NotSigned));
+        // A cosignature of another checkpoint, pasted under this one, does not verify.
+        let forged = note.replace(
+            &w1.cosign(TEXT, 1700000000),
+            &w1.cosign(&TEXT.replace("20852163", "20852164"), 1700000000),
+        );
+        let got = check_cosignatures(&forged, &trusted).unwrap();
+        assert_eq!(got[0].1, Err(NoteError::BadSignature));
+        assert!(check_cosignatures("no signatures", &trusted).is_err());
     }
 }

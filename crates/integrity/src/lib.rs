@@ -20,7 +20,7 @@ pub mod proof;
 pub mod tiles;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use cosignature::{CosignatureVerifier, Cosigner};
+pub use cosignature::{CosignatureVerifier, Cosigner, check_cosignatures};
 pub use merkle::{Frontier, Hash, NodeId, leaf_hash};
 pub use note::{NoteError, NoteSigner, NoteVerifier, sign_note};
 pub use proof::ProofError;

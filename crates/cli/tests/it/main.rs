@@ -10,3 +10,4 @@ mod nodes;
 mod query_format;
 mod retention;
 mod support;
+mod witness;
