@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; log_tree:
             tree_grows_only_from_its_stored_size,
             racing_growers_one_wins_the_other_is_refused,
+            a_growth_with_a_hole_is_refused_whole,
             checkpoints_only_move_forward,
             purge_leaves_the_tree_and_checkpoint,
             event_ids_lead_to_their_sequence_number,

@@ -84,6 +84,50 @@ pub async fn racing_growers_one_wins_the_other_is_refused(store: Arc<dyn Store>)
     assert_eq!(store.tree_size(&t).await.unwrap(), 2);
 }
 
+/// A growth must bring exactly the full nodes its new leaves complete (node hashes are stored
+/// in strips of 256 that only grow at their end): one that leaves a node out is refused and
+/// stores nothing.
+pub async fn a_growth_with_a_hole_is_refused_whole(store: Arc<dyn Store>) {
+    let t = tenant("Lh");
+    store
+        .append(&t, (0..300).map(|i| login(&t, "a@x.io", i)).collect())
+        .await
+        .unwrap();
+    // The full nodes a growth from `from` to `to` leaves completes: `from >> l .. to >> l` on
+    // each level `l`.
+    let grown = |from: u64, to: u64| -> Vec<TreeNode> {
+        (0..64u8)
+            .take_while(|l| to >> l > 0)
+            .flat_map(|l| ((from >> l)..(to >> l)).map(move |i| node(l, i)))
+            .collect()
+    };
+    store.grow_tree(&t, 0, 255, grown(0, 255)).await.unwrap();
+    let good = grown(255, 259);
+    let without = |level: u8, index: u64| -> Vec<TreeNode> {
+        good.iter()
+            .filter(|n| (n.level, n.index) != (level, index))
+            .copied()
+            .collect()
+    };
+    for bad in [
+        without(0, 256),
+        without(0, 255),
+        without(1, 128),
+        without(8, 0),
+    ] {
+        let err = store.grow_tree(&t, 255, 259, bad).await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Invalid, "{err}");
+        assert_eq!(store.tree_size(&t).await.unwrap(), 255, "nothing stored");
+    }
+    // Across a strip's end, then on.
+    store.grow_tree(&t, 255, 259, good).await.unwrap();
+    let ids: Vec<(u8, u64)> = (250..259).map(|i| (0, i)).collect();
+    assert_eq!(
+        sorted(store.tree_nodes(&t, ids).await.unwrap()),
+        (250..259).map(|i| node(0, i)).collect::<Vec<_>>()
+    );
+}
+
 pub async fn checkpoints_only_move_forward(store: Arc<dyn Store>) {
     let (t, u) = (tenant("Lc"), tenant("Lcu"));
     for x in [&t, &u] {

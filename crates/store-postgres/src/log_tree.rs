@@ -1,5 +1,6 @@
 //! The transparency log's tree and checkpoints: the [`LogTree`] capability, in the `log_trees`,
-//! `log_nodes` and `log_checkpoints` tables (migration 4).
+//! `log_hashes` (migration 9: node hashes in strips of 256, see
+//! `authtrail_model::store::log_strips`) and `log_checkpoints` tables.
 //!
 //! Several nodes may hash the same tenant. A growth locks the tenant's `log_trees` row
 //! (`FOR UPDATE`) and stores nothing unless the size is still the one it started from, so the
@@ -8,11 +9,14 @@
 //! conditional statement, so the published checkpoint never goes back. Witnesses and their
 //! latest cosignatures are in `log_witnesses` and `log_cosignatures` (migration 6).
 
+use std::collections::HashMap;
+
+use authtrail_model::store::log_strips;
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Cosignature, SignedCheckpoint, TreeNode, Witness};
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
 
-use crate::{PgStore, corrupt, fail, pg};
+use crate::{PgStore, fail, pg};
 
 async fn tree_size(store: &PgStore, tenant: &Tenant) -> Result<u64, StoreError> {
     let c = store.client().await?;
@@ -64,16 +68,39 @@ async fn grow(
             format!("the tree has {stored} leaves, not {from}"),
         ));
     }
-    let levels: Vec<i16> = nodes.iter().map(|n| i16::from(n.level)).collect();
-    let idxs: Vec<i64> = nodes.iter().map(|n| n.index as i64).collect();
-    let hashes: Vec<&[u8]> = nodes.iter().map(|n| &n.hash[..]).collect();
-    tx.execute(
-        "INSERT INTO log_nodes (tenant_id, level, idx, hash) \
-         SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS n (l, i, h)",
-        &[&tid, &levels, &idxs, &hashes],
-    )
-    .await
-    .map_err(pg)?;
+    for a in log_strips::appends(from, to, &nodes)? {
+        let (level, strip) = (i16::from(a.level), a.strip as i64);
+        // A new strip is inserted, an existing one extended, each only if it holds exactly
+        // the hashes this growth follows.
+        let done = if a.slot == 0 {
+            tx.execute(
+                "INSERT INTO log_hashes (tenant_id, level, strip, hashes) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[&tid, &level, &strip, &a.bytes],
+            )
+            .await
+        } else {
+            tx.execute(
+                "UPDATE log_hashes SET hashes = hashes || $4 \
+                 WHERE tenant_id = $1 AND level = $2 AND strip = $3 AND length(hashes) = $5",
+                &[&tid, &level, &strip, &a.bytes, &(a.stored_len() as i32)],
+            )
+            .await
+        }
+        .map_err(pg)?;
+        if done != 1 {
+            let stored: Option<i32> = tx
+                .query_opt(
+                    "SELECT length(hashes) FROM log_hashes \
+                     WHERE tenant_id = $1 AND level = $2 AND strip = $3",
+                    &[&tid, &level, &strip],
+                )
+                .await
+                .map_err(pg)?
+                .map(|r| r.get(0));
+            return Err(log_strips::not_contiguous(&a, stored.unwrap_or(0) as usize));
+        }
+    }
     tx.execute(
         "UPDATE log_trees SET size = $2 WHERE tenant_id = $1",
         &[&tid, &(to as i64)],
@@ -92,29 +119,28 @@ async fn nodes(
     let Some(tid) = store.tenant_id(&c, tenant).await? else {
         return Ok(Vec::new());
     };
-    let levels: Vec<i16> = ids.iter().map(|&(l, _)| i16::from(l)).collect();
-    let idxs: Vec<i64> = ids.iter().map(|&(_, i)| i as i64).collect();
+    let wanted = log_strips::strips_of(&ids);
+    let levels: Vec<i16> = wanted.iter().map(|&(l, _)| i16::from(l)).collect();
+    let strips: Vec<i64> = wanted.iter().map(|&(_, s)| s as i64).collect();
     let rows = c
         .query(
-            "SELECT n.level, n.idx, n.hash FROM log_nodes n \
-             JOIN unnest($2::smallint[], $3::bigint[]) AS w (l, i) ON n.level = w.l AND n.idx = w.i \
-             WHERE n.tenant_id = $1",
-            &[&tid, &levels, &idxs],
+            "SELECT h.level, h.strip, h.hashes FROM log_hashes h \
+             JOIN unnest($2::smallint[], $3::bigint[]) AS w (l, s) ON h.level = w.l AND h.strip = w.s \
+             WHERE h.tenant_id = $1",
+            &[&tid, &levels, &strips],
         )
         .await
         .map_err(pg)?;
-    rows.iter()
+    let fetched: HashMap<(u8, u64), &[u8]> = rows
+        .iter()
         .map(|r| {
-            Ok(TreeNode {
-                level: r.get::<_, i16>(0) as u8,
-                index: r.get::<_, i64>(1) as u64,
-                hash: r
-                    .get::<_, &[u8]>(2)
-                    .try_into()
-                    .map_err(|_| corrupt("a stored node hash is not 32 bytes"))?,
-            })
+            (
+                (r.get::<_, i16>(0) as u8, r.get::<_, i64>(1) as u64),
+                r.get::<_, &[u8]>(2),
+            )
         })
-        .collect()
+        .collect();
+    log_strips::pick(&ids, |level, strip| fetched.get(&(level, strip)).copied())
 }
 
 async fn event_sequence(

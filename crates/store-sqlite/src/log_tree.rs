@@ -1,9 +1,13 @@
 //! The transparency log's tree and checkpoints: the [`LogTree`] capability, in the `log_trees`,
-//! `log_nodes` and `log_checkpoints` tables (schema 5). Writes go through the writer thread, in
+//! `log_hashes` (schema 10: node hashes in strips of 256, see `authtrail_model::store::log_strips`)
+//! and `log_checkpoints` tables. Writes go through the writer thread, in
 //! order with appends; a growth is one transaction whose compare-and-set on `log_trees.size`
 //! refuses a second writer of the same growth (another process on the same file). Witnesses and
 //! their latest cosignatures are in `log_witnesses` and `log_cosignatures` (schema 7).
 
+use std::collections::HashMap;
+
+use authtrail_model::store::log_strips;
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Cosignature, SignedCheckpoint, TreeNode, Witness};
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
@@ -68,16 +72,29 @@ fn grow(
         params![tid, to as i64],
     )
     .map_err(backend)?;
-    {
-        let mut ins = tx
+    for a in log_strips::appends(from, to, nodes)? {
+        let stored: Option<Vec<u8>> = tx
             .prepare_cached(
-                "INSERT INTO log_nodes (tenant_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+                "SELECT hashes FROM log_hashes WHERE tenant_id = ?1 AND level = ?2 AND strip = ?3",
             )
+            .and_then(|mut s| {
+                s.query_row(params![tid, a.level, a.strip as i64], |r| r.get(0))
+                    .optional()
+            })
             .map_err(backend)?;
-        for n in nodes {
-            ins.execute(params![tid, n.level, n.index as i64, &n.hash[..]])
-                .map_err(backend)?;
+        let len = stored.as_ref().map_or(0, Vec::len);
+        if len != a.stored_len() {
+            return Err(log_strips::not_contiguous(&a, len));
         }
+        // Read, extend, write: SQLite's `||` would turn the blob into text.
+        let mut bytes = stored.unwrap_or_default();
+        bytes.extend_from_slice(&a.bytes);
+        tx.prepare_cached(
+            "INSERT INTO log_hashes (tenant_id, level, strip, hashes) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (tenant_id, level, strip) DO UPDATE SET hashes = excluded.hashes",
+        )
+        .and_then(|mut s| s.execute(params![tid, a.level, a.strip as i64, bytes]))
+        .map_err(backend)?;
     }
     tx.commit().map_err(backend)
 }
@@ -88,26 +105,22 @@ fn nodes(c: &Connection, tenant: &Tenant, ids: &[(u8, u64)]) -> Result<Vec<TreeN
     };
     let mut stmt = c
         .prepare_cached(
-            "SELECT hash FROM log_nodes WHERE tenant_id = ?1 AND level = ?2 AND idx = ?3",
+            "SELECT hashes FROM log_hashes WHERE tenant_id = ?1 AND level = ?2 AND strip = ?3",
         )
         .map_err(backend)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for &(level, index) in ids {
-        let hash: Option<Vec<u8>> = stmt
-            .query_row(params![tid, level, index as i64], |r| r.get(0))
+    let mut strips = HashMap::new();
+    for (level, strip) in log_strips::strips_of(ids) {
+        let bytes: Option<Vec<u8>> = stmt
+            .query_row(params![tid, level, strip as i64], |r| r.get(0))
             .optional()
             .map_err(backend)?;
-        if let Some(h) = hash {
-            let hash = h.try_into().map_err(|_| {
-                fail(
-                    StoreErrorKind::Corrupt,
-                    "a stored node hash is not 32 bytes",
-                )
-            })?;
-            out.push(TreeNode { level, index, hash });
+        if let Some(b) = bytes {
+            strips.insert((level, strip), b);
         }
     }
-    Ok(out)
+    log_strips::pick(ids, |level, strip| {
+        strips.get(&(level, strip)).map(Vec::as_slice)
+    })
 }
 
 fn event_sequence(

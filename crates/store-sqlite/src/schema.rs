@@ -241,6 +241,28 @@ const MIGRATIONS: &[&str] = &[
         set_us  INTEGER NOT NULL
     );
     "#,
+    // 10: the tree's node hashes in strips of 256 per (tenant, level) row instead of a row per
+    // node (`authtrail_model::store::log_strips`): about 64 bytes per activity instead of 95.
+    // Converted in place; a row table, not WITHOUT ROWID, as the rows grow to 8 KiB.
+    // `IF NOT EXISTS` both ways, so that a data directory wound back for the upgrade tests
+    // migrates again.
+    r#"
+    CREATE TABLE IF NOT EXISTS log_nodes (
+        tenant_id INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL,
+        hash BLOB NOT NULL, PRIMARY KEY (tenant_id, level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS log_hashes (
+        tenant_id INTEGER NOT NULL,
+        level     INTEGER NOT NULL,
+        strip     INTEGER NOT NULL,             -- holds nodes strip * 256 .. strip * 256 + 255
+        hashes    BLOB NOT NULL,                -- their SHA-256 hashes, in order, 32 bytes each
+        PRIMARY KEY (tenant_id, level, strip)
+    );
+    INSERT OR IGNORE INTO log_hashes (tenant_id, level, strip, hashes)
+    SELECT tenant_id, level, idx / 256, CAST(group_concat(hash, x'' ORDER BY idx) AS BLOB)
+    FROM log_nodes GROUP BY tenant_id, level, idx / 256;
+    DROP TABLE log_nodes;
+    "#,
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -530,7 +552,7 @@ mod tests {
             "DROP TRIGGER IF EXISTS activity_rollup_add; DROP TRIGGER activity_rollup_remove;
              DROP TRIGGER activity_rollup_mixed_add; DROP TRIGGER activity_rollup_mixed_remove;
              DROP TABLE activity_rollup; DROP TABLE activity_rollup_mixed;
-             DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
+             DROP TABLE log_trees; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
              DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures; DROP TABLE legal_holds;
              PRAGMA user_version = 3;",
         )
@@ -598,6 +620,76 @@ mod tests {
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.
+    /// Schema 10 moves the tree's node rows into strips in place: every node reads the same,
+    /// hashes holding zero bytes included, and the tree goes on growing from there.
+    #[tokio::test]
+    async fn schema_10_moves_tree_nodes_into_strips() {
+        use authtrail_model::store::TreeNode;
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tenant::new("Cx").unwrap();
+        let node = |level: u8, index: u64| TreeNode {
+            level,
+            index,
+            hash: std::array::from_fn(|b| (b as u64 * 7 + index + level as u64) as u8 & 0x3f),
+        };
+        // A 600-leaf tree's full nodes: three strips on level 0, two on level 1, ...
+        let nodes: Vec<TreeNode> = (0..10u8)
+            .flat_map(|l| (0..600u64 >> l).map(move |i| (l, i)))
+            .map(|(l, i)| node(l, i))
+            .collect();
+        let ids: Vec<(u8, u64)> = nodes.iter().map(|n| (n.level, n.index)).collect();
+        {
+            let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+            let batch = (0..601)
+                .map(|i| authtrail_model::NewActivity {
+                    time_us: i,
+                    application: "login".into(),
+                    body: serde_json::from_value(serde_json::json!({
+                        "events": [{"type": "login", "name": "login_success"}], "result": "success"}))
+                    .unwrap(),
+                })
+                .collect();
+            store.append(&t, batch).await.unwrap();
+        }
+        // Schema 9: a row per node.
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(
+            "DROP TABLE log_hashes;
+             CREATE TABLE log_nodes (tenant_id INTEGER NOT NULL, level INTEGER NOT NULL,
+                 idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant_id, level, idx))
+                 WITHOUT ROWID;
+             INSERT INTO log_trees (tenant_id, size) VALUES (1, 600);
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+        // Stored out of order: the strips must come out in index order all the same.
+        for n in nodes.iter().rev() {
+            c.execute(
+                "INSERT INTO log_nodes VALUES (1, ?1, ?2, ?3)",
+                rusqlite::params![n.level, n.index as i64, &n.hash[..]],
+            )
+            .unwrap();
+        }
+        drop(c);
+        let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
+        let mut got = store.tree_nodes(&t, ids.clone()).await.unwrap();
+        got.sort_by_key(|n| (n.level, n.index));
+        let mut want = nodes.clone();
+        want.sort_by_key(|n| (n.level, n.index));
+        assert_eq!(got, want);
+        let strips: i64 = Connection::open(dir.path().join(DB_FILE))
+            .unwrap()
+            .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(strips, 3 + 2 + 10 - 2, "levels 0 and 1 span several strips");
+        store
+            .grow_tree(&t, 600, 601, vec![node(0, 600)])
+            .await
+            .unwrap();
+        let last = store.tree_nodes(&t, vec![(0, 600)]).await.unwrap();
+        assert_eq!(last, [node(0, 600)]);
+    }
+
     #[test]
     fn a_newer_schema_is_refused_clearly() {
         let dir = tempfile::tempdir().unwrap();

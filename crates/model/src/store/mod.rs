@@ -34,6 +34,7 @@ pub mod console;
 pub mod erasure;
 mod error;
 pub mod holds;
+pub mod log_strips;
 pub mod log_tree;
 pub mod notify;
 pub mod secrets;

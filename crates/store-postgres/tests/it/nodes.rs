@@ -464,7 +464,7 @@ async fn counters_are_filled_on_upgrade_and_kept_by_every_writer() {
          DROP TRIGGER activity_rollup_add ON activities;
          DROP TRIGGER activity_rollup_mixed_add ON activity_extra_events;
          DROP FUNCTION activity_rollup_add(); DROP FUNCTION activity_rollup_mixed_add();
-         DROP TABLE log_trees; DROP TABLE log_nodes; DROP TABLE log_checkpoints;
+         DROP TABLE log_trees; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
          DROP TABLE subscriptions; DROP TABLE log_witnesses; DROP TABLE log_cosignatures; DROP TABLE legal_holds;
          DELETE FROM schema_migrations WHERE version >= 3;",
     )
@@ -601,4 +601,75 @@ async fn nodes_share_subscription_limits_and_leases() {
         }
         assert_eq!(won, 1, "round {round}: exactly one node holds the lease");
     }
+}
+
+/// Migration 9 moves the tree's node rows into strips in place: every node reads the same, and
+/// the tree goes on growing from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_nodes_move_into_strips_in_place() {
+    use authtrail_model::store::TreeNode;
+    if !support::database().await {
+        return;
+    }
+    let schema = support::schema_name();
+    let t = tenant("Strips");
+    let node = |level: u8, index: u64| TreeNode {
+        level,
+        index,
+        hash: std::array::from_fn(|b| (b as u64 * 7 + index + level as u64) as u8 & 0x3f),
+    };
+    let nodes: Vec<TreeNode> = (0..10u8)
+        .flat_map(|l| (0..600u64 >> l).map(move |i| (l, i)))
+        .map(|(l, i)| node(l, i))
+        .collect();
+    let store = support::node(&schema).await;
+    store
+        .append(&t, (0..601).map(|i| login(&t, "a@x.io", i)).collect())
+        .await
+        .unwrap();
+    drop(store);
+    // Schema 8: a row per node, written out of order.
+    let c = support::raw(Some(&schema)).await.unwrap();
+    c.batch_execute(
+        "DROP TABLE log_hashes;
+         CREATE TABLE log_nodes (tenant_id integer NOT NULL, level smallint NOT NULL,
+             idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (tenant_id, level, idx));
+         INSERT INTO log_trees (tenant_id, size) SELECT id, 600 FROM tenants;
+         DELETE FROM schema_migrations WHERE version >= 9;",
+    )
+    .await
+    .unwrap();
+    for n in nodes.iter().rev() {
+        c.execute(
+            "INSERT INTO log_nodes SELECT id, $1, $2, $3 FROM tenants",
+            &[&i16::from(n.level), &(n.index as i64), &&n.hash[..]],
+        )
+        .await
+        .unwrap();
+    }
+    let migrated = PgStore::migrate_with_schema(&support::url(), &schema)
+        .await
+        .unwrap();
+    assert_eq!((migrated.from, migrated.to), (8, SCHEMA_VERSION));
+    let store = support::node(&schema).await;
+    let ids = nodes.iter().map(|n| (n.level, n.index)).collect();
+    let mut got = store.tree_nodes(&t, ids).await.unwrap();
+    got.sort_by_key(|n| (n.level, n.index));
+    let mut want = nodes.clone();
+    want.sort_by_key(|n| (n.level, n.index));
+    assert_eq!(got, want);
+    let strips = c
+        .query_one("SELECT count(*) FROM log_hashes", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(strips, 13, "levels 0 and 1 span several strips");
+    store
+        .grow_tree(&t, 600, 601, vec![node(0, 600)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tree_nodes(&t, vec![(0, 600)]).await.unwrap(),
+        [node(0, 600)]
+    );
 }
