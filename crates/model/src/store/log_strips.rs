@@ -2,9 +2,9 @@
 //! consecutive nodes of one level in one row (`(tenant, level, strip)` → up to 8 KiB), the way
 //! C2SP tlog-tiles groups them.
 //!
-//! A row per node cost about 95 bytes per activity on SQLite and 234 on PostgreSQL (two nodes per
+//! A row per node cost 96.8 bytes per activity on SQLite and 233.5 on PostgreSQL (two nodes per
 //! leaf, each with its key, row header and index entry); a strip costs 32 bytes per node and one
-//! key per 256 nodes, so about 64 bytes per activity. The tree only ever grows at its right edge,
+//! key per 256 nodes: 70.5 and 77.8 bytes per activity (30,000 demo activities). The tree only ever grows at its right edge,
 //! so each level's last strip is the only one that changes, by appending.
 
 use super::log_tree::TreeNode;
