@@ -624,19 +624,11 @@ mod tests {
     /// hashes holding zero bytes included, and the tree goes on growing from there.
     #[tokio::test]
     async fn schema_10_moves_tree_nodes_into_strips() {
-        use authtrail_model::store::TreeNode;
+        use authtrail_store_conformance::log_tree::grown;
         let dir = tempfile::tempdir().unwrap();
         let t = Tenant::new("Cx").unwrap();
-        let node = |level: u8, index: u64| TreeNode {
-            level,
-            index,
-            hash: std::array::from_fn(|b| (b as u64 * 7 + index + level as u64) as u8 & 0x3f),
-        };
         // A 600-leaf tree's full nodes: three strips on level 0, two on level 1, ...
-        let nodes: Vec<TreeNode> = (0..10u8)
-            .flat_map(|l| (0..600u64 >> l).map(move |i| (l, i)))
-            .map(|(l, i)| node(l, i))
-            .collect();
+        let nodes = grown(0, 600);
         let ids: Vec<(u8, u64)> = nodes.iter().map(|n| (n.level, n.index)).collect();
         {
             let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
@@ -683,11 +675,11 @@ mod tests {
             .unwrap();
         assert_eq!(strips, 3 + 2 + 10 - 2, "levels 0 and 1 span several strips");
         store
-            .grow_tree(&t, 600, 601, vec![node(0, 600)])
+            .grow_tree(&t, 600, 601, grown(600, 601))
             .await
             .unwrap();
         let last = store.tree_nodes(&t, vec![(0, 600)]).await.unwrap();
-        assert_eq!(last, [node(0, 600)]);
+        assert_eq!(last, grown(600, 601));
     }
 
     #[test]

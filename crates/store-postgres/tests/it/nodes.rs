@@ -607,21 +607,13 @@ async fn nodes_share_subscription_limits_and_leases() {
 /// the tree goes on growing from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_nodes_move_into_strips_in_place() {
-    use authtrail_model::store::TreeNode;
+    use authtrail_store_conformance::log_tree::grown;
     if !support::database().await {
         return;
     }
     let schema = support::schema_name();
     let t = tenant("Strips");
-    let node = |level: u8, index: u64| TreeNode {
-        level,
-        index,
-        hash: std::array::from_fn(|b| (b as u64 * 7 + index + level as u64) as u8 & 0x3f),
-    };
-    let nodes: Vec<TreeNode> = (0..10u8)
-        .flat_map(|l| (0..600u64 >> l).map(move |i| (l, i)))
-        .map(|(l, i)| node(l, i))
-        .collect();
+    let nodes = grown(0, 600);
     let store = support::node(&schema).await;
     store
         .append(&t, (0..601).map(|i| login(&t, "a@x.io", i)).collect())
@@ -665,11 +657,11 @@ async fn tree_nodes_move_into_strips_in_place() {
         .get::<_, i64>(0);
     assert_eq!(strips, 13, "levels 0 and 1 span several strips");
     store
-        .grow_tree(&t, 600, 601, vec![node(0, 600)])
+        .grow_tree(&t, 600, 601, grown(600, 601))
         .await
         .unwrap();
     assert_eq!(
         store.tree_nodes(&t, vec![(0, 600)]).await.unwrap(),
-        [node(0, 600)]
+        grown(600, 601)
     );
 }
