@@ -219,3 +219,6 @@ impl Terms {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -505,3 +505,6 @@ fn statement_of(
     );
     (sql, c.params)
 }
+
+#[cfg(test)]
+mod plans;
