@@ -199,10 +199,10 @@ impl Terms {
         kind: i64,
         value: &str,
     ) -> Result<(), StoreError> {
-        if let Some(m) = self.map.get_mut(&(tenant_id, kind)) {
-            if m.remove(value).is_some() {
-                self.len -= 1;
-            }
+        if let Some(m) = self.map.get_mut(&(tenant_id, kind))
+            && m.remove(value).is_some()
+        {
+            self.len -= 1;
         }
         conn.prepare_cached("DELETE FROM terms WHERE tenant_id = ?1 AND kind = ?2 AND value = ?3")
             .and_then(|mut s| s.execute(params![tenant_id, kind, value]))

@@ -199,13 +199,12 @@ impl<'c> Rows<'c> {
             Ok(())
         };
         let source = cols.source_id.as_deref();
-        if let Some(s) = source {
-            if self.spilled(&mut cache.spills, tenant_id)? {
-                if let Some((seq, time_us)) = by_spilled_source(self.conn, tenant_id, s)? {
-                    undo(&mut cache.terms)?;
-                    return Ok(Stored::Duplicate { seq, time_us });
-                }
-            }
+        if let Some(s) = source
+            && self.spilled(&mut cache.spills, tenant_id)?
+            && let Some((seq, time_us)) = by_spilled_source(self.conn, tenant_id, s)?
+        {
+            undo(&mut cache.terms)?;
+            return Ok(Stored::Duplicate { seq, time_us });
         }
         let mut hash = source.map(intern::source_hash);
         // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
