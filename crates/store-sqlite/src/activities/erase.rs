@@ -55,7 +55,7 @@ fn erase(
         for (i, value) in values.into_iter().enumerate() {
             let kind = i as i64 + 1;
             if let Some(v) = value {
-                after[i] = Some(intern::intern(&tx, tid, kind, v)?);
+                after[i] = Some(intern::intern(&tx, tid, kind, v)?.0);
             }
             if let Some(old) = refs[i].filter(|old| Some(*old) != after[i]) {
                 before.push((kind, old));

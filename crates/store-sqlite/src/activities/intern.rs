@@ -48,20 +48,32 @@ pub(crate) fn source_hash(source: &str) -> i64 {
     h.finish() as i64
 }
 
-/// The id of `value` among the tenant's terms of `kind`, created when new.
+/// The id of `value` among the tenant's terms of `kind`, and whether this call created it.
+/// Inserts first: a value the writer has not cached is most often new (IPs, sessions), and then
+/// one statement does it.
 pub(crate) fn intern(
     conn: &Connection,
     tenant_id: i64,
     kind: i64,
     value: &str,
-) -> Result<i64, StoreError> {
-    if let Some(id) = lookup(conn, tenant_id, kind, value)? {
-        return Ok(id);
-    }
-    conn.prepare_cached("INSERT INTO terms (tenant_id, kind, value) VALUES (?1, ?2, ?3)")
+) -> Result<(i64, bool), StoreError> {
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO terms (tenant_id, kind, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+        )
         .and_then(|mut s| s.execute(params![tenant_id, kind, value]))
         .map_err(backend)?;
-    Ok(conn.last_insert_rowid())
+    if added == 1 {
+        return Ok((conn.last_insert_rowid(), true));
+    }
+    match lookup(conn, tenant_id, kind, value)? {
+        Some(id) => Ok((id, false)),
+        None => Err(crate::errors::fail(
+            authtrail_model::StoreErrorKind::Backend,
+            "an interned value was neither inserted nor found",
+        )),
+    }
 }
 
 /// The id of `value` among the tenant's terms of `kind`, if it was ever stored (and not since
@@ -174,10 +186,7 @@ impl Terms {
         if let Some(id) = self.map.get(&(tenant_id, kind)).and_then(|m| m.get(value)) {
             return Ok((*id, false));
         }
-        let (id, created) = match lookup(conn, tenant_id, kind, value)? {
-            Some(id) => (id, false),
-            None => (intern(conn, tenant_id, kind, value)?, true),
-        };
+        let (id, created) = intern(conn, tenant_id, kind, value)?;
         if self.len >= MAX_CACHED {
             self.map.clear();
             self.len = 0;
