@@ -74,7 +74,10 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
         })
         .collect();
     assert_eq!(keys.len(), 2, "{out}");
-    let (first, first_log) = (tmp.path().join("before.ndjson"), tmp.path().join("before.log"));
+    let (first, first_log) = (
+        tmp.path().join("before.ndjson"),
+        tmp.path().join("before.log"),
+    );
     let (f1, l1) = (first.to_str().unwrap(), first_log.to_str().unwrap());
     authtrail(&["export", "--data", a, "--out", f1, "--log", l1]);
 
@@ -92,11 +95,17 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
                 |r| r.get(0),
             )
             .unwrap();
-        assert!(texts > 1000, "schema 9 rows hold their values as text: {texts}");
+        assert!(
+            texts > 1000,
+            "schema 9 rows hold their values as text: {texts}"
+        );
     }
 
     // Opening the directory migrates it; the export is the same, byte for byte, log included.
-    let (second, second_log) = (tmp.path().join("after.ndjson"), tmp.path().join("after.log"));
+    let (second, second_log) = (
+        tmp.path().join("after.ndjson"),
+        tmp.path().join("after.log"),
+    );
     let (f2, l2) = (second.to_str().unwrap(), second_log.to_str().unwrap());
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
@@ -111,7 +120,10 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
             .unwrap();
         assert!(interned > 1000, "{interned}");
     }
-    assert!(decompress(&first) == decompress(&second), "the export changed");
+    assert!(
+        decompress(&first) == decompress(&second),
+        "the export changed"
+    );
     assert!(
         std::fs::read(&first_log).unwrap() == std::fs::read(&second_log).unwrap(),
         "the log changed"
@@ -124,7 +136,10 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     // The checkpoints signed before the migration verify the rows exported after it.
     for (tenant, key) in &keys {
         let (_, err) = authtrail(&["verify", "--export", f2, "--log", l1, "--key", key]);
-        assert!(err.contains(&format!("verified: tenant {tenant}:")), "{err}");
+        assert!(
+            err.contains(&format!("verified: tenant {tenant}:")),
+            "{err}"
+        );
     }
 
     // The migrated store goes on: idempotent on an old eventId, and new rows are written.
@@ -148,7 +163,13 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
         "{err}"
     );
     let (stdout, _) = authtrail(&[
-        "query", "--data", a, "--tenant", "Cone", "--actor", "new@example.com",
+        "query",
+        "--data",
+        a,
+        "--tenant",
+        "Cone",
+        "--actor",
+        "new@example.com",
     ]);
     assert!(
         stdout.contains("New@Example.com") && stdout.contains("2001:db8::7"),
