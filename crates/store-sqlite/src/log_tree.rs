@@ -131,9 +131,7 @@ fn event_sequence(
     let Some(tid) = tenant_id(c, tenant)? else {
         return Ok(None);
     };
-    c.prepare_cached("SELECT seq FROM activities WHERE tenant_id = ?1 AND source_id = ?2")
-        .and_then(|mut s| s.query_row(params![tid, event_id], |r| r.get(0)).optional())
-        .map_err(backend)
+    crate::activities::read::by_source(c, tid, event_id)
 }
 
 fn checkpoint(c: &Connection, tenant: &Tenant) -> Result<Option<SignedCheckpoint>, StoreError> {

@@ -1,7 +1,18 @@
 //! The schema, as numbered migrations tracked in SQLite's `user_version`. A migration is never
 //! edited once released: changes are new entries at the end.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
+
+mod v10;
+
+/// Migrations after the SQL ones: Rust steps, numbered on from `MIGRATIONS` (10, 11, …).
+const STEPS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[
+    // 10: interned ids and narrower indexes (v10.rs).
+    v10::migrate,
+];
+
+/// The newest schema version.
+pub(crate) const VERSION: usize = MIGRATIONS.len() + STEPS.len();
 
 const MIGRATIONS: &[&str] = &[
     // 1: activities, their indexes, tokens, secrets.
@@ -270,18 +281,20 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {
     let current: usize = conn
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
         .map_err(|e| e.to_string())? as usize;
-    if current > MIGRATIONS.len() {
+    if current > VERSION {
         // Bodies of newer schemas may lack fields an older reader expects: refuse, never guess.
         return Err(format!(
             "this data directory has schema version {current}, written by a newer authtrail; \
-             this binary knows versions up to {}: upgrade authtrail",
-            MIGRATIONS.len()
+             this binary knows versions up to {VERSION}: upgrade authtrail"
         ));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for i in current..VERSION {
         let step = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
+            match MIGRATIONS.get(i) {
+                Some(sql) => tx.execute_batch(sql)?,
+                None => STEPS[i - MIGRATIONS.len()](&tx)?,
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()
         };
@@ -395,8 +408,8 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             c.execute(
-                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id, result, body)
-                 SELECT tenant_id, 2, 6, 7, app, event_id, result, ?1 FROM activities WHERE seq = 1",
+                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app_id, event_id, result, body)
+                 SELECT tenant_id, 2, 6, 7, app_id, event_id, result, ?1 FROM activities WHERE seq = 1",
                 [lz4_tag_1(body.as_bytes())],
             )
             .unwrap();
@@ -594,7 +607,7 @@ mod tests {
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, super::MIGRATIONS.len() as i64);
+        assert_eq!(version, super::VERSION as i64);
         assert!(store.get(&t, 1).await.unwrap().is_some());
         assert_eq!(store.checkpoint(&t).await.unwrap().unwrap().note, "note");
         let sub = Subscription {

@@ -516,11 +516,13 @@ fn the_checkpoints_job_signs_and_verify_url_checks_the_running_log() {
         "{err}"
     );
 
-    // Someone with write access to the database edits one activity.
+    // Someone with write access to the database edits one activity (its IP is interned since
+    // schema 10: the row is pointed at another value).
     let db = rusqlite::Connection::open(dir.path().join("authtrail.db")).unwrap();
-    db.execute(
-        "UPDATE activities SET ip = '198.51.100.66' WHERE seq = 5",
-        [],
+    db.execute_batch(
+        "INSERT INTO terms (tenant_id, kind, value)
+             SELECT tenant_id, 3, '198.51.100.66' FROM activities WHERE seq = 5;
+         UPDATE activities SET ip_ref = last_insert_rowid() WHERE seq = 5;",
     )
     .unwrap();
     // Enough samples that the edited one is drawn: 800 draws among 26 miss it with p < 1e-13.

@@ -6,6 +6,7 @@ use crate::support;
 
 mod log_verify;
 mod pg_upgrade;
+mod sqlite_upgrade;
 
 use std::io::Read;
 use std::path::Path;

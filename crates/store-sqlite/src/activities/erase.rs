@@ -1,15 +1,18 @@
 //! Per-subject erasure: the [`Erasure`] capability. Each named row is read, its personal fields
-//! removed (`authtrail_model::erasure`), and written back in place, with its columns (e-mail,
-//! profile id, IP) cleared so that no index finds the person any more. The rollup triggers fire
-//! on insert and delete only, and the time, event and result stay, so aggregates do not change.
+//! removed (`authtrail_model::erasure`), and written back in place, with its references to
+//! interned values (e-mail, profile id, IP) cleared so that no index finds the person any more;
+//! then the interned values no row refers to any more are deleted (schema 10), so the person's
+//! e-mail and IP do not stay behind in `terms`. The rollup triggers fire on insert and delete
+//! only, and the time, event and result stay, so aggregates do not change.
 
 use authtrail_model::erasure::erase_personal;
 use authtrail_model::store::prelude::*;
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
 use rusqlite::{Connection, params};
 
+use super::intern;
 use super::read;
-use super::writer::Columns;
+use super::rows::Columns;
 use crate::SqliteStore;
 use crate::errors::{backend, fail};
 
@@ -27,33 +30,60 @@ fn erase(
         ));
     }
     let mut n = 0;
+    // The term ids the rows referred to before: (kind, id).
+    let mut before = Vec::new();
     for &seq in qualifiers {
         let Some(mut a) = read::get(&tx, tenant, seq)? else {
             continue;
         };
+        let (tid, refs): (i64, [Option<i64>; 4]) = tx
+            .prepare_cached(
+                "SELECT a.tenant_id, email_ref, profile_ref, ip_ref, session_ref FROM activities a
+                 WHERE a.tenant_id = (SELECT id FROM tenants WHERE name = ?1) AND a.seq = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![tenant.as_str(), seq], |r| {
+                    Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?]))
+                })
+            })
+            .map_err(backend)?;
         erase_personal(&mut a.body, erased_by);
         let cols = Columns::take(&mut a.body);
+        // What erasure leaves (the session id, today) keeps being interned as the writer does.
+        let mut after = [None; 4];
+        let values = [&cols.email, &cols.profile_id, &cols.ip, &cols.session_id];
+        for (i, value) in values.into_iter().enumerate() {
+            let kind = i as i64 + 1;
+            if let Some(v) = value {
+                after[i] = Some(intern::intern(&tx, tid, kind, v)?.0);
+            }
+            if let Some(old) = refs[i].filter(|old| Some(*old) != after[i]) {
+                before.push((kind, old));
+            }
+        }
         let json = serde_json::to_vec(&a.body).map_err(backend)?;
         n += tx
             .prepare_cached(
-                "UPDATE activities SET actor_email = ?1, actor_profile = ?2, ip = ?3,
-                     session_id = ?4, source_id = ?5, body = ?6
-                 WHERE tenant_id = (SELECT id FROM tenants WHERE name = ?7) AND seq = ?8",
+                "UPDATE activities SET email_ref = ?1, profile_ref = ?2, ip_ref = ?3,
+                     session_ref = ?4, body = ?5
+                 WHERE tenant_id = ?6 AND seq = ?7",
             )
             .and_then(|mut s| {
                 s.execute(params![
-                    cols.email,
-                    cols.profile_id,
-                    cols.ip,
-                    cols.session_id,
-                    cols.source_id,
+                    after[0],
+                    after[1],
+                    after[2],
+                    after[3],
                     authtrail_body_codec::encode(json),
-                    tenant.as_str(),
+                    tid,
                     seq
                 ])
             })
             .map_err(backend)? as u64;
     }
+    before.sort_unstable();
+    before.dedup();
+    intern::forget_unreferenced(&tx, before)?;
     tx.commit().map_err(backend)?;
     Ok(n)
 }

@@ -3,7 +3,9 @@
 
 mod erase;
 mod faults;
-mod read;
+pub(crate) mod intern;
+pub(crate) mod read;
+mod rows;
 pub(crate) mod writer;
 
 use authtrail_model::store::prelude::*;
@@ -36,6 +38,29 @@ fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64,
         return Ok(0);
     }
     let victims = "SELECT rowid FROM activities WHERE tenant_id = ?1 AND time_us < ?2 ORDER BY time_us LIMIT ?3";
+    // The interned values the purged rows refer to: deleted below when no row is left with them,
+    // so that retention removes old e-mails and IPs from `terms` too (schema 10).
+    let mut terms = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare(&format!(
+                "SELECT email_ref, profile_ref, ip_ref, session_ref FROM activities
+                 WHERE rowid IN ({victims})"
+            ))
+            .map_err(backend)?;
+        let mut rows = stmt
+            .query(rusqlite::params![tenant_id, before_us, PURGE_STEP as i64])
+            .map_err(backend)?;
+        while let Some(r) = rows.next().map_err(backend)? {
+            for i in 0..4 {
+                if let Some(id) = r.get::<_, Option<i64>>(i).map_err(backend)? {
+                    terms.push((i as i64 + 1, id));
+                }
+            }
+        }
+    }
+    terms.sort_unstable();
+    terms.dedup();
     tx.execute(
         &format!("DELETE FROM activity_extra_events WHERE act_rowid IN ({victims})"),
         rusqlite::params![tenant_id, before_us, PURGE_STEP as i64],
@@ -47,6 +72,7 @@ fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64,
             rusqlite::params![tenant_id, before_us, PURGE_STEP as i64],
         )
         .map_err(backend)?;
+    intern::forget_unreferenced(&tx, terms)?;
     tx.commit().map_err(backend)?;
     Ok(n as u64)
 }

@@ -12,12 +12,19 @@ use authtrail_model::{
 };
 use rusqlite::types::Value as Sql;
 
+use super::intern;
 use crate::errors::{backend, fail};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-/// The row, then the columns whose values the writer keeps out of the body (`writer::Columns`).
-const COLUMNS: &str = "a.seq, a.time_us, a.received_us, a.app, a.body, \
-                       a.actor_email, a.actor_profile, a.ip, a.session_id, a.source_id";
+/// The row, then the values the writer keeps out of the body (`rows::Columns`), interned ones
+/// looked up by id (schema 10). Subqueries in the select list, not joins: they run once per row
+/// returned and cannot change the index walk the planner picks.
+const COLUMNS: &str = "a.seq, a.time_us, a.received_us, \
+                       (SELECT name FROM apps WHERE id = a.app_id), a.body, \
+                       (SELECT value FROM terms WHERE id = a.email_ref), \
+                       (SELECT value FROM terms WHERE id = a.profile_ref), \
+                       (SELECT value FROM terms WHERE id = a.ip_ref), \
+                       (SELECT value FROM terms WHERE id = a.session_ref), a.source_id";
 
 fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached("SELECT id FROM tenants WHERE name = ?1")
@@ -94,14 +101,14 @@ pub(crate) fn list(
     let Some(tid) = tenant_id(conn, tenant)? else {
         return Ok(empty);
     };
-    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+    let Some(keys) = resolve(conn, tid, q)? else {
         return Ok(empty);
     };
 
     let mut page = PageBuilder::new(q);
     loop {
         let chunk = page.chunk();
-        let (sql, params) = statement(tid, q, &event_ids, has_extra, page.after(), chunk);
+        let (sql, params) = statement(tid, q, &keys, page.after(), chunk);
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
         let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
         let mut fetched = 0;
@@ -132,7 +139,7 @@ pub(crate) fn count(
     let Some(tid) = tenant_id(conn, tenant)? else {
         return Ok(none);
     };
-    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+    let Some(keys) = resolve(conn, tid, q)? else {
         return Ok(none);
     };
     let mut count = CountBuilder::new(q, cap);
@@ -140,16 +147,7 @@ pub(crate) fn count(
     if let Some(stop) = count.index_limit() {
         // Keys only: every index carries them, so no row is read (a body column here made SQLite
         // read each row: 44 ms instead of 5 ms for 100,000 entries on the 1M demo trail).
-        let (sql, params) = statement_of(
-            "a.seq, a.time_us",
-            tid,
-            &q,
-            &event_ids,
-            has_extra,
-            None,
-            stop,
-            false,
-        );
+        let (sql, params) = statement_of("a.seq, a.time_us", tid, &q, &keys, None, stop, false);
         let n: i64 = conn
             .prepare_cached(&format!("SELECT COUNT(*) FROM ({sql})"))
             .and_then(|mut s| s.query_row(params_from_iter(params), |r| r.get(0)))
@@ -157,7 +155,7 @@ pub(crate) fn count(
         return Ok(count.from_index(n as u64));
     }
     loop {
-        let (sql, params) = statement(tid, &q, &event_ids, has_extra, count.after(), SCAN_CHUNK);
+        let (sql, params) = statement(tid, &q, &keys, count.after(), SCAN_CHUNK);
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
         let mut rows = stmt.query(params_from_iter(params)).map_err(backend)?;
         let mut fetched = 0;
@@ -187,22 +185,13 @@ pub(crate) fn nth_position(
     let Some(tid) = tenant_id(conn, tenant)? else {
         return Ok(None);
     };
-    let Some((event_ids, has_extra)) = event_ids(conn, tid, q)? else {
+    let Some(keys) = resolve(conn, tid, q)? else {
         return Ok(None);
     };
     let n = usize::try_from(n)
         .unwrap_or(usize::MAX)
         .min(i64::MAX as usize);
-    let (sql, params) = statement_of(
-        "a.seq, a.time_us",
-        tid,
-        q,
-        &event_ids,
-        has_extra,
-        None,
-        n,
-        true,
-    );
+    let (sql, params) = statement_of("a.seq, a.time_us", tid, q, &keys, None, n, true);
     conn.prepare_cached(&sql)
         .and_then(|mut s| {
             s.query_row(params_from_iter(params), |r| {
@@ -214,6 +203,28 @@ pub(crate) fn nth_position(
             .optional()
         })
         .map_err(backend)
+}
+
+/// The uniqueQualifier of the tenant's activity whose eventId is `source`: found by the hash
+/// (the text compared too: hashes may collide), or in the spill index (`rows::Rows::insert`).
+pub(crate) fn by_source(
+    conn: &Connection,
+    tid: i64,
+    source: &str,
+) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached(
+        "SELECT seq FROM activities WHERE tenant_id = ?1 AND source_hash = ?2 AND source_id = ?3
+         UNION ALL
+         SELECT seq FROM activities WHERE tenant_id = ?1 AND source_hash IS NULL AND source_id = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            rusqlite::params![tid, intern::source_hash(source), source],
+            |r| r.get(0),
+        )
+        .optional()
+    })
+    .map_err(backend)
 }
 
 /// Ascending by uniqueQualifier, after `after`.
@@ -281,13 +292,29 @@ pub(crate) fn tenants_with_rows_before(
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
-/// The interned ids of the query's event names, and whether the tenant has multi-event
-/// activities. `None` when a name was never stored (nothing can match).
-fn event_ids(
-    conn: &Connection,
-    tid: i64,
-    q: &ActivityQuery,
-) -> Result<Option<(Vec<i64>, bool)>, StoreError> {
+/// The interned ids a query's conditions compare with (schema 10).
+struct Keys {
+    event_ids: Vec<i64>,
+    /// Whether the tenant has multi-event activities (only looked up with event names).
+    has_extra: bool,
+    app: Option<i64>,
+    /// Term ids (`terms.id`) of the actor's e-mail or profile id, the IP and the session id.
+    actor: Option<(&'static str, i64)>,
+    ip: Option<i64>,
+    session: Option<i64>,
+}
+
+impl Keys {
+    /// Whether a condition on a term id is there: it implies the tenant, and its index has no
+    /// tenant column, so the tenant condition is left out (it would make SQLite read each row).
+    fn has_term(&self) -> bool {
+        self.actor.is_some() || self.ip.is_some() || self.session.is_some()
+    }
+}
+
+/// The ids of the query's event names, application and terms. `None` when a name or value was
+/// never stored for the tenant (nothing can match).
+fn resolve(conn: &Connection, tid: i64, q: &ActivityQuery) -> Result<Option<Keys>, StoreError> {
     let mut ids = Vec::new();
     for name in &q.event_names {
         let mut stmt = conn
@@ -307,6 +334,41 @@ fn event_ids(
     if !q.event_names.is_empty() && ids.is_empty() {
         return Ok(None);
     }
+    let app = match &q.application {
+        Some(name) => match intern::app_lookup(conn, name)? {
+            Some(id) => Some(id),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let term = |kind: i64, value: Option<String>| -> Result<Option<Option<i64>>, StoreError> {
+        match value {
+            None => Ok(Some(None)),
+            Some(v) => Ok(intern::lookup(conn, tid, kind, &v)?.map(Some)),
+        }
+    };
+    let actor = match &q.actor {
+        Some(ActorFilter::Email(e)) => match term(intern::EMAIL, Some(e.to_lowercase()))? {
+            Some(id) => id.map(|id| ("email_ref", id)),
+            None => return Ok(None),
+        },
+        Some(ActorFilter::ProfileId(p)) => match term(intern::PROFILE, Some(p.clone()))? {
+            Some(id) => id.map(|id| ("profile_ref", id)),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    // A CIDR block is a row check (`ActivityQuery::matches`), like `filters`.
+    let Some(ip) = term(
+        intern::IP,
+        q.ip.and_then(|f| f.addr()).map(|a| a.to_string()),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(session) = term(intern::SESSION, q.session_id.clone())? else {
+        return Ok(None);
+    };
     let has_extra = !ids.is_empty()
         && conn
             .prepare_cached(
@@ -314,7 +376,14 @@ fn event_ids(
             )
             .and_then(|mut s| s.query_row([tid], |r| r.get::<_, bool>(0)))
             .map_err(backend)?;
-    Ok(Some((ids, has_extra)))
+    Ok(Some(Keys {
+        event_ids: ids,
+        has_extra,
+        app,
+        actor,
+        ip,
+        session,
+    }))
 }
 
 /// Builds the statement for one round. With event names, one branch per name walks the
@@ -323,12 +392,11 @@ fn event_ids(
 fn statement(
     tid: i64,
     q: &ActivityQuery,
-    event_ids: &[i64],
-    has_extra: bool,
+    keys: &Keys,
     after: Option<Position>,
     limit: usize,
 ) -> (String, Vec<Sql>) {
-    statement_of(COLUMNS, tid, q, event_ids, has_extra, after, limit, false)
+    statement_of(COLUMNS, tid, q, keys, after, limit, false)
 }
 
 /// [`statement`] selecting `columns` (whose first two must be seq and time, in that order). With
@@ -340,36 +408,36 @@ fn statement_of(
     columns: &str,
     tid: i64,
     q: &ActivityQuery,
-    event_ids: &[i64],
-    has_extra: bool,
+    keys: &Keys,
     after: Option<Position>,
     limit: usize,
     nth: bool,
 ) -> (String, Vec<Sql>) {
+    let (event_ids, has_extra) = (&keys.event_ids, keys.has_extra);
     let mut c = Conditions {
         sql: Vec::new(),
         params: Vec::new(),
     };
-    c.push("a.tenant_id = ?", Sql::Integer(tid));
-    if let Some(app) = &q.application {
-        c.push("a.app = ?", Sql::Text(app.clone()));
+    if !keys.has_term() {
+        c.push("a.tenant_id = ?", Sql::Integer(tid));
     }
-    match &q.actor {
-        Some(ActorFilter::Email(e)) => c.push("a.actor_email = ?", Sql::Text(e.to_lowercase())),
-        Some(ActorFilter::ProfileId(p)) => c.push("a.actor_profile = ?", Sql::Text(p.clone())),
-        None => {}
+    // Event ids imply their application (`resolve` looked them up with it).
+    if let (Some(app), true) = (keys.app, event_ids.is_empty()) {
+        c.push("a.app_id = ?", Sql::Integer(app));
     }
-    // A CIDR block is a row check (`ActivityQuery::matches`), like `filters`.
-    if let Some(ip) = q.ip.and_then(|f| f.addr()) {
-        c.push("a.ip = ?", Sql::Text(ip.to_string()));
+    if let Some((column, id)) = keys.actor {
+        c.push(&format!("a.{column} = ?"), Sql::Integer(id));
+    }
+    if let Some(id) = keys.ip {
+        c.push("a.ip_ref = ?", Sql::Integer(id));
     }
     if let Some(r) = q.result {
         // A literal, not a parameter: only then can the planner use the partial failure index.
         c.sql
             .push(format!("a.result = {}", i64::from(r == Outcome::Success)));
     }
-    if let Some(s) = &q.session_id {
-        c.push("a.session_id = ?", Sql::Text(s.clone()));
+    if let Some(id) = keys.session {
+        c.push("a.session_ref = ?", Sql::Integer(id));
     }
     if let Some(t) = q.start_us {
         c.push("a.time_us >= ?", Sql::Integer(t));
@@ -400,6 +468,12 @@ fn statement_of(
         return (sql, c.params);
     }
     let mut branches = Vec::new();
+    // The extra-events table is keyed by tenant first, whatever `base` says about the tenant.
+    let mut x_tenant = String::new();
+    if has_extra {
+        c.params.push(Sql::Integer(tid));
+        x_tenant = format!("?{}", c.params.len());
+    }
     for id in event_ids {
         c.params.push(Sql::Integer(*id));
         let id = format!("?{}", c.params.len());
@@ -409,7 +483,7 @@ fn statement_of(
         if has_extra {
             branches.push(format!(
                 "SELECT {columns} FROM activity_extra_events x JOIN activities a ON a.rowid = x.act_rowid \
-                 WHERE x.tenant_id = a.tenant_id AND x.event_id = {id} AND {base} {order} LIMIT {lim}"
+                 WHERE x.tenant_id = {x_tenant} AND x.event_id = {id} AND {base} {order} LIMIT {lim}"
             ));
         }
     }
@@ -431,3 +505,6 @@ fn statement_of(
     );
     (sql, c.params)
 }
+
+#[cfg(test)]
+mod plans;

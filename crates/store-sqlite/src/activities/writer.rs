@@ -11,15 +11,13 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashMapExt};
 
 use authtrail_model::store::CommitHub;
-use authtrail_model::{
-    Activity, ActivityBody, Clock, NewActivity, Outcome, Receipt, StoreError, StoreErrorKind,
-    Tenant,
-};
+use authtrail_model::{Activity, Clock, NewActivity, Receipt, StoreError, StoreErrorKind, Tenant};
 use crossbeam_channel::Receiver;
-use rusqlite::{CachedStatement, Connection, params};
+use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::faults;
+use super::rows::{Caches, Rows, Stored};
 use crate::errors::{backend, fail};
 
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
@@ -61,7 +59,7 @@ pub(crate) struct Writer {
     /// database inside the transaction (never carried across transactions), so that another
     /// process writing the same file, such as `authtrail demo`, cannot make it stale.
     seqs: HashMap<i64, i64>,
-    names: Names,
+    cache: Caches,
 }
 
 impl Writer {
@@ -72,7 +70,7 @@ impl Writer {
             commits,
             tenant_ids: HashMap::new(),
             seqs: HashMap::new(),
-            names: HashMap::new(),
+            cache: Caches::new(),
         }
     }
 
@@ -135,13 +133,12 @@ impl Writer {
         if group.is_empty() {
             return;
         }
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend) {
+        if let Err(e) = self.begin() {
             for (_, _, reply) in group {
                 let _ = reply.send(Err(e.clone()));
             }
             return;
         }
-        self.seqs.clear();
         let mut outcomes = Vec::with_capacity(group.len());
         // Set when the transaction is gone: the cause, which refuses the whole group.
         let mut lost = None;
@@ -165,9 +162,9 @@ impl Writer {
                             .execute_batch("ROLLBACK TO request; RELEASE request")
                             .map_err(backend)
                     });
-                    // Names and tenants created inside the rolled-back savepoint are gone from
-                    // the tables, and its sequence numbers are handed back.
-                    self.names.clear();
+                    // Names, terms and tenants created inside the rolled-back savepoint are gone
+                    // from the tables, and its sequence numbers are handed back.
+                    self.cache.clear();
                     self.tenant_ids.clear();
                     self.seqs = before;
                     let survived = undone.and_then(|()| self.in_transaction());
@@ -198,7 +195,7 @@ impl Writer {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
                 self.tenant_ids.clear();
-                self.names.clear();
+                self.cache.clear();
                 self.seqs.clear();
                 let refused = cause.context("the group commit was rolled back; nothing was stored");
                 tracing::error!(error = %refused, "group commit failed; every request in it is refused");
@@ -211,6 +208,21 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Opens a group's (or a restore's) transaction, with what the writer caches per transaction
+    /// reset; rolled back again if that fails.
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(backend)?;
+        self.seqs.clear();
+        self.cache.spills.clear();
+        if let Err(e) = self.cache.terms.check_generation(&self.conn) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// One request in its own savepoint, released when it succeeds.
@@ -312,10 +324,10 @@ impl Writer {
         for a in batch {
             faults::inject("sqlite-writer-insert", &self.conn, tenant)?;
             let time_us = a.time_us;
-            // The (tenant, eventId) unique index answers "already stored?" as part of the insert;
-            // only a duplicate costs a second lookup, for its original receipt.
-            let source = match rows.insert(
-                &mut self.names,
+            // The (tenant, eventId hash) unique index answers "already stored?" as part of the
+            // insert; a duplicate gets its original receipt from the row it collided with.
+            match rows.insert(
+                &mut self.cache,
                 tenant_id,
                 seq + 1,
                 time_us,
@@ -330,24 +342,13 @@ impl Writer {
                         time_us,
                         duplicate: false,
                     });
-                    continue;
                 }
-                Stored::Duplicate(source) => source,
-            };
-            let (unique_qualifier, time_us): (i64, i64) = self
-                .conn
-                .prepare_cached(
-                    "SELECT seq, time_us FROM activities WHERE tenant_id = ?1 AND source_id = ?2",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![tenant_id, source], |r| Ok((r.get(0)?, r.get(1)?)))
-                })
-                .map_err(backend)?;
-            receipts.push(Receipt {
-                unique_qualifier,
-                time_us,
-                duplicate: true,
-            });
+                Stored::Duplicate { seq, time_us } => receipts.push(Receipt {
+                    unique_qualifier: seq,
+                    time_us,
+                    duplicate: true,
+                }),
+            }
         }
         rows.finish()?;
         self.seqs.insert(tenant_id, seq);
@@ -361,10 +362,7 @@ impl Writer {
         tenant: &Tenant,
         items: Vec<Activity>,
     ) -> Result<i64, StoreError> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(backend)?;
-        self.seqs.clear();
+        self.begin()?;
         let result = (|| {
             let (tenant_id, last) = self.tenant(tenant)?;
             let mut high = last;
@@ -373,7 +371,7 @@ impl Writer {
                 let uq = a.unique_qualifier;
                 let stored = rows
                     .insert(
-                        &mut self.names,
+                        &mut self.cache,
                         tenant_id,
                         uq,
                         a.time_us,
@@ -382,7 +380,7 @@ impl Writer {
                         a.body,
                     )
                     .map_err(|e| e.context(format!("restoring uniqueQualifier {uq}")))?;
-                if let Stored::Duplicate(_) = stored {
+                if let Stored::Duplicate { .. } = stored {
                     return Err(fail(
                         StoreErrorKind::Conflict,
                         format!("restoring uniqueQualifier {uq}: its eventId is already stored"),
@@ -403,206 +401,10 @@ impl Writer {
             Ok(high) => Ok(high),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                self.names.clear();
+                self.cache.clear();
                 self.tenant_ids.clear();
                 Err(e)
             }
-        }
-    }
-}
-
-/// Application → event name → interned id (nested so that a lookup borrows, never allocates).
-type Names = HashMap<String, HashMap<String, i64>>;
-
-/// The statements that write activity rows, prepared once per request: looking a cached
-/// statement up by its SQL text for every row costs more than binding the row.
-struct Rows<'c> {
-    conn: &'c Connection,
-    insert: CachedStatement<'c>,
-    /// The per-minute counts of the rows inserted so far: (tenant, minute, first event name,
-    /// success) → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
-    minutes: HashMap<(i64, i64, i64, i64), i64>,
-}
-
-impl<'c> Rows<'c> {
-    fn new(conn: &'c Connection) -> Result<Rows<'c>, StoreError> {
-        let insert = conn
-            .prepare_cached(
-                "INSERT INTO activities (tenant_id, seq, time_us, received_us, app, event_id,
-                    actor_email, actor_profile, ip, result, session_id, source_id, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (tenant_id, source_id) WHERE source_id IS NOT NULL DO NOTHING",
-            )
-            .map_err(backend)?;
-        Ok(Rows {
-            conn,
-            insert,
-            minutes: HashMap::new(),
-        })
-    }
-
-    /// Adds the counts of the rows inserted to the per-minute counters (schema 8; they were a
-    /// per-row trigger before). Called once the request's rows are in, inside its savepoint, so
-    /// the counts commit or roll back with the rows.
-    fn finish(self) -> Result<(), StoreError> {
-        if self.minutes.is_empty() {
-            return Ok(());
-        }
-        let mut upsert = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
-            )
-            .map_err(backend)?;
-        for ((tenant_id, minute_us, event_id, success), n) in &self.minutes {
-            upsert
-                .execute(params![tenant_id, minute_us, event_id, success, n])
-                .map_err(backend)?;
-        }
-        Ok(())
-    }
-
-    fn name_id(&self, names: &mut Names, app: &str, name: &str) -> Result<i64, StoreError> {
-        if let Some(id) = names.get(app).and_then(|m| m.get(name)) {
-            return Ok(*id);
-        }
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO event_names (app, name) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![app, name]))
-            .map_err(backend)?;
-        let id: i64 = self
-            .conn
-            .prepare_cached("SELECT id FROM event_names WHERE app = ?1 AND name = ?2")
-            .and_then(|mut s| s.query_row(params![app, name], |r| r.get(0)))
-            .map_err(backend)?;
-        names
-            .entry(app.to_string())
-            .or_default()
-            .insert(name.to_string(), id);
-        Ok(id)
-    }
-
-    /// Writes one activity row (and its extra event names). Shared by append and restore.
-    /// Stores nothing when the tenant already has an activity with its eventId.
-    ///
-    /// Values with their own column leave the body JSON (see [`Columns`]): stored once, not twice.
-    #[allow(clippy::too_many_arguments)]
-    fn insert(
-        &mut self,
-        names: &mut Names,
-        tenant_id: i64,
-        seq: i64,
-        time_us: i64,
-        received_us: i64,
-        app: &str,
-        mut body: ActivityBody,
-    ) -> Result<Stored, StoreError> {
-        let Some(first) = body.events.first() else {
-            return Err(fail(
-                StoreErrorKind::Invalid,
-                "an activity without events cannot be stored",
-            ));
-        };
-        let first = self.name_id(names, app, &first.name)?;
-        // Activities almost always hold one event: the extra names' list allocates only when
-        // there are some.
-        let mut extra = Vec::new();
-        for e in &body.events[1..] {
-            let id = self.name_id(names, app, &e.name)?;
-            if id != first && !extra.contains(&id) {
-                extra.push(id);
-            }
-        }
-        let success = i64::from(body.result == Outcome::Success);
-        let cols = Columns::take(&mut body);
-        // Typical bodies are a few hundred bytes: one allocation instead of a growing vector.
-        let mut json = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut json, &body).map_err(backend)?;
-        let json = authtrail_body_codec::encode(json);
-        let stored = self
-            .insert
-            .execute(params![
-                tenant_id,
-                seq,
-                time_us,
-                received_us,
-                app,
-                first,
-                cols.email,
-                cols.profile_id,
-                cols.ip,
-                success,
-                cols.session_id,
-                cols.source_id,
-                json,
-            ])
-            .map_err(backend)?;
-        if stored == 0 {
-            return Ok(Stored::Duplicate(cols.source_id));
-        }
-        // The minute as schema 4 floors it: `time_us - time_us mod 60 s`, also before 1970.
-        let minute_us = time_us - time_us.rem_euclid(60_000_000);
-        *self
-            .minutes
-            .entry((tenant_id, minute_us, first, success))
-            .or_default() += 1;
-        if !extra.is_empty() {
-            let rowid = self.conn.last_insert_rowid();
-            for id in extra {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO activity_extra_events (tenant_id, event_id, time_us, seq, act_rowid)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .and_then(|mut s| s.execute(params![tenant_id, id, time_us, seq, rowid]))
-                    .map_err(backend)?;
-            }
-        }
-        Ok(Stored::Yes)
-    }
-}
-
-/// What [`Rows::insert`] did.
-enum Stored {
-    Yes,
-    /// Nothing: the tenant already has an activity with this eventId (given back, for the
-    /// lookup of its receipt).
-    Duplicate(Option<String>),
-}
-
-/// The values of a body that have their own column. Taken out of the body before it is
-/// serialized, and put back by the reader (`read::decode`) when the body lacks them, so each is
-/// stored once. The e-mail column is lowercase (for case-insensitive lookup), so an e-mail with
-/// capitals stays in the body as sent.
-pub(crate) struct Columns {
-    pub email: Option<String>,
-    pub profile_id: Option<String>,
-    pub ip: Option<String>,
-    pub session_id: Option<String>,
-    pub source_id: Option<String>,
-}
-
-impl Columns {
-    pub(crate) fn take(body: &mut ActivityBody) -> Columns {
-        let email = body.actor.email.take().map(|e| {
-            // Most addresses are lowercase ASCII already: moved into the column, not copied.
-            if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-                return e;
-            }
-            let lower = e.to_lowercase();
-            if lower != e {
-                body.actor.email = Some(e);
-            }
-            lower
-        });
-        Columns {
-            email,
-            profile_id: body.actor.profile_id.take(),
-            ip: body.ip_address.take(),
-            session_id: body.session_id.take(),
-            source_id: body.event_id.take(),
         }
     }
 }

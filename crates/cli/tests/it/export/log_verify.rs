@@ -97,8 +97,10 @@ fn export_and_verify(engine: &Engine, dir: &std::path::Path, key: &str) -> (bool
 const CASES: &[(&str, &str, &str, &str)] = &[
     (
         "edit",
-        // Both engines keep the IP only in its column (PostgreSQL since schema 6).
-        "UPDATE activities SET ip = '198.51.100.9' WHERE seq = 3",
+        // Both engines keep the IP only in its column (PostgreSQL since schema 6); SQLite's row
+        // refers to it interned (schema 10), so the row is pointed at another value.
+        "INSERT INTO terms (tenant_id, kind, value) SELECT tenant_id, 3, '198.51.100.9' FROM activities WHERE seq = 3; \
+         UPDATE activities SET ip_ref = last_insert_rowid() WHERE seq = 3",
         "UPDATE activities SET ip = '198.51.100.9' WHERE seq = 3",
         "the first: uniqueQualifier 3: the content does not match",
     ),
@@ -357,7 +359,13 @@ fn erasure_keeps_the_log_verifiable(make: impl Fn() -> Option<Engine>) {
 
     // On both engines the address has its own column (PostgreSQL's compact rows keep it only
     // there), so that is where a tamperer edits it.
-    engine.tamper("UPDATE activities SET ip = '198.51.100.9' WHERE seq = 5");
+    engine.tamper(match engine {
+        Engine::Sqlite(_) => {
+            "INSERT INTO terms (tenant_id, kind, value) SELECT tenant_id, 3, '198.51.100.9' FROM activities WHERE seq = 5; \
+             UPDATE activities SET ip_ref = last_insert_rowid() WHERE seq = 5"
+        }
+        Engine::Pg(_) => "UPDATE activities SET ip = '198.51.100.9' WHERE seq = 5",
+    });
     let (ok, err) = export_and_verify(&engine, tmp.path(), &key);
     assert!(!ok, "{err}");
     assert!(
