@@ -1,5 +1,5 @@
 //! The transparency log's tree and checkpoints: the [`LogTree`] capability, in the `log_trees`,
-//! `log_hashes` (schema 10: node hashes in strips of 256, see `authtrail_model::store::log_strips`)
+//! `log_hashes` (schema 11: node hashes in strips of 256, see `authtrail_model::store::log_strips`)
 //! and `log_checkpoints` tables. Writes go through the writer thread, in
 //! order with appends; a growth is one transaction whose compare-and-set on `log_trees.size`
 //! refuses a second writer of the same growth (another process on the same file). Witnesses and

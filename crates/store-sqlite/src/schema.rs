@@ -5,18 +5,20 @@ use rusqlite::{Connection, Transaction};
 
 mod v10;
 
-/// Migrations after the SQL ones: Rust steps, numbered on from `MIGRATIONS` (10, 11, …).
-const STEPS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[
-    // 10: interned ids and narrower indexes (v10.rs).
-    v10::migrate,
-];
+/// One migration: SQL, or a Rust step where SQL alone cannot do it (hashing, say).
+enum Migration {
+    Sql(&'static str),
+    Rust(fn(&Transaction<'_>) -> rusqlite::Result<()>),
+}
+use Migration::{Rust, Sql};
 
 /// The newest schema version.
-pub(crate) const VERSION: usize = MIGRATIONS.len() + STEPS.len();
+pub(crate) const VERSION: usize = MIGRATIONS.len();
 
-const MIGRATIONS: &[&str] = &[
+/// Migration `i + 1` is `MIGRATIONS[i]`.
+const MIGRATIONS: &[Migration] = &[
     // 1: activities, their indexes, tokens, secrets.
-    r#"
+    Sql(r#"
     CREATE TABLE tenants (
         id       INTEGER PRIMARY KEY,
         name     TEXT NOT NULL UNIQUE,
@@ -79,9 +81,9 @@ const MIGRATIONS: &[&str] = &[
         name  TEXT PRIMARY KEY,
         value BLOB NOT NULL
     );
-    "#,
+    "#),
     // 2: web console users and sessions (only hashes of their secrets).
-    r#"
+    Sql(r#"
     CREATE TABLE console_users (
         username      TEXT PRIMARY KEY,
         tenant        TEXT NOT NULL,
@@ -96,7 +98,7 @@ const MIGRATIONS: &[&str] = &[
         expires_us INTEGER NOT NULL
     );
     CREATE INDEX console_sessions_user ON console_sessions (username);
-    "#,
+    "#),
     // 3: (a) failures get a partial index instead of a full (tenant, result, time, seq) index:
     // successes are the dense majority, so a success filter walks another index and checks the
     // row, while the rare failures keep their own index walk. (b) From this version on, the
@@ -104,15 +106,15 @@ const MIGRATIONS: &[&str] = &[
     // profile id, IP, session id, eventId) only in that column, not again in the body JSON;
     // readers put them back. (c) Bodies are stored LZ4-compressed against a preset dictionary
     // (the `authtrail-body-codec` crate). Rows written before keep plain, full bodies and read the same.
-    r#"
+    Sql(r#"
     DROP INDEX activities_result;
     CREATE INDEX activities_failure ON activities (tenant_id, time_us, seq) WHERE result = 0;
-    "#,
+    "#),
     // 4: per-minute counters for aggregations (rollups.rs), kept by triggers in the statement
     // that inserts or deletes a row, so appends, restores and purges keep them exact without
     // the writer knowing; filled from the rows already stored. A minute is
     // `time_us - time_us mod 60 s` (floored, also before 1970).
-    r#"
+    Sql(r#"
     CREATE TABLE activity_rollup (
         tenant_id INTEGER NOT NULL,
         minute_us INTEGER NOT NULL,
@@ -165,11 +167,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
     SELECT tenant_id, time_us - (((time_us % 60000000) + 60000000) % 60000000) AS m, count(*)
     FROM activity_extra_events GROUP BY tenant_id, m;
-    "#,
+    "#),
     // 5: the transparency log (log_tree.rs): each tenant's Merkle tree as the hashes of its full
     // subtrees, its size, and its latest signed checkpoint. Apart from `activities`, so that a
     // purge never touches them.
-    r#"
+    Sql(r#"
     CREATE TABLE log_trees (
         tenant_id INTEGER PRIMARY KEY,
         size      INTEGER NOT NULL               -- leaves hashed: uniqueQualifiers 1..=size
@@ -186,12 +188,12 @@ const MIGRATIONS: &[&str] = &[
         size      INTEGER NOT NULL,
         note      TEXT NOT NULL                  -- the C2SP signed note
     );
-    "#,
+    "#),
     // 6: push subscriptions (subscriptions.rs): the application's definition as opaque JSON, the
     // delivery ledger in columns of its own, a version for compare-and-set, and the lease. Keyed
     // by the tenant's name, not `tenants.id`: a subscription may exist before its tenant's first
     // activity.
-    r#"
+    Sql(r#"
     CREATE TABLE subscriptions (
         tenant           TEXT NOT NULL,
         id               TEXT NOT NULL,
@@ -211,11 +213,11 @@ const MIGRATIONS: &[&str] = &[
         lease_until_us   INTEGER,
         PRIMARY KEY (tenant, id)
     );
-    "#,
+    "#),
     // 7: the transparency log's witnesses and their latest cosignatures
     // (log_tree.rs). Keyed by the tenant's name: a witness may be registered before the
     // tenant's first activity.
-    r#"
+    Sql(r#"
     CREATE TABLE IF NOT EXISTS log_witnesses (
         tenant TEXT NOT NULL,
         name   TEXT NOT NULL,                    -- the witness's key name
@@ -231,33 +233,35 @@ const MIGRATIONS: &[&str] = &[
         line    TEXT NOT NULL,                   -- the signature line, as the witness wrote it
         PRIMARY KEY (tenant, witness)
     );
-    "#,
+    "#),
     // 8: the writer adds a request's per-minute counts itself, one upsert per (minute, event,
     // result) of the request (`writer::Rows::finish`), instead of schema 4's insert trigger doing
     // it row by row. An insert that fires a trigger makes SQLite open a statement journal for
     // that one row, which copies every page the row's insert touches: under callgrind, half of
     // the writer's instructions went there. Deletes (purges) keep their trigger, and so do the
     // rare extra event names.
-    r#"
+    Sql(r#"
     DROP TRIGGER IF EXISTS activity_rollup_add;
-    "#,
+    "#),
     // 9: the tenants under legal hold (holds.rs), keyed by
     // name like subscriptions, so a tenant can be held before its first activity. Purges skip a
     // held tenant and erasures refuse it, checking this table in their own transaction.
-    r#"
+    Sql(r#"
     CREATE TABLE IF NOT EXISTS legal_holds (
         tenant  TEXT PRIMARY KEY,
         reason  TEXT NOT NULL,
         set_by  TEXT NOT NULL,
         set_us  INTEGER NOT NULL
     );
-    "#,
-    // 10: the tree's node hashes in strips of 256 per (tenant, level) row instead of a row per
+    "#),
+    // 10: interned ids and narrower indexes (v10.rs).
+    Rust(v10::migrate),
+    // 11: the tree's node hashes in strips of 256 per (tenant, level) row instead of a row per
     // node (`authtrail_model::store::log_strips`): 70.5 bytes per activity instead of 96.8.
     // Converted in place; a row table, not WITHOUT ROWID, as the rows grow to 8 KiB.
     // `IF NOT EXISTS` both ways, so that a data directory wound back for the upgrade tests
     // migrates again.
-    r#"
+    Sql(r#"
     CREATE TABLE IF NOT EXISTS log_nodes (
         tenant_id INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL,
         hash BLOB NOT NULL, PRIMARY KEY (tenant_id, level, idx)
@@ -273,7 +277,7 @@ const MIGRATIONS: &[&str] = &[
     SELECT tenant_id, level, idx / 256, CAST(group_concat(hash, x'' ORDER BY idx) AS BLOB)
     FROM log_nodes GROUP BY tenant_id, level, idx / 256;
     DROP TABLE log_nodes;
-    "#,
+    "#),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.
@@ -291,9 +295,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {
     for i in current..VERSION {
         let step = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            match MIGRATIONS.get(i) {
-                Some(sql) => tx.execute_batch(sql)?,
-                None => STEPS[i - MIGRATIONS.len()](&tx)?,
+            match &MIGRATIONS[i] {
+                Sql(sql) => tx.execute_batch(sql)?,
+                Rust(step) => step(&tx)?,
             }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()
@@ -345,7 +349,10 @@ mod tests {
         {
             let mut c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             let tx = c.transaction().unwrap();
-            tx.execute_batch(super::MIGRATIONS[0]).unwrap();
+            let super::Sql(first) = super::MIGRATIONS[0] else {
+                unreachable!("migration 1 is SQL")
+            };
+            tx.execute_batch(first).unwrap();
             tx.pragma_update(None, "user_version", 1).unwrap();
             tx.execute_batch(&format!(
                 "INSERT INTO tenants (id, name, last_seq) VALUES (1, 'Cx', 1);
@@ -633,10 +640,10 @@ mod tests {
     }
 
     /// A data directory from a newer authtrail is refused with an error that says so.
-    /// Schema 10 moves the tree's node rows into strips in place: every node reads the same,
+    /// Schema 11 moves the tree's node rows into strips in place: every node reads the same,
     /// hashes holding zero bytes included, and the tree goes on growing from there.
     #[tokio::test]
-    async fn schema_10_moves_tree_nodes_into_strips() {
+    async fn schema_11_moves_tree_nodes_into_strips() {
         use authtrail_store_conformance::log_tree::grown;
         let dir = tempfile::tempdir().unwrap();
         let t = Tenant::new("Cx").unwrap();
@@ -656,7 +663,7 @@ mod tests {
                 .collect();
             store.append(&t, batch).await.unwrap();
         }
-        // Schema 9: a row per node.
+        // Schema 10: a row per node.
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
         c.execute_batch(
             "DROP TABLE log_hashes;
@@ -664,7 +671,7 @@ mod tests {
                  idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (tenant_id, level, idx))
                  WITHOUT ROWID;
              INSERT INTO log_trees (tenant_id, size) VALUES (1, 600);
-             PRAGMA user_version = 9;",
+             PRAGMA user_version = 10;",
         )
         .unwrap();
         // Stored out of order: the strips must come out in index order all the same.

@@ -1,13 +1,24 @@
-//! A SQLite data directory of schema 9 (every value as text in the row, ten text-keyed indexes)
-//! migrates in place to schema 10 (interned ids, narrower indexes) the first time authtrail opens
-//! it: `export` is byte for byte what it was, `verify-export` finds every tenant identical, and
-//! the transparency log signed before the migration verifies the rows after it.
+//! A SQLite data directory of schema 9 (every value as text in the row, ten text-keyed indexes,
+//! a row per tree node) migrates in place to schema 11 (10: interned ids, narrower indexes; 11:
+//! tree nodes in strips) the first time authtrail opens it: `export` is byte for byte what it
+//! was, log included, `verify-export` finds every tenant identical, and the transparency log
+//! signed before the migration verifies the rows after it.
 
 use super::support::authtrail;
 use super::{decompress, fill};
 
-/// Schema 9's `activities` and indexes (schemas 1 and 3) and schema 4's purge trigger.
+/// Schema 9's `activities` and indexes (schemas 1 and 3), schema 4's purge trigger and schema
+/// 5's `log_nodes` (a row per tree node, cut out of the strips with SQLite's own `substr`).
 const SCHEMA_9: &str = r#"
+    CREATE TABLE log_nodes (
+        tenant_id INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL,
+        hash BLOB NOT NULL, PRIMARY KEY (tenant_id, level, idx)
+    ) WITHOUT ROWID;
+    WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < 255)
+    INSERT INTO log_nodes (tenant_id, level, idx, hash)
+    SELECT tenant_id, level, strip * 256 + n, substr(hashes, n * 32 + 1, 32)
+    FROM log_hashes JOIN k ON n * 32 < length(hashes);
+    DROP TABLE log_hashes;
     CREATE TABLE activities_v9 (
         tenant_id INTEGER NOT NULL, seq INTEGER NOT NULL, time_us INTEGER NOT NULL,
         received_us INTEGER NOT NULL, app TEXT NOT NULL, event_id INTEGER NOT NULL,
@@ -88,6 +99,10 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
         tx.execute_batch(SCHEMA_9).unwrap();
         tx.commit().unwrap();
         assert_eq!(user_version(&db), 9);
+        let nodes: i64 = db
+            .query_row("SELECT count(*) FROM log_nodes", [], |r| r.get(0))
+            .unwrap();
+        assert!(nodes > 4000, "a row per tree node: {nodes}");
         let texts: i64 = db
             .query_row(
                 "SELECT count(*) FROM activities WHERE actor_email IS NOT NULL AND ip IS NOT NULL",
@@ -110,7 +125,11 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 10);
+        assert_eq!(user_version(&db), 11);
+        let strips: i64 = db
+            .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
+            .unwrap();
+        assert!(strips < 40, "tree nodes in strips of 256: {strips}");
         let interned: i64 = db
             .query_row(
                 "SELECT count(*) FROM activities WHERE email_ref IS NOT NULL AND ip_ref IS NOT NULL AND source_hash IS NOT NULL",
