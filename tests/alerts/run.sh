@@ -16,9 +16,9 @@
 #   PostgreSQL store instead (give it an empty schema: `?options=-c%20search_path%3D<schema>`).
 #
 # Works from any directory. The exit code is pytest's. One test waits out a one-minute throttle.
-# The issue's two targets are measured and printed (run with -s to see them): ack-to-SMTP
-# latency (p99 <= 2 s, checked always) and ingest with 100 rules (at most 10 % slower, checked
-# when AUTHTRAIL_BIN is a release build, e.g. target/release/authtrail; skipped otherwise).
+# Ingest with 100 rules is measured and printed (run with -s to see it; at most 10 % slower,
+# checked when AUTHTRAIL_BIN is a release build, e.g. target/release/authtrail; skipped
+# otherwise). Ack-to-SMTP latency is the benchmark's (`authtrail-bench --alert-latency`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -13,6 +13,7 @@
     reason = "a benchmark measures real time on purpose"
 )]
 
+mod alert_latency;
 mod console;
 mod data;
 mod delivery;
@@ -100,6 +101,10 @@ struct Args {
     /// Events per throughput cell of --delivery.
     #[arg(long, default_value_t = 100_000)]
     delivery_bulk: usize,
+    /// Run the alert and detection latency benchmark instead (`alert_latency`): this many
+    /// samples each of ack -> SMTP accepted and ack -> brute-force finding readable.
+    #[arg(long, value_name = "SAMPLES")]
+    alert_latency: Option<usize>,
     /// Seconds between two kill -9 rounds of --soak.
     #[arg(long, default_value_t = 10)]
     soak_kill_every: u64,
@@ -245,6 +250,17 @@ fn machine() -> Value {
 async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(seconds) = args.soak {
         return soak_all(&args, seconds).await;
+    }
+    if let Some(n) = args.alert_latency {
+        let bin = args
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let tmp = tempfile::tempdir()?;
+        let out = alert_latency::run(&bin, tmp.path(), n).await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
     }
     if let Some(seconds) = args.delivery {
         let bin = args

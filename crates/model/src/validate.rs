@@ -1050,6 +1050,86 @@ mod tests {
         assert!(errs.iter().all(|e| e.index == 7));
     }
 
+    /// A NUL is refused in every string, whatever its kind: PostgreSQL's `text` and `jsonb`
+    /// cannot hold one, and a field SQLite would store but PostgreSQL refuse would make the two
+    /// engines answer one request differently. Each field is named, on both validation paths.
+    #[test]
+    fn a_nul_is_refused_in_every_kind_of_string_field() {
+        let catalog = Catalog::builtin().unwrap();
+        let tenant = Tenant::new("Ctest").unwrap();
+        let ctx = Context {
+            catalog: &catalog,
+            tenant: &tenant,
+            now_us: 1_795_392_000_000_000,
+        };
+        let valid = json!({
+            "eventId": "e", "sessionId": "s", "userAgent": "u", "error": {"m": "x"},
+            "id": {"applicationName": "logto"},
+            "actor": {"email": "a@x.io", "profileId": "p"},
+            "events": [{"name": "Interaction.Create", "parameters": [
+                {"name": "str", "value": "v"},
+                {"name": "multi", "multiValue": ["a", "b"]},
+                {"name": "msg", "messageValue": {"parameter": [{"name": "n", "value": "v"}]}},
+                {"name": "doc", "jsonValue": {"k": ["v"]}},
+            ]}],
+        });
+        assert!(validate_item(&ctx, 0, &valid).is_ok());
+        let nul = json!("a\u{0}b");
+        for (pointer, field) in [
+            ("/eventId", "activities[0].eventId"),
+            ("/sessionId", "activities[0].sessionId"),
+            ("/userAgent", "activities[0].userAgent"),
+            ("/actor/email", "activities[0].actor.email"),
+            ("/actor/profileId", "activities[0].actor.profileId"),
+            ("/id/applicationName", "activities[0].id.applicationName"),
+            ("/error", "activities[0].error"),
+            ("/error/m", "activities[0].error"),
+            ("/events/0/name", "activities[0].events[0].name"),
+            (
+                "/events/0/parameters/0/value",
+                "activities[0].events[0].parameters[0].value",
+            ),
+            (
+                "/events/0/parameters/1/multiValue/1",
+                "activities[0].events[0].parameters[1].multiValue[1]",
+            ),
+            (
+                "/events/0/parameters/2/messageValue/parameter/0/value",
+                "activities[0].events[0].parameters[2].messageValue.parameter[0].value",
+            ),
+            (
+                "/events/0/parameters/3/jsonValue/k/0",
+                "activities[0].events[0].parameters[3].jsonValue",
+            ),
+        ] {
+            let mut item = valid.clone();
+            *item.pointer_mut(pointer).unwrap() = nul.clone();
+            let errs = validate_item(&ctx, 0, &item).unwrap_err();
+            let wire_errs = validate_wire(
+                &ctx,
+                0,
+                &crate::wire::item_from_str(&item.to_string()).unwrap(),
+            )
+            .unwrap_err();
+            assert_eq!(errs, wire_errs, "{pointer}");
+            let said: Vec<(&str, &str)> = errs
+                .iter()
+                .map(|e| (e.field.as_str(), e.message.as_str()))
+                .collect();
+            // The application's name is not looked up once refused; so one error each.
+            assert_eq!(said, [(field, "contains a NUL character")], "{pointer}");
+        }
+        // A key inside a JSON value.
+        let mut item = valid.clone();
+        item["events"][0]["parameters"][3]["jsonValue"] = json!({"k\u{0}": 1});
+        let errs = validate_item(&ctx, 0, &item).unwrap_err();
+        assert_eq!(
+            errs[0].field,
+            "activities[0].events[0].parameters[3].jsonValue"
+        );
+        assert_eq!(errs[0].message, "contains a NUL character");
+    }
+
     /// The request path (text straight into the wire structs) and the in-process path (a
     /// `Value`) report the same problems, in the same order, with the same words.
     #[test]

@@ -10,7 +10,7 @@
 //!   may override any field).
 //!
 //! The operations and their checks are `authtrail_service::alerts`; this module reads the JSON
-//! and renders the answer.
+//! and renders the answer, through [`crate::admin_json`].
 
 use axum::Json;
 use axum::body::Body;
@@ -19,20 +19,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use authtrail_model::Scope;
 use authtrail_service::alerts::{RuleInput, presets};
 
+use crate::admin_json::{admin, admin_body, created, ok, to_json};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_json_up_to;
 use crate::state::AppState;
 
 /// Largest rule request body.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("views serialize")
-}
 
 /// `POST /v1/alert-rules`.
 pub async fn create(
@@ -41,22 +36,18 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let input = RuleInput::from_json(
-        &read_json_up_to(&headers, body, MAX_BODY_BYTES).await?,
-        true,
-    )?;
+    let body = admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?;
+    let input = RuleInput::from_json(&body, true)?;
     let view = state
         .service
         .create_alert_rule(&auth.tenant, input, None, &auth.actor())
         .await?;
-    Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
+    Ok(created(to_json(&view)))
 }
 
 /// `GET /v1/alert-rules`.
 pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let rules = state.service.list_alert_rules(&auth.tenant).await?;
+    let rules = state.service.list_alert_rules(admin(&auth)?).await?;
     Ok(Json(json!({ "alertRules": rules })).into_response())
 }
 
@@ -66,9 +57,10 @@ pub async fn get(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let view = state.service.get_alert_rule(&auth.tenant, &id).await?;
-    Ok(Json(to_json(&view)).into_response())
+    Ok(ok(&state
+        .service
+        .get_alert_rule(admin(&auth)?, &id)
+        .await?))
 }
 
 /// `PATCH /v1/alert-rules/{id}`.
@@ -79,16 +71,13 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let input = RuleInput::from_json(
-        &read_json_up_to(&headers, body, MAX_BODY_BYTES).await?,
-        false,
-    )?;
+    let body = admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?;
+    let input = RuleInput::from_json(&body, false)?;
     let view = state
         .service
         .update_alert_rule(&auth.tenant, &id, input, &auth.actor())
         .await?;
-    Ok(Json(to_json(&view)).into_response())
+    Ok(ok(&view))
 }
 
 /// `DELETE /v1/alert-rules/{id}`.
@@ -97,17 +86,17 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
+    let tenant = admin(&auth)?;
     state
         .service
-        .delete_alert_rule(&auth.tenant, &id, &auth.actor())
+        .delete_alert_rule(tenant, &id, &auth.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /v1/alert-rules/presets`.
 pub async fn list_presets(auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
+    admin(&auth)?;
     let presets: Vec<Value> = presets::PRESETS
         .iter()
         .map(|p| json!({"name": p.name, "description": p.description, "rule": (p.rule)()}))
@@ -123,11 +112,10 @@ pub async fn create_preset(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let body = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
+    let body = admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?;
     let view = state
         .service
         .create_alert_preset(&auth.tenant, &name, &body, &auth.actor())
         .await?;
-    Ok((StatusCode::CREATED, Json(to_json(&view))).into_response())
+    Ok(created(to_json(&view)))
 }

@@ -7,7 +7,7 @@
 //!   (docs/integrity.md, "Erasure"); 409 under legal hold.
 //!
 //! The operations, their checks and their self-audit are `authtrail_service::{hold, erasure}`;
-//! this module reads the JSON and renders the answer.
+//! this module reads the JSON and renders the answer, through [`crate::admin_json`].
 
 use axum::Json;
 use axum::body::Body;
@@ -16,14 +16,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use authtrail_model::Scope;
 use authtrail_model::store::LegalHold;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
 use authtrail_service::{erasure, hold};
 
+use crate::admin_json::{admin, admin_body};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_json_up_to;
 use crate::state::AppState;
 
 /// Largest request body (a reason of 500 characters, or an e-mail, fit many times over).
@@ -40,8 +39,7 @@ fn hold_json(h: &LegalHold) -> Value {
 
 /// `GET /v1/legal-hold`.
 pub async fn get_hold(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    Ok(match state.service.legal_hold(&auth.tenant).await? {
+    Ok(match state.service.legal_hold(admin(&auth)?).await? {
         Some(h) => Json(hold_json(&h)),
         None => Json(json!({"held": false})),
     }
@@ -55,8 +53,7 @@ pub async fn set_hold(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let reason = hold::reason_from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
+    let reason = hold::reason_from_json(&admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?)?;
     let h = state
         .service
         .set_legal_hold(&auth.tenant, &reason, &auth.actor())
@@ -71,8 +68,7 @@ pub async fn release_hold(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let reason = hold::reason_from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
+    let reason = hold::reason_from_json(&admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?)?;
     let h = state
         .service
         .release_legal_hold(&auth.tenant, &reason, &auth.actor())
@@ -90,8 +86,8 @@ pub async fn erase_subject(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let email = erasure::email_from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
+    let email =
+        erasure::email_from_json(&admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?)?;
     let done = state
         .service
         .erase_subject(&auth.tenant, &email, &auth.actor())

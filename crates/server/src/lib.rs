@@ -18,6 +18,7 @@
 //! start the server the same way.
 
 pub mod admin;
+mod admin_json;
 pub mod aggregate;
 pub mod alerts;
 pub mod auth;

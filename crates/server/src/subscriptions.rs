@@ -10,7 +10,7 @@
 //!   old one keeps signing for S seconds.
 //!
 //! The operations and their checks are `authtrail_service::subscriptions`; this module reads
-//! the JSON and renders the answer.
+//! the JSON and renders the answer, through [`crate::admin_json`].
 
 use axum::Json;
 use axum::body::Body;
@@ -19,20 +19,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use authtrail_model::Scope;
 use authtrail_service::subscriptions::{NewSubscription, SubscriptionPatch};
 
+use crate::admin_json::{admin, admin_body, created, ok, to_json};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::ingest::read_json_up_to;
 use crate::state::AppState;
 
 /// Largest subscription request body.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("views serialize")
-}
 
 /// `POST /v1/subscriptions`.
 pub async fn create(
@@ -41,9 +36,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
     let input =
-        NewSubscription::from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
+        NewSubscription::from_json(&admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?)?;
     let (view, secret) = state
         .service
         .create_subscription(&auth.tenant, input, &auth.actor())
@@ -52,13 +46,12 @@ pub async fn create(
     if let Some(s) = secret {
         body["secret"] = json!(s);
     }
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(created(body))
 }
 
 /// `GET /v1/subscriptions`.
 pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let subs = state.service.list_subscriptions(&auth.tenant).await?;
+    let subs = state.service.list_subscriptions(admin(&auth)?).await?;
     Ok(Json(json!({ "subscriptions": subs })).into_response())
 }
 
@@ -68,9 +61,10 @@ pub async fn get(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let view = state.service.get_subscription(&auth.tenant, &id).await?;
-    Ok(Json(to_json(&view)).into_response())
+    Ok(ok(&state
+        .service
+        .get_subscription(admin(&auth)?, &id)
+        .await?))
 }
 
 /// `PATCH /v1/subscriptions/{id}`.
@@ -81,14 +75,13 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
     let patch =
-        SubscriptionPatch::from_json(&read_json_up_to(&headers, body, MAX_BODY_BYTES).await?)?;
+        SubscriptionPatch::from_json(&admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?)?;
     let view = state
         .service
         .update_subscription(&auth.tenant, &id, patch, &auth.actor())
         .await?;
-    Ok(Json(to_json(&view)).into_response())
+    Ok(ok(&view))
 }
 
 /// `DELETE /v1/subscriptions/{id}`.
@@ -97,10 +90,10 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
+    let tenant = admin(&auth)?;
     state
         .service
-        .delete_subscription(&auth.tenant, &id, &auth.actor())
+        .delete_subscription(tenant, &id, &auth.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -134,14 +127,13 @@ pub async fn replay(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let v = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
+    let v = admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?;
     let from = int_field(&v, "fromSequence", true)?.unwrap_or(1);
     let view = state
         .service
         .replay_subscription(&auth.tenant, &id, from, &auth.actor())
         .await?;
-    Ok(Json(to_json(&view)).into_response())
+    Ok(ok(&view))
 }
 
 /// `POST /v1/subscriptions/{id}/rotate-secret`.
@@ -152,8 +144,7 @@ pub async fn rotate_secret(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    auth.require(Scope::Admin)?;
-    let v = read_json_up_to(&headers, body, MAX_BODY_BYTES).await?;
+    let v = admin_body(&auth, &headers, body, MAX_BODY_BYTES).await?;
     let overlap = int_field(&v, "overlapSeconds", false)?.unwrap_or(86_400);
     let (view, secret) = state
         .service

@@ -51,6 +51,14 @@ pub fn email_from_json(v: &serde_json::Value) -> Result<String, ServiceError> {
 /// The e-mail, checked and lowercased (the store compares e-mails case-insensitively).
 fn check_email(email: &str) -> Result<String, ServiceError> {
     let e = email.trim();
+    // PostgreSQL's text cannot hold a NUL: compared with `actor_email`, it would fail there
+    // while SQLite answered "nothing to erase". No stored e-mail holds one (ingest refuses it).
+    if e.chars().any(char::is_control) {
+        return Err(ServiceError::field(
+            "actorEmail",
+            "contains a control character (such as NUL)",
+        ));
+    }
     if e.is_empty() || !e.contains('@') || e.chars().any(char::is_whitespace) {
         return Err(ServiceError::field(
             "actorEmail",

@@ -246,7 +246,6 @@ fn ingest_and_query_commands_work_over_http_and_on_a_data_directory() {
 fn demo_fills_a_store_that_the_server_then_serves() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let started = authtrail_model::Stopwatch::start();
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]);
     authtrail(&["demo", "--data", d, "--events", "3000", "--seed", "7"]); // idempotent rerun
     let token = create_token(dir.path(), "read");
@@ -282,7 +281,6 @@ fn demo_fills_a_store_that_the_server_then_serves() {
         steps["items"].as_array().unwrap().len() >= 5,
         "a sign-in flow has several steps in one session"
     );
-    assert!(started.elapsed() < Duration::from_secs(600));
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod governance;
 mod hostile;
 mod logto;
 mod metrics;
+mod nul;
 mod oauth;
 mod outage;
 mod security;

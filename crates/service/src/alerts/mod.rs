@@ -13,7 +13,7 @@ pub mod rule;
 pub mod state;
 
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{ActivityQuery, Ledger, Subscription, SubscriptionChange, Tenant};
+use authtrail_model::{ActivityQuery, Subscription, Tenant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::Service;
 use crate::audit::{AdminActor, AdminEvent};
 use crate::error::ServiceError;
-use crate::subscriptions::{LedgerView, MAX_PER_TENANT, Sink};
+use crate::subscriptions::kept::{Kept, not_found};
+use crate::subscriptions::{LedgerView, Sink};
 pub use rule::{ChatFormat, GroupBy, Recipient, RecipientInput, Rule, RuleInput, Threshold};
 pub use state::{AlertState, FiredAlert, GroupState, Held, PendingAlert};
 
@@ -112,8 +113,25 @@ pub fn encode(rule: &Rule, state: &AlertState) -> Value {
     json!({"alert": rule, "alertState": state})
 }
 
-fn not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound(format!("no alert rule {id:?}"))
+/// Alert rules, as [`kept`](crate::subscriptions::kept) rows.
+pub(crate) struct AlertRules;
+
+impl Kept for AlertRules {
+    const NOUN: &'static str = "alert rule";
+    const LIMIT_COUNTS: &'static str = "subscriptions, watch channels and alert rules";
+    type Definition = (Rule, AlertState);
+
+    fn is_mine(definition: &Value) -> bool {
+        is_alert_rule(definition)
+    }
+
+    fn decode(sub: &Subscription) -> Result<(Rule, AlertState), ServiceError> {
+        decode(sub)
+    }
+
+    fn encode((rule, state): &(Rule, AlertState)) -> Value {
+        encode(rule, state)
+    }
 }
 
 impl Service {
@@ -133,16 +151,7 @@ impl Service {
         tenant: &Tenant,
         id: &str,
     ) -> Result<(Subscription, Rule, AlertState), ServiceError> {
-        if id.len() > 64 {
-            return Err(not_found(id));
-        }
-        let sub = self
-            .store()
-            .subscription(tenant, id)
-            .await?
-            .filter(|s| is_alert_rule(&s.definition))
-            .ok_or_else(|| not_found(id))?;
-        let (rule, state) = decode(&sub)?;
+        let (sub, (rule, state)) = self.load_kept::<AlertRules>(tenant, id).await?;
         Ok((sub, rule, state))
     }
 
@@ -254,28 +263,10 @@ impl Service {
             preset: preset.map(str::to_string),
         };
         self.apply(tenant, &id, &mut rule, input)?;
-        let sub = Subscription {
-            tenant: tenant.clone(),
-            id: id.clone(),
-            created_us: self.now_us(),
-            definition: encode(&rule, &AlertState::default()),
-            ledger: Ledger {
-                scanned_seq: start,
-                delivered_seq: start,
-                ..Ledger::default()
-            },
-            version: 1,
-            lease: None,
-        };
-        self.store()
-            .create_subscription(&sub, MAX_PER_TENANT)
-            .await
-            .map_err(|e| match e.kind() {
-                authtrail_model::StoreErrorKind::Conflict => ServiceError::Conflict(format!(
-                    "a tenant has at most {MAX_PER_TENANT} subscriptions, watch channels and alert rules; delete one first"
-                )),
-                _ => e.into(),
-            })?;
+        let def = (rule, AlertState::default());
+        self.insert_kept::<AlertRules>(tenant, &id, &def, start)
+            .await?;
+        let (rule, _) = def;
         self.audit_rule("alert_rule.create", tenant, &id, &rule, actor)
             .await?;
         self.subscriptions_changed();
@@ -403,33 +394,17 @@ impl Service {
         input: RuleInput,
         actor: &AdminActor,
     ) -> Result<AlertRuleView, ServiceError> {
-        // The state changes under the worker; write the rule against the version read, and
-        // read again when the worker saved in between.
-        for _ in 0..5 {
-            let (sub, mut rule, state) = self.load_rule(tenant, id).await?;
-            self.apply(tenant, id, &mut rule, input.clone())?;
-            let saved = self
-                .store()
-                .update_subscription(
-                    tenant,
-                    id,
-                    Some(sub.version),
-                    SubscriptionChange {
-                        definition: Some(encode(&rule, &state)),
-                        ledger: None,
-                    },
-                )
-                .await?;
-            if saved.is_some() {
-                self.audit_rule("alert_rule.update", tenant, id, &rule, actor)
-                    .await?;
-                self.subscriptions_changed();
-                return self.get_alert_rule(tenant, id).await;
-            }
-        }
-        Err(ServiceError::Conflict(format!(
-            "alert rule {id} kept changing; try again"
-        )))
+        // The state changes under the worker: the rule is written against the version read,
+        // and laid over the state again when the worker saved in between.
+        let (_, (rule, _)) = self
+            .patch_kept::<AlertRules>(tenant, id, |(rule, _)| {
+                self.apply(tenant, id, rule, input.clone())
+            })
+            .await?;
+        self.audit_rule("alert_rule.update", tenant, id, &rule, actor)
+            .await?;
+        self.subscriptions_changed();
+        self.get_alert_rule(tenant, id).await
     }
 
     pub async fn delete_alert_rule(
@@ -440,7 +415,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let (_, rule, _) = self.load_rule(tenant, id).await?;
         if !self.store().delete_subscription(tenant, id).await? {
-            return Err(not_found(id));
+            return Err(not_found::<AlertRules>(id));
         }
         self.audit_rule("alert_rule.delete", tenant, id, &rule, actor)
             .await?;

@@ -9,10 +9,12 @@ pub mod channels;
 pub mod definition;
 pub mod destination;
 mod input;
+pub(crate) mod kept;
 pub mod signing;
 mod view;
 
 use authtrail_model::{ActivityQuery, Ledger, Subscription, SubscriptionChange, Tenant};
+use serde_json::Value;
 
 use crate::Service;
 use crate::audit::{AdminActor, AdminEvent};
@@ -20,6 +22,7 @@ use crate::error::ServiceError;
 pub use definition::{Batching, Definition, Format};
 pub use destination::{Destination, DestinationPolicy, Sink};
 pub use input::{NewSubscription, SubscriptionPatch};
+use kept::{Kept, not_found};
 pub use view::{LedgerView, SubscriptionView, format_name};
 
 /// Most subscriptions (watch channels included) of one tenant.
@@ -57,54 +60,39 @@ fn decode(sub: &Subscription) -> Result<Definition, ServiceError> {
     })
 }
 
-fn encode(d: &Definition) -> serde_json::Value {
+fn encode(d: &Definition) -> Value {
     serde_json::to_value(d).expect("a definition always serializes")
 }
 
-impl Service {
-    fn not_found(id: &str) -> ServiceError {
-        ServiceError::NotFound(format!("no subscription {id:?}"))
+/// Push subscriptions and watch channels, as [`kept`] rows.
+pub(crate) struct PushSubscriptions;
+
+impl Kept for PushSubscriptions {
+    const NOUN: &'static str = "subscription";
+    const LIMIT_COUNTS: &'static str = "subscriptions and watch channels";
+    type Definition = Definition;
+
+    fn is_mine(definition: &Value) -> bool {
+        // Alert rules share the store capability; they have their own API.
+        !crate::alerts::is_alert_rule(definition)
     }
 
+    fn decode(sub: &Subscription) -> Result<Definition, ServiceError> {
+        decode(sub)
+    }
+
+    fn encode(def: &Definition) -> Value {
+        encode(def)
+    }
+}
+
+impl Service {
     async fn load_subscription(
         &self,
         tenant: &Tenant,
         id: &str,
     ) -> Result<(Subscription, Definition), ServiceError> {
-        if id.len() > 64 {
-            return Err(Self::not_found(id));
-        }
-        let sub = self
-            .store()
-            .subscription(tenant, id)
-            .await?
-            // Alert rules share the store capability; they have their own API.
-            .filter(|s| !crate::alerts::is_alert_rule(&s.definition))
-            .ok_or_else(|| Self::not_found(id))?;
-        let def = decode(&sub)?;
-        Ok((sub, def))
-    }
-
-    /// Replaces the stored definition (the ledger is kept: delivery goes on from it).
-    async fn save_definition(
-        &self,
-        tenant: &Tenant,
-        id: &str,
-        def: &Definition,
-    ) -> Result<(), ServiceError> {
-        self.store()
-            .update_subscription(
-                tenant,
-                id,
-                None,
-                SubscriptionChange {
-                    definition: Some(encode(def)),
-                    ledger: None,
-                },
-            )
-            .await?
-            .ok_or_else(|| Self::not_found(id))?;
-        Ok(())
+        self.load_kept::<PushSubscriptions>(tenant, id).await
     }
 
     /// Creates a subscription. Webhooks get a signing secret, answered here once and never
@@ -145,28 +133,9 @@ impl Service {
             Some(s) => self.check_retained(tenant, s, "startAfter").await?,
             None => self.store().last_sequence(tenant).await?,
         };
-        let sub = Subscription {
-            tenant: tenant.clone(),
-            id: id.clone(),
-            created_us: now,
-            definition: encode(&def),
-            ledger: Ledger {
-                scanned_seq: start,
-                delivered_seq: start,
-                ..Ledger::default()
-            },
-            version: 1,
-            lease: None,
-        };
-        self.store()
-            .create_subscription(&sub, MAX_PER_TENANT)
-            .await
-            .map_err(|e| match e.kind() {
-                authtrail_model::StoreErrorKind::Conflict => ServiceError::Conflict(format!(
-                    "a tenant has at most {MAX_PER_TENANT} subscriptions and watch channels; delete one first"
-                )),
-                _ => e.into(),
-            })?;
+        let sub = self
+            .insert_kept::<PushSubscriptions>(tenant, &id, &def, start)
+            .await?;
         let recorded = self
             .audit(
                 tenant,
@@ -220,16 +189,12 @@ impl Service {
         Ok(view::render(sub, def, last, self.now_us()))
     }
 
-    /// Changes the fields `patch` names; the ledger is kept (delivery goes on from where it
-    /// was, under the new settings).
-    pub async fn update_subscription(
+    /// Lays `patch` over `def`, checking what it changes.
+    fn apply_patch(
         &self,
-        tenant: &Tenant,
-        id: &str,
+        def: &mut Definition,
         patch: SubscriptionPatch,
-        actor: &AdminActor,
-    ) -> Result<SubscriptionView, ServiceError> {
-        let (_, mut def) = self.load_subscription(tenant, id).await?;
+    ) -> Result<(), ServiceError> {
         if def.channel.is_some() {
             return Err(ServiceError::field(
                 "id",
@@ -260,7 +225,21 @@ impl Service {
         if let Some(d) = patch.description {
             def.description = d;
         }
-        self.save_definition(tenant, id, &def).await?;
+        Ok(())
+    }
+
+    /// Changes the fields `patch` names; the ledger is kept (delivery goes on from where it
+    /// was, under the new settings).
+    pub async fn update_subscription(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        patch: SubscriptionPatch,
+        actor: &AdminActor,
+    ) -> Result<SubscriptionView, ServiceError> {
+        let (_, def) = self
+            .patch_kept::<PushSubscriptions>(tenant, id, |def| self.apply_patch(def, patch.clone()))
+            .await?;
         self.audit(
             tenant,
             AdminEvent::new("subscription.update", actor.clone())
@@ -281,7 +260,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let (_, def) = self.load_subscription(tenant, id).await?;
         if !self.store().delete_subscription(tenant, id).await? {
-            return Err(Self::not_found(id));
+            return Err(not_found::<PushSubscriptions>(id));
         }
         self.audit(
             tenant,
@@ -362,7 +341,7 @@ impl Service {
                 },
             )
             .await?
-            .ok_or_else(|| Self::not_found(id))?;
+            .ok_or_else(|| not_found::<PushSubscriptions>(id))?;
         self.audit(
             tenant,
             AdminEvent::new("subscription.replay", actor.clone())
@@ -389,27 +368,31 @@ impl Service {
                 format!("must be 0 to {MAX_OVERLAP_SECS}"),
             ));
         }
-        let (sub, mut def) = self.load_subscription(tenant, id).await?;
-        if def.secrets.is_empty() {
-            return Err(ServiceError::field(
-                "id",
-                "only webhook subscriptions have signing secrets",
-            ));
-        }
         let now = self.now_us();
-        // Only the newest secret overlaps; older ones stop signing now.
-        def.secrets.retain(|s| s.expires_us.is_none());
-        for s in &mut def.secrets {
-            s.expires_us = Some(now + overlap_secs * 1_000_000);
-        }
         let (text, key) = signing::new_secret();
-        def.secrets.push(definition::StoredSecret {
+        let secret = definition::StoredSecret {
             id: format!("key_{}", hex::encode(rand::random::<[u8; 4]>())),
             sealed: self.sealing().seal(&key, &owner(tenant, id))?,
             created_us: now,
             expires_us: None,
-        });
-        self.save_definition(tenant, id, &def).await?;
+        };
+        let (sub, def) = self
+            .patch_kept::<PushSubscriptions>(tenant, id, |def| {
+                if def.secrets.is_empty() {
+                    return Err(ServiceError::field(
+                        "id",
+                        "only webhook subscriptions have signing secrets",
+                    ));
+                }
+                // Only the newest secret overlaps; older ones stop signing now.
+                def.secrets.retain(|s| s.expires_us.is_none());
+                for s in &mut def.secrets {
+                    s.expires_us = Some(now + overlap_secs * 1_000_000);
+                }
+                def.secrets.push(secret.clone());
+                Ok(())
+            })
+            .await?;
         self.audit(
             tenant,
             AdminEvent::new("subscription.rotate_secret", actor.clone())
