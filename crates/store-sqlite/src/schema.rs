@@ -292,10 +292,10 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), String> {
              this binary knows versions up to {VERSION}: upgrade authtrail"
         ));
     }
-    for i in current..VERSION {
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(current) {
         let step = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            match &MIGRATIONS[i] {
+            match migration {
                 Sql(sql) => tx.execute_batch(sql)?,
                 Rust(step) => step(&tx)?,
             }
