@@ -1,14 +1,14 @@
 //! "Export what you see": `/console/logs.csv` and `/console/logs.ndjson` take the list's query
 //! parameters and stream the matching activities, newest first, page by page along the keyset
-//! (a page of the store's largest size at a time, the next one read while the current one is
-//! encoded, so memory stays two pages whatever the export's length), up to [`EXPORT_CAP`] rows and [`EXPORT_PAGES`] store pages. The encoding is `authtrail_formats::sheet`; this handler
+//! (a page of the store's largest size at a time, so memory stays one page whatever the export's
+//! length), up to [`EXPORT_CAP`] rows and [`EXPORT_PAGES`] store pages. The encoding is `authtrail_formats::sheet`; this handler
 //! only checks the session and the filters, then streams.
 
 use authtrail_catalog::Lang;
 use authtrail_formats::sheet;
 use authtrail_model::query::MAX_PAGE;
 use authtrail_model::{Activity, ActivityQuery, Tenant};
-use authtrail_service::{Listed, Service, ServiceError};
+use authtrail_service::Service;
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -62,9 +62,6 @@ pub async fn ndjson(
     export(console, ip, headers, raw, Kind::Ndjson).await
 }
 
-/// The next store page, being read while the current one is encoded.
-type Pending = tokio::task::JoinHandle<Result<Listed, ServiceError>>;
-
 /// Where the stream stands between pages.
 struct Export {
     service: Service,
@@ -75,20 +72,7 @@ struct Export {
     sent: usize,
     pages: usize,
     head: bool,
-    /// `None` once the last page was read (or a read failed): the stream ends.
-    next: Option<Pending>,
-}
-
-impl Export {
-    /// Starts reading the page at `self.query` (its `after` and `limit` set): the store reads
-    /// on its own threads while this task encodes the page before it, so a download costs about
-    /// the larger of reading and encoding rather than their sum.
-    fn fetch(&mut self) {
-        let (service, tenant) = (self.service.clone(), self.tenant.clone());
-        let mut q = self.query.clone();
-        q.limit = MAX_PAGE.min(EXPORT_CAP - self.sent);
-        self.next = Some(tokio::spawn(async move { service.list(&tenant, &q).await }));
-    }
+    done: bool,
 }
 
 fn encode(s: &Export, items: &[Activity]) -> Bytes {
@@ -157,7 +141,7 @@ async fn export(
     {
         return ctx.api_error(e.into());
     }
-    let mut state = Export {
+    let state = Export {
         service: app.service.clone(),
         tenant,
         query,
@@ -166,39 +150,31 @@ async fn export(
         sent: 0,
         pages: 0,
         head: true,
-        next: None,
+        done: false,
     };
-    state.fetch();
     let body = stream::unfold(state, |mut s| async move {
-        let pending = s.next.take()?;
-        // A store error, or the read's task ending without one (a panic).
-        let read = match pending.await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let page = match read {
+        if s.done {
+            return None;
+        }
+        s.query.limit = MAX_PAGE.min(EXPORT_CAP - s.sent);
+        let page = match s.service.list(&s.tenant, &s.query).await {
             Ok(p) => p,
             Err(e) => {
                 // The headers are gone: ending the body early is the only signal left, and
                 // the client sees a truncated download rather than a silent short one.
                 tracing::error!(error = %e, "console export: the store failed mid-stream");
+                s.done = true;
                 return Some((Err(std::io::Error::other("export failed")), s));
             }
         };
-        let sent = s.sent + page.items.len();
-        s.pages += 1;
-        // The next page is read while this one is encoded; without one the stream ends after it.
-        if let Some(p) = page.next
-            && sent < EXPORT_CAP
-            && s.pages < EXPORT_PAGES
-        {
-            s.query.after = Some(p);
-            s.sent = sent;
-            s.fetch();
-        }
         let chunk = encode(&s, &page.items);
         s.head = false;
-        s.sent = sent;
+        s.sent += page.items.len();
+        s.pages += 1;
+        match page.next {
+            Some(p) if s.sent < EXPORT_CAP && s.pages < EXPORT_PAGES => s.query.after = Some(p),
+            _ => s.done = true,
+        }
         Some((Ok::<Bytes, std::io::Error>(chunk), s))
     });
     let content_type = match kind {
