@@ -6,6 +6,7 @@
 //! minutes come from one snapshot.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use authtrail_model::store::aggregates::floor_to;
 use authtrail_model::store::prelude::*;
@@ -76,11 +77,12 @@ fn rollup(
         let mut name_of = conn.prepare_cached("SELECT app, name FROM event_names WHERE id = ?1")?;
         let mut cells = Vec::with_capacity(sums.len());
         for ((slot_us, event_id, success), n) in sums {
-            if !names.contains_key(&event_id) {
-                let v = name_of.query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                names.insert(event_id, v);
-            }
-            let (application, event_name) = &names[&event_id];
+            let (application, event_name) = match names.entry(event_id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    e.insert(name_of.query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+                }
+            };
             cells.push(RollupCell {
                 slot_us,
                 application: application.clone(),
