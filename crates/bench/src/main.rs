@@ -115,6 +115,10 @@ struct Args {
     /// days (checked against exact counts) and the CSV export, on --events demo events.
     #[arg(long)]
     console: bool,
+    /// With --console: also measure this `authtrail` binary (say, main's) on the same data in the
+    /// same run, before --server-bin's, for a same-run before/after ratio.
+    #[arg(long, value_name = "BIN")]
+    console_baseline_bin: Option<PathBuf>,
     /// Run the transparency-log benchmark instead (issue #15's targets, crates/bench/src/integrity.rs):
     /// ingest with checkpoints off and on, checkpoint lag at 10,000 ev/s, inclusion proofs, and
     /// offline verify throughput.
@@ -295,6 +299,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             page_runs: if smoke { 5 } else { 100 },
             chart_runs: if smoke { 3 } else { 30 },
             csv_runs: if smoke { 1 } else { 3 },
+            baseline: args.console_baseline_bin.clone(),
         };
         let out = console::run(&bin, tmp.path(), &plan).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;

@@ -75,54 +75,111 @@ fn local_minute(us: i64, zone: &Zone) -> String {
         .unwrap_or_default()
 }
 
-/// The list of one bar: the series' conditions within `[start, end)`, in the viewer's zone.
-fn bar_href(conditions: &[(&str, String)], start_us: i64, end_us: i64, zone: &Zone) -> String {
-    let from = local_minute(start_us, zone);
-    let to = local_minute(end_us, zone);
-    let mut pairs: Vec<(&str, &str)> = conditions.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    pairs.push(("from", &from));
-    pairs.push(("to", &to));
-    list_href(&pairs, zone)
+/// The hours the hourly charts share, with what each bar needs worked out once per hour rather
+/// than once per bar segment of each chart (a 30-day overview draws thousands of segments).
+pub struct Hours {
+    n: usize,
+    /// Each hour in the viewer's zone and language, escaped: tooltips and the data table.
+    labels: Vec<String>,
+    /// `from=…&amp;to=…` of each hour (its list), and `&amp;tz=…` when the viewer chose a zone.
+    window: Vec<String>,
+    tz: String,
+    /// The axis: the first hour, the last hour and the zone at the last one.
+    axis: (String, String, String),
 }
 
-/// Stacked bars: one bar per hour from `start_us`, one colour per series (`colors`, cycled).
+impl Hours {
+    pub fn new(start_us: i64, n: usize, zone: &Zone, lang: Lang) -> Hours {
+        let at = |i: usize| start_us + i as i64 * HOUR_US;
+        let minutes: Vec<String> = (0..=n).map(|i| local_minute(at(i), zone)).collect();
+        let pair = |k: &str, v: &str| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair(k, v)
+                .finish()
+        };
+        let window = (0..n)
+            .map(|i| {
+                format!(
+                    "{}&amp;{}",
+                    pair("from", &minutes[i]),
+                    pair("to", &minutes[i + 1])
+                )
+            })
+            .collect();
+        let last = n.saturating_sub(1);
+        Hours {
+            n,
+            labels: (0..n)
+                .map(|i| esc(&display::datetime(at(i), zone.offset(at(i)), lang)))
+                .collect(),
+            window,
+            tz: if zone.chosen {
+                format!("&amp;{}", pair("tz", &zone.name))
+            } else {
+                String::new()
+            },
+            axis: (
+                display::hour(at(0), zone.offset(at(0)), lang),
+                display::hour(at(last), zone.offset(at(last)), lang),
+                display::zone(zone.offset(at(last))),
+            ),
+        }
+    }
+}
+
+/// Stacked bars: one bar per hour of `hours`, one colour per series (`colors`, cycled).
 /// The axis is labelled in the viewer's zone (each end at its own offset, which a
 /// daylight-saving change between them may make differ), in `lang`'s date form. Each segment
-/// links to the list of its hour and series; a table under the chart carries the same numbers
-/// for screen readers (and anyone who wants them), non-empty hours only.
-#[allow(clippy::too_many_arguments)]
+/// links to the list of its hour and series (the same link `list_href` makes: the series'
+/// conditions, `from`, `to`, then `tz`); a table under the chart carries the same numbers for
+/// screen readers (and anyone who wants them), non-empty hours only.
 pub fn stacked_bars(
-    start_us: i64,
-    hours: usize,
-    zone: &Zone,
+    hours: &Hours,
     series: &[Series],
     colors: &[&str],
     title: &str,
     lang: Lang,
 ) -> String {
+    use std::fmt::Write;
+    let n = hours.n;
     let (w, h, left, bottom) = (600.0, 220.0, 36.0, 20.0);
-    let totals: Vec<u64> = (0..hours)
+    let totals: Vec<u64> = (0..n)
         .map(|i| series.iter().map(|s| s.counts[i]).sum())
         .collect();
     let max = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let bw = (w - left) / hours.max(1) as f64;
-    let at = |i: usize| start_us + i as i64 * HOUR_US;
-    let when = |i: usize| display::datetime(at(i), zone.offset(at(i)), lang);
-    let mut out = format!(
-        r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+    let bw = (w - left) / n.max(1) as f64;
+    let title_esc = esc(title);
+    // Per series, once: its escaped label and the start of its bars' links.
+    let labels: Vec<String> = series.iter().map(|s| esc(&s.label)).collect();
+    let links: Vec<Option<String>> = series
+        .iter()
+        .map(|s| {
+            s.conditions.as_ref().map(|c| {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in c {
+                    q.append_pair(k, v);
+                }
+                // Only `&` of `&<>"` can occur in a URL-encoded query.
+                format!("/console/logs?{}&amp;", q.finish().replace('&', "&amp;"))
+            })
+        })
+        .collect();
+    let mut out = String::with_capacity(256 * n * series.len().min(3) + 1024);
+    let _ = write!(
+        out,
+        r#"<svg viewBox="0 0 {w} {}" role="img" aria-label="{title_esc}" xmlns="http://www.w3.org/2000/svg"><title>{title_esc}</title>"#,
         h + 20.0 + 18.0 * series.len().div_ceil(2) as f64,
-        esc(title),
-        esc(title)
     );
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         r##"<text x="0" y="12" font-size="11" fill="#57606a">{}</text><line x1="{left}" y1="{}" x2="{w}" y2="{}" stroke="#d0d7de"/>"##,
         max as u64,
         h - bottom,
         h - bottom
-    ));
-    for i in 0..hours {
+    );
+    for i in 0..n {
         let mut y = h - bottom;
-        let hour_label = esc(&when(i));
+        let hour_label = &hours.labels[i];
         for (si, s) in series.iter().enumerate() {
             let v = s.counts[i];
             if v == 0 {
@@ -130,37 +187,41 @@ pub fn stacked_bars(
             }
             let bh = (h - bottom - 16.0) * v as f64 / max;
             y -= bh;
-            // The segment's title is its tooltip and, on the link, the link's accessible name.
-            let title = format!("<title>{hour_label} {}: {v}</title>", esc(&s.label));
-            let rect = format!(
-                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}" fill="{}""#,
+            let (x, width, fill) = (
                 left + i as f64 * bw,
                 (bw - 1.0).max(0.5),
                 colors[si % colors.len()],
             );
-            match &s.conditions {
-                Some(c) => out.push_str(&format!(
-                    r#"<a href="{}" class="bar" data-count="{v}">{title}{rect}/></a>"#,
-                    esc(&bar_href(c, at(i), at(i + 1), zone)),
-                )),
-                None => out.push_str(&format!("{rect}>{title}</rect>")),
-            }
+            let label = &labels[si];
+            // The segment's title is its tooltip and, on the link, the link's accessible name.
+            let _ = match &links[si] {
+                Some(link) => write!(
+                    out,
+                    r#"<a href="{link}{}{}" class="bar" data-count="{v}"><title>{hour_label} {label}: {v}</title><rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{bh:.1}" fill="{fill}"/></a>"#,
+                    hours.window[i], hours.tz
+                ),
+                None => write!(
+                    out,
+                    r#"<rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{bh:.1}" fill="{fill}"><title>{hour_label} {label}: {v}</title></rect>"#,
+                ),
+            };
         }
     }
     // The first and last hour, in the viewer's zone, under the axis.
-    let hour = |i: usize| display::hour(at(i), zone.offset(at(i)), lang);
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         r##"<text x="{left}" y="{}" font-size="11" fill="#57606a">{}</text><text x="{w}" y="{}" font-size="11" fill="#57606a" text-anchor="end">{} {}</text>"##,
         h - 6.0,
-        hour(0),
+        hours.axis.0,
         h - 6.0,
-        hour(hours.saturating_sub(1)),
-        display::zone(zone.offset(at(hours.saturating_sub(1))))
-    ));
+        hours.axis.1,
+        hours.axis.2,
+    );
     for (si, s) in series.iter().enumerate() {
         let (col, row) = (si % 2, si / 2);
         let (x, y) = (col as f64 * 300.0, h + 14.0 + row as f64 * 18.0);
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             r##"<rect x="{x}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}" font-size="12" fill="#1b1f24">{} ({})</text>"##,
             y - 9.0,
             colors[si % colors.len()],
@@ -168,48 +229,49 @@ pub fn stacked_bars(
             y,
             esc(&s.label.chars().take(34).collect::<String>()),
             s.counts.iter().sum::<u64>()
-        ));
+        );
     }
     out.push_str("</svg>");
-    out.push_str(&data_table(hours, &when, series, title, lang));
+    data_table(&mut out, hours, series, &labels, &title_esc, lang);
     out
 }
 
 /// The numbers of a stacked chart as a table: one row per non-empty hour, one column per series.
 fn data_table(
-    hours: usize,
-    when: &dyn Fn(usize) -> String,
+    out: &mut String,
+    hours: &Hours,
     series: &[Series],
-    title: &str,
+    labels: &[String],
+    title_esc: &str,
     lang: Lang,
-) -> String {
+) {
+    use std::fmt::Write;
     let t = |k| i18n::text(lang, k);
-    let mut out = format!(
-        r#"<details class="chart-data"><summary>{}</summary><div class="table-wrap"><table><caption class="sr-only">{}</caption><thead><tr><th scope="col">{}</th>"#,
+    let _ = write!(
+        out,
+        r#"<details class="chart-data"><summary>{}</summary><div class="table-wrap"><table><caption class="sr-only">{title_esc}</caption><thead><tr><th scope="col">{}</th>"#,
         t("data_table"),
-        esc(title),
         t("bucket")
     );
-    for s in series {
-        out.push_str(&format!(r#"<th scope="col">{}</th>"#, esc(&s.label)));
+    for l in labels {
+        let _ = write!(out, r#"<th scope="col">{l}</th>"#);
     }
     out.push_str("</tr></thead><tbody>");
-    for i in 0..hours {
+    for i in 0..hours.n {
         if series.iter().all(|s| s.counts[i] == 0) {
             continue;
         }
-        out.push_str(&format!(r#"<tr><th scope="row">{}</th>"#, esc(&when(i))));
+        let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, hours.labels[i]);
         for s in series {
-            out.push_str(&format!("<td>{}</td>", s.counts[i]));
+            let _ = write!(out, "<td>{}</td>", s.counts[i]);
         }
         out.push_str("</tr>");
     }
-    out.push_str(&format!(r#"<tr><th scope="row">{}</th>"#, t("total")));
+    let _ = write!(out, r#"<tr><th scope="row">{}</th>"#, t("total"));
     for s in series {
-        out.push_str(&format!("<td>{}</td>", s.counts.iter().sum::<u64>()));
+        let _ = write!(out, "<td>{}</td>", s.counts.iter().sum::<u64>());
     }
     out.push_str("</tr></tbody></table></div></details>");
-    out
 }
 
 /// Horizontal bars for a top-N list; each row links to `href(label)`, the list of its events.
@@ -345,36 +407,38 @@ pub async fn build(
     let tag = |t: Tag| format!("{}{}", filters::TAG_PREFIX, t.as_str());
     let sign_in_names = names_with_tag(catalog, Tag::SignInAttempt);
     let warning_names = names_with_tag(catalog, Tag::AccountWarning);
-    let by_category = run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category).await?;
-    let sign_ins = run(
-        ActivityQuery {
-            event_names: sign_in_names.clone(),
-            ..Default::default()
-        },
-        Bucket::Hour,
-        GroupBy::Result,
-    )
-    .await?;
-    let suspicious = run(
-        ActivityQuery {
-            event_names: warning_names,
-            ..Default::default()
-        },
-        Bucket::Hour,
-        GroupBy::Result,
-    )
-    .await?;
-    let ips = run(ActivityQuery::default(), Bucket::Day, GroupBy::Ip).await?;
-    let failing = run(
-        ActivityQuery {
-            event_names: sign_in_names,
-            result: Some(Outcome::Failure),
-            ..Default::default()
-        },
-        Bucket::Day,
-        GroupBy::Actor,
-    )
-    .await?;
+    // The five aggregations are independent reads: run together, the page waits for the
+    // slowest (the two top lists, which count rows) instead of the sum of all five, and the
+    // store's reader pool works on them in parallel.
+    let (by_category, sign_ins, suspicious, ips, failing) = tokio::try_join!(
+        run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category),
+        run(
+            ActivityQuery {
+                event_names: sign_in_names.clone(),
+                ..Default::default()
+            },
+            Bucket::Hour,
+            GroupBy::Result,
+        ),
+        run(
+            ActivityQuery {
+                event_names: warning_names,
+                ..Default::default()
+            },
+            Bucket::Hour,
+            GroupBy::Result,
+        ),
+        run(ActivityQuery::default(), Bucket::Day, GroupBy::Ip),
+        run(
+            ActivityQuery {
+                event_names: sign_in_names,
+                result: Some(Outcome::Failure),
+                ..Default::default()
+            },
+            Bucket::Day,
+            GroupBy::Actor,
+        ),
+    )?;
 
     let buckets = by_category.buckets.len();
     let hour0 = by_category.buckets.first().map_or(start_us, |b| b.start_us);
@@ -395,12 +459,12 @@ pub async fn build(
         .into_iter()
         .flatten()
         .max();
+    // The three hourly charts share their hours' labels and links.
+    let hours = Hours::new(hour0, buckets, zone, lang);
     Ok(Charts {
-        per_hour: stacked_bars(hour0, buckets, zone, &cats, PALETTE, t("per_hour"), lang),
+        per_hour: stacked_bars(&hours, &cats, PALETTE, t("per_hour"), lang),
         sign_ins: stacked_bars(
-            hour0,
-            buckets,
-            zone,
+            &hours,
             &[
                 Series {
                     label: t("success").into(),
@@ -424,9 +488,7 @@ pub async fn build(
             lang,
         ),
         suspicious: stacked_bars(
-            hour0,
-            buckets,
-            zone,
+            &hours,
             &[Series {
                 label: t("suspicious").into(),
                 counts: series(&suspicious, None),

@@ -45,6 +45,8 @@ pub const KNOWN: &[&str] = &[
     "cursor",
     "lang",
     "tz",
+    // "Count all" on the audit log (`count.rs`); no condition.
+    "count",
 ];
 
 /// The filters as the form shows them back.

@@ -276,6 +276,16 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("no", "No", "否"),
     ("match_count", "{n} matching events", "符合的事件：{n} 筆"),
     (
+        "match_count_so_far",
+        "At least {n} matching events (counted on this page)",
+        "符合的事件至少 {n} 筆（僅計算此頁）",
+    ),
+    (
+        "count_all",
+        "Count all (up to 10,000)",
+        "全部計算（最多 10,000 筆）",
+    ),
+    (
         "match_count_capped",
         "More than {n} matching events",
         "符合的事件超過 {n} 筆",

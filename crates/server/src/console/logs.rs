@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 
+use super::count::{self, Counted, Seen};
 use super::filters::{self, Parsed};
 use super::i18n;
 use super::page::{Ctx, Zone};
@@ -134,9 +135,6 @@ struct Listed {
     searched_to_us: Option<i64>,
 }
 
-/// The count of matching events stops here, as Logto's API caps its count (and ours with it).
-pub const COUNT_CAP: u64 = crate::logto::list::LOGTO_CAP;
-
 /// One console page through the service. A condition checked on rows (a CIDR block) may end a
 /// page short, when the store's scan budget runs out first; "Older" continues from the last row
 /// examined.
@@ -187,24 +185,23 @@ pub async fn logs(
         Ok(l) => l,
         Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e.into()),
     };
-    // The count of matching events, capped as the API's (no exact count over millions of rows).
-    let count = match app
-        .service
-        .count(tenant, &parsed.query, Some(COUNT_CAP))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e.into()),
+    // The count of matching events, capped as the API's (no exact count over millions of
+    // rows); for conditions checked on rows, what this page found unless asked (`count.rs`).
+    let seen = Seen {
+        rows: listed.items.len(),
+        first_and_last: parsed.cursor.is_none() && listed.next_cursor.is_none(),
     };
-    let count_label = i18n::text(
-        ctx.lang,
-        if count.capped {
-            "match_count_capped"
-        } else {
-            "match_count"
-        },
-    )
-    .replace("{n}", &grouped(count.n));
+    let counted = match count::wants_all(&ctx.query) {
+        Ok(all) => count::count(&app.service, tenant, &parsed.query, &seen, all)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let counted = match counted {
+        Ok(c) => c,
+        Err(e) => return error_above_form(&console, &ctx, raw.as_deref(), e),
+    };
+    let count_label = count_label(ctx.lang, counted);
     // A detail page opened from here carries this page's whole query (filters, page, zone,
     // language), which its "Back" link returns to.
     let here: Vec<(&str, String)> = ctx
@@ -264,8 +261,10 @@ pub async fn logs(
             short => listed.short,
             searched_to => searched_to,
             count_label => count_label,
-            count_capped => count.capped,
-            count => count.n,
+            count_capped => counted.capped,
+            count => counted.n,
+            // "Count all": this page with `count=all`, from the first page.
+            count_all_url => counted.so_far.then(|| url(Some((count::PARAM, count::ALL.to_string())))),
             next_url => listed.next_cursor.map(|c| url(Some(("cursor", c)))),
             first_url => url(None),
             is_later => parsed.cursor.is_some(),
@@ -285,6 +284,16 @@ pub async fn logs(
             ..form_context(&console, &ctx)
         },
     )
+}
+
+/// "12 matching events", "More than 10,000 …", "At least 50 … on this page", in `lang`.
+fn count_label(lang: Lang, c: Counted) -> String {
+    let key = match (c.so_far, c.capped) {
+        (true, _) => "match_count_so_far",
+        (false, true) => "match_count_capped",
+        (false, false) => "match_count",
+    };
+    i18n::text(lang, key).replace("{n}", &grouped(c.n))
 }
 
 /// `12345` as `12,345` (both languages group digits by three with a comma).

@@ -8,7 +8,7 @@
 //!   and sign-out.
 //! - [`session`]: session cookies and CSRF tokens; [`throttle`]: failed sign-in limits.
 //! - [`filters`]: the audit log's URL filters → the native list query.
-//! - [`logs`]: the audit log page; [`detail`]: the event detail page; [`tail`]: live tail (SSE).
+//! - [`logs`]: the audit log page ([`count`]: its count of matching events); [`detail`]: the event detail page; [`tail`]: live tail (SSE).
 //! - [`charts`]: the overview page's server-rendered SVG charts.
 //! - [`export`]: `/console/logs.csv` and `/console/logs.ndjson`, the list as downloads.
 //! - [`i18n`]: the console's strings and language choice.
@@ -17,6 +17,7 @@
 
 pub mod alerts;
 pub mod charts;
+pub mod count;
 pub mod deliveries;
 pub mod detail;
 pub mod export;

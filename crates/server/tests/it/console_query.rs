@@ -242,3 +242,64 @@ async fn a_chart_bar_opens_the_list_of_its_hour_and_series_with_the_same_count()
             .contains("<th scope=\"row\">2026-11-22 18:00:00 UTC+08:00</th>")
     );
 }
+
+/// A list whose conditions are checked on rows (a parameter condition) counts what its page
+/// found, labelled "at least", and makes the capped count only on request; a page that saw
+/// every match counts them exactly.
+#[tokio::test]
+async fn a_row_checked_list_counts_its_page_and_counts_all_on_request() {
+    let h = Harness::new().await;
+    with_user(&h, "rosa", "Ctest").await;
+    let items = (0..60)
+        .map(|i| {
+            let mut s = activity(&format!("s{i}@example.com"), "login_success");
+            s["id"]["time"] = json!(format!("2026-11-22T11:{:02}:00Z", i % 60));
+            s["events"][0]["parameters"] = json!([{"name": "is_suspicious", "boolValue": true}]);
+            s
+        })
+        .collect();
+    ingest(&h, items).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("rosa", PW).await;
+    let path = "/console/logs?lang=en&range=30d&filters=is_suspicious%3D%3Dtrue";
+    let p = b.get(path).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.rows().len(), 50);
+    assert_eq!(match_count(&p.body), 50);
+    assert!(
+        p.body
+            .contains("At least 50 matching events (counted on this page)"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("data-so-far=\"true\""), "{}", p.body);
+    let all = href_with(&p.body, "id=\"count-all\"").unwrap();
+    assert!(
+        all.contains("count=all") && all.contains("filters="),
+        "{all}"
+    );
+    let p = b.get(&all).await;
+    assert_eq!(match_count(&p.body), 60, "{}", p.body);
+    assert!(p.body.contains("60 matching events"), "{}", p.body);
+    assert!(!p.body.contains("id=\"count-all\""));
+    // In zh-TW too.
+    let p = b
+        .get("/console/logs?lang=zh-TW&range=30d&filters=is_suspicious%3D%3Dtrue")
+        .await;
+    assert!(
+        p.body.contains("符合的事件至少 50 筆（僅計算此頁）"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("全部計算（最多 10,000 筆）"), "{}", p.body);
+    // One page held every match: exact, no link.
+    let p = b
+        .get("/console/logs?lang=en&range=30d&filters=is_suspicious%3D%3Dtrue&actor=s7%40example.com")
+        .await;
+    assert_eq!(match_count(&p.body), 1, "{}", p.body);
+    assert!(!p.body.contains("id=\"count-all\""));
+    // `count` takes only `all`: anything else is refused, naming the field.
+    let p = b.get(&format!("{path}&count=some")).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    assert!(p.body.contains("<code>count</code>"), "{}", p.body);
+}
