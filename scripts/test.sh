@@ -98,6 +98,22 @@ print("bench JSON complete:", len(d["targets"]), "targets recorded")
 PY
 rm -rf "$bench_out"
 
+# The transparency-log benchmark in its smoke size: ingest with checkpoints off and on, the
+# checkpoint lag, inclusion proofs on a grown tree and offline verify through the real binary.
+step "authtrail-bench --integrity --smoke (completes; every part measured)"
+integrity_out=$(mktemp -d)
+"$target_dir/debug/authtrail-bench" --integrity --smoke --server-bin "$target_dir/debug/authtrail" \
+    --out "$integrity_out/integrity.json" > /dev/null 2>"$integrity_out/integrity.log" \
+    || { tail -50 "$integrity_out/integrity.log"; exit 1; }
+python3 - "$integrity_out/integrity.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verify_offline"]["events"] == 5000 and d["verify_offline"]["eps"] > 0, d
+assert d["inclusion_proof_ms"]["tree_size"] == 10000, d
+print("integrity bench: proofs p99", d["inclusion_proof_ms"]["latency"], "verify", d["verify_offline"])
+PY
+rm -rf "$integrity_out"
+
 # The push-delivery benchmark in a tiny size: it must run end to end and deliver everything.
 step "authtrail-bench --delivery, small (completes; every acknowledged event delivered)"
 delivery_out=$(mktemp -d)

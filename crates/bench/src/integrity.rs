@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 use authtrail_catalog::Catalog;
 use authtrail_integrity::proof::verify_inclusion;
 use authtrail_integrity::{Frontier, Hash};
+use authtrail_model::store::TreeNode;
 use authtrail_model::store::prelude::*;
-use authtrail_model::store::{SignedCheckpoint, TreeNode};
 use authtrail_model::{NewActivity, Stopwatch, SystemClock, Tenant};
 use authtrail_service::{Service, Source};
 use authtrail_store_sqlite::SqliteStore;
@@ -61,8 +61,12 @@ const PRODUCERS: usize = 8;
 async fn service(dir: &Path) -> anyhow::Result<Service> {
     let clock = Arc::new(SystemClock);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, clock.clone())?);
-    // A throwaway store: a key of its own seals its secrets.
-    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
+    // A throwaway store with a key of its own, kept where the CLI looks for it (`sealing.key`
+    // in the data directory), so that `authtrail export` of the verify run opens its secrets.
+    use authtrail_service::sealing::SealingKey;
+    let text = SealingKey::generate_file();
+    std::fs::write(dir.join("sealing.key"), &text)?;
+    let sealing = SealingKey::parse_file(&text).map_err(anyhow::Error::msg)?;
     Ok(Service::open(store, Arc::new(Catalog::builtin()?), clock, sealing).await?)
 }
 
@@ -217,10 +221,12 @@ async fn proofs(size: u64, n: usize) -> anyhow::Result<(Latency, f64)> {
     }
     let build_secs = built.elapsed().as_secs_f64();
     let root = f.root();
-    let note = format!("bench/Cproof\n{size}\nsynthetic\n");
-    s.store()
-        .save_checkpoint(&t, SignedCheckpoint { size, note })
-        .await?;
+    // A real signed checkpoint of the grown tree, as the checkpoints job makes it: proofs are
+    // served against the stored checkpoint, which is read as a signed note.
+    let synced = s.log_sync(&t).await?;
+    if synced.size != size {
+        bail!("the log synced {} leaves, not {size}", synced.size);
+    }
     let mut rng = rand::rng();
     let mut samples = Vec::with_capacity(n);
     for k in 0..n {
