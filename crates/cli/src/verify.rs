@@ -74,6 +74,15 @@ impl Rows {
 
     /// The next activity, or `None` at the end of the file.
     pub fn next_row(&mut self) -> anyhow::Result<Option<Activity>> {
+        match self.next_line()? {
+            Some(no) => decode_row(no, &self.line).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the next line that is not blank into [`Rows::line`]; its number, or `None` at the
+    /// end of the file.
+    fn next_line(&mut self) -> anyhow::Result<Option<usize>> {
         loop {
             self.line.clear();
             let n = Read::take(&mut self.reader, MAX_LINE_BYTES as u64 + 1)
@@ -86,17 +95,30 @@ impl Rows {
             if self.line.len() > MAX_LINE_BYTES {
                 bail!("line {no} is longer than {MAX_LINE_BYTES} bytes");
             }
-            if self.line.iter().all(u8::is_ascii_whitespace) {
-                continue;
+            if !self.line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some(no));
             }
-            let row = Row::decode(&self.line)
-                .with_context(|| format!("line {no} is not an export row"))?;
-            return row
-                .into_activity()
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("line {no}: {e}"));
         }
     }
+
+    /// Up to `n` lines that are not blank, each with its number, as read (not yet decoded).
+    pub fn next_lines(&mut self, n: usize) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            match self.next_line()? {
+                Some(no) => out.push((no, std::mem::take(&mut self.line))),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Line `no` of an export, decoded.
+pub fn decode_row(no: usize, line: &[u8]) -> anyhow::Result<Activity> {
+    let row = Row::decode(line).with_context(|| format!("line {no} is not an export row"))?;
+    row.into_activity()
+        .map_err(|e| anyhow::anyhow!("line {no}: {e}"))
 }
 
 /// zstd's frame magic number.

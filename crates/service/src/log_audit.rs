@@ -300,6 +300,12 @@ impl Audit {
 
     /// Checks the next row.
     pub fn row(&mut self, a: &Activity) {
+        self.row_with_leaf(a, leaf(a));
+    }
+
+    /// Checks the next row, whose leaf hash `h` ([`crate::log::leaf`]) the caller computed
+    /// (offline verify computes them on every core, and feeds the rows in file order).
+    pub fn row_with_leaf(&mut self, a: &Activity, h: Hash) {
         self.rows += 1;
         let uq = a.unique_qualifier;
         let size = self.checkpoint.size as i64;
@@ -332,7 +338,6 @@ impl Audit {
             }
         }
         self.next = uq + 1;
-        let h = leaf(a);
         match self.leaves.as_ref().map(|l| l[uq as usize - 1] == h) {
             Some(matches) => {
                 if !self.erasures.row(a, matches) {
