@@ -175,14 +175,27 @@ pub struct VerifyArgs {
     witness_quorum: Option<u32>,
 }
 
+/// The verifier keys an argument names: the non-blank lines of the file it names, or, when it
+/// names no readable file, the argument itself (`--key` and `--witness` take either).
+fn keys_in(arg: &str) -> Vec<String> {
+    match std::fs::read_to_string(arg) {
+        Ok(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Err(_) => vec![arg.to_string()],
+    }
+}
+
 /// The trusted witnesses of `--witness`: each a verifier key or a file of them.
 fn trusted_witnesses(args: &VerifyArgs) -> anyhow::Result<Vec<CosignatureVerifier>> {
     let mut keys = Vec::new();
     for w in &args.witnesses {
-        let text = std::fs::read_to_string(w).unwrap_or_else(|_| w.clone());
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        for line in keys_in(w) {
             keys.push(
-                CosignatureVerifier::parse(line)
+                CosignatureVerifier::parse(&line)
                     .with_context(|| format!("--witness {line}: not a cosigner verifier key"))?,
             );
         }
@@ -234,14 +247,8 @@ fn check_witnesses(args: &VerifyArgs, note: &str) -> anyhow::Result<()> {
 }
 
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
-    let vkey = match std::fs::read_to_string(&args.key) {
-        Ok(s) => s
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .to_string(),
-        Err(_) => args.key.clone(),
-    };
+    // Of a file of several keys (GET /v1/log/key during a rotation), the first: the active one.
+    let vkey = keys_in(&args.key).into_iter().next().unwrap_or_default();
     let verifier = NoteVerifier::parse(&vkey).context("--key")?;
     let tenant = verifier
         .name()
