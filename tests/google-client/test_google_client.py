@@ -371,6 +371,33 @@ def test_filters_multi_value_any_element(reports, server, login_all):
     assert uqs(items) == uqs(expected)
 
 
+def test_an_unlisted_value_of_an_open_enum_is_stored_and_found(reports, server):
+    # Google adds login_challenge_method values without notice: one authtrail does not list is
+    # stored as sent, served as sent, and can be filtered on, never refused (issue #19, item 3).
+    email = "open-enum@example.com"
+    value = "passkey_cross_device_hybrid"  # not among the catalogue's values
+    (receipt,) = server.ingest([{
+        "eventId": "gclient-open-enum",
+        "id": {"applicationName": "login"},
+        "actor": {"email": email, "callerType": "USER"},
+        "ipAddress": "198.51.100.252",
+        "events": [{"name": "login_success", "parameters": [
+            {"name": "login_type", "value": "google_password"},
+            {"name": "login_challenge_method", "multiValue": ["password", value]},
+        ]}],
+    }])
+    resp = reports.list(userKey=email, applicationName="login").execute()
+    assert uqs(resp["items"]) == [str(receipt["uniqueQualifier"])]
+    assert param(event(resp["items"][0], "login_success"), "login_challenge_method") == {
+        "name": "login_challenge_method",
+        "multiValue": ["password", value],
+    }
+    resp = reports.list(
+        userKey="all", applicationName="login", filters=f"login_challenge_method=={value}"
+    ).execute()
+    assert uqs(resp["items"]) == [str(receipt["uniqueQualifier"])]
+
+
 def test_filters_int_value_compares_numerically(reports, server, login_all):
     at = server.handmade["suspicious_login"]["login_timestamp_us"]
     warnings = with_event(login_all, "suspicious_login")
