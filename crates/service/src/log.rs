@@ -44,7 +44,16 @@ pub const SYNC_BATCHES: usize = 10;
 
 /// An RFC 6962 leaf hash of an activity: `SHA-256(0x00 || canonical bytes)`.
 pub fn leaf(a: &Activity) -> Hash {
-    authtrail_integrity::leaf_hash(&authtrail_formats::canonical::encode(a))
+    thread_local! {
+        // Leaves are computed by the hundred thousand (log sync, offline verify on every
+        // core): each thread encodes into one buffer rather than allocating one per activity.
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        authtrail_formats::canonical::encode_into(a, bytes);
+        authtrail_integrity::leaf_hash(bytes)
+    })
 }
 
 /// What one [`Service::log_sync`] did.
