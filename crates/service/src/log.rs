@@ -52,7 +52,11 @@ pub fn leaf(a: &Activity) -> Hash {
     BYTES.with_borrow_mut(|bytes| {
         bytes.clear();
         authtrail_formats::canonical::encode_into(a, bytes);
-        authtrail_integrity::leaf_hash(bytes)
+        let h = authtrail_integrity::leaf_hash(bytes);
+        // A rare huge body (up to 16 MiB) is not kept for the thread's lifetime.
+        bytes.truncate(0);
+        bytes.shrink_to(64 * 1024);
+        h
     })
 }
 
