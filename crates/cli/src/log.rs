@@ -331,45 +331,56 @@ type Hashed = anyhow::Result<Option<(Activity, Hash)>>;
 
 /// Feeds every row of `tenant` to the audit, in file order. Decoding a row and computing its
 /// leaf (the canonical encoding and its hash) are nearly all of verify's work and independent
-/// per row, so each chunk of lines is split among the machine's cores; the audit itself (order,
-/// gaps, the tree) stays sequential.
+/// per row, so each chunk of lines is split among the machine's cores while a thread of its own
+/// reads the next chunk; the audit itself (order, gaps, the tree) stays sequential.
 fn audit_rows(rows: &mut Rows, tenant: &Tenant, audit: &mut Audit) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    loop {
-        let lines = rows.next_lines(CHUNK_LINES)?;
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let part = lines.len().div_ceil(cores);
-        let decoded: Vec<Vec<Hashed>> = std::thread::scope(|s| {
-            let workers: Vec<_> = lines
-                .chunks(part)
-                .map(|chunk| {
-                    s.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(no, line)| {
-                                let a = decode_row(*no, line)?;
-                                Ok((a.tenant == *tenant).then(|| {
-                                    let h = authtrail_service::log::leaf(&a);
-                                    (a, h)
-                                }))
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a verify worker panicked"))
-                .collect()
+    std::thread::scope(|s| {
+        let (tx, chunks) = std::sync::mpsc::sync_channel(1);
+        s.spawn(move || {
+            loop {
+                let lines = rows.next_lines(CHUNK_LINES);
+                let last = !matches!(&lines, Ok(l) if !l.is_empty());
+                // A closed channel: the audit stopped on an error.
+                if tx.send(lines).is_err() || last {
+                    return;
+                }
+            }
         });
-        for r in decoded.into_iter().flatten() {
-            if let Some((a, h)) = r? {
-                audit.row_with_leaf(&a, h);
+        for lines in chunks {
+            let lines = lines?;
+            let part = lines.len().div_ceil(cores).max(1);
+            let decoded: Vec<Vec<Hashed>> = std::thread::scope(|w| {
+                let workers: Vec<_> = lines
+                    .chunks(part)
+                    .map(|chunk| {
+                        w.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|(no, line)| {
+                                    let a = decode_row(*no, line)?;
+                                    Ok((a.tenant == *tenant).then(|| {
+                                        let h = authtrail_service::log::leaf(&a);
+                                        (a, h)
+                                    }))
+                                })
+                                .collect()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a verify worker panicked"))
+                    .collect()
+            });
+            for r in decoded.into_iter().flatten() {
+                if let Some((a, h)) = r? {
+                    audit.row_with_leaf(&a, h);
+                }
             }
         }
-    }
+        Ok(())
+    })
 }
 
 /// `verify --url`: the server's current checkpoint is signed and consistent with the one the

@@ -35,7 +35,7 @@ impl<R: Read> Read for Counting<R> {
 /// An export being read row by row (plain NDJSON, or zstd-compressed: recognised by its magic
 /// number, whatever the file is called).
 pub struct Rows {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     line: Vec<u8>,
     /// The 1-based number of the line last read.
     pub line_no: usize,
@@ -58,7 +58,7 @@ impl Rows {
             inner: f,
             read: bytes_read.clone(),
         };
-        let reader: Box<dyn BufRead> = if n == 4 && magic == ZSTD_MAGIC {
+        let reader: Box<dyn BufRead + Send> = if n == 4 && magic == ZSTD_MAGIC {
             Box::new(BufReader::new(zstd::Decoder::new(counted)?))
         } else {
             Box::new(BufReader::new(counted))
@@ -106,7 +106,9 @@ impl Rows {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             match self.next_line()? {
-                Some(no) => out.push((no, std::mem::take(&mut self.line))),
+                // A copy of exactly the line's size; the buffer keeps its capacity for the
+                // next line instead of growing again from nothing.
+                Some(no) => out.push((no, self.line.clone())),
                 None => break,
             }
         }
