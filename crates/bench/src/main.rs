@@ -142,6 +142,10 @@ struct Args {
     /// Timed runs of each binary for --verify-throughput.
     #[arg(long, default_value_t = 3)]
     verify_runs: usize,
+    /// With --verify-throughput: also keep the export, its log and the key in this directory
+    /// (`t.ndjson`, `t.log`, `t.vkey`), to profile `authtrail verify` by hand on the same input.
+    #[arg(long, value_name = "DIR")]
+    verify_keep: Option<PathBuf>,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -335,6 +339,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             &bin,
             args.verify_baseline_bin.as_deref(),
             args.verify_runs.max(1),
+            args.verify_keep.as_deref(),
         )
         .await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;

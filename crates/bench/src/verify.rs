@@ -136,10 +136,19 @@ pub async fn run_ab(
     bin: &Path,
     baseline: Option<&Path>,
     runs: usize,
+    keep: Option<&Path>,
 ) -> anyhow::Result<Value> {
     let data = Dataset::generate(events as u64, seed, now_us, 30);
     // The export's format is the same from either binary; the new one writes it.
     let t = trail(&data, bin).await?;
+    if let Some(dir) = keep {
+        // For profiling one binary by hand (callgrind, perf) on the very same input.
+        std::fs::create_dir_all(dir)?;
+        std::fs::copy(&t.export, dir.join("t.ndjson"))?;
+        std::fs::copy(&t.log, dir.join("t.log"))?;
+        std::fs::write(dir.join("t.vkey"), &t.key)?;
+        eprintln!("  kept t.ndjson, t.log and t.vkey in {}", dir.display());
+    }
     let bytes = std::fs::metadata(&t.export)?.len();
     eprintln!(
         "  export of {events} activities: {:.1} MiB",
