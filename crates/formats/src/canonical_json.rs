@@ -26,6 +26,16 @@ impl Writer<'_> {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes = s.as_bytes();
         self.out.push(b'"');
+        // Nearly every string needs no escape: find that out in one pass without early exit
+        // (which the compiler vectorises), and copy it whole.
+        let plain = bytes
+            .iter()
+            .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+        if plain {
+            self.out.extend_from_slice(bytes);
+            self.out.push(b'"');
+            return;
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let short: &[u8] = match b {
