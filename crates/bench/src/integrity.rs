@@ -11,7 +11,8 @@
 //!    hashes of 10M activities cost the same to look up as any others, and ingesting 10M
 //!    activities first would take most of an hour here; each proof is checked against the root.
 //! 4. **Offline verify throughput**: the real `authtrail export --log` and `authtrail verify`
-//!    binaries on a trail of `--integrity-verify-events` activities (target: ≥ 200,000 ev/s).
+//!    binaries on a trail of `--integrity-verify-events` activities (target: ≥ 200,000 ev/s;
+//!    `crate::verify`, which `--verify-throughput` also runs alone).
 //!
 //! The checkpoint loop is the `checkpoints` job's body (crates/cli/src/jobs.rs): gather for
 //! 200 ms, then `Service::log_sync` until nothing is left.
@@ -58,7 +59,7 @@ const BATCH: usize = 100;
 /// Concurrent producers in the throughput rounds.
 const PRODUCERS: usize = 8;
 
-async fn service(dir: &Path) -> anyhow::Result<Service> {
+pub(crate) async fn service(dir: &Path) -> anyhow::Result<Service> {
     let clock = Arc::new(SystemClock);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir, clock.clone())?);
     // A throwaway store with a key of its own, kept where the CLI looks for it (`sealing.key`
@@ -71,7 +72,11 @@ async fn service(dir: &Path) -> anyhow::Result<Service> {
 }
 
 /// Validated batches of the data set for `tenant`.
-fn batches(s: &Service, tenant: &Tenant, data: &Dataset) -> anyhow::Result<Vec<Vec<NewActivity>>> {
+pub(crate) fn batches(
+    s: &Service,
+    tenant: &Tenant,
+    data: &Dataset,
+) -> anyhow::Result<Vec<Vec<NewActivity>>> {
     let items: Vec<Value> = data
         .events
         .iter()
@@ -243,59 +248,6 @@ async fn proofs(size: u64, n: usize) -> anyhow::Result<(Latency, f64)> {
     Ok((Latency::of(samples), build_secs))
 }
 
-/// `authtrail verify` offline on `n` activities: (median ev/s of three runs, median seconds).
-async fn verify_throughput(data: &Dataset, bin: &Path) -> anyhow::Result<(f64, f64)> {
-    let dir = tempfile::tempdir()?;
-    let key = {
-        let s = service(dir.path()).await?;
-        let t = Tenant::new("Cverify").map_err(anyhow::Error::msg)?;
-        for b in batches(&s, &t, data)?.chunks(50) {
-            s.store().append(&t, b.concat()).await?;
-        }
-        while s.log_sync(&t).await?.more {}
-        s.log_key(&t).await?
-    };
-    let files = tempfile::tempdir()?;
-    let (export, log) = (files.path().join("t.ndjson"), files.path().join("t.log"));
-    let run = |args: &[&str]| -> anyhow::Result<std::process::Output> {
-        let out = std::process::Command::new(bin).args(args).output()?;
-        if !out.status.success() {
-            bail!(
-                "authtrail {}: {}",
-                args[0],
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(out)
-    };
-    let data_dir = dir.path().to_str().context("path")?;
-    run(&[
-        "export",
-        "--data",
-        data_dir,
-        "--out",
-        export.to_str().context("path")?,
-        "--log",
-        log.to_str().context("path")?,
-    ])?;
-    let mut secs = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        run(&[
-            "verify",
-            "--export",
-            export.to_str().context("path")?,
-            "--log",
-            log.to_str().context("path")?,
-            "--key",
-            key.trim(),
-        ])?;
-        secs.push(started.elapsed().as_secs_f64());
-    }
-    secs.sort_by(f64::total_cmp);
-    Ok((data.events.len() as f64 / secs[1], secs[1]))
-}
-
 fn now_us() -> i64 {
     use authtrail_model::Clock;
     SystemClock.now_us()
@@ -340,7 +292,10 @@ pub async fn run(cfg: &Settings) -> anyhow::Result<Value> {
 
     let verify = if cfg.server_bin.exists() {
         let verify_data = Dataset::generate(cfg.verify_events as u64, cfg.seed + 2, now, 30);
-        let (eps, secs) = verify_throughput(&verify_data, &cfg.server_bin).await?;
+        let trail = crate::verify::trail(&verify_data, &cfg.server_bin).await?;
+        let (eps, secs, _) = crate::verify::alternate(&[&cfg.server_bin], &trail, 3)?
+            .pop()
+            .context("a run")?;
         eprintln!(
             "  verify offline: {} activities in {secs:.2} s: {eps:.0} ev/s (target ≥ 200000)",
             cfg.verify_events

@@ -27,6 +27,7 @@ mod server;
 mod soak;
 mod sqlite_baseline;
 mod stats;
+mod verify;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -130,6 +131,21 @@ struct Args {
     /// Activities of --integrity's offline verify run (also the events of each ingest round).
     #[arg(long, default_value_t = 1_000_000)]
     integrity_verify_events: usize,
+    /// Run only --integrity's offline verify throughput (`authtrail verify --export --log --key`
+    /// of --integrity-verify-events activities, median of --verify-runs runs).
+    #[arg(long)]
+    verify_throughput: bool,
+    /// With --verify-throughput: also time this `authtrail` binary (say, main's) on the same
+    /// export, alternating with --server-bin's runs, for a same-run before/after ratio.
+    #[arg(long, value_name = "BIN")]
+    verify_baseline_bin: Option<PathBuf>,
+    /// Timed runs of each binary for --verify-throughput.
+    #[arg(long, default_value_t = 3)]
+    verify_runs: usize,
+    /// With --verify-throughput: also keep the export, its log and the key in this directory
+    /// (`t.ndjson`, `t.log`, `t.vkey`), to profile `authtrail verify` by hand on the same input.
+    #[arg(long, value_name = "DIR")]
+    verify_keep: Option<PathBuf>,
     /// Where to write the JSON of every figure.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
@@ -304,6 +320,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let out = console::run(&bin, tmp.path(), &plan).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
         println!("{}", console::table(&out));
+        return Ok(());
+    }
+    if args.verify_throughput {
+        let bin = args
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_binary);
+        let events = if args.smoke {
+            5_000
+        } else {
+            args.integrity_verify_events
+        };
+        let out = verify::run_ab(
+            events,
+            args.seed + 2,
+            SystemClock.now_us(),
+            &bin,
+            args.verify_baseline_bin.as_deref(),
+            args.verify_runs.max(1),
+            args.verify_keep.as_deref(),
+        )
+        .await?;
+        std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     if args.integrity {

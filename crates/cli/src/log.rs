@@ -16,9 +16,9 @@ use authtrail_formats::log_export::{LEAVES_PER_LINE, LogLine};
 use authtrail_integrity::{
     Checkpoint, CosignatureVerifier, Hash, NoteError, NoteVerifier, check_cosignatures,
 };
-use authtrail_model::{Activity, Tenant};
+use authtrail_model::Tenant;
 use authtrail_service::Service;
-use authtrail_service::log_audit::Audit;
+use authtrail_service::log_audit::{Audit, RowFacts};
 
 use crate::StoreArgs;
 use crate::client::service;
@@ -326,50 +326,65 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 /// Lines read at a time: decoded and hashed on every core, then audited in file order.
 const CHUNK_LINES: usize = 4096;
 
-/// One decoded line: its activity and leaf hash if it is the audited tenant's, `None` if not.
-type Hashed = anyhow::Result<Option<(Activity, Hash)>>;
+/// One decoded line: what the audit needs of it and its leaf hash if it is the audited tenant's,
+/// `None` if not.
+type Hashed = anyhow::Result<Option<(RowFacts, Hash)>>;
 
 /// Feeds every row of `tenant` to the audit, in file order. Decoding a row and computing its
 /// leaf (the canonical encoding and its hash) are nearly all of verify's work and independent
-/// per row, so each chunk of lines is split among the machine's cores; the audit itself (order,
-/// gaps, the tree) stays sequential.
+/// per row, so each chunk of lines is split among the machine's cores while a thread of its own
+/// reads the next chunk; the audit itself (order, gaps, the tree) stays sequential. A row is
+/// dropped by the core that decoded it (freeing it on another thread costs the allocator more
+/// than decoding it).
 fn audit_rows(rows: &mut Rows, tenant: &Tenant, audit: &mut Audit) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    loop {
-        let lines = rows.next_lines(CHUNK_LINES)?;
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let part = lines.len().div_ceil(cores);
-        let decoded: Vec<Vec<Hashed>> = std::thread::scope(|s| {
-            let workers: Vec<_> = lines
-                .chunks(part)
-                .map(|chunk| {
-                    s.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(no, line)| {
-                                let a = decode_row(*no, line)?;
-                                Ok((a.tenant == *tenant).then(|| {
-                                    let h = authtrail_service::log::leaf(&a);
-                                    (a, h)
-                                }))
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a verify worker panicked"))
-                .collect()
+    std::thread::scope(|s| {
+        let (tx, chunks) = std::sync::mpsc::sync_channel(1);
+        s.spawn(move || {
+            loop {
+                let chunk = rows.next_lines(CHUNK_LINES);
+                let last = !matches!(&chunk, Ok(c) if !c.lines.is_empty());
+                // A closed channel: the audit stopped on an error.
+                if tx.send(chunk).is_err() || last {
+                    return;
+                }
+            }
         });
-        for r in decoded.into_iter().flatten() {
-            if let Some((a, h)) = r? {
-                audit.row_with_leaf(&a, h);
+        for chunk in chunks {
+            let chunk = chunk?;
+            let part = chunk.lines.len().div_ceil(cores).max(1);
+            let decoded: Vec<Vec<Hashed>> = std::thread::scope(|w| {
+                let workers: Vec<_> = chunk
+                    .lines
+                    .chunks(part)
+                    .map(|lines| {
+                        let bytes = &chunk.bytes;
+                        w.spawn(move || {
+                            lines
+                                .iter()
+                                .map(|(no, at)| {
+                                    let a = decode_row(*no, &bytes[at.clone()])?;
+                                    Ok((a.tenant == *tenant).then(|| {
+                                        (RowFacts::of(&a), authtrail_service::log::leaf(&a))
+                                    }))
+                                })
+                                .collect()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a verify worker panicked"))
+                    .collect()
+            });
+            for r in decoded.into_iter().flatten() {
+                if let Some((f, h)) = r? {
+                    audit.row_with_leaf(f, h);
+                }
             }
         }
-    }
+        Ok(())
+    })
 }
 
 /// `verify --url`: the server's current checkpoint is signed and consistent with the one the

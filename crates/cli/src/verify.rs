@@ -3,6 +3,7 @@
 //! canonical bytes and digests are `authtrail_service::export`.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +36,7 @@ impl<R: Read> Read for Counting<R> {
 /// An export being read row by row (plain NDJSON, or zstd-compressed: recognised by its magic
 /// number, whatever the file is called).
 pub struct Rows {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     line: Vec<u8>,
     /// The 1-based number of the line last read.
     pub line_no: usize,
@@ -58,7 +59,7 @@ impl Rows {
             inner: f,
             read: bytes_read.clone(),
         };
-        let reader: Box<dyn BufRead> = if n == 4 && magic == ZSTD_MAGIC {
+        let reader: Box<dyn BufRead + Send> = if n == 4 && magic == ZSTD_MAGIC {
             Box::new(BufReader::new(zstd::Decoder::new(counted)?))
         } else {
             Box::new(BufReader::new(counted))
@@ -74,44 +75,61 @@ impl Rows {
 
     /// The next activity, or `None` at the end of the file.
     pub fn next_row(&mut self) -> anyhow::Result<Option<Activity>> {
-        match self.next_line()? {
-            Some(no) => decode_row(no, &self.line).map(Some),
-            None => Ok(None),
-        }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let next = self.read_line(&mut line);
+        let row = match next {
+            Ok(Some((no, _))) => decode_row(no, &line).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.line = line;
+        row
     }
 
-    /// Reads the next line that is not blank into [`Rows::line`]; its number, or `None` at the
-    /// end of the file.
-    fn next_line(&mut self) -> anyhow::Result<Option<usize>> {
+    /// Appends the next line that is not blank to `buf`; its number and where it is in `buf`, or
+    /// `None` at the end of the file.
+    fn read_line(&mut self, buf: &mut Vec<u8>) -> anyhow::Result<Option<(usize, Range<usize>)>> {
         loop {
-            self.line.clear();
-            let n = Read::take(&mut self.reader, MAX_LINE_BYTES as u64 + 1)
-                .read_until(b'\n', &mut self.line)?;
+            let start = buf.len();
+            let n =
+                Read::take(&mut self.reader, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', buf)?;
             if n == 0 {
                 return Ok(None);
             }
             self.line_no += 1;
             let no = self.line_no;
-            if self.line.len() > MAX_LINE_BYTES {
+            if n > MAX_LINE_BYTES {
                 bail!("line {no} is longer than {MAX_LINE_BYTES} bytes");
             }
-            if !self.line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Some(no));
+            if !buf[start..].iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some((no, start..buf.len())));
             }
+            buf.truncate(start);
         }
     }
 
-    /// Up to `n` lines that are not blank, each with its number, as read (not yet decoded).
-    pub fn next_lines(&mut self, n: usize) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            match self.next_line()? {
-                Some(no) => out.push((no, std::mem::take(&mut self.line))),
+    /// Up to `n` lines that are not blank, as read (not yet decoded), in one buffer.
+    pub fn next_lines(&mut self, n: usize) -> anyhow::Result<Chunk> {
+        let mut chunk = Chunk {
+            bytes: Vec::with_capacity(n * 1024),
+            lines: Vec::with_capacity(n),
+        };
+        while chunk.lines.len() < n {
+            match self.read_line(&mut chunk.bytes)? {
+                Some(line) => chunk.lines.push(line),
                 None => break,
             }
         }
-        Ok(out)
+        Ok(chunk)
     }
+}
+
+/// Lines of an export read at once: their bytes end to end (one allocation, not one a line), and
+/// each line's number and place in them.
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub lines: Vec<(usize, Range<usize>)>,
 }
 
 /// Line `no` of an export, decoded.

@@ -44,7 +44,20 @@ pub const SYNC_BATCHES: usize = 10;
 
 /// An RFC 6962 leaf hash of an activity: `SHA-256(0x00 || canonical bytes)`.
 pub fn leaf(a: &Activity) -> Hash {
-    authtrail_integrity::leaf_hash(&authtrail_formats::canonical::encode(a))
+    thread_local! {
+        // Leaves are computed by the hundred thousand (log sync, offline verify on every
+        // core): each thread encodes into one buffer rather than allocating one per activity.
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with_borrow_mut(|bytes| {
+        bytes.clear();
+        authtrail_formats::canonical::encode_into(a, bytes);
+        let h = authtrail_integrity::leaf_hash(bytes);
+        // A rare huge body (up to 16 MiB) is not kept for the thread's lifetime.
+        bytes.truncate(0);
+        bytes.shrink_to(64 * 1024);
+        h
+    })
 }
 
 /// What one [`Service::log_sync`] did.

@@ -194,19 +194,42 @@ pub struct Erasures {
     records: HashMap<i64, Vec<(i64, i64)>>,
 }
 
+/// What an audit needs of a row besides its leaf: its place, the erasure record it says rewrote
+/// it, and the rows it erased if it is itself such a record. Offline verify takes these where it
+/// decoded the row, so that the row itself is freed by the thread that allocated it.
+pub struct RowFacts {
+    pub unique_qualifier: i64,
+    pub erased_by: Option<i64>,
+    erases: Option<Vec<(i64, i64)>>,
+}
+
+impl RowFacts {
+    pub fn of(a: &Activity) -> RowFacts {
+        RowFacts {
+            unique_qualifier: a.unique_qualifier,
+            erased_by: a.body.erased_by.map(|by| by.0),
+            erases: erasure_ranges(a),
+        }
+    }
+}
+
 impl Erasures {
     /// Notes a row whose leaf is known. `matches`: its content hashes to its leaf. False when the
     /// row is simply altered (not marked erased).
     pub fn row(&mut self, a: &Activity, matches: bool) -> bool {
-        match (matches, a.body.erased_by) {
+        self.facts(RowFacts::of(a), matches)
+    }
+
+    fn facts(&mut self, f: RowFacts, matches: bool) -> bool {
+        match (matches, f.erased_by) {
             (true, _) => {
-                if let Some(ranges) = erasure_ranges(a) {
-                    self.records.insert(a.unique_qualifier, ranges);
+                if let Some(ranges) = f.erases {
+                    self.records.insert(f.unique_qualifier, ranges);
                 }
                 true
             }
             (false, Some(by)) => {
-                self.marked.push((a.unique_qualifier, by.0));
+                self.marked.push((f.unique_qualifier, by));
                 true
             }
             (false, None) => false,
@@ -214,9 +237,9 @@ impl Erasures {
     }
 
     /// Notes a row marked erased whose leaf is unknown (nothing about it can be proven).
-    fn unknown(&mut self, a: &Activity) {
-        if let Some(by) = a.body.erased_by {
-            self.marked.push((a.unique_qualifier, by.0));
+    fn unknown(&mut self, f: &RowFacts) {
+        if let Some(by) = f.erased_by {
+            self.marked.push((f.unique_qualifier, by));
         }
     }
 
@@ -300,14 +323,15 @@ impl Audit {
 
     /// Checks the next row.
     pub fn row(&mut self, a: &Activity) {
-        self.row_with_leaf(a, leaf(a));
+        self.row_with_leaf(RowFacts::of(a), leaf(a));
     }
 
-    /// Checks the next row, whose leaf hash `h` ([`crate::log::leaf`]) the caller computed
-    /// (offline verify computes them on every core, and feeds the rows in file order).
-    pub fn row_with_leaf(&mut self, a: &Activity, h: Hash) {
+    /// Checks the next row, of which the caller took the facts and computed the leaf hash `h`
+    /// ([`crate::log::leaf`]): offline verify does both on every core, and feeds the rows in
+    /// file order.
+    pub fn row_with_leaf(&mut self, f: RowFacts, h: Hash) {
         self.rows += 1;
-        let uq = a.unique_qualifier;
+        let uq = f.unique_qualifier;
         let size = self.checkpoint.size as i64;
         if uq < self.next {
             // A row found missing at its place that turns up later was moved, not deleted.
@@ -338,18 +362,19 @@ impl Audit {
             }
         }
         self.next = uq + 1;
+        let erased = f.erased_by.is_some();
         match self.leaves.as_ref().map(|l| l[uq as usize - 1] == h) {
             Some(matches) => {
-                if !self.erasures.row(a, matches) {
+                if !self.erasures.facts(f, matches) {
                     self.find(Finding::Altered(uq));
                 }
             }
             // Without the leaves an erased row's leaf is unknown: like a pruned one, it stops
             // the rebuild of the tree (the report says the root was not checked).
-            None => self.erasures.unknown(a),
+            None => self.erasures.unknown(&f),
         }
         // The tree can be rebuilt only while no row is missing or erased.
-        if self.frontier.size() == uq as u64 - 1 && a.body.erased_by.is_none() {
+        if self.frontier.size() == uq as u64 - 1 && !erased {
             self.frontier.push(h);
         }
     }
