@@ -217,8 +217,19 @@ struct WireParameter {
     multi_int_value: Option<Vec<I64Str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_value: Option<MessageValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     json_value: Option<serde_json::Value>,
+}
+
+/// `"jsonValue": null` is a value (a Logto payload field that was null), not a missing field.
+/// serde reads a null `Option` as `None`, which made such a stored row unreadable ("has no
+/// value") after ingest had accepted it: every read and the checkpoint job then failed.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl Serialize for Parameter {

@@ -16,6 +16,7 @@ mod hostile;
 mod logto;
 mod metrics;
 mod nul;
+mod null_values;
 mod oauth;
 mod outage;
 mod security;

@@ -30,14 +30,15 @@ use crate::support::{NOW, SEALING_KEY};
 const PREFIX: &str = "server_nul_test_";
 const WEBHOOK_KEY: &str = "whsec_nul_test_key";
 
-/// A server in-process on one engine, with an ingest token and a Logto webhook key.
-struct Node {
-    engine: &'static str,
+/// A server in-process on one engine, with an ingest token and a Logto webhook key (also used
+/// by `null_values`).
+pub(crate) struct Node {
+    pub(crate) engine: &'static str,
     state: AppState,
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     token: String,
     admin: String,
-    tenant: Tenant,
+    pub(crate) tenant: Tenant,
     /// Dropped when the test ends (SQLite's directory; PostgreSQL's schema is dropped by hand).
     _dir: Option<tempfile::TempDir>,
     schema: Option<String>,
@@ -95,7 +96,7 @@ impl Node {
     }
 
     /// SQLite, and PostgreSQL when it is reachable.
-    async fn both() -> Vec<Node> {
+    pub(crate) async fn both() -> Vec<Node> {
         let clock = ManualClock::at(NOW);
         let dir = tempfile::tempdir().unwrap();
         let sqlite = SqliteStore::open(dir.path(), Arc::new(clock.clone())).unwrap();
@@ -115,8 +116,28 @@ impl Node {
         nodes
     }
 
-    async fn post(&self, path: &str, body: &Value, signature: Option<&str>) -> (StatusCode, Value) {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        signature: Option<&str>,
+    ) -> (StatusCode, Value) {
         self.send("POST", path, &self.token, body, signature).await
+    }
+
+    /// A GET with the ingest-and-read token: its status and JSON answer.
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {path}: not JSON ({e}): {bytes:?}", self.engine));
+        (status, v)
     }
 
     async fn send(
@@ -172,7 +193,7 @@ impl Node {
         );
     }
 
-    async fn drop_schema(self) {
+    pub(crate) async fn drop_schema(self) {
         if let Some(s) = &self.schema
             && let Ok(c) = test_db::connect(None).await
         {
