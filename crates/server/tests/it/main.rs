@@ -19,6 +19,7 @@ mod nul;
 mod oauth;
 mod outage;
 mod security;
+mod sign_in_risk;
 mod stall;
 mod support;
 mod tenancy;
