@@ -1,8 +1,8 @@
 //! The detection job (`authtrail serve --detect`): feeds every tenant's commit stream to its
 //! detectors (`authtrail_detect`) and stores what they find as `detection` activities
 //! (`Service::record_findings`) and every sign-in's score (`Service::record_sign_in_scores`),
-//! and `authtrail detect evaluate`, which measures the detectors
-//! on labelled traffic (docs/detection.md).
+//! and `authtrail detect evaluate`, which measures the detectors on labelled traffic
+//! (docs/detection.md).
 //!
 //! State is rebuilt at start by replaying, without reporting, a bounded look-back of each
 //! tenant's trail before its cursor (the last sequence number scanned, kept in the store); the

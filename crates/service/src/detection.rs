@@ -88,7 +88,8 @@ impl Service {
 
     /// Stores the detectors' scores of `tenant`'s sign-ins (`authtrail_detect::Observation`),
     /// durably; a sign-in scored before (by this node or another) keeps its first score. At
-    /// most [`MAX_SCORES_PER_CALL`](authtrail_model::store::sign_in_scores::MAX_SCORES_PER_CALL) at a time (the job sends a chunk's).
+    /// most `MAX_SCORES_PER_CALL` (`authtrail_model::store::sign_in_scores`) at a time: the
+    /// job sends one chunk's.
     pub async fn record_sign_in_scores(
         &self,
         tenant: &Tenant,
