@@ -1,7 +1,8 @@
 //! The detection job (`authtrail serve --detect`): feeds every tenant's commit stream to its
 //! detectors (`authtrail_detect`) and stores what they find as `detection` activities
-//! (`Service::record_findings`), and `authtrail detect evaluate`, which measures the detectors
-//! on labelled traffic (docs/detection.md).
+//! (`Service::record_findings`) and every sign-in's score (`Service::record_sign_in_scores`),
+//! and `authtrail detect evaluate`, which measures the detectors on labelled traffic
+//! (docs/detection.md).
 //!
 //! State is rebuilt at start by replaying, without reporting, a bounded look-back of each
 //! tenant's trail before its cursor (the last sequence number scanned, kept in the store); the
@@ -187,7 +188,8 @@ async fn rebuild(
                 at = last.unique_qualifier;
                 for a in chunk.iter().filter(|a| a.unique_qualifier <= c) {
                     if let Some(s) = classifier.signal(a) {
-                        detector.observe(&s);
+                        // Its score and findings were stored before the cursor moved.
+                        let _ = detector.observe(&s);
                     }
                 }
             }
@@ -219,8 +221,8 @@ async fn rebuild(
     })
 }
 
-/// Judges the tenant's next chunk, stores its findings, then moves the cursor on. Says whether
-/// more is waiting.
+/// Judges the tenant's next chunk, stores its sign-ins' scores and its findings, then moves the
+/// cursor on. Says whether more is waiting.
 async fn scan(
     service: &Service,
     classifier: &mut Classifier,
@@ -232,14 +234,17 @@ async fn scan(
     let Some(last) = chunk.last().map(|a| a.unique_qualifier) else {
         return Ok(false);
     };
-    let mut findings = Vec::new();
+    let (mut findings, mut scores) = (Vec::new(), Vec::new());
     for a in &chunk {
         if let Some(s) = classifier.signal(a) {
-            findings.extend(t.detector.observe(&s));
+            let o = t.detector.observe(&s);
+            findings.extend(o.findings);
+            scores.extend(o.score);
         }
     }
-    // Stored before the cursor moves: a crash in between rescans, and the rescan's findings
-    // are duplicates.
+    // Scores, then findings, are stored before the cursor moves: a crash in between rescans,
+    // and the rescan's scores and findings are duplicates, stored once.
+    service.record_sign_in_scores(tenant, &scores).await?;
     let receipts = service.record_findings(tenant, &findings).await?;
     let mut stored = 0;
     for (f, r) in findings.iter().zip(&receipts) {

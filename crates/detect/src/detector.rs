@@ -6,6 +6,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use authtrail_model::store::SignInScore;
+
 use crate::config::Thresholds;
 use crate::finding::{Finding, FindingKind, span, subject_hash, trim_sequences};
 use crate::geo::{Geo, Place, distance_km};
@@ -69,6 +71,16 @@ struct Foreign {
     failed: bool,
 }
 
+/// What one signal gives.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// The findings it completes.
+    pub findings: Vec<Finding>,
+    /// For a successful sign-in of an account, its score and reasons, whether or not it
+    /// reaches the threshold (risk 0 with no reasons: scored, nothing unusual).
+    pub score: Option<SignInScore>,
+}
+
 /// The detectors of one tenant.
 pub struct Detector {
     t: Thresholds,
@@ -106,17 +118,19 @@ impl Detector {
         self.geo.is_some()
     }
 
-    /// Takes one signal into the state and returns the findings it completes.
-    pub fn observe(&mut self, s: &Signal) -> Vec<Finding> {
+    /// Takes one signal into the state and returns the findings it completes and, for a
+    /// successful sign-in of an account, its score.
+    pub fn observe(&mut self, s: &Signal) -> Observation {
         self.latest_us = self.latest_us.max(s.time_us);
         self.seen += 1;
         if self.seen.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
         }
         let mut out = Vec::new();
+        let mut score = None;
         match s.kind {
             Kind::Attempt { success: false } => self.failure(s, &mut out),
-            Kind::Attempt { success: true } => self.success(s, &mut out),
+            Kind::Attempt { success: true } => score = self.success(s, &mut out),
             Kind::Mfa { success } => self.mfa(s, success, &mut out),
             Kind::CredentialChange => {
                 if let Some(acc) = &s.account {
@@ -127,7 +141,10 @@ impl Detector {
                 }
             }
         }
-        out
+        Observation {
+            findings: out,
+            score,
+        }
     }
 
     /// Whether `(kind, subject)` fired within `window_us` of `time_us`: then the burst is
@@ -457,7 +474,9 @@ impl Detector {
         });
     }
 
-    fn success(&mut self, s: &Signal, out: &mut Vec<Finding>) {
+    /// Judges a successful sign-in: its score (`None` without an account, which has no
+    /// history to judge it by), and the findings it makes.
+    fn success(&mut self, s: &Signal, out: &mut Vec<Finding>) -> Option<SignInScore> {
         let place = match (&self.geo, s.ip) {
             (Some(g), Some(ip)) => g.lookup(ip),
             _ => None,
@@ -466,15 +485,19 @@ impl Detector {
         if let Some(ip) = s.ip {
             self.foreign_attempt(s, ip, false, out);
         }
-        let Some(acc) = s.account.clone() else {
-            return;
-        };
+        let acc = s.account.clone()?;
         let t = self.t.clone();
         let has_geo = self.geo.is_some();
         let a = self.accounts.entry(acc.clone()).or_default();
         let scored = score(a, s, place.as_ref(), &t, has_geo, in_stuffing);
         learn(a, s, place);
-        let Some(scored) = scored else { return };
+        let kept = SignInScore {
+            seq: s.seq,
+            time_us: s.time_us,
+            risk: scored.risk.min(100) as u8,
+            threshold: t.risky_sign_in_score,
+            reasons: scored.reasons.clone(),
+        };
         if let Some(travel) = scored.travel {
             out.push(Finding {
                 kind: FindingKind::ImpossibleTravel,
@@ -489,7 +512,8 @@ impl Detector {
                 key: format!("impossible_travel:{}", s.seq),
             });
         }
-        if scored.risk >= t.risky_sign_in_score {
+        // Nothing unusual is never a finding, whatever the threshold.
+        if !scored.reasons.is_empty() && scored.risk >= t.risky_sign_in_score {
             out.push(Finding {
                 kind: FindingKind::RiskySignIn,
                 time_us: s.time_us,
@@ -503,6 +527,7 @@ impl Detector {
                 key: format!("risky_sign_in:{}", s.seq),
             });
         }
+        Some(kept)
     }
 
     /// Drops per-address and per-account windows that hold nothing, and old firing marks.
@@ -552,8 +577,8 @@ struct Scored {
     travel: Option<Travel>,
 }
 
-/// Scores a successful sign-in against the account's history; `None` while the history is too
-/// short to say what is unusual.
+/// Scores a successful sign-in against the account's history: no reasons (risk 0) when nothing
+/// is unusual, or while the history is too short to say what is.
 fn score(
     a: &Account,
     s: &Signal,
@@ -561,7 +586,7 @@ fn score(
     t: &Thresholds,
     has_geo: bool,
     in_stuffing: bool,
-) -> Option<Scored> {
+) -> Scored {
     let mut risk = 0u32;
     let mut reasons = Vec::new();
     let mut sequences = vec![s.seq];
@@ -693,12 +718,12 @@ fn score(
             });
         }
     }
-    (!reasons.is_empty()).then_some(Scored {
+    Scored {
         risk,
         reasons,
         sequences,
         travel,
-    })
+    }
 }
 
 /// Adds a successful sign-in to the account's history.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::geo::{Place, Table};
-use crate::{Detector, Finding, FindingKind, Kind, Signal, Thresholds};
+use crate::{Detector, Finding, FindingKind, Kind, Observation, Signal, Thresholds};
 
 /// 2026-01-05 09:00 UTC.
 const T0: i64 = 1_767_603_600;
@@ -41,6 +41,11 @@ impl Feed {
 
     /// Feeds one signal at `at` seconds after T0 and returns its findings.
     fn at(&mut self, at: i64, kind: Kind, account: &str, ip: &str, ua: &str) -> Vec<Finding> {
+        self.observe(at, kind, account, ip, ua).findings
+    }
+
+    /// Feeds one signal and returns all it gives: findings and score.
+    fn observe(&mut self, at: i64, kind: Kind, account: &str, ip: &str, ua: &str) -> Observation {
         self.seq += 1;
         self.d.observe(&Signal {
             seq: self.seq,
@@ -456,4 +461,150 @@ fn a_network_seen_once_in_a_long_history_is_almost_as_unfamiliar_as_a_new_one() 
         f.ok(day * 86_400, "ada@example.com", ip);
     }
     assert!(f.ok(0, "ada@example.com", "192.0.2.40").is_empty());
+}
+
+#[test]
+fn every_successful_sign_in_of_an_account_is_scored_and_nothing_else_is() {
+    let mut f = Feed::new(Thresholds::default());
+    // A young account: scored, nothing unusual (its history is too short to judge by).
+    let o = f.observe(
+        0,
+        Kind::Attempt { success: true },
+        "new@example.com",
+        "198.51.100.1",
+        UA,
+    );
+    let s = o.score.expect("a successful sign-in is scored");
+    assert_eq!((s.seq, s.risk, s.threshold), (1, 0, 35));
+    assert!(s.reasons.is_empty());
+    assert_eq!(s.time_us, T0 * 1_000_000);
+    // Failures, challenges and changes are not sign-ins: not scored.
+    for kind in [
+        Kind::Attempt { success: false },
+        Kind::Mfa { success: false },
+        Kind::Mfa { success: true },
+        Kind::CredentialChange,
+    ] {
+        let o = f.observe(10, kind, "new@example.com", "198.51.100.1", UA);
+        assert_eq!(o.score, None, "{kind:?}");
+    }
+    // A success without an account has no history to be judged by.
+    f.seq += 1;
+    let o = f.d.observe(&Signal {
+        seq: f.seq,
+        time_us: (T0 + 20) * 1_000_000,
+        kind: Kind::Attempt { success: true },
+        account: None,
+        ip: Some("198.51.100.1".parse().unwrap()),
+        user_agent: None,
+        event: "login_success".into(),
+    });
+    assert_eq!(o.score, None);
+}
+
+#[test]
+fn a_sign_in_below_the_threshold_keeps_its_score_and_reasons_without_a_finding() {
+    let mut f = Feed::new(Thresholds::default());
+    f.history("ada@example.com", "203.0.113.5");
+    // Another address of the home /24: a little unusual, far below 35.
+    let o = f.observe(
+        3600,
+        Kind::Attempt { success: true },
+        "ada@example.com",
+        "203.0.113.77",
+        UA,
+    );
+    assert!(o.findings.is_empty());
+    let s = o.score.unwrap();
+    assert_eq!((s.risk, s.threshold), (5, 35));
+    assert_eq!(s.reasons, ["new_ip: 203.0.113.77"]);
+    // A familiar one: scored 0, no reasons.
+    let o = f.observe(
+        7200,
+        Kind::Attempt { success: true },
+        "ada@example.com",
+        "203.0.113.5",
+        UA,
+    );
+    assert_eq!(
+        o.score.as_ref().map(|s| (s.risk, s.reasons.len())),
+        Some((0, 0))
+    );
+    // A risky one: the score is the finding's, with the same reasons.
+    let o = f.observe(
+        9000,
+        Kind::Attempt { success: true },
+        "ada@example.com",
+        "2001:db8:bad::1",
+        "curl/8.5",
+    );
+    assert_eq!(kinds(&o.findings), [FindingKind::RiskySignIn]);
+    let s = o.score.unwrap();
+    assert_eq!(u32::from(s.risk), o.findings[0].risk);
+    assert_eq!(s.reasons, o.findings[0].reasons);
+    assert_eq!(s.seq, f.seq);
+    // Reaching the tenant's threshold is what makes the finding: at 50 the same sign-in is
+    // only scored.
+    let mut f = Feed::new(Thresholds {
+        risky_sign_in_score: 50,
+        ..Thresholds::default()
+    });
+    f.history("ada@example.com", "203.0.113.5");
+    let o = f.observe(
+        9000,
+        Kind::Attempt { success: true },
+        "ada@example.com",
+        "2001:db8:bad::1",
+        "curl/8.5",
+    );
+    assert!(o.findings.is_empty());
+    let s = o.score.unwrap();
+    assert_eq!((s.risk, s.threshold), (45, 50));
+    assert_eq!(
+        s.reasons,
+        ["new_device: curl/8.5", "new_network: 2001:db8:bad:0::/64"]
+    );
+}
+
+#[test]
+fn an_impossible_journey_is_in_the_score_too_and_the_score_stays_within_100() {
+    let mut f = Feed::with_geo(Thresholds::default());
+    f.history("ada@example.com", "203.0.113.5");
+    f.ok(0, "ada@example.com", "203.0.113.5");
+    f.at(
+        6000,
+        Kind::CredentialChange,
+        "ada@example.com",
+        "203.0.113.5",
+        UA,
+    );
+    for i in 0..3 {
+        f.fail(6500 + i, "ada@example.com", "198.51.100.7");
+    }
+    let o = f.observe(
+        7200,
+        Kind::Attempt { success: true },
+        "ada@example.com",
+        "198.51.100.7",
+        "curl/8.5",
+    );
+    let s = o.score.unwrap();
+    assert_eq!(s.risk, 100, "{:?}", s.reasons);
+    assert!(
+        s.reasons.iter().any(|r| r.starts_with("velocity_kmh: ")),
+        "{:?}",
+        s.reasons
+    );
+    assert!(
+        s.reasons.contains(&"new_country: TW→BR".to_string()),
+        "{:?}",
+        s.reasons
+    );
+    let risky = o
+        .findings
+        .iter()
+        .find(|x| x.kind == FindingKind::RiskySignIn)
+        .unwrap();
+    assert_eq!(risky.risk, 100);
+    assert_eq!(risky.reasons, s.reasons);
 }

@@ -1,4 +1,5 @@
-//! The native query API: `GET /v1/activities` and `GET /v1/activities/{uniqueQualifier}`.
+//! The native query API: `GET /v1/activities` and `GET /v1/activities/{uniqueQualifier}` (with
+//! the detectors' `risk` of a scored sign-in).
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -153,5 +154,15 @@ pub async fn get_activity(
         path.map_err(|_| ApiError::field("uniqueQualifier", "is not valid percent-encoded UTF-8"))?;
     let id = parse_unique_qualifier(&raw)?;
     let a = state.service.get(&auth.tenant, id).await?;
-    Ok(Json(wire(&a)?))
+    let mut v = wire(&a)?;
+    // A scored sign-in says why it scored what it did, below the threshold too. Only here: the
+    // list stays one read per page (docs/detection.md).
+    if let Some(s) = state.service.sign_in_risk(&auth.tenant, &a).await? {
+        v["risk"] = serde_json::json!({
+            "score": s.risk,
+            "reasons": s.reasons,
+            "threshold": s.threshold,
+        });
+    }
+    Ok(Json(v))
 }

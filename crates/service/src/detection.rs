@@ -3,14 +3,18 @@
 //! like any event. Like self-audit, a finding is built as a wire-format activity and passes
 //! the same `validate_item` as producer input.
 //!
+//! Every sign-in the detectors scored keeps its score and reasons (the `SignInScores` store
+//! capability), below the threshold too, so that its detail says why it scored what it did.
+//!
 //! A finding's eventId is derived from what it found (its kind, subject and window of event
 //! time), so every node may run the detector: the second node's copy of a finding, or a
 //! replay's, is a duplicate and is not stored again.
 
 use authtrail_detect::{Finding, FindingKind};
+use authtrail_model::store::SignInScore;
 use authtrail_model::validate::validate_item;
 use authtrail_model::wire_time::{Precision, format_rfc3339};
-use authtrail_model::{Receipt, Stopwatch, Tenant};
+use authtrail_model::{Activity, Receipt, Stopwatch, Tenant};
 use serde_json::{Value, json};
 
 use crate::error::ServiceError;
@@ -80,6 +84,37 @@ impl Service {
         }
         self.ingest(tenant, Source::Detection, batch, Stopwatch::start())
             .await
+    }
+
+    /// Stores the detectors' scores of `tenant`'s sign-ins (`authtrail_detect::Observation`),
+    /// durably; a sign-in scored before (by this node or another) keeps its first score. At
+    /// most `MAX_SCORES_PER_CALL` (`authtrail_model::store::sign_in_scores`) at a time: the
+    /// job sends one chunk's.
+    pub async fn record_sign_in_scores(
+        &self,
+        tenant: &Tenant,
+        scores: &[SignInScore],
+    ) -> Result<u64, ServiceError> {
+        if scores.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.store().record_sign_in_scores(tenant, scores).await?)
+    }
+
+    /// The detectors' score of the sign-in `seq`, if they scored it. An erased activity has
+    /// none: its evidence named the address and user agent that erasure removed (the erasure
+    /// deletes the stored score; this also hides one the job stored from a read made before it).
+    pub async fn sign_in_risk(
+        &self,
+        tenant: &Tenant,
+        activity: &Activity,
+    ) -> Result<Option<SignInScore>, ServiceError> {
+        if activity.body.erased_by.is_some() {
+            return Ok(None);
+        }
+        let seq = activity.unique_qualifier;
+        let mut found = self.store().sign_in_scores(tenant, &[seq]).await?;
+        Ok(found.pop().filter(|s| s.seq == seq))
     }
 
     /// The last sequence number the detector scanned in `tenant`'s trail; `None` before its

@@ -4,7 +4,7 @@
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
 //! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
-//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`]. A new capability adds its module here and its cases to the
+//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`], [`sign_in_scores`]. A new capability adds its module here and its cases to the
 //! macro.
 
 pub mod activity_log;
@@ -16,6 +16,7 @@ pub mod log_tree;
 pub mod matches_prop;
 pub mod notify;
 pub mod secrets;
+pub mod sign_in_scores;
 pub mod subscriptions;
 pub mod tokens;
 
@@ -112,6 +113,12 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; erasure:
             erased_rows_lose_personal_fields_only,
             a_held_tenant_is_not_erased,
+        );
+        $crate::conformance_tests!(@module $make; sign_in_scores:
+            the_first_score_of_a_sign_in_is_kept,
+            scores_are_stored_bounded,
+            a_purge_deletes_the_scores_of_the_sign_ins_it_deletes,
+            erasing_rows_deletes_their_scores,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

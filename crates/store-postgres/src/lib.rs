@@ -30,6 +30,7 @@ mod notify;
 mod rollups;
 mod schema;
 mod secrets;
+mod sign_in_scores;
 mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod test_db;

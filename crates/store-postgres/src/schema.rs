@@ -318,6 +318,22 @@ const MIGRATIONS: &[&str] = &[
     ON CONFLICT DO NOTHING;
     DROP TABLE log_nodes;
     "#,
+    // 10: the detectors' score of each sign-in (sign_in_scores.rs), below the threshold too:
+    // a compact row per (tenant, seq), the first score kept. The time is the sign-in's, so that
+    // retention deletes the score with it (in batches through the time index, as for the other
+    // side tables).
+    r#"
+    CREATE TABLE IF NOT EXISTS sign_in_scores (
+        tenant_id integer NOT NULL,
+        seq       bigint NOT NULL,              -- the sign-in's uniqueQualifier
+        time_us   bigint NOT NULL,              -- the sign-in's event time
+        risk      smallint NOT NULL,            -- 0 to 100
+        threshold integer NOT NULL,             -- the tenant's risky_sign_in_score then
+        reasons   text NOT NULL,                -- JSON array of "code: evidence"
+        PRIMARY KEY (tenant_id, seq)
+    );
+    CREATE INDEX IF NOT EXISTS sign_in_scores_time ON sign_in_scores (time_us);
+    "#,
 ];
 
 /// The schema version this build writes and reads.

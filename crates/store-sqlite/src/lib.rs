@@ -21,6 +21,7 @@ mod notify;
 mod rollups;
 mod schema;
 mod secrets;
+mod sign_in_scores;
 mod subscriptions;
 mod tokens;
 

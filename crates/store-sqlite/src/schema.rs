@@ -278,6 +278,21 @@ const MIGRATIONS: &[Migration] = &[
     FROM log_nodes GROUP BY tenant_id, level, idx / 256;
     DROP TABLE log_nodes;
     "#),
+    // 12: the detectors' score of each sign-in (sign_in_scores.rs), below the threshold too:
+    // a compact row per (tenant, seq), the first score kept. The time is the sign-in's, so that
+    // retention deletes the score with it.
+    Sql(r#"
+    CREATE TABLE IF NOT EXISTS sign_in_scores (
+        tenant_id INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,             -- the sign-in's uniqueQualifier
+        time_us   INTEGER NOT NULL,             -- the sign-in's event time
+        risk      INTEGER NOT NULL,             -- 0 to 100
+        threshold INTEGER NOT NULL,             -- the tenant's risky_sign_in_score then
+        reasons   TEXT NOT NULL,                -- JSON array of "code: evidence"
+        PRIMARY KEY (tenant_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS sign_in_scores_time ON sign_in_scores (tenant_id, time_us);
+    "#),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

@@ -283,7 +283,7 @@ fn detect(
     let mut out = Vec::new();
     for a in activities {
         if let Some(s) = classifier.signal(a) {
-            out.extend(d.observe(&s));
+            out.extend(d.observe(&s).findings);
         }
     }
     out

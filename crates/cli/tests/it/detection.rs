@@ -32,7 +32,7 @@ fn failure(i: i64) -> Value {
     })
 }
 
-fn findings(server: &Server, token: &str) -> Vec<Value> {
+pub(crate) fn findings(server: &Server, token: &str) -> Vec<Value> {
     let b: Value = http()
         .get(format!(
             "{}/v1/activities?application=detection&limit=100",
@@ -46,7 +46,7 @@ fn findings(server: &Server, token: &str) -> Vec<Value> {
     b["items"].as_array().cloned().unwrap_or_default()
 }
 
-fn post(server: &Server, token: &str, items: &[Value]) -> Value {
+pub(crate) fn post(server: &Server, token: &str, items: &[Value]) -> Value {
     http()
         .post(format!("{}/v1/activities", server.url))
         .bearer_auth(token)
@@ -58,7 +58,7 @@ fn post(server: &Server, token: &str, items: &[Value]) -> Value {
 }
 
 #[allow(clippy::disallowed_methods)] // a blocking test thread polling another process
-fn wait_for_findings(server: &Server, token: &str, n: usize) -> Vec<Value> {
+pub(crate) fn wait_for_findings(server: &Server, token: &str, n: usize) -> Vec<Value> {
     let started = Stopwatch::start();
     loop {
         let f = findings(server, token);
@@ -73,7 +73,7 @@ fn wait_for_findings(server: &Server, token: &str, n: usize) -> Vec<Value> {
 /// Gives the server's job time to act, before checking that it did nothing: a finding that
 /// should not exist has no event to wait for.
 #[allow(clippy::disallowed_methods)] // a blocking test thread waiting on another process
-fn settle(d: Duration) {
+pub(crate) fn settle(d: Duration) {
     std::thread::sleep(d);
 }
 

@@ -9,5 +9,6 @@ mod log_keys;
 mod nodes;
 mod query_format;
 mod retention;
+mod sign_in_scores;
 mod support;
 mod witness;

@@ -13,6 +13,7 @@
 //! | [`subscriptions`] | [`Subscriptions`] | push subscriptions, their delivery ledgers and leases |
 //! | [`holds`] | [`LegalHolds`] | which tenants are under legal hold |
 //! | [`erasure`] | [`Erasure`] | rewriting activities with their personal fields erased |
+//! | [`sign_in_scores`] | [`SignInScores`] | the detectors' risk score of each sign-in, with its reasons |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
@@ -38,6 +39,7 @@ pub mod log_strips;
 pub mod log_tree;
 pub mod notify;
 pub mod secrets;
+pub mod sign_in_scores;
 pub mod subscriptions;
 pub mod tokens;
 
@@ -50,6 +52,7 @@ pub use holds::{LegalHold, LegalHolds};
 pub use log_tree::{Cosignature, LogTree, SignedCheckpoint, TreeNode, Witness};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
+pub use sign_in_scores::{SignInScore, SignInScores};
 pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};
 pub use tokens::{Scope, TokenRecord, TokenStore};
 
@@ -68,6 +71,7 @@ pub trait Store:
     + Subscriptions
     + LegalHolds
     + Erasure
+    + SignInScores
 {
 }
 
@@ -82,6 +86,7 @@ impl<T> Store for T where
         + Subscriptions
         + LegalHolds
         + Erasure
+        + SignInScores
 {
 }
 
@@ -89,6 +94,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         ActivityLog, Aggregates, CommitNotifier, ConsoleStore, Erasure, LegalHolds, LogTree,
-        SecretStore, Store, StoreError, StoreErrorKind, Subscriptions, TokenStore,
+        SecretStore, SignInScores, Store, StoreError, StoreErrorKind, Subscriptions, TokenStore,
     };
 }

@@ -1,5 +1,6 @@
 //! The event detail page: the catalogue message in the viewer's language, every field and typed
-//! parameter, the related events, and the raw JSON.
+//! parameter, a finding's reasons or a sign-in's risk ([`super::risk`]), the related events, and
+//! the raw JSON.
 
 use authtrail_formats::display;
 use authtrail_formats::google::{Precision, ToWire};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use super::i18n;
 use super::logs::{Row, row_from_activity};
 use super::page::Ctx;
+use super::risk::{finding_view, finding_word, risk_view};
 use super::routes::Console;
 use crate::native;
 
@@ -44,148 +46,6 @@ struct EventView {
     key: String,
     name: String,
     params: Vec<ParamRow>,
-}
-
-/// A detection finding's explanation: each reason code in the viewer's language with its
-/// evidence, the risk score, and links to the events behind it.
-#[derive(Serialize)]
-struct FindingView {
-    heading: &'static str,
-    risk_label: &'static str,
-    risk: Option<i64>,
-    reasons_label: &'static str,
-    evidence_label: &'static str,
-    reasons: Vec<ReasonRow>,
-    behind_label: &'static str,
-    sequences: Vec<i64>,
-}
-
-#[derive(Serialize)]
-struct ReasonRow {
-    code: String,
-    label: String,
-    evidence: String,
-}
-
-/// The words of the finding section and the reason codes of `authtrail_detect`, (key, English,
-/// Traditional Chinese). A code missing here is shown as it is.
-const FINDING_WORDS: &[(&str, &str, &str)] = &[
-    ("heading", "Why this was flagged", "標記原因"),
-    ("risk", "Risk score", "風險分數"),
-    ("reasons", "Reason", "原因"),
-    ("evidence", "Evidence", "依據"),
-    ("behind", "Events behind it", "相關事件"),
-    (
-        "flagged_by",
-        "Findings about this event",
-        "與此事件相關的偵測結果",
-    ),
-    (
-        "failures_account_ip",
-        "Failures on the account from this address",
-        "此位址對帳戶的失敗次數",
-    ),
-    (
-        "failures_ip",
-        "Failures from this address",
-        "此位址的失敗次數",
-    ),
-    ("threshold", "Threshold", "門檻"),
-    ("accounts", "Accounts", "帳戶數"),
-    (
-        "accounts_from_ip",
-        "Accounts tried from this address",
-        "此位址嘗試的帳戶數",
-    ),
-    (
-        "tries_per_account",
-        "Tries per account",
-        "每個帳戶的嘗試次數",
-    ),
-    ("ips", "Addresses", "位址數"),
-    ("failure_rate", "Failure rate", "失敗率"),
-    (
-        "attempts_from_unfamiliar_ips",
-        "Attempts from unfamiliar addresses",
-        "來自陌生位址的嘗試",
-    ),
-    (
-        "mfa_failures",
-        "Failed second-factor challenges",
-        "多重要素驗證失敗次數",
-    ),
-    (
-        "velocity_kmh",
-        "Speed between sign-ins (km/h)",
-        "兩次登入間的速度（公里／小時）",
-    ),
-    ("distance_km", "Distance (km)", "距離（公里）"),
-    ("countries", "Countries", "國家"),
-    ("new_device", "New device", "新裝置"),
-    ("new_network", "New network", "新網路"),
-    ("new_ip", "New address", "新位址"),
-    ("new_country", "New country", "新國家"),
-    ("new_asn", "New network provider (ASN)", "新網路業者（ASN）"),
-    ("unusual_hour", "Unusual hour", "不尋常的時段"),
-    (
-        "after_credential_change",
-        "Soon after a credential change",
-        "憑證變更後不久",
-    ),
-    ("failures_before", "Failures just before", "之前的失敗次數"),
-    (
-        "ip_in_attack",
-        "Address in an ongoing attack",
-        "位址屬於進行中的攻擊",
-    ),
-];
-
-fn finding_word(lang: authtrail_catalog::Lang, key: &str) -> Option<&'static str> {
-    FINDING_WORDS
-        .iter()
-        .find(|(k, ..)| *k == key)
-        .map(|(_, en, zh)| {
-            if lang == authtrail_catalog::Lang::ZhTw {
-                *zh
-            } else {
-                *en
-            }
-        })
-}
-
-/// The explanation of a `detection` activity's first event, read from its parameters.
-fn finding_view(lang: authtrail_catalog::Lang, event: &authtrail_model::Event) -> FindingView {
-    let w = |k: &str| finding_word(lang, k).unwrap_or("");
-    let reasons = match event.param("reasons") {
-        Some(ParamValue::MultiStr(v)) => v
-            .iter()
-            .map(|r| {
-                let (code, evidence) = r.split_once(": ").unwrap_or((r.as_str(), ""));
-                ReasonRow {
-                    code: code.to_string(),
-                    label: finding_word(lang, code).unwrap_or(code).to_string(),
-                    evidence: evidence.to_string(),
-                }
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    FindingView {
-        heading: w("heading"),
-        risk_label: w("risk"),
-        risk: match event.param("risk_score") {
-            Some(ParamValue::Int(n)) => Some(*n),
-            _ => None,
-        },
-        reasons_label: w("reasons"),
-        evidence_label: w("evidence"),
-        reasons,
-        behind_label: w("behind"),
-        sequences: match event.param("sequences") {
-            Some(ParamValue::MultiInt(v)) => v.clone(),
-            _ => Vec::new(),
-        },
-    }
 }
 
 /// The list of `query` (the list a detail page came from; its page dropped) with `set`
@@ -502,6 +362,11 @@ pub async fn detail(
     let finding = first
         .filter(|_| a.application == "detection")
         .map(|e| finding_view(lang, e));
+    // The detectors' score of a sign-in, below the threshold too.
+    let risk = match app.service.sign_in_risk(tenant, &a).await {
+        Ok(r) => r.map(|s| risk_view(lang, &s)),
+        Err(e) => return ctx.api_error(e.into()),
+    };
     // The findings that name this event among the ones behind them (few: the detection
     // application's index bounds the walk).
     let flagged_by: Vec<Row> = if a.application == "detection" {
@@ -539,7 +404,7 @@ pub async fn detail(
         minijinja::context! {
             key => key, name => name, message => message, event_href => event_href, fields => fields, events => events,
             related => related, related_rule => rule, raw => raw_json, back_href => back_href,
-            finding => finding, flagged_by => flagged_by,
+            finding => finding, risk => risk, flagged_by => flagged_by,
             flagged_by_label => finding_word(lang, "flagged_by").unwrap_or(""),
         },
     )

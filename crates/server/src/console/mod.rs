@@ -8,7 +8,7 @@
 //!   and sign-out.
 //! - [`session`]: session cookies and CSRF tokens; [`throttle`]: failed sign-in limits.
 //! - [`filters`]: the audit log's URL filters → the native list query.
-//! - [`logs`]: the audit log page ([`count`]: its count of matching events); [`detail`]: the event detail page; [`tail`]: live tail (SSE).
+//! - [`logs`]: the audit log page ([`count`]: its count of matching events); [`detail`]: the event detail page ([`risk`]: the detectors' explanations on it); [`tail`]: live tail (SSE).
 //! - [`charts`]: the overview page's server-rendered SVG charts.
 //! - [`export`]: `/console/logs.csv` and `/console/logs.ndjson`, the list as downloads.
 //! - [`i18n`]: the console's strings and language choice.
@@ -25,6 +25,7 @@ pub mod filters;
 pub mod i18n;
 pub mod logs;
 pub mod page;
+pub mod risk;
 pub mod routes;
 pub mod session;
 pub mod signin;

@@ -20,6 +20,7 @@ mod null_values;
 mod oauth;
 mod outage;
 mod security;
+mod sign_in_risk;
 mod stall;
 mod support;
 mod tenancy;

@@ -60,6 +60,13 @@ async fn erase(
         )
         .await
         .map_err(pg)?;
+    // The detectors' scores of these rows name their addresses and user agents.
+    tx.execute(
+        "DELETE FROM sign_in_scores WHERE tenant_id = $1 AND seq = ANY($2)",
+        &[&tid, &qualifiers],
+    )
+    .await
+    .map_err(pg)?;
     tx.commit().await.map_err(pg)?;
     Ok(n)
 }

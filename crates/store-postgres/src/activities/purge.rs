@@ -61,8 +61,9 @@ pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64,
         }
         total += delete_in_partition(&client, &table, &tenants, before_us).await?;
     }
-    // The side tables: their rows belong to the activities just removed (same time).
-    for table in ["event_ids", "activity_extra_events"] {
+    // The side tables: their rows belong to the activities just removed (same time), the
+    // detectors' scores of sign-ins included.
+    for table in ["event_ids", "activity_extra_events", "sign_in_scores"] {
         delete_by_time(&client, table, before_us).await?;
     }
     // Last, once the rows are gone: the counters of what is left.

@@ -8,7 +8,7 @@
 use authtrail_model::erasure::erase_personal;
 use authtrail_model::store::prelude::*;
 use authtrail_model::{BoxFuture, StoreErrorKind, Tenant};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::intern;
 use super::read;
@@ -84,6 +84,14 @@ fn erase(
     before.sort_unstable();
     before.dedup();
     intern::forget_unreferenced(&tx, before)?;
+    // The detectors' scores of these rows name their addresses and user agents.
+    let tenant_id: Option<i64> = tx
+        .prepare_cached("SELECT id FROM tenants WHERE name = ?1")
+        .and_then(|mut s| s.query_row([tenant.as_str()], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    if let Some(tid) = tenant_id {
+        crate::sign_in_scores::forget(&tx, tid, qualifiers)?;
+    }
     tx.commit().map_err(backend)?;
     Ok(n)
 }

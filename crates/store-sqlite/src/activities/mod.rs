@@ -22,9 +22,14 @@ use writer::Request;
 /// Rows deleted per purge transaction.
 const PURGE_STEP: usize = 5_000;
 
-/// One bounded step of a tenant's purge; nothing (0) when the tenant is under legal hold, which is
-/// checked in the step's own transaction so that a hold stops a purge already under way.
-fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64, StoreError> {
+/// One bounded step of a tenant's purge: how many activities it deleted, and whether more may be
+/// left (of them or of their sign-in scores). Nothing when the tenant is under legal hold, which
+/// is checked in the step's own transaction so that a hold stops a purge already under way.
+fn purge_step(
+    c: &mut Connection,
+    tenant_id: i64,
+    before_us: i64,
+) -> Result<(u64, bool), StoreError> {
     let tx = c.transaction().map_err(backend)?;
     let held: bool = tx
         .query_row(
@@ -35,8 +40,10 @@ fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64,
         )
         .map_err(backend)?;
     if held {
-        return Ok(0);
+        return Ok((0, false));
     }
+    // The detectors' scores of the sign-ins going, by the same time (sign_in_scores.rs).
+    let scores = crate::sign_in_scores::purge(&tx, tenant_id, before_us, PURGE_STEP)?;
     let victims = "SELECT rowid FROM activities WHERE tenant_id = ?1 AND time_us < ?2 ORDER BY time_us LIMIT ?3";
     // The interned values the purged rows refer to: deleted below when no row is left with them,
     // so that retention removes old e-mails and IPs from `terms` too (schema 10).
@@ -74,7 +81,7 @@ fn purge_step(c: &mut Connection, tenant_id: i64, before_us: i64) -> Result<u64,
         .map_err(backend)?;
     intern::forget_unreferenced(&tx, terms)?;
     tx.commit().map_err(backend)?;
-    Ok(n as u64)
+    Ok((n as u64, n == PURGE_STEP || scores == PURGE_STEP as u64))
 }
 
 impl ActivityLog for SqliteStore {
@@ -165,9 +172,9 @@ impl ActivityLog for SqliteStore {
                 // One bounded transaction per step, queued behind waiting appends, so that a
                 // large purge never holds the write lock for long.
                 loop {
-                    let n = self.write(move |c| purge_step(c, tid, before_us)).await?;
+                    let (n, more) = self.write(move |c| purge_step(c, tid, before_us)).await?;
                     total += n;
-                    if n < PURGE_STEP as u64 {
+                    if !more {
                         break;
                     }
                 }

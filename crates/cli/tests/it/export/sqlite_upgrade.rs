@@ -125,7 +125,7 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 11);
+        assert_eq!(user_version(&db), 12, "the newest schema");
         let strips: i64 = db
             .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
             .unwrap();
