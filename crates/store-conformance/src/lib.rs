@@ -4,7 +4,7 @@
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
 //! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
-//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`]. A new capability adds its module here and its cases to the
+//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`], [`term_counts`]. A new capability adds its module here and its cases to the
 //! macro.
 
 pub mod activity_log;
@@ -17,6 +17,7 @@ pub mod matches_prop;
 pub mod notify;
 pub mod secrets;
 pub mod subscriptions;
+pub mod term_counts;
 pub mod tokens;
 
 use std::collections::HashSet;
@@ -112,6 +113,11 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@module $make; erasure:
             erased_rows_lose_personal_fields_only,
             a_held_tenant_is_not_erased,
+        );
+        $crate::conformance_tests!(@module $make; term_counts:
+            term_counts_equal_the_list_counted_one_by_one,
+            grouping_by_ip_or_actor_is_exact_without_a_walk,
+            purges_restores_and_erasures_keep_term_counts_exact,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

@@ -31,6 +31,7 @@ mod rollups;
 mod schema;
 mod secrets;
 mod subscriptions;
+mod term_counts;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;

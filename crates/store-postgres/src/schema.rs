@@ -318,6 +318,9 @@ const MIGRATIONS: &[&str] = &[
     ON CONFLICT DO NOTHING;
     DROP TABLE log_nodes;
     "#,
+    // 10: per-hour counters per IP and per actor (term_counts.rs, where the migration is, so
+    // that it can be renumbered).
+    crate::term_counts::MIGRATION,
 ];
 
 /// The schema version this build writes and reads.

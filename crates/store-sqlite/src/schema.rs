@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, Transaction};
 
+mod term_counts;
 mod v10;
 
 /// One migration: SQL, or a Rust step where SQL alone cannot do it (hashing, say).
@@ -278,6 +279,9 @@ const MIGRATIONS: &[Migration] = &[
     FROM log_nodes GROUP BY tenant_id, level, idx / 256;
     DROP TABLE log_nodes;
     "#),
+    // 12: per-hour counters per IP and per actor (term_counts.rs; the migration in
+    // `schema/term_counts.rs`).
+    Sql(term_counts::SQL),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

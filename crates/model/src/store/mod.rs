@@ -13,6 +13,7 @@
 //! | [`subscriptions`] | [`Subscriptions`] | push subscriptions, their delivery ledgers and leases |
 //! | [`holds`] | [`LegalHolds`] | which tenants are under legal hold |
 //! | [`erasure`] | [`Erasure`] | rewriting activities with their personal fields erased |
+//! | [`term_counts`] | [`TermCounts`] | per-hour counters per IP and per actor, kept at write time |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
@@ -39,6 +40,7 @@ pub mod log_tree;
 pub mod notify;
 pub mod secrets;
 pub mod subscriptions;
+pub mod term_counts;
 pub mod tokens;
 
 pub use activity_log::{ActivityLog, Count, Receipt};
@@ -51,6 +53,7 @@ pub use log_tree::{Cosignature, LogTree, SignedCheckpoint, TreeNode, Witness};
 pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};
+pub use term_counts::{TermCell, TermCounts, TermFilter, TermKind};
 pub use tokens::{Scope, TokenRecord, TokenStore};
 
 /// A boxed future, so that the store traits can be used as trait objects.
@@ -68,6 +71,7 @@ pub trait Store:
     + Subscriptions
     + LegalHolds
     + Erasure
+    + TermCounts
 {
 }
 
@@ -82,6 +86,7 @@ impl<T> Store for T where
         + Subscriptions
         + LegalHolds
         + Erasure
+        + TermCounts
 {
 }
 
@@ -89,6 +94,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         ActivityLog, Aggregates, CommitNotifier, ConsoleStore, Erasure, LegalHolds, LogTree,
-        SecretStore, Store, StoreError, StoreErrorKind, Subscriptions, TokenStore,
+        SecretStore, Store, StoreError, StoreErrorKind, Subscriptions, TermCounts, TokenStore,
     };
 }
