@@ -56,6 +56,13 @@ pub(crate) fn keys(refs: &[Option<i64>; 4]) -> [(i64, i64); 2] {
     ]
 }
 
+/// Adds `?7` to one counter (`?1`..`?6` its key), creating it.
+pub(crate) const UPSERT: &str =
+    "INSERT INTO activity_term_counts (tenant_id, kind, hour_us, event_id, result, term_id, n)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (tenant_id, kind, hour_us, event_id, result, term_id)
+     DO UPDATE SET n = n + excluded.n";
+
 /// Adds `n` (negative to take off) to one counter, deleting it when it reaches 0.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add(
@@ -68,18 +75,13 @@ pub(crate) fn add(
     term: i64,
     n: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO activity_term_counts (tenant_id, kind, hour_us, event_id, result, term_id, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (tenant_id, kind, hour_us, event_id, result, term_id)
-         DO UPDATE SET n = n + excluded.n",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            tenant_id, kind, hour_us, event_id, success, term, n
-        ])
-    })
-    .map_err(backend)?;
+    conn.prepare_cached(UPSERT)
+        .and_then(|mut s| {
+            s.execute(params![
+                tenant_id, kind, hour_us, event_id, success, term, n
+            ])
+        })
+        .map_err(backend)?;
     if n < 0 {
         conn.prepare_cached(
             "DELETE FROM activity_term_counts WHERE tenant_id = ?1 AND kind = ?2 AND hour_us = ?3
