@@ -160,8 +160,11 @@ fn rfc3339(us: i64) -> String {
 pub async fn run(bin: &Path, dir: &Path, plan: &Plan) -> anyhow::Result<Value> {
     let data = dir.join("console");
     let store_args = vec!["--data".to_string(), data.display().to_string()];
+    // The baseline, when there is one, loads the data: an older binary refuses a data directory
+    // of a newer schema, while the newer one migrates the older's when it starts.
+    let loader = plan.baseline.as_deref().unwrap_or(bin);
     let started = Instant::now();
-    let ok = Command::new(bin)
+    let ok = Command::new(loader)
         .args(["demo", "--tenant", TENANT, "--days", "30"])
         .args(["--events", &plan.events.to_string()])
         .args(&store_args)
@@ -172,7 +175,7 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan) -> anyhow::Result<Value> {
         bail!("authtrail demo failed");
     }
     let load_s = started.elapsed().as_secs_f64();
-    let mut user = Command::new(bin)
+    let mut user = Command::new(loader)
         .args(["user", "create", "--tenant", TENANT])
         .args(&store_args)
         .arg(USER)

@@ -7,10 +7,13 @@
 //! - the partial minutes at either end of the range;
 //! - minutes holding an activity with several distinct event names (the counters know only its
 //!   first name), which are rare: Google and Logto send one event per activity;
-//! - the whole range when the query filters or groups by actor, IP, session, client application
-//!   or parameters. Such filters are selective and walk their own index; grouping by actor or
-//!   IP without one is capped (the query's `walk_budget`), and the answer says so
-//!   (`complete: false`).
+//! - the whole range when the query filters by actor, IP, session, client application or
+//!   parameters. Such filters are selective and walk their own index; the walk is capped (the
+//!   query's `walk_budget`), and the answer says so (`complete: false`).
+//!
+//! Grouping by actor or IP with only the conditions the counters keep is answered by the
+//! engine's per-hour counters per IP and per actor ([`TermCounts::term_counts`]), exactly and
+//! without a walk, whatever the range.
 //!
 //! **What is counted.** `total` and each bucket's `total` count matching activities. A group
 //! counts the matching activities that have at least one event (or the actor, IP, result) of
@@ -25,7 +28,7 @@ use authtrail_catalog::Catalog;
 use crate::activity::{Activity, Outcome, Tenant};
 use crate::query::{ActivityQuery, MAX_PAGE};
 use crate::store::aggregates::{MINUTE_US, floor_to};
-use crate::store::{ActivityLog, Aggregates, StoreError};
+use crate::store::{ActivityLog, Aggregates, StoreError, TermCounts, TermFilter, TermKind};
 
 /// Most rows one aggregation counts one by one by default (the rest comes from the counters).
 pub const WALK_BUDGET: usize = 100_000;
@@ -129,6 +132,19 @@ fn counters_serve(q: &AggregateQuery) -> bool {
         )
 }
 
+/// Can the per-IP or per-actor counters answer this query (and for which kind)?
+fn term_counters_serve(q: &AggregateQuery) -> Option<TermKind> {
+    let f = &q.filter;
+    if f.checks_rows() || f.actor.is_some() || f.ip.is_some() || f.session_id.is_some() {
+        return None;
+    }
+    match q.group_by {
+        GroupBy::Ip => Some(TermKind::Ip),
+        GroupBy::Actor => Some(TermKind::Actor),
+        _ => None,
+    }
+}
+
 /// The widest slot (one hour, a quarter, a minute) that never straddles a bucket boundary, so
 /// that the engine can sum its counters per slot; `None` when a boundary is not even on a minute.
 fn slot_width(interior: &[i64]) -> Option<i64> {
@@ -145,9 +161,24 @@ pub async fn aggregate<S>(
     q: &AggregateQuery,
 ) -> Result<Aggregation, StoreError>
 where
-    S: ActivityLog + Aggregates + ?Sized,
+    S: ActivityLog + Aggregates + TermCounts + ?Sized,
 {
     let mut acc = Acc::new(q, catalog);
+    if let Some(kind) = term_counters_serve(q) {
+        let filter = TermFilter {
+            application: q.filter.application.clone(),
+            event_names: q.filter.event_names.clone(),
+            result: q.filter.result,
+        };
+        let bounds = q.starts.get(1..).unwrap_or(&[]);
+        let cells = store
+            .term_counts(tenant, kind, &filter, q.start_us, q.end_us, bounds)
+            .await?;
+        for c in cells {
+            acc.add_in(c.bucket, c.term, c.n);
+        }
+        return Ok(acc.finish());
+    }
     let (a, b) = (
         floor_to(q.start_us + MINUTE_US - 1, MINUTE_US),
         floor_to(q.end_us, MINUTE_US),
@@ -219,6 +250,15 @@ impl<'q> Acc<'q> {
         let i = self.bucket(t.max(self.q.start_us));
         self.totals[i] += n;
         for k in keys {
+            *self.groups[i].entry(k).or_default() += n;
+        }
+    }
+
+    /// `n` activities of bucket `i` with one IP or actor (`None`: counted in the total only).
+    fn add_in(&mut self, i: usize, key: Option<String>, n: u64) {
+        let i = i.min(self.totals.len() - 1);
+        self.totals[i] += n;
+        if let Some(k) = key {
             *self.groups[i].entry(k).or_default() += n;
         }
     }

@@ -224,8 +224,15 @@ pub async fn a_capped_walk_says_where_it_stopped(store: Arc<dyn Store>) {
     let t = tenant("Caggc");
     store.append(&t, workload(&t, 0, 100)).await.unwrap();
     let (start, end) = (T0 - 3_600_000_000, T0 + 3_600_000_000);
+    // A CIDR block is checked on rows: the activities are walked, under the budget.
+    let cidr = ActivityQuery {
+        ip: Some(authtrail_model::IpFilter::Net(
+            "203.0.113.0/24".parse().unwrap(),
+        )),
+        ..Default::default()
+    };
     let q = AggregateQuery {
-        filter: ActivityQuery::default(),
+        filter: cidr.clone(),
         start_us: start,
         end_us: end,
         starts: vec![start],
@@ -235,19 +242,22 @@ pub async fn a_capped_walk_says_where_it_stopped(store: Arc<dyn Store>) {
     let got = aggregate(&*store, &t, catalog(), &q).await.unwrap();
     assert!(!got.complete);
     let from = got.counted_from_us.expect("where counting stopped");
-    let newest = listed(&*store, &t, &ActivityQuery::default(), from, end).await;
+    let newest = listed(&*store, &t, &cidr, from, end).await;
     assert_eq!(got.total, 30);
     assert_eq!(
         newest.len(),
         30,
         "the 30 counted are the newest, from counted_from_us on"
     );
-    // Counters need no walk: the same range by result is complete.
-    let by_result = AggregateQuery {
-        group_by: GroupBy::Result,
-        ..q
-    };
-    let got = aggregate(&*store, &t, catalog(), &by_result).await.unwrap();
-    assert!(got.complete);
-    assert_eq!(got.total, 100);
+    // Counters need no walk: the whole range by result, or by actor, is complete.
+    for group_by in [GroupBy::Result, GroupBy::Actor] {
+        let whole = AggregateQuery {
+            filter: ActivityQuery::default(),
+            group_by,
+            ..q.clone()
+        };
+        let got = aggregate(&*store, &t, catalog(), &whole).await.unwrap();
+        assert!(got.complete, "{group_by:?}");
+        assert_eq!(got.total, 100);
+    }
 }

@@ -4,8 +4,8 @@
 //! empty store; the macro expands to one `#[tokio::test]` per case, so a failure names its case.
 //! The cases are plain async functions taking `Arc<dyn Store>`, in one module per capability:
 //! [`activity_log`], [`aggregates`], [`tokens`], [`secrets`], [`console`], [`notify`],
-//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`], [`sign_in_scores`]. A new capability adds its module here and its cases to the
-//! macro.
+//! [`log_tree`], [`subscriptions`], [`holds`], [`erasure`], [`sign_in_scores`],
+//! [`term_counts`]. A new capability adds its module here and its cases to the macro.
 
 pub mod activity_log;
 pub mod aggregates;
@@ -18,6 +18,7 @@ pub mod notify;
 pub mod secrets;
 pub mod sign_in_scores;
 pub mod subscriptions;
+pub mod term_counts;
 pub mod tokens;
 
 use std::collections::HashSet;
@@ -119,6 +120,11 @@ macro_rules! conformance_tests {
             scores_are_stored_bounded,
             a_purge_deletes_the_scores_of_the_sign_ins_it_deletes,
             erasing_rows_deletes_their_scores,
+        );
+        $crate::conformance_tests!(@module $make; term_counts:
+            term_counts_equal_the_list_counted_one_by_one,
+            grouping_by_ip_or_actor_is_exact_without_a_walk,
+            purges_restores_and_erasures_keep_term_counts_exact,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

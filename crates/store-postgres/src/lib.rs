@@ -32,6 +32,7 @@ mod schema;
 mod secrets;
 mod sign_in_scores;
 mod subscriptions;
+mod term_counts;
 #[cfg(feature = "test-support")]
 pub mod test_db;
 mod tokens;

@@ -334,6 +334,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX IF NOT EXISTS sign_in_scores_time ON sign_in_scores (time_us);
     "#,
+    // 11: per-hour counters per IP and per actor (term_counts.rs, where the migration is, so
+    // that it can be renumbered).
+    crate::term_counts::MIGRATION,
 ];
 
 /// The schema version this build writes and reads.

@@ -10,7 +10,8 @@
 //! encoding), [`tokens`], [`secrets`], [`console`] (users and sessions), [`notify`] (commit
 //! wake-ups), [`rollups`] (per-minute counters for aggregations), [`log_tree`] (the transparency
 //! log's tree and checkpoints), [`subscriptions`] (push subscriptions, their delivery ledgers and
-//! leases), [`holds`] (legal holds; erasure is in [`activities`]); plus [`schema`] (migrations, connection settings) and [`errors`].
+//! leases), [`holds`] (legal holds; erasure is in [`activities`]), [`term_counts`] (per-hour
+//! counters per IP and per actor); plus [`schema`] (migrations, connection settings) and [`errors`].
 
 mod activities;
 mod console;
@@ -23,6 +24,7 @@ mod schema;
 mod secrets;
 mod sign_in_scores;
 mod subscriptions;
+mod term_counts;
 mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, Transaction};
 
+mod term_counts;
 mod v10;
 
 /// One migration: SQL, or a Rust step where SQL alone cannot do it (hashing, say).
@@ -293,6 +294,9 @@ const MIGRATIONS: &[Migration] = &[
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS sign_in_scores_time ON sign_in_scores (tenant_id, time_us);
     "#),
+    // 13: per-hour counters per IP and per actor (term_counts.rs; the migration in
+    // `schema/term_counts.rs`).
+    Sql(term_counts::SQL),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

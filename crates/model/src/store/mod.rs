@@ -14,6 +14,7 @@
 //! | [`holds`] | [`LegalHolds`] | which tenants are under legal hold |
 //! | [`erasure`] | [`Erasure`] | rewriting activities with their personal fields erased |
 //! | [`sign_in_scores`] | [`SignInScores`] | the detectors' risk score of each sign-in, with its reasons |
+//! | [`term_counts`] | [`TermCounts`] | per-hour counters per IP and per actor, kept at write time |
 //!
 //! [`Store`] is the umbrella: every type with all the capabilities is a `Store` (blanket impl),
 //! so the server holds one `Arc<dyn Store>` whatever the engine. Callers import the traits with
@@ -41,6 +42,7 @@ pub mod notify;
 pub mod secrets;
 pub mod sign_in_scores;
 pub mod subscriptions;
+pub mod term_counts;
 pub mod tokens;
 
 pub use activity_log::{ActivityLog, Count, Receipt};
@@ -54,6 +56,7 @@ pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use sign_in_scores::{SignInScore, SignInScores};
 pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};
+pub use term_counts::{TermCell, TermCounts, TermFilter, TermKind};
 pub use tokens::{Scope, TokenRecord, TokenStore};
 
 /// A boxed future, so that the store traits can be used as trait objects.
@@ -72,6 +75,7 @@ pub trait Store:
     + LegalHolds
     + Erasure
     + SignInScores
+    + TermCounts
 {
 }
 
@@ -87,6 +91,7 @@ impl<T> Store for T where
         + LegalHolds
         + Erasure
         + SignInScores
+        + TermCounts
 {
 }
 
@@ -94,6 +99,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         ActivityLog, Aggregates, CommitNotifier, ConsoleStore, Erasure, LegalHolds, LogTree,
-        SecretStore, SignInScores, Store, StoreError, StoreErrorKind, Subscriptions, TokenStore,
+        SecretStore, SignInScores, Store, StoreError, StoreErrorKind, Subscriptions, TermCounts,
+        TokenStore,
     };
 }

@@ -4,9 +4,9 @@
 //! event names: sign-ins are the events tagged `sign_in_attempt` (the outcome of an attempt, not
 //! its steps, MFA challenges or sign-outs) by result; suspicious events are those tagged
 //! `account_warning`.
-//! The top-N lists group by IP or actor, which the counters do not keep: they count rows, at most
-//! [`TOP_BUDGET`] (the page's cost stays bounded), and the page says from when when the cap was
-//! reached.
+//! The top-N lists (IPs, failing accounts) are exact too, over the whole range: the store's
+//! per-hour counters per IP and per actor answer them (`TermCounts`, through the same
+//! `Service::aggregate`).
 
 use std::collections::BTreeMap;
 
@@ -28,9 +28,6 @@ use super::routes::Console;
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Most events the top IP and failing-account lists count one by one (the counters keep no IPs
-/// or actors): the newest ones of the range beyond it, and the page says from when.
-pub const TOP_BUDGET: usize = 20_000;
 const HOUR_US: i64 = 3_600_000_000;
 const PALETTE: &[&str] = &[
     "#0a58ca", "#1a7f37", "#bf8700", "#8250df", "#cf222e", "#57606a",
@@ -375,8 +372,6 @@ pub struct Charts {
     pub top_failing: String,
     /// Matching activities in the range, exactly.
     pub total: u64,
-    /// When a top-N list stopped at the row cap: from when it counted.
-    pub top_counted_from_us: Option<i64>,
 }
 
 /// Runs the aggregations behind the overview and draws them.
@@ -398,8 +393,9 @@ pub async fn build(
             bucket,
             group_by,
             tz: zone.tz.clone(),
-            // Only the top lists count rows (grouping by IP or actor), newest first.
-            walk_budget: TOP_BUDGET,
+            // Every aggregation here is served by counters; rows are counted only at the
+            // range's partial minutes and in minutes holding a multi-event activity.
+            walk_budget: authtrail_model::aggregate::WALK_BUDGET,
         };
         async move { service.aggregate(tenant, &req).await }
     };
@@ -408,8 +404,8 @@ pub async fn build(
     let sign_in_names = names_with_tag(catalog, Tag::SignInAttempt);
     let warning_names = names_with_tag(catalog, Tag::AccountWarning);
     // The five aggregations are independent reads: run together, the page waits for the
-    // slowest (the two top lists, which count rows) instead of the sum of all five, and the
-    // store's reader pool works on them in parallel.
+    // slowest instead of the sum of all five, and the store's reader pool works on them in
+    // parallel.
     let (by_category, sign_ins, suspicious, ips, failing) = tokio::try_join!(
         run(ActivityQuery::default(), Bucket::Hour, GroupBy::Category),
         run(
@@ -455,10 +451,6 @@ pub async fn build(
         })
         .collect();
     let cats = largest_five(cats, buckets);
-    let top_counted_from_us = [ips.counted_from_us, failing.counted_from_us]
-        .into_iter()
-        .flatten()
-        .max();
     // The three hourly charts share their hours' labels and links.
     let hours = Hours::new(hour0, buckets, zone, lang);
     Ok(Charts {
@@ -506,7 +498,6 @@ pub async fn build(
             list_href(&[("actor", actor), ("result", "failure")], zone)
         }),
         total: by_category.total,
-        top_counted_from_us,
     })
 }
 
@@ -537,18 +528,7 @@ pub async fn overview(
         Ok(c) => c,
         Err(e) => return ctx.api_error(e),
     };
-    let mut basis = i18n::text(ctx.lang, "all_events").replace("{n}", &charts.total.to_string());
-    if let Some(from) = charts.top_counted_from_us {
-        basis.push(' ');
-        basis.push_str(
-            &i18n::text(ctx.lang, "top_counted_from")
-                .replace("{n}", &TOP_BUDGET.to_string())
-                .replace(
-                    "{from}",
-                    &display::datetime(from, ctx.zone.offset(from), ctx.lang),
-                ),
-        );
-    }
+    let basis = i18n::text(ctx.lang, "all_events").replace("{n}", &charts.total.to_string());
     ctx.render(
         &console,
         "overview.html",

@@ -82,10 +82,10 @@ fn encode(s: &Export, items: &[Activity]) -> Bytes {
         out.push_str(&sheet::csv_head());
     }
     for a in items {
-        out.push_str(&match s.kind {
-            Kind::Csv => sheet::csv_row(catalog, s.lang, a),
-            Kind::Ndjson => sheet::ndjson_row(catalog, s.lang, a),
-        });
+        match s.kind {
+            Kind::Csv => sheet::csv_row_into(&mut out, catalog, s.lang, a),
+            Kind::Ndjson => out.push_str(&sheet::ndjson_row(catalog, s.lang, a)),
+        }
     }
     Bytes::from(out)
 }

@@ -198,11 +198,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("count", "Count", "次數"),
     (
-        "top_counted_from",
-        "The top lists count at most {n} events, here those from {from} on.",
-        "最常見清單最多計入 {n} 筆事件，此處為 {from} 之後的事件。",
-    ),
-    (
         "all_events",
         "Based on all {n} events of the range.",
         "依據此範圍內全部 {n} 筆事件。",

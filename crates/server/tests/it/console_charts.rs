@@ -1,5 +1,5 @@
-//! The overview's charts are exact counts over the whole range (not the newest events), and the
-//! sign-in chart counts only the catalogue's sign-in outcomes.
+//! The overview's charts and top lists are exact counts over the whole range (not the newest
+//! events), and the sign-in chart counts only the catalogue's sign-in outcomes.
 
 use serde_json::json;
 
@@ -49,4 +49,56 @@ async fn charts_count_every_event_of_the_range_and_only_real_sign_ins() {
         "{}",
         p.body
     );
+}
+
+/// The count a top-N row shows for `label` (its bar's number).
+fn top_row(body: &str, label: &str) -> Option<u64> {
+    let at = body.find(&format!(">{label}</text>"))?;
+    let rest = &body[at..];
+    let n = rest.find("/><text")?;
+    let rest = &rest[n..];
+    let start = rest.find("\">")? + 2;
+    rest[start..].split('<').next()?.parse().ok()
+}
+
+/// Issue #17: the top IPs and failing accounts count every event of the range, from the store's
+/// per-IP and per-actor counters, with no "counted from" caveat.
+#[tokio::test]
+async fn top_lists_count_every_event_of_the_range() {
+    let h = Harness::new().await;
+    with_user(&h, "olga", "Ctest").await;
+    let mut items = Vec::new();
+    // Old failures from one address and account, newer ones from another, a success that is
+    // not a failure, and an event without an address.
+    for (day, ip, who, n) in [
+        ("2026-11-17", "192.0.2.1", "old@example.com", 3),
+        ("2026-11-22", "192.0.2.2", "new@example.com", 2),
+    ] {
+        for i in 0..n {
+            let mut a = activity(who, "login_failure");
+            a["id"]["time"] = json!(format!("{day}T10:{i:02}:00Z"));
+            a["ipAddress"] = json!(ip);
+            items.push(a);
+        }
+    }
+    let mut ok = activity("new@example.com", "login_success");
+    ok["id"]["time"] = json!("2026-11-22T11:00:00Z");
+    ok["ipAddress"] = json!("192.0.2.2");
+    items.push(ok);
+    let mut no_ip = activity("old@example.com", "login_failure");
+    no_ip["id"]["time"] = json!("2026-11-20T11:00:00Z");
+    no_ip.as_object_mut().unwrap().remove("ipAddress");
+    items.push(no_ip);
+    ingest(&h, items).await;
+    let mut b = Browser::new(&h);
+    b.sign_in("olga", PW).await;
+    let p = b.get("/console/overview?range=30d&lang=en").await;
+    assert_eq!(p.status.as_u16(), 200, "{}", p.body);
+    // Every event with an address, whatever its result.
+    assert_eq!(top_row(&p.body, "192.0.2.1"), Some(3), "{}", p.body);
+    assert_eq!(top_row(&p.body, "192.0.2.2"), Some(3));
+    // Failed sign-ins only, the one without an address included.
+    assert_eq!(top_row(&p.body, "old@example.com"), Some(4));
+    assert_eq!(top_row(&p.body, "new@example.com"), Some(2));
+    assert!(!p.body.contains("count at most"), "{}", p.body);
 }

@@ -2,7 +2,8 @@
 //! personal fields removed (`authtrail_model::erasure`), and written back in place in one
 //! statement, with the e-mail, profile and IP columns cleared so that no index finds the person
 //! any more. The rollup triggers fire on insert only, and the time, event and result stay, so
-//! aggregates do not change. The tenant's hold lock (shared) orders the erasure with a legal hold.
+//! aggregates do not change; the per-IP and per-actor counters move the rows' counts to "none"
+//! (`term_counts::erased`). The tenant's hold lock (shared) orders the erasure with a legal hold.
 
 use authtrail_model::erasure::erase_personal;
 use authtrail_model::store::prelude::*;
@@ -50,6 +51,13 @@ async fn erase(
         let json = serde_json::to_vec(&body).map_err(|e| corrupt(e.to_string()))?;
         bodies.push(authtrail_body_codec::encode(json));
     }
+    // The per-IP and per-actor counters follow the rows, so none stays keyed by what is erased;
+    // under the tenant lock, which appends take first too, so their counter upserts never
+    // interleave with these.
+    tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[&tid])
+        .await
+        .map_err(pg)?;
+    crate::term_counts::erased(&tx, tid, &seqs).await?;
     let n = tx
         .execute(
             "UPDATE activities a SET actor_email = NULL, actor_profile = NULL, ip = NULL,

@@ -1,7 +1,7 @@
 //! Retention. Months that lie entirely before the cut-off are detached and dropped whole: no
 //! row-by-row DELETE, no table bloat, no vacuum debt. The month holding the cut-off, the default
 //! partition and the side tables are trimmed in bounded batches, one short transaction each, so
-//! ingest goes on between them. The per-minute counters follow last (`rollups::purge`).
+//! ingest goes on between them. The counters follow last (`rollups::purge`, `term_counts::purge`).
 //!
 //! Tenants under legal hold (`holds.rs`) lose nothing: every batch DELETE names its tenant and
 //! skips a held one in the same statement, and a month is dropped whole only if no held tenant
@@ -68,6 +68,7 @@ pub(crate) async fn purge_before(store: &PgStore, before_us: i64) -> Result<u64,
     }
     // Last, once the rows are gone: the counters of what is left.
     crate::rollups::purge(&mut client, &tenants, before_us).await?;
+    crate::term_counts::purge(&mut client, &tenants, before_us).await?;
     Ok(total)
 }
 

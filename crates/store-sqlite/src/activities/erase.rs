@@ -3,7 +3,8 @@
 //! interned values (e-mail, profile id, IP) cleared so that no index finds the person any more;
 //! then the interned values no row refers to any more are deleted (schema 10), so the person's
 //! e-mail and IP do not stay behind in `terms`. The rollup triggers fire on insert and delete
-//! only, and the time, event and result stay, so aggregates do not change.
+//! only, and the time, event and result stay, so aggregates do not change; the per-IP and
+//! per-actor counters move each erased row's count to "none" (`crate::term_counts::moved`).
 
 use authtrail_model::erasure::erase_personal;
 use authtrail_model::store::prelude::*;
@@ -61,6 +62,8 @@ fn erase(
                 before.push((kind, old));
             }
         }
+        // The per-IP and per-actor counters follow the row, so none stays keyed by what was erased.
+        crate::term_counts::moved(&tx, tid, seq, &refs, &after)?;
         let json = serde_json::to_vec(&a.body).map_err(backend)?;
         n += tx
             .prepare_cached(

@@ -48,6 +48,9 @@ pub(crate) struct Rows<'c> {
     /// The per-minute counts of the rows inserted so far: (tenant, minute, first event name,
     /// success) → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
     minutes: HashMap<(i64, i64, i64, i64), i64>,
+    /// The per-hour counts per IP and per actor likewise: (tenant, kind, hour, first event name,
+    /// success, term id) → rows, added to `activity_term_counts` (`crate::term_counts`).
+    terms: HashMap<(i64, i64, i64, i64, i64, i64), i64>,
 }
 
 /// What [`Rows::insert`] did.
@@ -75,6 +78,7 @@ impl<'c> Rows<'c> {
             conn,
             insert,
             minutes: HashMap::new(),
+            terms: HashMap::new(),
         })
     }
 
@@ -84,6 +88,20 @@ impl<'c> Rows<'c> {
     pub(crate) fn finish(self) -> Result<(), StoreError> {
         if self.minutes.is_empty() {
             return Ok(());
+        }
+        // One statement for the request, its keys in order (neighbouring counters share pages).
+        let mut terms: Vec<_> = self.terms.iter().collect();
+        terms.sort_unstable();
+        let mut upsert_term = self
+            .conn
+            .prepare_cached(crate::term_counts::UPSERT)
+            .map_err(backend)?;
+        for ((tenant_id, kind, hour_us, event_id, success, term), n) in terms {
+            upsert_term
+                .execute(params![
+                    tenant_id, kind, hour_us, event_id, success, term, n
+                ])
+                .map_err(backend)?;
         }
         let mut upsert = self
             .conn
@@ -262,6 +280,13 @@ impl<'c> Rows<'c> {
             .minutes
             .entry((tenant_id, minute_us, first, success))
             .or_default() += 1;
+        let hour_us = crate::term_counts::hour_of(time_us);
+        for (kind, term) in crate::term_counts::keys(&refs) {
+            *self
+                .terms
+                .entry((tenant_id, kind, hour_us, first, success, term))
+                .or_default() += 1;
+        }
         if !extra.is_empty() {
             let rowid = self.conn.last_insert_rowid();
             for id in extra {

@@ -87,6 +87,15 @@ fn a_schema_5_database_migrates_in_place_and_exports_unchanged() {
         "{indexes}"
     );
 
+    // The per-IP and per-actor counters (migration 11) count every row again, once per kind.
+    let counted = pg
+        .query_text(
+            "SELECT ((SELECT sum(n) FROM activity_term_counts WHERE kind = 2)
+                     = (SELECT count(*) FROM activities))::text",
+        )
+        .unwrap();
+    assert_eq!(counted, "true");
+
     // Nothing changed: the store's digests equal the file's, and a new export is byte for byte
     // the first.
     authtrail(&["verify-export", f1, "--store", &pg.url]);

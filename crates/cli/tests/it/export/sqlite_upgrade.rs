@@ -1,8 +1,9 @@
 //! A SQLite data directory of schema 9 (every value as text in the row, ten text-keyed indexes,
-//! a row per tree node) migrates in place to schema 11 (10: interned ids, narrower indexes; 11:
-//! tree nodes in strips) the first time authtrail opens it: `export` is byte for byte what it
-//! was, log included, `verify-export` finds every tenant identical, and the transparency log
-//! signed before the migration verifies the rows after it.
+//! a row per tree node) migrates in place to schema 13 (10: interned ids, narrower indexes; 11:
+//! tree nodes in strips; 12: sign-in scores; 13: per-IP and per-actor counters) the first time
+//! authtrail opens it: `export` is byte for byte what it was, log included, `verify-export` finds
+//! every tenant identical, and the transparency log signed before the migration verifies the
+//! rows after it.
 
 use super::support::authtrail;
 use super::{decompress, fill};
@@ -125,7 +126,17 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 12, "the newest schema");
+        assert_eq!(user_version(&db), 13, "the newest schema");
+        // 13: the per-IP and per-actor counters, filled from the migrated rows.
+        let (rows, counted): (i64, i64) = db
+            .query_row(
+                "SELECT (SELECT count(*) FROM activities),
+                        (SELECT sum(n) FROM activity_term_counts WHERE kind = 1)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(counted, rows);
         let strips: i64 = db
             .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
             .unwrap();

@@ -1,0 +1,149 @@
+//! Per-IP and per-actor counts: the [`TermCounts`] capability, behind "top IPs" and "top failing
+//! accounts" and `GET /v1/activities:aggregate?groupBy=ip|actor`.
+//!
+//! Each engine keeps one counter per (tenant, hour, first event name, result, IP) and per
+//! (tenant, hour, first event name, result, actor), maintained in the transaction that stores,
+//! purges or erases the rows, so that "the top IPs by failed sign-ins over 30 days" reads a few
+//! counters per hour instead of every row. An engine answers exactly over any range: whole hours
+//! from its counters, and from the rows (in the engine, without decoding bodies) the partial
+//! hours at either end and the hours holding an activity with several distinct event names (the
+//! counters know only its first name). A counter never outlives the value it is keyed by:
+//! erasing a subject moves its rows' counts to "no IP" / "no actor".
+
+use super::{BoxFuture, StoreError};
+use crate::activity::{Outcome, Tenant};
+
+/// One hour, in microseconds: the granularity of the counters.
+pub const HOUR_US: i64 = 3_600_000_000;
+
+/// What is counted per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TermKind {
+    /// The normalized IP address (`ipAddress`).
+    Ip,
+    /// The actor: the lowercase e-mail, else the profile id.
+    Actor,
+}
+
+/// The conditions the counters keep: an activity matches when it is of `application` (if set),
+/// has at least one event named in `event_names` (if any) and has `result` (if set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TermFilter {
+    pub application: Option<String>,
+    pub event_names: Vec<String>,
+    pub result: Option<Outcome>,
+}
+
+/// The matching activities of one bucket with one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermCell {
+    /// The bucket's index: the number of `bounds` at or before the activities' time.
+    pub bucket: usize,
+    /// The IP or actor; `None` for activities without one.
+    pub term: Option<String>,
+    pub n: u64,
+}
+
+pub trait TermCounts: Send + Sync + 'static {
+    /// The exact number of `tenant`'s activities in `[start_us, end_us)` matching `filter`, per
+    /// bucket and per value of `kind`, read in one snapshot; cells in no particular order, none
+    /// with `n == 0`. `bounds` (ascending, inside the range) cut it into buckets: bucket `i`
+    /// runs from `bounds[i - 1]` (or `start_us`) to `bounds[i]` (or `end_us`). Fast when the
+    /// bounds are whole hours (the counters serve every hour inside one bucket); an hour a bound
+    /// cuts is counted from its rows.
+    fn term_counts<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        kind: TermKind,
+        filter: &'a TermFilter,
+        start_us: i64,
+        end_us: i64,
+        bounds: &'a [i64],
+    ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>>;
+}
+
+/// The hours `[h, h + HOUR_US)` the counters can answer for: inside `[start_us, end_us)` and not
+/// cut by a bound; the rest of the range (`rows`) is counted from rows. Both engines split alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// Whole hours served by counters, as `[from, to)` ranges of hour starts' times.
+    pub counted: Vec<(i64, i64)>,
+    /// Time ranges `[from, to)` counted from rows.
+    pub rows: Vec<(i64, i64)>,
+}
+
+/// Splits `[start_us, end_us)` into runs of whole hours not cut by a bound (served by counters)
+/// and the rest (counted from rows), leaving out of the counters the hours in `mixed` (hour
+/// starts, ascending), which are counted from rows too.
+pub fn split(start_us: i64, end_us: i64, bounds: &[i64], mixed: &[i64]) -> Split {
+    let mut out = Split {
+        counted: Vec::new(),
+        rows: Vec::new(),
+    };
+    if start_us >= end_us {
+        return out;
+    }
+    let push = |v: &mut Vec<(i64, i64)>, a: i64, b: i64| {
+        if a >= b {
+            return;
+        }
+        match v.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => v.push((a, b)),
+        }
+    };
+    let first = super::aggregates::floor_to(start_us + HOUR_US - 1, HOUR_US);
+    let last = super::aggregates::floor_to(end_us, HOUR_US);
+    if first >= last {
+        push(&mut out.rows, start_us, end_us);
+        return out;
+    }
+    push(&mut out.rows, start_us, first);
+    let mut h = first;
+    while h < last {
+        let cut = bounds.iter().any(|b| *b > h && *b < h + HOUR_US);
+        if cut || mixed.binary_search(&h).is_ok() {
+            push(&mut out.rows, h, h + HOUR_US);
+        } else {
+            push(&mut out.counted, h, h + HOUR_US);
+        }
+        h += HOUR_US;
+    }
+    push(&mut out.rows, last, end_us);
+    out
+}
+
+/// The bucket of time `t` (see [`TermCounts::term_counts`]).
+pub fn bucket_of(bounds: &[i64], t: i64) -> usize {
+    bounds.partition_point(|b| *b <= t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = HOUR_US;
+
+    #[test]
+    fn whole_uncut_hours_go_to_the_counters_the_rest_to_rows() {
+        // 00:30 .. 05:10, a bound at 02:15 (cuts hour 2) and one at 04:00 (cuts none), hour 3
+        // mixed.
+        let s = split(H / 2, 5 * H + H / 6, &[2 * H + H / 4, 4 * H], &[3 * H]);
+        assert_eq!(s.counted, vec![(H, 2 * H), (4 * H, 5 * H)]);
+        assert_eq!(
+            s.rows,
+            vec![(H / 2, H), (2 * H, 4 * H), (5 * H, 5 * H + H / 6)]
+        );
+        // Inside one hour: rows only.
+        let s = split(H + 1, H + 5, &[], &[]);
+        assert_eq!((s.counted, s.rows), (vec![], vec![(H + 1, H + 5)]));
+        assert_eq!(split(5, 5, &[], &[]).rows, vec![]);
+    }
+
+    #[test]
+    fn buckets_follow_the_bounds() {
+        assert_eq!(bucket_of(&[10, 20], 9), 0);
+        assert_eq!(bucket_of(&[10, 20], 10), 1);
+        assert_eq!(bucket_of(&[10, 20], 25), 2);
+    }
+}

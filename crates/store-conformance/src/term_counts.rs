@@ -1,0 +1,303 @@
+//! The [`TermCounts`](authtrail_model::store::TermCounts) capability: per-IP and per-actor
+//! counts equal what `list` returns, counted one by one here, over ranges with uneven ends,
+//! bounds that cut hours and bounds on whole hours, with every filter the counters keep,
+//! multi-event activities, activities without IP or actor and actors known by profile id only;
+//! after purges and restores; and an erasure leaves no count keyed by the erased e-mail or IP.
+
+use std::collections::BTreeMap;
+
+use authtrail_model::Activity;
+use authtrail_model::aggregate::{AggregateQuery, GroupBy, aggregate};
+use authtrail_model::store::{TermFilter, TermKind};
+
+use crate::*;
+
+const HOUR: i64 = 3_600_000_000;
+const EVENTS: &[&str] = &[
+    "login_success",
+    "login_failure",
+    "logout",
+    "login_challenge",
+];
+
+/// About 400 activities over five hours: four events, both results, six actors (one known by
+/// profile id only, one by neither), four IPs and none, every 17th activity with two events.
+fn workload(t: &Tenant, from: i64, n: i64) -> Vec<NewActivity> {
+    (from..from + n)
+        .map(|i| {
+            let secs = i * 43 + (i * i) % 29;
+            let name = EVENTS[(i as usize * 5) % EVENTS.len()];
+            let mut events = vec![json!({"name": name})];
+            if i % 17 == 0 {
+                events.push(json!({"name": "logout"}));
+            }
+            let mut v = json!({
+                "id": {"applicationName": "login", "time": time(secs)},
+                "events": events,
+                "result": if i % 3 == 0 { "failure" } else { "success" },
+            });
+            match i % 6 {
+                4 => v["actor"] = json!({"profileId": format!("p{}", i % 4)}),
+                5 => {}
+                k => v["actor"] = json!({"email": format!("User{k}@X.io"), "profileId": "p9"}),
+            }
+            if i % 5 != 0 {
+                v["ipAddress"] = json!(format!("198.51.100.{}", i % 4));
+            }
+            new_activity(t, v)
+        })
+        .collect()
+}
+
+async fn listed(
+    store: &dyn Store,
+    t: &Tenant,
+    filter: &ActivityQuery,
+    s: i64,
+    e: i64,
+) -> Vec<Activity> {
+    let mut q = ActivityQuery {
+        start_us: Some(s),
+        end_us: Some(e),
+        limit: 1000,
+        ..filter.clone()
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = store.list(t, &q).await.unwrap();
+        out.extend(page.items);
+        match page.next {
+            Some(p) => q.after = Some(p),
+            None => return out,
+        }
+    }
+}
+
+fn key(a: &Activity, kind: TermKind) -> Option<String> {
+    match kind {
+        TermKind::Ip => a.body.ip_address.clone(),
+        TermKind::Actor => a
+            .body
+            .actor
+            .email
+            .as_ref()
+            .map(|e| e.to_lowercase())
+            .or_else(|| a.body.actor.profile_id.clone()),
+    }
+}
+
+type Counts = BTreeMap<(usize, Option<String>), u64>;
+
+/// What `term_counts` answers, as a sorted map.
+async fn counted(
+    store: &dyn Store,
+    t: &Tenant,
+    kind: TermKind,
+    filter: &TermFilter,
+    (s, e): (i64, i64),
+    bounds: &[i64],
+) -> Counts {
+    let mut out = Counts::new();
+    for c in store
+        .term_counts(t, kind, filter, s, e, bounds)
+        .await
+        .unwrap()
+    {
+        assert!(c.n > 0, "no empty cells");
+        assert!(
+            out.insert((c.bucket, c.term), c.n).is_none(),
+            "one cell per key"
+        );
+    }
+    out
+}
+
+/// The same, from `list`.
+async fn expected(
+    store: &dyn Store,
+    t: &Tenant,
+    kind: TermKind,
+    filter: &TermFilter,
+    (s, e): (i64, i64),
+    bounds: &[i64],
+) -> Counts {
+    let q = ActivityQuery {
+        application: filter.application.clone(),
+        event_names: filter.event_names.clone(),
+        result: filter.result,
+        ..Default::default()
+    };
+    let mut out = Counts::new();
+    for a in listed(store, t, &q, s, e).await {
+        let bucket = bounds.partition_point(|b| *b <= a.time_us);
+        *out.entry((bucket, key(&a, kind))).or_default() += 1;
+    }
+    out
+}
+
+async fn check_all(store: &dyn Store, t: &Tenant) {
+    let filters = [
+        TermFilter::default(),
+        TermFilter {
+            application: Some("login".into()),
+            result: Some(Outcome::Failure),
+            ..Default::default()
+        },
+        // `logout` is the second event of every 17th activity: counted from rows in its hours.
+        TermFilter {
+            event_names: vec!["logout".into(), "login_failure".into()],
+            result: Some(Outcome::Success),
+            ..Default::default()
+        },
+        TermFilter {
+            application: Some("logto".into()),
+            ..Default::default()
+        },
+    ];
+    let ranges: [((i64, i64), Vec<i64>); 5] = [
+        // Uneven ends, bounds on whole hours.
+        (
+            (T0 + 7_654_321, T0 + 4 * HOUR - 1_234_567),
+            vec![T0 + HOUR, T0 + 3 * HOUR],
+        ),
+        // Whole hours, one bucket.
+        ((T0 - HOUR, T0 + 6 * HOUR), vec![]),
+        // Bounds cutting hours (a zone 15 minutes off the hour).
+        (
+            (T0, T0 + 5 * HOUR),
+            vec![T0 + HOUR / 4, T0 + 2 * HOUR + HOUR / 4],
+        ),
+        // Inside one hour.
+        ((T0 + HOUR + 5, T0 + HOUR + 1_800_000_007), vec![]),
+        // Before anything was stored.
+        ((T0 - 9 * HOUR, T0 - 8 * HOUR), vec![]),
+    ];
+    for kind in [TermKind::Ip, TermKind::Actor] {
+        for f in &filters {
+            for (range, bounds) in &ranges {
+                assert_eq!(
+                    counted(store, t, kind, f, *range, bounds).await,
+                    expected(store, t, kind, f, *range, bounds).await,
+                    "{kind:?} {f:?} {range:?} {bounds:?}"
+                );
+            }
+        }
+    }
+}
+
+pub async fn term_counts_equal_the_list_counted_one_by_one(store: Arc<dyn Store>) {
+    let t = tenant("Cterm");
+    store.append(&t, workload(&t, 0, 200)).await.unwrap();
+    store.append(&t, workload(&t, 200, 200)).await.unwrap();
+    // Another tenant's activities never count.
+    let other = tenant("Cterm2");
+    store.append(&other, workload(&other, 0, 60)).await.unwrap();
+    check_all(&*store, &t).await;
+    // A tenant never written has no counts.
+    let none = counted(
+        &*store,
+        &tenant("Cterm3"),
+        TermKind::Ip,
+        &TermFilter::default(),
+        (T0, T0 + HOUR),
+        &[],
+    )
+    .await;
+    assert!(none.is_empty());
+}
+
+pub async fn grouping_by_ip_or_actor_is_exact_without_a_walk(store: Arc<dyn Store>) {
+    let t = tenant("Ctermw");
+    store.append(&t, workload(&t, 0, 400)).await.unwrap();
+    let (start, end) = (T0 + 1_234_567, T0 + 5 * HOUR - 7);
+    let starts = vec![T0, T0 + 2 * HOUR, T0 + 4 * HOUR];
+    for (group_by, kind) in [
+        (GroupBy::Ip, TermKind::Ip),
+        (GroupBy::Actor, TermKind::Actor),
+    ] {
+        let q = AggregateQuery {
+            filter: ActivityQuery {
+                result: Some(Outcome::Failure),
+                ..Default::default()
+            },
+            start_us: start,
+            end_us: end,
+            starts: starts.clone(),
+            group_by,
+            // No row may be walked one by one: the counters answer.
+            walk_budget: 0,
+        };
+        let got = aggregate(&*store, &t, catalog(), &q).await.unwrap();
+        assert!(got.complete, "{group_by:?}");
+        let f = TermFilter {
+            result: Some(Outcome::Failure),
+            ..Default::default()
+        };
+        let want = expected(&*store, &t, kind, &f, (start, end), &starts[1..]).await;
+        assert_eq!(got.total, want.values().sum::<u64>());
+        let mut cells = Counts::new();
+        for (i, b) in got.buckets.iter().enumerate() {
+            assert_eq!(b.other, 0);
+            for (k, n) in &b.counts {
+                cells.insert((i, Some(k.clone())), *n);
+            }
+        }
+        let named: Counts = want.into_iter().filter(|((_, k), _)| k.is_some()).collect();
+        assert_eq!(cells, named, "{group_by:?}");
+    }
+}
+
+pub async fn purges_restores_and_erasures_keep_term_counts_exact(store: Arc<dyn Store>) {
+    let t = tenant("Ctermp");
+    store.append(&t, workload(&t, 0, 400)).await.unwrap();
+    // A cut-off in the middle of an hour.
+    store.purge_before(T0 + HOUR + 1_234_567).await.unwrap();
+    check_all(&*store, &t).await;
+
+    // A restored trail counts like an appended one.
+    let items = listed(&*store, &t, &ActivityQuery::default(), i64::MIN, i64::MAX).await;
+    let copy = tenant("Ctermr");
+    store.restore(&copy, items).await.unwrap();
+    check_all(&*store, &copy).await;
+
+    // Erasing a subject: no count keyed by their e-mail or address is left, and the erased
+    // activities still count, under "none".
+    let solo = |secs: i64| {
+        new_activity(
+            &t,
+            json!({
+                "id": {"applicationName": "login", "time": time(secs)},
+                "actor": {"email": "Solo@X.io"},
+                "ipAddress": "192.0.2.77",
+                "events": [{"name": "login_failure"}],
+                "result": "failure",
+            }),
+        )
+    };
+    let receipts = store
+        .append(&t, vec![solo(5_000), solo(9_999), solo(10_001)])
+        .await
+        .unwrap();
+    let subject: Vec<i64> = receipts.iter().map(|r| r.unique_qualifier).collect();
+    let whole = (T0 - HOUR, T0 + 6 * HOUR);
+    let any = TermFilter::default();
+    let ips_before = counted(&*store, &t, TermKind::Ip, &any, whole, &[]).await;
+    assert_eq!(ips_before.get(&(0, Some("192.0.2.77".into()))), Some(&3));
+    store.erase_personal(&t, &subject, 99).await.unwrap();
+    check_all(&*store, &t).await;
+    for kind in [TermKind::Ip, TermKind::Actor] {
+        let after = counted(&*store, &t, kind, &any, whole, &[]).await;
+        for (_, term) in after.keys() {
+            assert!(
+                !matches!(term.as_deref(), Some("192.0.2.77" | "solo@x.io")),
+                "{kind:?}: a count keyed by the erased subject: {term:?}"
+            );
+        }
+        let total: u64 = after.values().sum();
+        assert_eq!(
+            total,
+            ips_before.values().sum::<u64>(),
+            "erased activities still count"
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Per-hour counters per IP and per actor: the [`TermCounts`] capability
+//! (`authtrail_model::store::term_counts`). `activity_term_counts` holds one counter per (tenant,
+//! kind, hour, first event name, result, term id), the term being the row's `ip_ref` (kind 1) or
+//! its `email_ref`, else `profile_ref` (kind 2), 0 for none. The writer adds each request's
+//! counts in its savepoint (`activities::rows`, as it does the per-minute counters), a trigger
+//! takes purged rows off (schema 13, `schema/term_counts.rs`), and an erasure moves its rows'
+//! counts to term 0 ([`moved`]), so no counter stays keyed by an erased e-mail or IP and the
+//! terms it refers to can be deleted.
+//!
+//! A read sums the counters of whole hours in Rust (one hash update per counter, as
+//! `rollups.rs` does) and counts the rest of the range from the rows' term ids, through the
+//! `(tenant, time)` index, never decoding a body; term ids become values once per distinct id.
+
+use std::collections::HashMap;
+
+use authtrail_model::store::TermKind;
+use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
+use authtrail_model::store::prelude::*;
+use authtrail_model::store::term_counts::{HOUR_US, TermCell, TermFilter, bucket_of, split};
+use authtrail_model::{BoxFuture, Outcome, Tenant};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use crate::SqliteStore;
+use crate::errors::backend;
+
+/// `kind` in `activity_term_counts`.
+pub(crate) const KIND_IP: i64 = 1;
+pub(crate) const KIND_ACTOR: i64 = 2;
+
+fn kind_of(kind: TermKind) -> i64 {
+    match kind {
+        TermKind::Ip => KIND_IP,
+        TermKind::Actor => KIND_ACTOR,
+    }
+}
+
+/// A row's term id of `kind`, as an SQL expression over `a` (0 for none).
+fn term_expr(kind: i64) -> &'static str {
+    if kind == KIND_IP {
+        "COALESCE(a.ip_ref, 0)"
+    } else {
+        "COALESCE(a.email_ref, a.profile_ref, 0)"
+    }
+}
+
+/// The hour of `time_us`, as the writer and the purge trigger floor it.
+pub(crate) fn hour_of(time_us: i64) -> i64 {
+    floor_to(time_us, HOUR_US)
+}
+
+/// The counter keys of one row: (kind, term id).
+pub(crate) fn keys(refs: &[Option<i64>; 4]) -> [(i64, i64); 2] {
+    [
+        (KIND_IP, refs[2].unwrap_or(0)),
+        (KIND_ACTOR, refs[0].or(refs[1]).unwrap_or(0)),
+    ]
+}
+
+/// Adds `?7` to one counter (`?1`..`?6` its key), creating it.
+pub(crate) const UPSERT: &str =
+    "INSERT INTO activity_term_counts (tenant_id, kind, hour_us, event_id, result, term_id, n)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (tenant_id, kind, hour_us, event_id, result, term_id)
+     DO UPDATE SET n = n + excluded.n";
+
+/// Adds `n` (negative to take off) to one counter, deleting it when it reaches 0.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add(
+    conn: &Connection,
+    tenant_id: i64,
+    kind: i64,
+    hour_us: i64,
+    event_id: i64,
+    success: i64,
+    term: i64,
+    n: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(UPSERT)
+        .and_then(|mut s| {
+            s.execute(params![
+                tenant_id, kind, hour_us, event_id, success, term, n
+            ])
+        })
+        .map_err(backend)?;
+    if n < 0 {
+        conn.prepare_cached(
+            "DELETE FROM activity_term_counts WHERE tenant_id = ?1 AND kind = ?2 AND hour_us = ?3
+             AND event_id = ?4 AND result = ?5 AND term_id = ?6 AND n <= 0",
+        )
+        .and_then(|mut s| s.execute(params![tenant_id, kind, hour_us, event_id, success, term]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// An erasure changed row `seq`'s term ids from `before` to `after`: its counts move with it.
+pub(crate) fn moved(
+    conn: &Connection,
+    tenant_id: i64,
+    seq: i64,
+    before: &[Option<i64>; 4],
+    after: &[Option<i64>; 4],
+) -> Result<(), StoreError> {
+    let (time_us, event_id, success): (i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT time_us, event_id, result FROM activities WHERE tenant_id = ?1 AND seq = ?2",
+        )
+        .and_then(|mut s| s.query_row([tenant_id, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(backend)?;
+    let hour = hour_of(time_us);
+    for ((kind, old), (_, new)) in keys(before).into_iter().zip(keys(after)) {
+        if old != new {
+            add(conn, tenant_id, kind, hour, event_id, success, old, -1)?;
+            add(conn, tenant_id, kind, hour, event_id, success, new, 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// The event ids `filter` allows (`None`: every one), and whether an activity's other events
+/// must be looked at too (only when it names events: an activity's events share its application).
+fn event_ids(conn: &Connection, filter: &TermFilter) -> rusqlite::Result<(Option<Vec<i64>>, bool)> {
+    if filter.event_names.is_empty() && filter.application.is_none() {
+        return Ok((None, false));
+    }
+    let mut ids = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM event_names WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR name = ?2)",
+    )?;
+    let names: Vec<Option<&str>> = if filter.event_names.is_empty() {
+        vec![None]
+    } else {
+        filter
+            .event_names
+            .iter()
+            .map(|n| Some(n.as_str()))
+            .collect()
+    };
+    for name in names {
+        for id in stmt.query_map(params![filter.application, name], |r| r.get(0))? {
+            ids.push(id?);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok((Some(ids), !filter.event_names.is_empty()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn term_counts(
+    conn: &Connection,
+    tenant: &Tenant,
+    kind: TermKind,
+    filter: &TermFilter,
+    start_us: i64,
+    end_us: i64,
+    bounds: &[i64],
+) -> Result<Vec<TermCell>, StoreError> {
+    // A read transaction: counters, mixed minutes and rows come from one snapshot.
+    conn.execute_batch("BEGIN").map_err(backend)?;
+    let out = read(
+        conn,
+        tenant,
+        kind_of(kind),
+        filter,
+        start_us,
+        end_us,
+        bounds,
+    );
+    let _ = conn.execute_batch("COMMIT");
+    out.map_err(backend)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read(
+    conn: &Connection,
+    tenant: &Tenant,
+    kind: i64,
+    filter: &TermFilter,
+    start_us: i64,
+    end_us: i64,
+    bounds: &[i64],
+) -> rusqlite::Result<Vec<TermCell>> {
+    let Some(tid): Option<i64> = conn
+        .prepare_cached("SELECT id FROM tenants WHERE name = ?1")?
+        .query_row([tenant.as_str()], |r| r.get(0))
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
+    let (ids, any_event) = event_ids(conn, filter)?;
+    if ids.as_ref().is_some_and(|v| v.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let result = filter.result.map(|r| i64::from(r == Outcome::Success));
+    // An activity with several event names is counted under its first only: with a condition
+    // on names, the hours holding one are counted from their rows.
+    let mixed: Vec<i64> = if any_event {
+        let mut v = conn
+            .prepare_cached(
+                "SELECT minute_us FROM activity_rollup_mixed
+                 WHERE tenant_id = ?1 AND minute_us >= ?2 AND minute_us < ?3",
+            )?
+            .query_map(params![tid, floor_to(start_us, MINUTE_US), end_us], |r| {
+                r.get::<_, i64>(0)
+            })?
+            .map(|m| m.map(hour_of))
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        v.sort_unstable();
+        v.dedup();
+        v
+    } else {
+        Vec::new()
+    };
+    let plan = split(start_us, end_us, bounds, &mixed);
+    let mut sums: HashMap<(usize, i64), i64> = HashMap::new();
+
+    let mut counters = conn.prepare_cached(
+        "SELECT hour_us, event_id, result, term_id, n FROM activity_term_counts
+         WHERE tenant_id = ?1 AND kind = ?2 AND hour_us >= ?3 AND hour_us < ?4",
+    )?;
+    for (from, to) in &plan.counted {
+        let mut rows = counters.query(params![tid, kind, from, to])?;
+        while let Some(r) = rows.next()? {
+            let (event_id, success): (i64, i64) = (r.get(1)?, r.get(2)?);
+            if ids
+                .as_ref()
+                .is_some_and(|v| v.binary_search(&event_id).is_err())
+                || result.is_some_and(|x| x != success)
+            {
+                continue;
+            }
+            *sums
+                .entry((bucket_of(bounds, r.get(0)?), r.get(3)?))
+                .or_default() += r.get::<_, i64>(4)?;
+        }
+    }
+
+    if !plan.rows.is_empty() {
+        let mut sql = format!(
+            "SELECT a.time_us, {} FROM activities a
+             WHERE a.tenant_id = ?1 AND a.time_us >= ?2 AND a.time_us < ?3",
+            term_expr(kind)
+        );
+        if let Some(r) = result {
+            // A literal, as `activities::read` does: only then can the failure index serve.
+            sql.push_str(&format!(" AND a.result = {r}"));
+        }
+        let mut extra = Vec::new();
+        if let Some(ids) = &ids {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            // Ids from `event_names`, integers: no user text is spliced in.
+            let mut cond = format!("a.event_id IN ({list})");
+            if any_event {
+                cond = format!(
+                    "({cond} OR EXISTS (SELECT 1 FROM activity_extra_events x
+                       WHERE x.tenant_id = a.tenant_id AND x.event_id IN ({list})
+                         AND x.time_us = a.time_us AND x.seq = a.seq))"
+                );
+            }
+            extra.push(cond);
+        }
+        for c in extra {
+            sql.push_str(" AND ");
+            sql.push_str(&c);
+        }
+        let mut stmt = conn.prepare(&sql)?;
+        for (from, to) in &plan.rows {
+            let mut rows = stmt.query(params_from_iter([tid, *from, *to]))?;
+            while let Some(r) = rows.next()? {
+                *sums
+                    .entry((bucket_of(bounds, r.get(0)?), r.get(1)?))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    let mut values: HashMap<i64, String> = HashMap::new();
+    let mut value_of = conn.prepare_cached("SELECT value FROM terms WHERE id = ?1")?;
+    let mut cells = Vec::with_capacity(sums.len());
+    for ((bucket, term), n) in sums {
+        if n <= 0 {
+            continue;
+        }
+        let term = match term {
+            0 => None,
+            id => Some(match values.get(&id) {
+                Some(v) => v.clone(),
+                None => {
+                    let v: String = value_of.query_row([id], |r| r.get(0))?;
+                    values.insert(id, v.clone());
+                    v
+                }
+            }),
+        };
+        cells.push(TermCell {
+            bucket,
+            term,
+            n: n as u64,
+        });
+    }
+    Ok(cells)
+}
+
+impl TermCounts for SqliteStore {
+    fn term_counts<'a>(
+        &'a self,
+        tenant: &'a Tenant,
+        kind: TermKind,
+        filter: &'a TermFilter,
+        start_us: i64,
+        end_us: i64,
+        bounds: &'a [i64],
+    ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>> {
+        let (tenant, filter, bounds) = (tenant.clone(), filter.clone(), bounds.to_vec());
+        Box::pin(
+            self.read(move |c| term_counts(c, &tenant, kind, &filter, start_us, end_us, &bounds)),
+        )
+    }
+}
