@@ -28,22 +28,10 @@ pub(crate) async fn purge(
     let edge = floor_to(before_us, MINUTE_US);
     for tid in tenants {
         let tx = client.transaction().await.map_err(pg)?;
-        tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[tid])
-            .await
-            .map_err(pg)?;
         // Put under legal hold since the purge listed it: its remaining rows stay (the DELETEs
         // check the hold), so its counters do too. Rows deleted before the hold came keep their
         // counts until the first purge after its release, which trims these minutes again.
-        let held: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
-                 WHERE t.id = $1)",
-                &[tid],
-            )
-            .await
-            .map_err(pg)?
-            .get(0);
-        if held {
+        if lock_unless_held(&tx, *tid).await? {
             continue;
         }
         tx.execute(
@@ -175,4 +163,25 @@ impl Aggregates for PgStore {
     ) -> BoxFuture<'a, Result<Rollup, StoreError>> {
         Box::pin(rollup(self, tenant, start_us, end_us, slot_us))
     }
+}
+
+/// Takes tenant `tid`'s lock for a purge's counter trim (so no append of it is half counted) and
+/// says whether the tenant is under legal hold, in which case its counters must stay.
+pub(crate) async fn lock_unless_held(
+    tx: &tokio_postgres::Transaction<'_>,
+    tid: i32,
+) -> Result<bool, StoreError> {
+    tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[&tid])
+        .await
+        .map_err(pg)?;
+    let held: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
+             WHERE t.id = $1)",
+            &[&tid],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    Ok(held)
 }

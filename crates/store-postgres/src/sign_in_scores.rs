@@ -70,14 +70,8 @@ async fn read(
     rows.iter()
         .map(|r| {
             let (risk, threshold): (i16, i32) = (r.get(2), r.get(3));
-            Ok(SignInScore {
-                seq: r.get(0),
-                time_us: r.get(1),
-                risk: u8::try_from(risk).map_err(|_| corrupt(format!("stored risk {risk}")))?,
-                threshold: u32::try_from(threshold)
-                    .map_err(|_| corrupt(format!("stored threshold {threshold}")))?,
-                reasons: SignInScore::reasons_from_json(r.get(4)).map_err(corrupt)?,
-            })
+            SignInScore::from_stored(r.get(0), r.get(1), risk.into(), threshold.into(), r.get(4))
+                .map_err(corrupt)
         })
         .collect()
 }

@@ -98,20 +98,8 @@ pub(crate) async fn purge(
     let edge = floor_to(before_us, HOUR_US);
     for tid in tenants {
         let tx = client.transaction().await.map_err(pg)?;
-        tx.execute("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", &[tid])
-            .await
-            .map_err(pg)?;
         // A tenant held since the purge listed it keeps its rows, so its counters too.
-        let held: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM legal_holds h JOIN tenants t ON t.name = h.tenant
-                 WHERE t.id = $1)",
-                &[tid],
-            )
-            .await
-            .map_err(pg)?
-            .get(0);
-        if held {
+        if crate::rollups::lock_unless_held(&tx, *tid).await? {
             continue;
         }
         tx.execute(

@@ -111,15 +111,10 @@ fn read(
         let Some((time_us, risk, threshold, reasons)) = row else {
             continue;
         };
-        let corrupt = |m: String| fail(StoreErrorKind::Corrupt, m);
-        out.push(SignInScore {
-            seq,
-            time_us,
-            risk: u8::try_from(risk).map_err(|_| corrupt(format!("stored risk {risk}")))?,
-            threshold: u32::try_from(threshold)
-                .map_err(|_| corrupt(format!("stored threshold {threshold}")))?,
-            reasons: SignInScore::reasons_from_json(&reasons).map_err(corrupt)?,
-        });
+        out.push(
+            SignInScore::from_stored(seq, time_us, risk, threshold, &reasons)
+                .map_err(|m| fail(StoreErrorKind::Corrupt, m))?,
+        );
     }
     Ok(out)
 }

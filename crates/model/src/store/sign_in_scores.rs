@@ -70,6 +70,25 @@ impl SignInScore {
     pub fn reasons_from_json(stored: &str) -> Result<Vec<String>, String> {
         serde_json::from_str(stored).map_err(|e| format!("stored sign-in reasons: {e}"))
     }
+
+    /// A score from an engine's row (its integer columns as the engine reads them); an error
+    /// names what is out of range, for the engine to report as corrupt.
+    pub fn from_stored(
+        seq: i64,
+        time_us: i64,
+        risk: i64,
+        threshold: i64,
+        reasons: &str,
+    ) -> Result<SignInScore, String> {
+        Ok(SignInScore {
+            seq,
+            time_us,
+            risk: u8::try_from(risk).map_err(|_| format!("stored risk {risk}"))?,
+            threshold: u32::try_from(threshold)
+                .map_err(|_| format!("stored threshold {threshold}"))?,
+            reasons: SignInScore::reasons_from_json(reasons)?,
+        })
+    }
 }
 
 /// Refuses a call with more than [`MAX_SCORES_PER_CALL`] scores or sequences (each engine checks

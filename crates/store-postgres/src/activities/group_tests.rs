@@ -71,11 +71,22 @@ fn spawn(
 
 /// Waits until `store` has a group of `t` under way and `waiting` appends queued behind it.
 async fn queued(store: &PgStore, t: &Tenant, waiting: usize) {
-    let c = store.client().await.unwrap();
-    let tid = store.tenant_id(&c, t).await.unwrap().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while store.groups.waiting(tid) != Some(waiting) {
-        assert!(Instant::now() < deadline, "{waiting} appends never queued");
+    // The pooled connection goes back before the wait: the appends being waited for need one.
+    let tid = {
+        let c = store.client().await.unwrap();
+        store.tenant_id(&c, t).await.unwrap().unwrap()
+    };
+    // Generous: a loaded CI machine once took this test past a 30 s deadline.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = store.groups.waiting(tid);
+        if now == Some(waiting) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} appends never queued (the queue holds {now:?})"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
