@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
             every_filter_selects_what_it_names,
             parameter_filters_apply_to_the_named_event,
             multi_event_activities_are_found_by_any_event_once,
+            event_and_result_conditions_are_exact_at_every_edge,
             counts_are_exact_or_capped,
             nth_position_is_the_nth_item_of_the_listing,
             client_application_filter_checks_rows,

@@ -1,21 +1,62 @@
-//! Per-minute counters: the [`Aggregates`] capability (see `authtrail_model::aggregate`).
+//! Per-minute and per-hour counters: the [`Aggregates`] capability (see
+//! `authtrail_model::aggregate`).
 //!
-//! `activity_rollup` holds one counter per (tenant, minute, first event name, result) and
-//! `activity_rollup_mixed` the number of extra event names per minute. Statement-level triggers
+//! `activity_rollup` holds one counter per (tenant, minute, first event name, result),
+//! `activity_rollup_hour` the same counts per hour (schema 12, [`HOURS_MIGRATION`]: a 30-day
+//! chart in hour slots reads a sixtieth of the counters), and `activity_rollup_mixed` the number
+//! of extra event names per minute. Statement-level triggers
 //! of schema 3 (`schema.rs`) add to them from the rows each `COPY` or `INSERT` stores, in that
 //! statement: every writer keeps them, including a node of an older version during a rolling
 //! upgrade, and appends and restores need no code of their own. Writers of one tenant already
 //! queue on its row lock (`activities::write`), and the triggers upsert in key order, so the
 //! counters add no waiting and cannot deadlock. Purges drop whole months without touching rows,
-//! so [`purge`] trims the counters itself: minutes wholly before the cut-off are deleted and the
-//! minute holding it is counted again from the rows left, under the same tenant lock.
+//! so [`purge`] trims the counters itself: minutes and hours wholly before the cut-off are deleted
+//! and the minute and the hour holding it are counted again from the rows left, under the same
+//! tenant lock.
 
-use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
+use authtrail_model::store::aggregates::{HOUR_US, MINUTE_US, floor_to};
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Rollup, RollupCell};
 use authtrail_model::{BoxFuture, Outcome, Tenant};
 
 use crate::{PgStore, pg};
+
+/// Schema 12: the hourly counters, kept like the minutes' by a statement-level trigger (created
+/// before the fill, which locks writers out until the migration commits, so no row is counted
+/// twice or missed) and filled by summing the minutes' counters. Keyed by hour after the tenant,
+/// unlike SQLite's (`schema/rollup_hours.rs`, keyed by event first for its list plans): here the
+/// only reader is a range read of every event. `IF NOT EXISTS` / `OR REPLACE`, so that a database
+/// wound back for the upgrade tests migrates again.
+pub(crate) const HOURS_MIGRATION: &str = r#"
+    CREATE TABLE IF NOT EXISTS activity_rollup_hour (
+        tenant_id integer NOT NULL,
+        hour_us   bigint  NOT NULL,          -- time_us floored to the hour, also before 1970
+        name_id   integer NOT NULL,          -- the activity's first event name (event_names.id)
+        success   boolean NOT NULL,
+        n         bigint  NOT NULL,
+        PRIMARY KEY (tenant_id, hour_us, name_id, success)
+    );
+    CREATE OR REPLACE FUNCTION activity_rollup_hour_add() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO activity_rollup_hour (tenant_id, hour_us, name_id, success, n)
+        SELECT tenant_id, time_us - (((time_us % 3600000000) + 3600000000) % 3600000000) AS h,
+               name_id, success, count(*)
+        FROM new_rows GROUP BY tenant_id, h, name_id, success
+        ORDER BY tenant_id, h, name_id, success
+        ON CONFLICT (tenant_id, hour_us, name_id, success)
+        DO UPDATE SET n = activity_rollup_hour.n + excluded.n;
+        RETURN NULL;
+    END $$;
+    DROP TRIGGER IF EXISTS activity_rollup_hour_add ON activities;
+    CREATE TRIGGER activity_rollup_hour_add AFTER INSERT ON activities
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+        EXECUTE FUNCTION activity_rollup_hour_add();
+    DELETE FROM activity_rollup_hour;
+    INSERT INTO activity_rollup_hour (tenant_id, hour_us, name_id, success, n)
+    SELECT tenant_id, minute_us - (((minute_us % 3600000000) + 3600000000) % 3600000000) AS h,
+           name_id, success, sum(n)
+    FROM activity_rollup GROUP BY tenant_id, h, name_id, success;
+"#;
 
 /// Brings the counters in line with a purge of everything before `before_us`, tenant by tenant
 /// (one short transaction each, under the tenant lock, so no append of that tenant is half
@@ -56,6 +97,23 @@ pub(crate) async fn purge(
         )
         .await
         .map_err(pg)?;
+        // Likewise per hour.
+        let hour = floor_to(before_us, HOUR_US);
+        tx.execute(
+            "DELETE FROM activity_rollup_hour WHERE tenant_id = $1 AND hour_us < $2",
+            &[tid, &(hour + HOUR_US)],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "INSERT INTO activity_rollup_hour (tenant_id, hour_us, name_id, success, n)
+             SELECT $1, $2, name_id, success, count(*) FROM activities
+             WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
+             GROUP BY name_id, success",
+            &[tid, &hour, &(hour + HOUR_US)],
+        )
+        .await
+        .map_err(pg)?;
         tx.execute(
             "INSERT INTO activity_rollup_mixed (tenant_id, minute_us, n)
              SELECT $1, $2, count(*) FROM activity_extra_events
@@ -75,6 +133,14 @@ const CELLS: &str = "
            sum(r.n)::bigint
     FROM activity_rollup r JOIN event_names e ON e.id = r.name_id
     WHERE r.tenant_id = $1 AND r.minute_us >= $2 AND r.minute_us < $3
+    GROUP BY slot, e.app, e.name, r.success";
+
+/// [`CELLS`] over the hourly counters.
+const HOUR_CELLS: &str = "
+    SELECT r.hour_us - ((($4 + r.hour_us % $4)) % $4) AS slot, e.app, e.name, r.success,
+           sum(r.n)::bigint
+    FROM activity_rollup_hour r JOIN event_names e ON e.id = r.name_id
+    WHERE r.tenant_id = $1 AND r.hour_us >= $2 AND r.hour_us < $3
     GROUP BY slot, e.app, e.name, r.success";
 
 const MIXED_CELLS: &str = "
@@ -117,13 +183,31 @@ async fn rollup(
         .start()
         .await
         .map_err(pg)?;
-    let cells = tx
-        .query(CELLS, &[&tid, &start_us, &end_us, &slot_us])
-        .await
-        .map_err(pg)?
-        .iter()
-        .map(cell)
-        .collect();
+    // The whole hours from the hourly counters when a slot holds whole hours; cells of one
+    // slot from both tables are summed by the caller.
+    let (first, last) = (
+        floor_to(start_us + HOUR_US - 1, HOUR_US),
+        floor_to(end_us, HOUR_US),
+    );
+    let parts = if slot_us % HOUR_US == 0 && first < last {
+        vec![
+            (CELLS, start_us, first),
+            (HOUR_CELLS, first, last),
+            (CELLS, last, end_us),
+        ]
+    } else {
+        vec![(CELLS, start_us, end_us)]
+    };
+    let mut cells = Vec::new();
+    for (sql, from, to) in parts {
+        if from < to {
+            let rows = tx
+                .query(sql, &[&tid, &from, &to, &slot_us])
+                .await
+                .map_err(pg)?;
+            cells.extend(rows.iter().map(cell));
+        }
+    }
     let mixed_minutes: Vec<i64> = tx
         .query(
             "SELECT minute_us FROM activity_rollup_mixed

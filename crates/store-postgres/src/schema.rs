@@ -337,6 +337,9 @@ const MIGRATIONS: &[&str] = &[
     // 11: per-hour counters per IP and per actor (term_counts.rs, where the migration is, so
     // that it can be renumbered).
     crate::term_counts::MIGRATION,
+    // 12: per-hour activity counters beside the per-minute ones (rollups.rs, where the
+    // migration is).
+    crate::rollups::HOURS_MIGRATION,
 ];
 
 /// The schema version this build writes and reads.

@@ -1,14 +1,16 @@
-//! Per-minute counters: the [`Aggregates`] capability. `activity_rollup` and
-//! `activity_rollup_mixed` stay in step with `activities` and `activity_extra_events` in the
-//! transaction that changes them: the writer adds each request's counts (`writer::Rows::finish`,
-//! schema 8), and triggers of schema 4 (`schema.rs`) take purged rows off and count extra event
-//! names. Reads sum the counters per slot (in Rust, see [`COUNTERS`]), in one read transaction, so cells and mixed
-//! minutes come from one snapshot.
+//! Per-minute and per-hour counters: the [`Aggregates`] capability. `activity_rollup`,
+//! `activity_rollup_hour` and `activity_rollup_mixed` stay in step with `activities` and
+//! `activity_extra_events` in the transaction that changes them: the writer adds each request's
+//! counts (`rows::Rows::finish`, schemas 8 and 14), and triggers (`schema.rs`) take purged rows
+//! off and count extra event names. Reads sum the counters per slot (in Rust, see
+//! [`COUNTERS`]), in one read transaction, so cells and mixed minutes come from one snapshot. A
+//! read in hour slots takes the range's whole hours from the hourly table and only its partial
+//! hours at either end from the minutes.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use authtrail_model::store::aggregates::floor_to;
+use authtrail_model::store::aggregates::{HOUR_US, floor_to};
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::{Rollup, RollupCell};
 use authtrail_model::{BoxFuture, Outcome, Tenant};
@@ -24,6 +26,15 @@ use crate::errors::backend;
 const COUNTERS: &str = "
     SELECT minute_us, event_id, result, n FROM activity_rollup
     WHERE tenant_id = ?1 AND minute_us >= ?2 AND minute_us < ?3";
+
+/// The hourly counters of the range: the table is keyed by event and result first (see
+/// `schema/rollup_hours.rs`), so the range is one seek per (event name, result); `CROSS JOIN`
+/// makes SQLite loop over the names outside, whatever it guesses of the tables' sizes.
+const HOURS: &str = "
+    SELECT h.hour_us, h.event_id, h.result, h.n
+    FROM event_names e CROSS JOIN activity_rollup_hour h
+    WHERE h.tenant_id = ?1 AND h.event_id = e.id AND h.result IN (0, 1)
+      AND h.hour_us >= ?2 AND h.hour_us < ?3";
 
 const MIXED_CELLS: &str = "
     SELECT r.minute_us, e.app, e.name, r.result, r.n
@@ -63,14 +74,31 @@ fn rollup(
             })
         };
         let mut sums: HashMap<(i64, i64, bool), i64> = HashMap::new();
-        let mut stmt = conn.prepare_cached(COUNTERS)?;
-        let mut rows = stmt.query(params![tid, start_us, end_us])?;
-        while let Some(r) = rows.next()? {
-            let minute: i64 = r.get(0)?;
-            let slot = floor_to(minute, slot_us);
-            *sums
-                .entry((slot, r.get(1)?, r.get::<_, i64>(2)? == 1))
-                .or_default() += r.get::<_, i64>(3)?;
+        let mut add = |sql: &str, from: i64, to: i64| -> rusqlite::Result<()> {
+            if from >= to {
+                return Ok(());
+            }
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(params![tid, from, to])?;
+            while let Some(r) = rows.next()? {
+                let slot = floor_to(r.get(0)?, slot_us);
+                *sums
+                    .entry((slot, r.get(1)?, r.get::<_, i64>(2)? == 1))
+                    .or_default() += r.get::<_, i64>(3)?;
+            }
+            Ok(())
+        };
+        // The whole hours from the hourly counters when a slot holds whole hours.
+        let (first, last) = (
+            floor_to(start_us + HOUR_US - 1, HOUR_US),
+            floor_to(end_us, HOUR_US),
+        );
+        if slot_us % HOUR_US == 0 && first < last {
+            add(COUNTERS, start_us, first)?;
+            add(HOURS, first, last)?;
+            add(COUNTERS, last, end_us)?;
+        } else {
+            add(COUNTERS, start_us, end_us)?;
         }
         // Each event id's name once (a trail has a few hundred at most).
         let mut names: HashMap<i64, (String, String)> = HashMap::new();
@@ -130,5 +158,40 @@ impl Aggregates for SqliteStore {
     ) -> BoxFuture<'a, Result<Rollup, StoreError>> {
         let tenant = tenant.clone();
         Box::pin(self.read(move |c| rollup(c, &tenant, start_us, end_us, slot_us)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use authtrail_model::ManualClock;
+    use rusqlite::Connection;
+
+    use super::HOURS;
+    use crate::{DB_FILE, SqliteStore};
+
+    /// The hourly read seeks the counters of each (event name, result) and never scans the
+    /// table, whatever SQLite knows of the sizes.
+    #[test]
+    fn hourly_reads_seek_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap());
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let plan = |sql: &str| -> Vec<String> {
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        let hours = plan(
+            &HOURS
+                .replace("?1", "1")
+                .replace("?2", "0")
+                .replace("?3", "9"),
+        );
+        let seek = "SEARCH h USING PRIMARY KEY \
+                    (tenant_id=? AND event_id=? AND result=? AND hour_us>? AND hour_us<?)";
+        assert!(hours.iter().any(|l| l == seek), "{hours:#?}");
+        assert!(!hours.iter().any(|l| l.starts_with("SCAN h")), "{hours:#?}");
     }
 }

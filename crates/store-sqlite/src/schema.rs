@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, Transaction};
 
+mod rollup_hours;
 mod term_counts;
 mod v10;
 
@@ -297,6 +298,9 @@ const MIGRATIONS: &[Migration] = &[
     // 13: per-hour counters per IP and per actor (term_counts.rs; the migration in
     // `schema/term_counts.rs`).
     Sql(term_counts::SQL),
+    // 14: per-hour activity counters beside the per-minute ones (rollups.rs; the migration in
+    // `schema/rollup_hours.rs`).
+    Sql(rollup_hours::SQL),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

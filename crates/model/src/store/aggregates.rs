@@ -3,6 +3,7 @@
 //!
 //! Each engine keeps one counter per (tenant, minute, application + first event name, result),
 //! maintained in the transaction that stores or deletes the rows (appends, restores, purges),
+//! and the same counters summed per hour (read for the whole hours of a range read in hour slots),
 //! and the minutes that hold an activity with more than one distinct event name (those
 //! activities are counted under their first name only, so such a minute is re-counted from its
 //! rows by [`crate::aggregate`]). Combining counters into buckets, groups and filters is
@@ -37,6 +38,9 @@ pub struct Rollup {
 
 /// One minute, in microseconds: the granularity of the counters.
 pub const MINUTE_US: i64 = 60_000_000;
+/// One hour, in microseconds. Engines also keep the counters summed per hour, so that a read
+/// with hour slots over a long range takes a sixtieth of the counters (the answer is the same).
+pub const HOUR_US: i64 = 60 * MINUTE_US;
 
 /// `t` floored to a multiple of `width` (also for times before 1970).
 pub fn floor_to(t: i64, width: i64) -> i64 {

@@ -14,7 +14,7 @@ use super::{BoxFuture, StoreError};
 use crate::activity::{Outcome, Tenant};
 
 /// One hour, in microseconds: the granularity of the counters.
-pub const HOUR_US: i64 = 3_600_000_000;
+pub use super::aggregates::HOUR_US;
 
 /// What is counted per value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

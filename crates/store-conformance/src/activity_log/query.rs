@@ -554,3 +554,82 @@ pub async fn ip_filter_takes_an_address_or_a_cidr_block(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!((n.n, n.capped), (3, false));
 }
+
+/// An event name listed with a result it never has in the range matches nothing, and one that
+/// has it matches exactly its rows, at hour edges, by a second event name and after a purge: an
+/// engine may skip the index walk of a name its counters show no such row for (SQLite does),
+/// and must not skip one that has rows.
+pub async fn event_and_result_conditions_are_exact_at_every_edge(store: Arc<dyn Store>) {
+    let t = tenant("Cer");
+    let hour = 3_600i64;
+    let act = |secs: i64, names: &[&str], result: &str| {
+        let events: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        new_activity(
+            &t,
+            json!({"id": {"applicationName": "login", "time": time(secs)},
+                   "actor": {"email": "a@x.io"}, "events": events, "result": result}),
+        )
+    };
+    store
+        .append(
+            &t,
+            vec![
+                act(10, &["login_success"], "success"),           // 1
+                act(hour + 5, &["logout"], "failure"),            // 2
+                act(2 * hour - 1, &["logout"], "failure"),        // 3: last second of hour 1
+                act(2 * hour + 7, &["login_success"], "success"), // 4
+                act(3 * hour + 1, &["login_challenge", "logout"], "failure"), // 5: logout second
+            ],
+        )
+        .await
+        .unwrap();
+    let q = |names: &[&str], result: Option<Outcome>, start: Option<i64>, end: Option<i64>| {
+        ActivityQuery {
+            event_names: names.iter().map(|s| s.to_string()).collect(),
+            result,
+            start_us: start.map(|s| T0 + s * 1_000_000),
+            end_us: end.map(|s| T0 + s * 1_000_000),
+            limit: 10,
+            ..Default::default()
+        }
+    };
+    let fail = Some(Outcome::Failure);
+    let cases: Vec<(ActivityQuery, Vec<i64>)> = vec![
+        (q(&["login_success"], fail, None, None), vec![]),
+        (
+            q(&["login_success", "logout"], fail, None, None),
+            vec![5, 3, 2],
+        ),
+        (
+            q(&["login_success"], Some(Outcome::Success), None, None),
+            vec![4, 1],
+        ),
+        // The row one microsecond before an exclusive end on an hour, and one after a start
+        // inside the same hour as an earlier match.
+        (q(&["logout"], fail, None, Some(2 * hour)), vec![3, 2]),
+        (
+            q(&["logout"], fail, Some(hour + 6), Some(2 * hour)),
+            vec![3],
+        ),
+        (q(&["logout"], fail, Some(2 * hour), Some(3 * hour)), vec![]),
+        // Found by its second name only.
+        (q(&["logout"], fail, Some(3 * hour), None), vec![5]),
+        (
+            q(&["login_challenge"], Some(Outcome::Success), None, None),
+            vec![],
+        ),
+    ];
+    for (query, want) in &cases {
+        assert_eq!(&all(&*store, &t, query.clone()).await, want, "{query:?}");
+        let n = store.count(&t, query, None).await.unwrap().n;
+        assert_eq!(n, want.len() as u64, "count of {query:?}");
+    }
+    // Once purged, the hour's failures are gone from lists and counts alike.
+    store
+        .purge_before(T0 + (2 * hour + 1) * 1_000_000)
+        .await
+        .unwrap();
+    let query = q(&["login_success", "logout"], fail, None, None);
+    assert_eq!(all(&*store, &t, query.clone()).await, vec![5]);
+    assert_eq!(store.count(&t, &query, None).await.unwrap().n, 1);
+}

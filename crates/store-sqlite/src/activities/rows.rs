@@ -1,9 +1,11 @@
 //! Writing one activity row (schema 10): the body compressed, the values with a column of their
 //! own interned ([`super::intern`]), the eventId indexed by its hash, and the request's per-minute
-//! counts. Shared by the writer's appends and restores.
+//! counts (per minute and per hour) and per-IP and per-actor counts. Shared by the writer's appends
+//! and restores.
 
 use foldhash::{HashMap, HashMapExt};
 
+use authtrail_model::store::aggregates::{HOUR_US, floor_to};
 use authtrail_model::{ActivityBody, Outcome, StoreError, StoreErrorKind};
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
@@ -111,9 +113,34 @@ impl<'c> Rows<'c> {
                  ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
             )
             .map_err(backend)?;
+        // The same counts per hour (schema 14), for charts over long ranges.
+        let mut hours: HashMap<(i64, i64, i64, i64), i64> = HashMap::new();
         for ((tenant_id, minute_us, event_id, success), n) in &self.minutes {
             upsert
                 .execute(params![tenant_id, minute_us, event_id, success, n])
+                .map_err(backend)?;
+            *hours
+                .entry((
+                    *tenant_id,
+                    *event_id,
+                    *success,
+                    floor_to(*minute_us, HOUR_US),
+                ))
+                .or_default() += n;
+        }
+        let mut upsert_hour = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO activity_rollup_hour (tenant_id, event_id, result, hour_us, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, event_id, result, hour_us) DO UPDATE SET n = n + excluded.n",
+            )
+            .map_err(backend)?;
+        let mut hours: Vec<_> = hours.into_iter().collect();
+        hours.sort_unstable();
+        for ((tenant_id, event_id, success, hour_us), n) in hours {
+            upsert_hour
+                .execute(params![tenant_id, event_id, success, hour_us, n])
                 .map_err(backend)?;
         }
         Ok(())

@@ -164,7 +164,7 @@ async fn no_query_shape_scans() {
         let keys = resolve(&c, tid, query)
             .unwrap()
             .unwrap_or_else(|| panic!("{what}: every value is stored"));
-        let branches = keys.event_ids.len() > 1 || keys.has_extra;
+        let branches = keys.first_ids.len() > 1 || keys.has_extra;
         // A first page, the next page (keyset), a count's keys-only walk, the n-th position.
         for (columns, after, nth) in [
             (COLUMNS, None, false),
