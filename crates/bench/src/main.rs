@@ -120,6 +120,12 @@ struct Args {
     /// same run, before --server-bin's, for a same-run before/after ratio.
     #[arg(long, value_name = "BIN")]
     console_baseline_bin: Option<PathBuf>,
+    /// With --console: load into this data directory and keep it; if it already holds a trail,
+    /// measure that one without loading (a 10-million-event load takes about 13 minutes). A
+    /// newer binary migrates it, after which an older one refuses it: copy it first for a
+    /// second before/after run.
+    #[arg(long, value_name = "DIR")]
+    console_data: Option<PathBuf>,
     /// Run the transparency-log benchmark instead (issue #15's targets, crates/bench/src/integrity.rs):
     /// ingest with checkpoints off and on, checkpoint lag at 10,000 ev/s, inclusion proofs, and
     /// offline verify throughput.
@@ -316,6 +322,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             chart_runs: if smoke { 3 } else { 30 },
             csv_runs: if smoke { 1 } else { 3 },
             baseline: args.console_baseline_bin.clone(),
+            data: args.console_data.clone(),
         };
         let out = console::run(&bin, tmp.path(), &plan).await?;
         std::fs::write(&args.out, serde_json::to_string_pretty(&out)?)?;

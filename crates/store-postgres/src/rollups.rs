@@ -23,10 +23,11 @@ use crate::{PgStore, pg};
 
 /// Schema 12: the hourly counters, kept like the minutes' by a statement-level trigger (created
 /// before the fill, which locks writers out until the migration commits, so no row is counted
-/// twice or missed) and filled by summing the minutes' counters. Keyed by hour after the tenant,
-/// unlike SQLite's (`schema/rollup_hours.rs`, keyed by event first for its list plans): here the
-/// only reader is a range read of every event. `IF NOT EXISTS` / `OR REPLACE`, so that a database
-/// wound back for the upgrade tests migrates again.
+/// twice or missed) and filled by summing the minutes' counters. Keyed by event and result before
+/// the hour, as SQLite's (`schema/rollup_hours.rs`), so that the list's "has this event a row with
+/// this result in these hours?" (`activities::read::name_ids`) is one seek; a range read of every
+/// event seeks each name in turn ([`HOUR_CELLS`]). `IF NOT EXISTS` / `OR REPLACE`, so that a
+/// database wound back for the upgrade tests migrates again.
 pub(crate) const HOURS_MIGRATION: &str = r#"
     CREATE TABLE IF NOT EXISTS activity_rollup_hour (
         tenant_id integer NOT NULL,
@@ -34,16 +35,16 @@ pub(crate) const HOURS_MIGRATION: &str = r#"
         name_id   integer NOT NULL,          -- the activity's first event name (event_names.id)
         success   boolean NOT NULL,
         n         bigint  NOT NULL,
-        PRIMARY KEY (tenant_id, hour_us, name_id, success)
+        PRIMARY KEY (tenant_id, name_id, success, hour_us)
     );
     CREATE OR REPLACE FUNCTION activity_rollup_hour_add() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO activity_rollup_hour (tenant_id, hour_us, name_id, success, n)
         SELECT tenant_id, time_us - (((time_us % 3600000000) + 3600000000) % 3600000000) AS h,
                name_id, success, count(*)
-        FROM new_rows GROUP BY tenant_id, h, name_id, success
-        ORDER BY tenant_id, h, name_id, success
-        ON CONFLICT (tenant_id, hour_us, name_id, success)
+        FROM new_rows GROUP BY tenant_id, name_id, success, h
+        ORDER BY tenant_id, name_id, success, h
+        ON CONFLICT (tenant_id, name_id, success, hour_us)
         DO UPDATE SET n = activity_rollup_hour.n + excluded.n;
         RETURN NULL;
     END $$;
@@ -135,12 +136,18 @@ const CELLS: &str = "
     WHERE r.tenant_id = $1 AND r.minute_us >= $2 AND r.minute_us < $3
     GROUP BY slot, e.app, e.name, r.success";
 
-/// [`CELLS`] over the hourly counters.
-const HOUR_CELLS: &str = "
+/// [`CELLS`] over the hourly counters: one index range per (event name, result), which the
+/// lateral join makes PostgreSQL seek in turn (its B-trees cannot skip over the key's leading
+/// columns to a range of hours).
+pub(crate) const HOUR_CELLS: &str = "
     SELECT r.hour_us - ((($4 + r.hour_us % $4)) % $4) AS slot, e.app, e.name, r.success,
            sum(r.n)::bigint
-    FROM activity_rollup_hour r JOIN event_names e ON e.id = r.name_id
-    WHERE r.tenant_id = $1 AND r.hour_us >= $2 AND r.hour_us < $3
+    FROM event_names e CROSS JOIN (VALUES (true), (false)) AS s(success)
+    CROSS JOIN LATERAL (
+        SELECT h.hour_us, h.success, h.n FROM activity_rollup_hour h
+        WHERE h.tenant_id = $1 AND h.name_id = e.id AND h.success = s.success
+          AND h.hour_us >= $2 AND h.hour_us < $3
+    ) r
     GROUP BY slot, e.app, e.name, r.success";
 
 const MIXED_CELLS: &str = "

@@ -11,7 +11,10 @@
 //! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
 //! a time window prunes partitions at plan time.
 
-use authtrail_model::{Activity, ActivityQuery, Count, Page, Position, StoreError, Tenant};
+use authtrail_model::store::aggregates::{HOUR_US, floor_to};
+use authtrail_model::{
+    Activity, ActivityQuery, Count, Outcome, Page, Position, StoreError, Tenant,
+};
 use tokio_postgres::Row;
 
 use crate::{PgStore, corrupt, pg};
@@ -20,7 +23,7 @@ use crate::{PgStore, corrupt, pg};
 mod plans;
 mod statement;
 
-use statement::{Shape, build};
+use statement::{Names, Shape, build};
 
 // The scan budget and chunk are the model's, so both engines answer short at the same point.
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK as CHUNK};
@@ -74,14 +77,14 @@ pub(crate) async fn list(
     let Some(tid) = store.tenant_id(&c, tenant).await? else {
         return Ok(empty);
     };
-    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+    let Some(names) = name_ids(&c, tid, q).await? else {
         return Ok(empty);
     };
 
     let mut page = PageBuilder::new(q);
     loop {
         let chunk = page.chunk();
-        let stmt = build(tid, q, &names, has_extra, page.after(), chunk, Shape::Rows);
+        let stmt = build(tid, q, &names, page.after(), chunk, Shape::Rows);
         let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
         let fetched = rows.len();
         for row in &rows {
@@ -111,13 +114,13 @@ pub(crate) async fn count(
     let Some(tid) = store.tenant_id(&c, tenant).await? else {
         return Ok(none);
     };
-    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+    let Some(names) = name_ids(&c, tid, q).await? else {
         return Ok(none);
     };
     let mut count = CountBuilder::new(q, cap);
     let q = count.query().clone();
     if let Some(stop) = count.index_limit() {
-        let stmt = build(tid, &q, &names, has_extra, None, stop, Shape::Count);
+        let stmt = build(tid, &q, &names, None, stop, Shape::Count);
         let row = c
             .query_typed_one(&stmt.sql, &stmt.params())
             .await
@@ -126,15 +129,7 @@ pub(crate) async fn count(
     }
     // With filters, walk in chunks like `list` so that memory stays bounded.
     loop {
-        let stmt = build(
-            tid,
-            &q,
-            &names,
-            has_extra,
-            count.after(),
-            CHUNK,
-            Shape::Rows,
-        );
+        let stmt = build(tid, &q, &names, count.after(), CHUNK, Shape::Rows);
         let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;
         for row in &rows {
             if let Some(done) = count.offer(&decode(tenant, row)?) {
@@ -161,11 +156,11 @@ pub(crate) async fn nth_position(
     let Some(tid) = store.tenant_id(&c, tenant).await? else {
         return Ok(None);
     };
-    let Some((names, has_extra)) = name_ids(&c, tid, q).await? else {
+    let Some(names) = name_ids(&c, tid, q).await? else {
         return Ok(None);
     };
     let n = usize::try_from(n).unwrap_or(usize::MAX);
-    let stmt = build(tid, q, &names, has_extra, None, n, Shape::Nth);
+    let stmt = build(tid, q, &names, None, n, Shape::Nth);
     let row = c
         .query_typed_opt(&stmt.sql, &stmt.params())
         .await
@@ -226,15 +221,23 @@ pub(crate) async fn tenants(store: &PgStore) -> Result<Vec<Tenant>, StoreError> 
         .collect()
 }
 
-/// The interned ids of the query's event names, and whether the tenant has multi-event
-/// activities. `None` when no name was ever stored (nothing can match).
+/// The interned ids of the query's event names, those of them worth a branch over
+/// `activities`, and whether the tenant has multi-event activities. `None` when nothing can
+/// match.
+///
+/// A name's branch walks `(tenant, name_id, time, seq)` and checks the other conditions on each
+/// entry: with a result its counters show none of in the range (`login_success` with
+/// `result=failure`), it would walk every entry of the range and find nothing. The hourly
+/// counters (`rollups.rs`, kept in the rows' own transactions) answer that in one seek per name,
+/// over the whole hours the range touches (a superset) and by first event name (the branches over
+/// extra names stay).
 async fn name_ids(
     c: &deadpool_postgres::Client,
     tid: i32,
     q: &ActivityQuery,
-) -> Result<Option<(Vec<i32>, bool)>, StoreError> {
+) -> Result<Option<Names>, StoreError> {
     if q.event_names.is_empty() {
-        return Ok(Some((Vec::new(), false)));
+        return Ok(Some(Names::default()));
     }
     let stmt = c
         .prepare_cached(
@@ -257,6 +260,37 @@ async fn name_ids(
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM activity_extra_events WHERE tenant_id = $1)")
         .await
         .map_err(pg)?;
-    let has_extra = c.query_one(&stmt, &[&tid]).await.map_err(pg)?.get(0);
-    Ok(Some((ids, has_extra)))
+    let has_extra: bool = c.query_one(&stmt, &[&tid]).await.map_err(pg)?.get(0);
+    let results: &[bool] = match q.result {
+        Some(Outcome::Success) => &[true],
+        Some(Outcome::Failure) => &[false],
+        None => &[true, false],
+    };
+    let from = q.start_us.map_or(i64::MIN, |t| floor_to(t, HOUR_US));
+    let to = q.end_us.map_or(i64::MAX, |t| {
+        floor_to(t.saturating_sub(1), HOUR_US).saturating_add(HOUR_US)
+    });
+    let stmt = c
+        .prepare_cached(
+            "SELECT array_agg(n.id) FROM unnest($2::int[]) AS n(id)
+             WHERE EXISTS (SELECT 1 FROM activity_rollup_hour r
+                 WHERE r.tenant_id = $1 AND r.name_id = n.id AND r.success = ANY($3)
+                   AND r.hour_us >= $4 AND r.hour_us < $5)",
+        )
+        .await
+        .map_err(pg)?;
+    let first: Option<Vec<i32>> = c
+        .query_one(&stmt, &[&tid, &ids, &results, &from, &to])
+        .await
+        .map_err(pg)?
+        .get(0);
+    let first = first.unwrap_or_default();
+    if first.is_empty() && !has_extra {
+        return Ok(None);
+    }
+    Ok(Some(Names {
+        ids,
+        first,
+        has_extra,
+    }))
 }

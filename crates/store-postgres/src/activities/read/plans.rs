@@ -13,7 +13,7 @@ use authtrail_store_conformance::{T0, login, new_activity};
 use serde_json::json;
 use tokio_postgres::types::Type;
 
-use super::statement::{Shape, build};
+use super::statement::{Names, Shape, build};
 use crate::{PgStore, test_db};
 
 const HOUR: i64 = 3_600_000_000;
@@ -168,7 +168,7 @@ async fn every_documented_query_shape_walks_an_index() {
     ];
     for (shape, q, names, after, column) in &cases {
         for kind in [Shape::Rows, Shape::Count] {
-            let stmt = build(tid, q, names, false, *after, 101, kind);
+            let stmt = build(tid, q, &Names::all(names, false), *after, 101, kind);
             let plan = explain(&c, &stmt.sql, &stmt.params()).await;
             check(shape, &plan, column);
         }
@@ -184,9 +184,27 @@ async fn every_documented_query_shape_walks_an_index() {
     .await;
     check("tail", &tail, "seq");
     // A failure filter is answered by the partial index alone: no row is fetched to be skipped.
-    let failures = build(tid, &cases[9].1, &[], false, None, 101, Shape::Rows);
+    let failures = build(tid, &cases[9].1, &Names::default(), None, 101, Shape::Rows);
     let plan = explain(&c, &failures.sql, &failures.params()).await;
     assert!(!plan.contains("Filter"), "failures:\n{plan}");
+    // A chart's whole hours: one seek of the hourly counters per (event name, result).
+    let (from, to, slot) = (T0, T0 + 720 * HOUR, HOUR);
+    let hours = explain(
+        &c,
+        crate::rollups::HOUR_CELLS,
+        &[
+            (&tid, Type::INT4),
+            (&from, Type::INT8),
+            (&to, Type::INT8),
+            (&slot, Type::INT8),
+        ],
+    )
+    .await;
+    assert!(
+        hours.contains("Index Scan using activity_rollup_hour_pkey")
+            && !hours.contains("Seq Scan on activity_rollup_hour"),
+        "hourly counters:\n{hours}"
+    );
 }
 
 async fn explain(

@@ -58,6 +58,30 @@ impl Statement {
     }
 }
 
+/// The interned event names a query names, resolved (`read::name_ids`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    /// Every id of the query's names: one branch each over the extra events.
+    pub(crate) ids: Vec<i32>,
+    /// Those of `ids` whose hourly counters show an activity with that first event (and the
+    /// query's result) in the hours the range touches: one branch each over `activities`.
+    pub(crate) first: Vec<i32>,
+    /// Whether the tenant has multi-event activities.
+    pub(crate) has_extra: bool,
+}
+
+impl Names {
+    /// Every id gets both its branches (tests).
+    #[cfg(test)]
+    pub(crate) fn all(ids: &[i32], has_extra: bool) -> Names {
+        Names {
+            ids: ids.to_vec(),
+            first: ids.to_vec(),
+            has_extra,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Binder(Vec<Param>);
 
@@ -72,8 +96,7 @@ impl Binder {
 pub(crate) fn build(
     tid: i32,
     q: &ActivityQuery,
-    names: &[i32],
-    has_extra: bool,
+    names: &Names,
     after: Option<Position>,
     limit: usize,
     shape: Shape,
@@ -149,21 +172,27 @@ pub(crate) fn build(
 
     // Each branch is everything after its select list.
     let mut branches = Vec::new();
-    if names.is_empty() {
+    if names.ids.is_empty() {
         branches.push(format!(
             "FROM activities a WHERE {own}{} {}",
             window("a"),
             order("a")
         ));
     }
-    for id in names {
+    for id in &names.ids {
+        let first = names.first.contains(id);
+        if !first && !names.has_extra {
+            continue;
+        }
         let n = b.bind(Param::Int(*id));
-        branches.push(format!(
-            "FROM activities a WHERE {own} AND a.name_id = {n}{} {}",
-            window("a"),
-            order("a")
-        ));
-        if has_extra {
+        if first {
+            branches.push(format!(
+                "FROM activities a WHERE {own} AND a.name_id = {n}{} {}",
+                window("a"),
+                order("a")
+            ));
+        }
+        if names.has_extra {
             branches.push(format!(
                 "FROM activity_extra_events x JOIN activities a \
                  ON a.tenant_id = x.tenant_id AND a.time_us = x.time_us AND a.seq = x.seq \
@@ -225,7 +254,7 @@ mod tests {
             ..Default::default()
         };
         let after = Some(Position { time_us: 9, seq: 3 });
-        let s = build(7, &q, &[11, 12], true, after, 11, Shape::Rows);
+        let s = build(7, &q, &Names::all(&[11, 12], true), after, 11, Shape::Rows);
         assert!(!s.sql.contains("DROP"), "{}", s.sql);
         assert!(!s.sql.contains("bob@"), "{}", s.sql);
         // tenant, limit, app, email, session, start, position (2), two names.
@@ -235,7 +264,7 @@ mod tests {
             3,
             "two names, each in both tables"
         );
-        let count = build(7, &q, &[], false, None, 11, Shape::Count);
+        let count = build(7, &q, &Names::default(), None, 11, Shape::Count);
         assert!(count.sql.starts_with("SELECT count(*)"));
         assert!(!count.sql.contains("UNION"));
     }
