@@ -66,7 +66,7 @@ struct Args {
     show: bool,
     /// Instead of training: compress every body of `--samples` against this dictionary at
     /// `--level` once, as `body_codec::encode` does, to count the instructions under callgrind
-    /// (`--toggle-collect='*compress_all*'`).
+    /// (`--toggle-collect='*compress_all*'`), then decompress them (`*decompress_frames*`).
     #[arg(long, value_name = "DICT")]
     measure: Option<std::path::PathBuf>,
     #[arg(long, value_name = "FILE")]
@@ -86,6 +86,7 @@ fn main() -> anyhow::Result<()> {
             .collect();
         let dict = std::fs::read(dict)?;
         let (n, bytes) = compress_all(&bodies, &dict, args.level, 4)?;
+        decompress_all(&bodies, &dict, args.level)?;
         println!(
             "{n} bodies, {:.1} bytes/body stored at level {}",
             bytes as f64 / n as f64,
@@ -98,20 +99,20 @@ fn main() -> anyhow::Result<()> {
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
     };
-    let train = stored_bodies(demo(TRAIN_SEED, args.events))?;
-    let eval = stored_bodies(demo(EVAL_SEED, args.eval_events))?;
+    let (mut train, mut train_pg) = stored_bodies(demo(TRAIN_SEED, args.events))?;
+    train.append(&mut train_pg);
+    let (sqlite, postgres) = stored_bodies(demo(EVAL_SEED, args.eval_events))?;
     // Bodies the dictionary did not learn from: the detectors' labelled traffic, another
     // generator (Google's vocabulary only, other user agents and parameters), to show how much
     // of the gain is the demo's own strings.
     let other = authtrail_workload::labelled::Traffic::generate(EVAL_SEED, 400, 30, 3, NOW_US);
-    let other = stored_bodies(other.iter().map(|l| l.item.to_string()).collect())?;
+    let (other, _) = stored_bodies(other.iter().map(|l| l.item.to_string()).collect())?;
     if let Some(path) = &args.samples_out {
-        // The first half of `eval` is SQLite's form (see `stored_bodies`).
-        std::fs::write(path, eval[..eval.len() / 2].join(&b'\n'))?;
+        std::fs::write(path, sqlite.join(&b'\n'))?;
     }
     if args.show {
         for needle in ["\"login_", "\"Interaction."] {
-            let first = eval
+            let first = sqlite
                 .iter()
                 .find(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()));
             println!(
@@ -122,19 +123,23 @@ fn main() -> anyhow::Result<()> {
     }
     let json = |s: &[Vec<u8>]| s.iter().map(Vec::len).sum::<usize>() as f64 / s.len() as f64;
     println!(
-        "{} training samples ({:.1} bytes of JSON each), {} evaluation samples ({:.1})",
+        "{} training samples ({:.1} bytes of JSON each)",
         train.len(),
-        json(&train),
-        eval.len(),
-        json(&eval)
+        json(&train)
     );
+    let sets = [&sqlite, &postgres, &other];
     println!(
-        "bytes/body stored (tag byte included), demo of seed {EVAL_SEED} | labelled traffic ({} samples):",
-        other.len()
+        "bytes/body stored, tag byte included, for: demo (seed {EVAL_SEED}) as SQLite stores it \
+         ({:.1} bytes of JSON) | as PostgreSQL does ({:.1}) | labelled traffic, SQLite ({:.1})",
+        json(&sqlite),
+        json(&postgres),
+        json(&other)
     );
-    let dict_1 = stored_size(&eval, DICT_1, 1, 0)?;
-    let other_1 = stored_size(&other, DICT_1, 1, 0)?;
-    println!("tag 2 (dictionary 1, raw content), level 1: {dict_1:.1} | {other_1:.1}");
+    let mut line = "tag 2 (dictionary 1, raw content), level 1:".to_string();
+    for set in sets {
+        line += &format!(" {:.1}", stored_size(set, DICT_1, 1, 0)?);
+    }
+    println!("{line}");
     let mut sizes = args.sizes.clone();
     if args.out.is_some() && !sizes.contains(&args.size) {
         sizes.push(args.size);
@@ -143,10 +148,11 @@ fn main() -> anyhow::Result<()> {
         let dict = zstd::dict::from_samples(&train, size).context("training failed")?;
         let mut line = format!("trained, {size} bytes ({} written):", dict.len());
         for level in 1..=3 {
-            // Tag 3 stores the frame without its 4-byte magic number.
-            let s = stored_size(&eval, &dict, level, 4)?;
-            let o = stored_size(&other, &dict, level, 4)?;
-            line += &format!("  level {level} {s:.1} | {o:.1}");
+            line += &format!("  level {level}");
+            for set in sets {
+                // Tag 3 stores the frame without its 4-byte magic number.
+                line += &format!(" {:.1}", stored_size(set, &dict, level, 4)?);
+            }
         }
         println!("{line}");
         if let Some(dir) = &args.keep {
@@ -161,8 +167,10 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The JSON of each body as the stores compress it: SQLite's form, then PostgreSQL's.
-fn stored_bodies(all: Vec<String>) -> anyhow::Result<Vec<Vec<u8>>> {
+/// The JSON of each body as the stores compress it: in SQLite's form and in PostgreSQL's.
+type Samples = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+fn stored_bodies(all: Vec<String>) -> anyhow::Result<Samples> {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW_US));
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -207,8 +215,7 @@ fn stored_bodies(all: Vec<String>) -> anyhow::Result<Vec<Vec<u8>>> {
         postgres.push(serde_json::to_vec(&body)?);
         sqlite.push(json);
     }
-    sqlite.append(&mut postgres);
-    Ok(sqlite)
+    Ok((sqlite, postgres))
 }
 
 /// The average stored size of `bodies` compressed against `dict` at `level`, tag byte
@@ -240,4 +247,31 @@ fn compress_all(
         bytes += (1 + n - unmagic).min(b.len());
     }
     Ok((bodies.len(), bytes))
+}
+
+/// Decompresses each body's frame once against a prepared `dict`, as `body_codec::decode` does:
+/// the function to read in callgrind for the cost of a read. The frames are made first, outside
+/// it.
+fn decompress_all(bodies: &[Vec<u8>], dict: &[u8], level: i32) -> anyhow::Result<()> {
+    let mut c = zstd::bulk::Compressor::with_dictionary(level, dict)?;
+    let frames = bodies
+        .iter()
+        .map(|b| c.compress(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let json = decompress_frames(&frames, dict)?;
+    anyhow::ensure!(json == bodies.iter().map(Vec::len).sum::<usize>());
+    Ok(())
+}
+
+#[inline(never)]
+fn decompress_frames(frames: &[Vec<u8>], dict: &[u8]) -> anyhow::Result<usize> {
+    let prepared = zstd::dict::DecoderDictionary::copy(dict);
+    let mut d = zstd::bulk::Decompressor::with_prepared_dictionary(&prepared)?;
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut total = 0;
+    for f in frames {
+        out.clear();
+        total += d.decompress_to_buffer(&f[..], &mut out)?;
+    }
+    Ok(total)
 }

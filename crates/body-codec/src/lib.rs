@@ -58,7 +58,7 @@ const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528u32.to_le_bytes();
 const MAX_BODY: usize = 4 * 1024 * 1024;
 /// zstd level of [`ZSTD_DICT_2`] bodies. Not part of the format (any level decodes alike); the
 /// choice, instructions against bytes at levels 1-3, is in docs/performance.md.
-const LEVEL: i32 = 1;
+const LEVEL: i32 = 3;
 
 static ENCODER_DICT_2: LazyLock<EncoderDictionary<'static>> =
     LazyLock::new(|| EncoderDictionary::copy(DICT_2, LEVEL));
