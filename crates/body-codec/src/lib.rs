@@ -24,12 +24,14 @@
 //! [`EncoderDictionary`] shared by every thread, and each thread reuses one compression context,
 //! so a body costs only its own bytes.
 //!
-//! Why dictionary 2: dictionary 1 is raw content (common fragments), which gives zstd nothing to
-//! entropy-code with, so it built its Huffman and FSE tables afresh for every body, about half of
-//! a body's compression instructions. Dictionary 2 is trained by zstd's trainer on bodies as the
-//! stores compress them, both vocabularies (`authtrail-train-body-dict` in `crates/bench`
-//! reproduces it byte for byte); it carries entropy tables, which zstd reuses for every body, and
-//! content learned from the samples. docs/performance.md ("Issue #18, part 3") has the figures.
+//! Why dictionary 2: dictionary 1 is raw content (common fragments) without entropy tables, so
+//! zstd built its FSE tables again for every body (from the default distributions), about half
+//! of a body's compression instructions. Dictionary 2 is trained by zstd's trainer on bodies as
+//! the stores compress them, both vocabularies (`authtrail-train-body-dict` in `crates/bench`
+//! reproduces it byte for byte); it carries entropy tables, which zstd reuses for every body
+//! whatever its text, and content learned from the samples. Those samples are the synthetic demo
+//! workload, so a real tenant's bodies shrink less than the benchmark's do.
+//! docs/performance.md ("Issue #18, part 3") has the figures.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -54,10 +56,13 @@ const DICT_1: &[u8] = include_bytes!("body-dict-1.txt");
 const DICT_2: &[u8] = include_bytes!("body-dict-2.zstd");
 /// The 4 bytes every zstd frame starts with; tag 3 leaves them out and puts them back to decode.
 const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528u32.to_le_bytes();
+/// The compression buffer a thread keeps between bodies; typical bodies need well under 1 KiB.
+const SCRATCH_KEPT: usize = 64 * 1024;
 /// Larger than any body validation lets through: a corrupt length cannot make us allocate more.
 const MAX_BODY: usize = 4 * 1024 * 1024;
-/// zstd level of [`ZSTD_DICT_2`] bodies. Not part of the format (any level decodes alike); the
-/// choice, instructions against bytes at levels 1-3, is in docs/performance.md.
+/// zstd level of [`ZSTD_DICT_2`] bodies. Not part of the format (any level decodes alike).
+/// Against this dictionary level 3 (double-fast matching) stores about 5 % fewer bytes than
+/// level 1 for no more instructions per body (docs/performance.md, issue #18 part 3).
 const LEVEL: i32 = 3;
 
 static ENCODER_DICT_2: LazyLock<EncoderDictionary<'static>> =
@@ -111,7 +116,7 @@ pub fn encode(json: Vec<u8>) -> Vec<u8> {
         let mut cursor = Cursor::new(std::mem::take(&mut enc.scratch));
         let packed = enc.compressor.compress_to_buffer(&json[..], &mut cursor);
         enc.scratch = cursor.into_inner();
-        match packed {
+        let stored = match packed {
             Ok(n) if n > 4 && enc.scratch[..4] == ZSTD_MAGIC && n - 3 < json.len() => {
                 let mut out = Vec::with_capacity(n - 3);
                 out.push(ZSTD_DICT_2);
@@ -119,7 +124,12 @@ pub fn encode(json: Vec<u8>) -> Vec<u8> {
                 out
             }
             _ => json,
+        };
+        // A rare large body must not leave megabytes behind in every thread that saw one.
+        if enc.scratch.capacity() > SCRATCH_KEPT {
+            enc.scratch = Vec::new();
         }
+        stored
     })
 }
 
