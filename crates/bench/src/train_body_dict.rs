@@ -13,7 +13,9 @@
 //! each stored body is read back and decoded, so it is the JSON the SQLite writer handed to
 //! `body_codec::encode`. PostgreSQL's rows keep the producer's `eventId` in the body (SQLite moves
 //! it to a column), so each body is also put in that form. Everything is seeded and the clock is
-//! fixed: the same code trains the same dictionary, byte for byte.
+//! fixed: the same code trains the same dictionary, byte for byte (debug and release alike). A
+//! change to the generator or to what the stores keep in a body changes what it trains; the
+//! committed file does not follow, it is frozen.
 //!
 //! It reports, on bodies of another seed than the training ones, the average stored size of a
 //! body as tag 2 writes it (dictionary 1, zstd level 1) and as tag 3 would with each candidate
