@@ -418,7 +418,7 @@ mod tests {
         out
     }
 
-    /// Rows written with LZ4 bodies (tag 1) keep reading beside the zstd ones (tag 2) that are
+    /// Rows written with LZ4 bodies (tag 1) keep reading beside the zstd ones (tag 3) that are
     /// written from now on: a data directory needs no rewrite for the new codec.
     #[tokio::test]
     async fn lz4_rows_read_beside_zstd_rows() {
@@ -451,7 +451,7 @@ mod tests {
                 .unwrap()
                 .map(|b| b.unwrap()[0])
                 .collect();
-            assert_eq!(tags, [2, 1], "the new row is zstd, the old one LZ4");
+            assert_eq!(tags, [3, 1], "the new row is zstd, the old one LZ4");
         }
         let store = SqliteStore::open(dir.path(), Arc::new(ManualClock::at(10))).unwrap();
         for seq in [1, 2] {
