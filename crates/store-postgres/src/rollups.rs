@@ -76,42 +76,35 @@ pub(crate) async fn purge(
         if lock_unless_held(&tx, *tid).await? {
             continue;
         }
-        tx.execute(
-            "DELETE FROM activity_rollup WHERE tenant_id = $1 AND minute_us < $2",
-            &[tid, &(edge + MINUTE_US)],
-        )
-        .await
-        .map_err(pg)?;
+        // Per minute and per hour: the counters wholly before the cut-off go, and the minute
+        // (hour) holding it keeps its later rows, so it is counted again. Table and column names
+        // are ours, never input.
+        for (table, column, width) in [
+            ("activity_rollup", "minute_us", MINUTE_US),
+            ("activity_rollup_hour", "hour_us", HOUR_US),
+        ] {
+            let cut = floor_to(before_us, width);
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} < $2"),
+                &[tid, &(cut + width)],
+            )
+            .await
+            .map_err(pg)?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (tenant_id, {column}, name_id, success, n)
+                     SELECT $1, $2, name_id, success, count(*) FROM activities
+                     WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
+                     GROUP BY name_id, success"
+                ),
+                &[tid, &cut, &(cut + width)],
+            )
+            .await
+            .map_err(pg)?;
+        }
         tx.execute(
             "DELETE FROM activity_rollup_mixed WHERE tenant_id = $1 AND minute_us < $2",
             &[tid, &(edge + MINUTE_US)],
-        )
-        .await
-        .map_err(pg)?;
-        // The minute holding the cut-off keeps its later rows: count them again.
-        tx.execute(
-            "INSERT INTO activity_rollup (tenant_id, minute_us, name_id, success, n)
-             SELECT $1, $2, name_id, success, count(*) FROM activities
-             WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
-             GROUP BY name_id, success",
-            &[tid, &edge, &(edge + MINUTE_US)],
-        )
-        .await
-        .map_err(pg)?;
-        // Likewise per hour.
-        let hour = floor_to(before_us, HOUR_US);
-        tx.execute(
-            "DELETE FROM activity_rollup_hour WHERE tenant_id = $1 AND hour_us < $2",
-            &[tid, &(hour + HOUR_US)],
-        )
-        .await
-        .map_err(pg)?;
-        tx.execute(
-            "INSERT INTO activity_rollup_hour (tenant_id, hour_us, name_id, success, n)
-             SELECT $1, $2, name_id, success, count(*) FROM activities
-             WHERE tenant_id = $1 AND time_us >= $2 AND time_us < $3
-             GROUP BY name_id, success",
-            &[tid, &hour, &(hour + HOUR_US)],
         )
         .await
         .map_err(pg)?;
