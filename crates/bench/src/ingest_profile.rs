@@ -22,28 +22,12 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use authtrail_model::{Clock, NewActivity, SystemClock, Tenant};
-use authtrail_service::{Service, Source};
+use authtrail_model::{Clock, SystemClock, Tenant};
+use authtrail_service::Source;
 
-const BATCH: usize = 1000;
+mod throwaway;
 
-/// Decodes and validates one request body exactly as `POST /v1/activities` does.
-#[inline(never)]
-fn parse_and_validate(
-    service: &Service,
-    tenant: &Tenant,
-    body: &[u8],
-) -> anyhow::Result<Vec<NewActivity>> {
-    let items = authtrail_server::ingest::parse_items(
-        authtrail_server::ingest::Format::JsonArray,
-        body,
-        BATCH,
-    )
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    service
-        .validate_wire(tenant, Source::Native, &items)
-        .map_err(|e| anyhow::anyhow!(e.explain()))
-}
+use throwaway::{BATCH, Throwaway, parse_and_validate};
 
 fn main() -> anyhow::Result<()> {
     let events: u64 = match std::env::args().nth(1) {
@@ -60,18 +44,7 @@ fn main() -> anyhow::Result<()> {
             .collect()
     };
     let json_bytes: usize = bodies.iter().map(Vec::len).sum();
-    let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let store = Arc::new(authtrail_store_sqlite::SqliteStore::open(
-        dir.path(),
-        clock.clone(),
-    )?);
-    let catalog = Arc::new(authtrail_catalog::Catalog::builtin()?);
-    // A throwaway store: a key of its own seals its secrets.
-    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
-    let service = rt.block_on(Service::open(store, catalog, clock, sealing))?;
+    let Throwaway { dir, rt, service } = Throwaway::open(clock)?;
     let tenant = Tenant::new("bench").map_err(anyhow::Error::msg)?;
     let mut stored = 0;
     for body in &bodies {

@@ -26,8 +26,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use authtrail_model::{ActivityBody, Clock, ManualClock, Stopwatch, Tenant};
-use authtrail_service::{Service, Source};
+use authtrail_service::Source;
 use clap::Parser;
+
+mod throwaway;
+
+use throwaway::{BATCH, Throwaway, parse_and_validate};
 
 /// 2026-12-01T00:00:00Z: the workload's times (and the `login_timestamp` values in its bodies)
 /// are relative to "now", so a fixed one keeps the samples the same from run to run.
@@ -35,7 +39,7 @@ const NOW_US: i64 = 1_796_083_200_000_000;
 const TRAIN_SEED: u64 = 18;
 /// The evaluation stream: another seed than the training one (the profile ingests seed 1).
 const EVAL_SEED: u64 = 1;
-const BATCH: usize = 1000;
+
 /// Tag 2's dictionary, to compare with.
 const DICT_1: &[u8] = include_bytes!("../../body-codec/src/body-dict-1.txt");
 
@@ -174,29 +178,11 @@ type Samples = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 fn stored_bodies(all: Vec<String>) -> anyhow::Result<Samples> {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW_US));
-    let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let store = Arc::new(authtrail_store_sqlite::SqliteStore::open(
-        dir.path(),
-        clock.clone(),
-    )?);
-    let catalog = Arc::new(authtrail_catalog::Catalog::builtin()?);
-    let sealing = authtrail_service::sealing::SealingKey::new(rand::random());
-    let service = rt.block_on(Service::open(store, catalog, clock, sealing))?;
+    let Throwaway { dir, rt, service } = Throwaway::open(clock)?;
     let tenant = Tenant::new("train").map_err(anyhow::Error::msg)?;
     for chunk in all.chunks(BATCH) {
         let body = format!("[{}]", chunk.join(","));
-        let items = authtrail_server::ingest::parse_items(
-            authtrail_server::ingest::Format::JsonArray,
-            body.as_bytes(),
-            BATCH,
-        )
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let batch = service
-            .validate_wire(&tenant, Source::Native, &items)
-            .map_err(|e| anyhow::anyhow!(e.explain()))?;
+        let batch = parse_and_validate(&service, &tenant, body.as_bytes())?;
         rt.block_on(service.ingest(&tenant, Source::Native, batch, Stopwatch::start()))?;
     }
     drop(service);

@@ -126,17 +126,20 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 13, "the newest schema");
-        // 13: the per-IP and per-actor counters, filled from the migrated rows.
-        let (rows, counted): (i64, i64) = db
+        assert_eq!(user_version(&db), 14, "the newest schema");
+        // 13: the per-IP and per-actor counters, filled from the migrated rows; 14: the hourly
+        // counters, filled from the minutes'.
+        let (rows, counted, hourly): (i64, i64, i64) = db
             .query_row(
                 "SELECT (SELECT count(*) FROM activities),
-                        (SELECT sum(n) FROM activity_term_counts WHERE kind = 1)",
+                        (SELECT sum(n) FROM activity_term_counts WHERE kind = 1),
+                        (SELECT sum(n) FROM activity_rollup_hour)",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
         assert_eq!(counted, rows);
+        assert_eq!(hourly, rows);
         let strips: i64 = db
             .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
             .unwrap();
