@@ -294,6 +294,21 @@ impl PgStore {
         self.pool.get().await.map_err(errors::pool)
     }
 
+    /// A read-only transaction whose statements all see one snapshot (repeatable read), for a
+    /// read made of several statements (counters, the minutes they miss, rows) that must answer
+    /// as of one instant.
+    pub(crate) async fn snapshot(
+        client: &mut deadpool_postgres::Client,
+    ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+        client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg)
+    }
+
     /// The tenant's id, if it was ever written to.
     pub(crate) async fn tenant_id(
         &self,

@@ -176,13 +176,7 @@ async fn rollup(
         return Ok(Rollup::default());
     };
     // One snapshot for the three statements.
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg)?;
+    let tx = PgStore::snapshot(&mut client).await?;
     // The whole hours from the hourly counters when a slot holds whole hours; cells of one
     // slot from both tables are summed by the caller.
     let (first, last) = (

@@ -170,13 +170,7 @@ async fn term_counts(
         return Ok(Vec::new());
     };
     // One snapshot for every statement.
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg)?;
+    let tx = PgStore::snapshot(&mut client).await?;
     let any_event = !filter.event_names.is_empty();
     let ids: Option<Vec<i32>> = if any_event || filter.application.is_some() {
         let ids: Vec<i32> = tx
