@@ -263,6 +263,13 @@ impl<'q> PageBuilder<'q> {
         self.items.len() > self.limit
     }
 
+    /// Passes over a candidate at `at` that the engine ruled out without decoding it (see
+    /// [`crate::filters::NameScan`]): it counts against the scan budget like any other.
+    pub fn pass(&mut self, at: Position) {
+        self.scanned += 1;
+        self.after = Some(at);
+    }
+
     /// Ends a round that fetched `fetched` rows (asked for `chunk`): the page when it is done.
     pub fn end_round(&mut self, fetched: usize, chunk: usize) -> Option<Page> {
         let mut items = std::mem::take(&mut self.items);
@@ -388,6 +395,17 @@ impl CountBuilder {
                 });
             }
         }
+        (self.scanned >= SCAN_BUDGET).then_some(Count {
+            n: self.n,
+            capped: true,
+        })
+    }
+
+    /// Passes over a candidate ruled out undecoded, as [`PageBuilder::pass`]; the answer once the
+    /// scan budget is reached.
+    pub fn pass(&mut self, at: Position) -> Option<Count> {
+        self.scanned += 1;
+        self.after = Some(at);
         (self.scanned >= SCAN_BUDGET).then_some(Count {
             n: self.n,
             capped: true,

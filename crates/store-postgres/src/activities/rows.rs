@@ -92,22 +92,26 @@ impl Item {
     }
 }
 
-/// Decodes a stored body and puts back the values kept only in their columns (see the module
-/// doc): `email`, `profile`, `ip` and `session` are those columns.
+/// A stored body, decompressed: its JSON text.
+pub(crate) fn body_json(blob: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, StoreError> {
+    authtrail_body_codec::decode(blob).map_err(|e| {
+        fail(
+            StoreErrorKind::Corrupt,
+            format!("stored activity body: {e}"),
+        )
+    })
+}
+
+/// Parses a stored body's JSON text ([`body_json`]) and puts back the values kept only in their
+/// columns (see the module doc): `email`, `profile`, `ip` and `session` are those columns.
 pub(crate) fn fill(
-    blob: &[u8],
+    json: &[u8],
     email: Option<String>,
     profile: Option<String>,
     ip: Option<IpAddr>,
     session: Option<String>,
 ) -> Result<ActivityBody, StoreError> {
-    let json = authtrail_body_codec::decode(blob).map_err(|e| {
-        fail(
-            StoreErrorKind::Corrupt,
-            format!("stored activity body: {e}"),
-        )
-    })?;
-    let mut body: ActivityBody = serde_json::from_slice(&json).map_err(|e| {
+    let mut body: ActivityBody = serde_json::from_slice(json).map_err(|e| {
         StoreError::caused(
             StoreErrorKind::Corrupt,
             "stored activity body is not valid",
@@ -392,7 +396,14 @@ mod tests {
                 text.contains("e-1"),
                 "the eventId stays in the body: {text}"
             );
-            let read = fill(&it.body, it.email, it.profile, it.ip, it.session).unwrap();
+            let read = fill(
+                &body_json(&it.body).unwrap(),
+                it.email,
+                it.profile,
+                it.ip,
+                it.session,
+            )
+            .unwrap();
             assert_eq!(read, written);
         }
     }
@@ -403,7 +414,7 @@ mod tests {
         let written = body("Bob@X.io", "10.0.0.1");
         let plain = serde_json::to_vec(&written).unwrap();
         let read = fill(
-            &plain,
+            &body_json(&plain).unwrap(),
             Some("bob@x.io".into()),
             Some("1234".into()),
             Some("10.0.0.1".parse().unwrap()),
@@ -415,7 +426,9 @@ mod tests {
 
     #[test]
     fn a_body_that_does_not_decode_is_reported_corrupt() {
-        let e = fill(&[9, 1, 2], None, None, None, None).unwrap_err();
+        let e = body_json(&[9, 1, 2]).unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Corrupt);
+        let e = fill(b"{\"events\": 7}", None, None, None, None).unwrap_err();
         assert_eq!(e.kind(), StoreErrorKind::Corrupt);
     }
 }

@@ -5,6 +5,7 @@
 //! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
+use authtrail_model::filters::NameScan;
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
@@ -32,13 +33,39 @@ fn tenant_id(conn: &Connection, tenant: &Tenant) -> Result<Option<i64>, StoreErr
         .map_err(backend)
 }
 
-fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
-    let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| {
-        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
-    };
+fn corrupt(e: Box<dyn std::error::Error + Send + Sync>) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, e)
+}
+
+/// The row's body, decompressed: its JSON text.
+fn body_json<'r>(row: &'r Row<'_>) -> rusqlite::Result<std::borrow::Cow<'r, [u8]>> {
     let blob = row.get_ref(4)?.as_blob()?;
-    let json = authtrail_body_codec::decode(blob).map_err(|e| corrupt(e.into()))?;
-    let mut body: ActivityBody = serde_json::from_slice(&json).map_err(|e| corrupt(Box::new(e)))?;
+    authtrail_body_codec::decode(blob).map_err(|e| corrupt(e.into()))
+}
+
+fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
+    decode_json(tenant, row, &body_json(row)?)
+}
+
+/// A candidate row of a scan, or its position when `scan` rules it out on its JSON text (before
+/// parsing, which costs several times the decompression).
+fn candidate(
+    tenant: &Tenant,
+    row: &Row<'_>,
+    scan: Option<&NameScan>,
+) -> rusqlite::Result<Result<Activity, Position>> {
+    let json = body_json(row)?;
+    if scan.is_some_and(|s| !s.may_match(&json)) {
+        return Ok(Err(Position {
+            time_us: row.get(1)?,
+            seq: row.get(0)?,
+        }));
+    }
+    decode_json(tenant, row, &json).map(Ok)
+}
+
+fn decode_json(tenant: &Tenant, row: &Row<'_>, json: &[u8]) -> rusqlite::Result<Activity> {
+    let mut body: ActivityBody = serde_json::from_slice(json).map_err(|e| corrupt(Box::new(e)))?;
     // A value is in the body (rows of schema 1, e-mails with capitals) or only in its column.
     let fill = |field: &mut Option<String>, i: usize| -> rusqlite::Result<()> {
         if field.is_none() {
@@ -106,6 +133,7 @@ pub(crate) fn list(
     };
 
     let mut page = PageBuilder::new(q);
+    let scan = NameScan::new(&q.filters);
     loop {
         let chunk = page.chunk();
         let (sql, params) = statement(tid, q, &keys, page.after(), chunk);
@@ -114,8 +142,13 @@ pub(crate) fn list(
         let mut fetched = 0;
         while let Some(row) = rows.next().map_err(backend)? {
             fetched += 1;
-            if page.offer(decode(tenant, row).map_err(backend)?) {
-                break;
+            match candidate(tenant, row, scan.as_ref()).map_err(backend)? {
+                Ok(a) => {
+                    if page.offer(a) {
+                        break;
+                    }
+                }
+                Err(at) => page.pass(at),
             }
         }
         if let Some(done) = page.end_round(fetched, chunk) {
@@ -154,6 +187,7 @@ pub(crate) fn count(
             .map_err(backend)?;
         return Ok(count.from_index(n as u64));
     }
+    let scan = NameScan::new(&q.filters);
     loop {
         let (sql, params) = statement(tid, &q, &keys, count.after(), SCAN_CHUNK);
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
@@ -161,7 +195,11 @@ pub(crate) fn count(
         let mut fetched = 0;
         while let Some(row) = rows.next().map_err(backend)? {
             fetched += 1;
-            if let Some(done) = count.offer(&decode(tenant, row).map_err(backend)?) {
+            let done = match candidate(tenant, row, scan.as_ref()).map_err(backend)? {
+                Ok(a) => count.offer(&a),
+                Err(at) => count.pass(at),
+            };
+            if let Some(done) = done {
                 return Ok(done);
             }
         }
