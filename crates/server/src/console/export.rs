@@ -8,7 +8,7 @@ use authtrail_catalog::Lang;
 use authtrail_formats::sheet;
 use authtrail_model::query::MAX_PAGE;
 use authtrail_model::{Activity, ActivityQuery, Tenant};
-use authtrail_service::Service;
+use authtrail_service::{Listed, Service, ServiceError};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -73,6 +73,39 @@ struct Export {
     pages: usize,
     head: bool,
     done: bool,
+    /// The next page, being read by the store while this one is encoded: reading and encoding
+    /// take comparable time, and the store reads on its own threads, so the download goes at
+    /// the pace of the slower of the two instead of their sum.
+    next: Option<tokio::task::JoinHandle<Result<Listed, ServiceError>>>,
+}
+
+impl Export {
+    /// Starts reading the page of `query` on the store's threads.
+    fn prefetch(&mut self) {
+        let (service, tenant, query) = (
+            self.service.clone(),
+            self.tenant.clone(),
+            self.query.clone(),
+        );
+        self.next = Some(tokio::spawn(
+            async move { service.list(&tenant, &query).await },
+        ));
+    }
+
+    /// The page started by [`Export::prefetch`], or read now.
+    async fn page(&mut self) -> Result<Listed, String> {
+        match self.next.take() {
+            Some(h) => match h.await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            None => self
+                .service
+                .list(&self.tenant, &self.query)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
 }
 
 fn encode(s: &Export, items: &[Activity]) -> Bytes {
@@ -151,13 +184,14 @@ async fn export(
         pages: 0,
         head: true,
         done: false,
+        next: None,
     };
     let body = stream::unfold(state, |mut s| async move {
         if s.done {
             return None;
         }
         s.query.limit = MAX_PAGE.min(EXPORT_CAP - s.sent);
-        let page = match s.service.list(&s.tenant, &s.query).await {
+        let page = match s.page().await {
             Ok(p) => p,
             Err(e) => {
                 // The headers are gone: ending the body early is the only signal left, and
@@ -167,14 +201,18 @@ async fn export(
                 return Some((Err(std::io::Error::other("export failed")), s));
             }
         };
-        let chunk = encode(&s, &page.items);
-        s.head = false;
         s.sent += page.items.len();
         s.pages += 1;
         match page.next {
-            Some(p) if s.sent < EXPORT_CAP && s.pages < EXPORT_PAGES => s.query.after = Some(p),
+            Some(p) if s.sent < EXPORT_CAP && s.pages < EXPORT_PAGES => {
+                s.query.after = Some(p);
+                s.query.limit = MAX_PAGE.min(EXPORT_CAP - s.sent);
+                s.prefetch();
+            }
             _ => s.done = true,
         }
+        let chunk = encode(&s, &page.items);
+        s.head = false;
         Some((Ok::<Bytes, std::io::Error>(chunk), s))
     });
     let content_type = match kind {

@@ -60,6 +60,20 @@ async fn downloads_hold_exactly_the_filtered_list_localized() {
         "{}",
         rows[1]
     );
+    // Across the store pages (the next one read while this one is encoded): every row once,
+    // newest first down to the oldest.
+    let mut ids: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1203, "no row twice");
+    assert!(
+        rows[1203].contains(",u0@example.com 登入失敗,"),
+        "{}",
+        rows[1203]
+    );
 
     let p = b.get("/console/logs.ndjson?result=success&lang=en").await;
     assert_eq!(p.status, StatusCode::OK);
