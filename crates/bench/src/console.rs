@@ -262,11 +262,14 @@ async fn measure(bin: &Path, dir: &Path, data: &Path, plan: &Plan) -> anyhow::Re
     // Whole hours, so that the exact count below covers the same instants.
     let end = now - now.rem_euclid(3_600_000_000);
     let start = end - 30 * DAY_US;
-    let window = format!(
-        "startTime={}&endTime={}&bucket=hour",
+    let range = format!(
+        "startTime={}&endTime={}",
         enc(&rfc3339(start)),
         enc(&rfc3339(end))
     );
+    let window = format!("{range}&bucket=hour");
+    // The overview's top lists, per UTC day (the API's spelling of the page's one bucket).
+    let days = format!("{range}&bucket=day&tz=UTC");
     let sign_ins = tagged(Tag::SignInAttempt);
     let warnings = tagged(Tag::AccountWarning);
     let charts = [
@@ -302,6 +305,16 @@ async fn measure(bin: &Path, dir: &Path, data: &Path, plan: &Plan) -> anyhow::Re
             ),
             warnings.clone(),
             None,
+        ),
+        ("top_ips", format!("{days}&groupBy=ip"), vec![], None),
+        (
+            "top_failing_actors",
+            format!(
+                "{days}&groupBy=actor&result=failure&eventName={}",
+                enc(&sign_ins.join(","))
+            ),
+            sign_ins.clone(),
+            Some(Outcome::Failure),
         ),
     ];
     // The exact counts, read from the store's index by another process (SQLite's WAL lets a

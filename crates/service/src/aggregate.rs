@@ -22,6 +22,10 @@ pub enum Bucket {
     Minute,
     Hour,
     Day,
+    /// One bucket, the whole range: for totals and top lists, which need no time axis (and so
+    /// are served by the engines' widest counters whatever the viewer's zone). Not offered by
+    /// the API, whose `bucket` is one of the three above.
+    Whole,
 }
 
 impl Bucket {
@@ -39,6 +43,7 @@ impl Bucket {
             Bucket::Minute => "minute",
             Bucket::Hour => "hour",
             Bucket::Day => "day",
+            Bucket::Whole => "whole",
         }
     }
 }
@@ -88,6 +93,8 @@ fn bucket_of(us: i64, bucket: Bucket, tz: &TimeZone) -> Result<(i64, i64), Servi
         })
     };
     match bucket {
+        // One bucket from the range's start (`bucket_starts` asks for no other).
+        Bucket::Whole => Ok((us, i64::MAX)),
         Bucket::Day => {
             let start = out(z.start_of_day())?;
             let next = out(z.tomorrow().and_then(|t| t.start_of_day()))?;

@@ -124,8 +124,10 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@module $make; term_counts:
             term_counts_equal_the_list_counted_one_by_one,
+            term_counts_over_days_equal_the_list_counted_one_by_one,
             grouping_by_ip_or_actor_is_exact_without_a_walk,
             purges_restores_and_erasures_keep_term_counts_exact,
+            purges_restores_and_erasures_keep_day_term_counts_exact,
         );
     };
     (@module $make:expr; $module:ident: $($case:ident),* $(,)?) => {

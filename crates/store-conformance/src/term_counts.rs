@@ -3,6 +3,9 @@
 //! bounds that cut hours and bounds on whole hours, with every filter the counters keep,
 //! multi-event activities, activities without IP or actor and actors known by profile id only;
 //! after purges and restores; and an erasure leaves no count keyed by the erased e-mail or IP.
+//! Every case runs at two scales: activities over five hours, and over six days, with ranges
+//! made of whole days, days cut by a bound on an hour (a zone's midnight) and hours cut by one,
+//! for an engine that keeps per-day counters too.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,10 @@ use authtrail_model::store::{TermFilter, TermKind};
 use crate::*;
 
 const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+/// Seconds between activities: about 400 take five hours, or six days.
+const HOURS_APART: i64 = 43;
+const DAYS_APART: i64 = 43 * 30;
 const EVENTS: &[&str] = &[
     "login_success",
     "login_failure",
@@ -20,12 +27,12 @@ const EVENTS: &[&str] = &[
     "login_challenge",
 ];
 
-/// About 400 activities over five hours: four events, both results, six actors (one known by
-/// profile id only, one by neither), four IPs and none, every 17th activity with two events.
-fn workload(t: &Tenant, from: i64, n: i64) -> Vec<NewActivity> {
+/// About 400 activities `apart` seconds apart: four events, both results, six actors (one known
+/// by profile id only, one by neither), four IPs and none, every 17th activity with two events.
+fn workload(t: &Tenant, from: i64, n: i64, apart: i64) -> Vec<NewActivity> {
     (from..from + n)
         .map(|i| {
-            let secs = i * 43 + (i * i) % 29;
+            let secs = i * apart + (i * i) % 29;
             let name = EVENTS[(i as usize * 5) % EVENTS.len()];
             let mut events = vec![json!({"name": name})];
             if i % 17 == 0 {
@@ -135,12 +142,18 @@ async fn expected(
     out
 }
 
-async fn check_all(store: &dyn Store, t: &Tenant) {
+/// Every filter over ranges in units of `unit` (an hour or a day).
+async fn check_all(store: &dyn Store, t: &Tenant, unit: i64) {
+    let failure = Some(Outcome::Failure);
     let filters = [
         TermFilter::default(),
         TermFilter {
+            result: failure,
+            ..Default::default()
+        },
+        TermFilter {
             application: Some("login".into()),
-            result: Some(Outcome::Failure),
+            result: failure,
             ..Default::default()
         },
         // `logout` is the second event of every 17th activity: counted from rows in its hours.
@@ -150,27 +163,36 @@ async fn check_all(store: &dyn Store, t: &Tenant) {
             ..Default::default()
         },
         TermFilter {
+            event_names: vec!["logout".into(), "login_failure".into()],
+            result: failure,
+            ..Default::default()
+        },
+        TermFilter {
             application: Some("logto".into()),
             ..Default::default()
         },
     ];
     let ranges: [((i64, i64), Vec<i64>); 5] = [
-        // Uneven ends, bounds on whole hours.
+        // Uneven ends, bounds on whole units.
         (
-            (T0 + 7_654_321, T0 + 4 * HOUR - 1_234_567),
-            vec![T0 + HOUR, T0 + 3 * HOUR],
+            (T0 + 7_654_321, T0 + 4 * unit - 1_234_567),
+            vec![T0 + unit, T0 + 3 * unit],
         ),
-        // Whole hours, one bucket.
-        ((T0 - HOUR, T0 + 6 * HOUR), vec![]),
-        // Bounds cutting hours (a zone 15 minutes off the hour).
+        // Whole units, one bucket.
+        ((T0 - unit, T0 + 6 * unit), vec![]),
+        // Bounds cutting units (a zone 15 minutes, or six hours, off) and one cutting an hour.
         (
-            (T0, T0 + 5 * HOUR),
-            vec![T0 + HOUR / 4, T0 + 2 * HOUR + HOUR / 4],
+            (T0, T0 + 5 * unit),
+            vec![
+                T0 + unit / 4,
+                T0 + 2 * unit + unit / 4,
+                T0 + 3 * unit + HOUR / 4,
+            ],
         ),
-        // Inside one hour.
-        ((T0 + HOUR + 5, T0 + HOUR + 1_800_000_007), vec![]),
+        // Inside one unit.
+        ((T0 + unit + 5, T0 + unit + unit / 2 + 7), vec![]),
         // Before anything was stored.
-        ((T0 - 9 * HOUR, T0 - 8 * HOUR), vec![]),
+        ((T0 - 9 * unit, T0 - 8 * unit), vec![]),
     ];
     for kind in [TermKind::Ip, TermKind::Actor] {
         for f in &filters {
@@ -185,30 +207,47 @@ async fn check_all(store: &dyn Store, t: &Tenant) {
     }
 }
 
-pub async fn term_counts_equal_the_list_counted_one_by_one(store: Arc<dyn Store>) {
-    let t = tenant("Cterm");
-    store.append(&t, workload(&t, 0, 200)).await.unwrap();
-    store.append(&t, workload(&t, 200, 200)).await.unwrap();
+async fn equal_the_list(store: &dyn Store, name: &str, apart: i64, unit: i64) {
+    let t = tenant(name);
+    store.append(&t, workload(&t, 0, 200, apart)).await.unwrap();
+    store
+        .append(&t, workload(&t, 200, 200, apart))
+        .await
+        .unwrap();
     // Another tenant's activities never count.
-    let other = tenant("Cterm2");
-    store.append(&other, workload(&other, 0, 60)).await.unwrap();
-    check_all(&*store, &t).await;
+    let other = tenant(&format!("{name}2"));
+    store
+        .append(&other, workload(&other, 0, 60, apart))
+        .await
+        .unwrap();
+    check_all(store, &t, unit).await;
     // A tenant never written has no counts.
     let none = counted(
-        &*store,
-        &tenant("Cterm3"),
+        store,
+        &tenant(&format!("{name}3")),
         TermKind::Ip,
         &TermFilter::default(),
-        (T0, T0 + HOUR),
+        (T0, T0 + unit),
         &[],
     )
     .await;
     assert!(none.is_empty());
 }
 
+pub async fn term_counts_equal_the_list_counted_one_by_one(store: Arc<dyn Store>) {
+    equal_the_list(&*store, "Cterm", HOURS_APART, HOUR).await;
+}
+
+pub async fn term_counts_over_days_equal_the_list_counted_one_by_one(store: Arc<dyn Store>) {
+    equal_the_list(&*store, "Ctermd", DAYS_APART, DAY).await;
+}
+
 pub async fn grouping_by_ip_or_actor_is_exact_without_a_walk(store: Arc<dyn Store>) {
     let t = tenant("Ctermw");
-    store.append(&t, workload(&t, 0, 400)).await.unwrap();
+    store
+        .append(&t, workload(&t, 0, 400, HOURS_APART))
+        .await
+        .unwrap();
     let (start, end) = (T0 + 1_234_567, T0 + 5 * HOUR - 7);
     let starts = vec![T0, T0 + 2 * HOUR, T0 + 4 * HOUR];
     for (group_by, kind) in [
@@ -247,18 +286,18 @@ pub async fn grouping_by_ip_or_actor_is_exact_without_a_walk(store: Arc<dyn Stor
     }
 }
 
-pub async fn purges_restores_and_erasures_keep_term_counts_exact(store: Arc<dyn Store>) {
-    let t = tenant("Ctermp");
-    store.append(&t, workload(&t, 0, 400)).await.unwrap();
-    // A cut-off in the middle of an hour.
-    store.purge_before(T0 + HOUR + 1_234_567).await.unwrap();
-    check_all(&*store, &t).await;
+async fn purged_restored_erased(store: &dyn Store, name: &str, apart: i64, unit: i64) {
+    let t = tenant(name);
+    store.append(&t, workload(&t, 0, 400, apart)).await.unwrap();
+    // A cut-off in the middle of an hour (and of a day).
+    store.purge_before(T0 + unit + 1_234_567).await.unwrap();
+    check_all(store, &t, unit).await;
 
     // A restored trail counts like an appended one.
-    let items = listed(&*store, &t, &ActivityQuery::default(), i64::MIN, i64::MAX).await;
-    let copy = tenant("Ctermr");
+    let items = listed(store, &t, &ActivityQuery::default(), i64::MIN, i64::MAX).await;
+    let copy = tenant(&format!("{name}r"));
     store.restore(&copy, items).await.unwrap();
-    check_all(&*store, &copy).await;
+    check_all(store, &copy, unit).await;
 
     // Erasing a subject: no count keyed by their e-mail or address is left, and the erased
     // activities still count, under "none".
@@ -279,14 +318,14 @@ pub async fn purges_restores_and_erasures_keep_term_counts_exact(store: Arc<dyn 
         .await
         .unwrap();
     let subject: Vec<i64> = receipts.iter().map(|r| r.unique_qualifier).collect();
-    let whole = (T0 - HOUR, T0 + 6 * HOUR);
+    let whole = (T0 - unit, T0 + 6 * unit);
     let any = TermFilter::default();
-    let ips_before = counted(&*store, &t, TermKind::Ip, &any, whole, &[]).await;
+    let ips_before = counted(store, &t, TermKind::Ip, &any, whole, &[]).await;
     assert_eq!(ips_before.get(&(0, Some("192.0.2.77".into()))), Some(&3));
     store.erase_personal(&t, &subject, 99).await.unwrap();
-    check_all(&*store, &t).await;
+    check_all(store, &t, unit).await;
     for kind in [TermKind::Ip, TermKind::Actor] {
-        let after = counted(&*store, &t, kind, &any, whole, &[]).await;
+        let after = counted(store, &t, kind, &any, whole, &[]).await;
         for (_, term) in after.keys() {
             assert!(
                 !matches!(term.as_deref(), Some("192.0.2.77" | "solo@x.io")),
@@ -300,4 +339,12 @@ pub async fn purges_restores_and_erasures_keep_term_counts_exact(store: Arc<dyn 
             "erased activities still count"
         );
     }
+}
+
+pub async fn purges_restores_and_erasures_keep_term_counts_exact(store: Arc<dyn Store>) {
+    purged_restored_erased(&*store, "Ctermp", HOURS_APART, HOUR).await;
+}
+
+pub async fn purges_restores_and_erasures_keep_day_term_counts_exact(store: Arc<dyn Store>) {
+    purged_restored_erased(&*store, "Ctermq", DAYS_APART, DAY).await;
 }

@@ -5,6 +5,7 @@ use rusqlite::{Connection, Transaction};
 
 mod rollup_hours;
 mod term_counts;
+mod term_days;
 mod v10;
 
 /// One migration: SQL, or a Rust step where SQL alone cannot do it (hashing, say).
@@ -301,6 +302,9 @@ const MIGRATIONS: &[Migration] = &[
     // 14: per-hour activity counters beside the per-minute ones (rollups.rs; the migration in
     // `schema/rollup_hours.rs`).
     Sql(rollup_hours::SQL),
+    // 15: per-day counters per IP and per actor, for the top lists over long ranges
+    // (term_counts.rs; the migration in `schema/term_days.rs`).
+    Sql(term_days::SQL),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

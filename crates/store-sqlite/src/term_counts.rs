@@ -7,17 +7,25 @@
 //! counts to term 0 ([`moved`]), so no counter stays keyed by an erased e-mail or IP and the
 //! terms it refers to can be deleted.
 //!
-//! A read sums the counters of whole hours in Rust (one hash update per counter, as
+//! Beside them, `activity_term_days` (schema 15) holds per UTC day one counter per value for all
+//! activities (slice 1) and one per value and first event name for failures (slice 0): the
+//! top lists over 30 days read thousands of day counters instead of millions of hour counters.
+//! The writer derives them from the same per-request counts, the purge trigger and [`moved`]
+//! keep them as they do the hours'.
+//!
+//! A read sums the counters of whole days (when the filter is one a slice keeps), then whole
+//! hours, in Rust (one hash update per counter, as
 //! `rollups.rs` does) and counts the rest of the range from the rows' term ids, through the
 //! `(tenant, time)` index, never decoding a body; term ids become values once per distinct id.
-
-use std::collections::HashMap;
 
 use authtrail_model::store::TermKind;
 use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
 use authtrail_model::store::prelude::*;
-use authtrail_model::store::term_counts::{HOUR_US, TermCell, TermFilter, bucket_of, split};
+use authtrail_model::store::term_counts::{
+    DAY_US, HOUR_US, TermCell, TermFilter, bucket_of, split, split_by,
+};
 use authtrail_model::{BoxFuture, Outcome, Tenant};
+use foldhash::{HashMap, HashMapExt};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::SqliteStore;
@@ -56,39 +64,84 @@ pub(crate) fn keys(refs: &[Option<i64>; 4]) -> [(i64, i64); 2] {
     ]
 }
 
-/// Adds `?7` to one counter (`?1`..`?6` its key), creating it.
+/// `slice` in `activity_term_days`: every activity, counted under event 0.
+pub(crate) const SLICE_ALL: i64 = 1;
+/// `slice` in `activity_term_days`: failures, under their first event name.
+pub(crate) const SLICE_FAILURES: i64 = 0;
+
+/// Adds `?7` to one hour counter (`?1`..`?6` its key: tenant, kind, hour, event, result, term),
+/// creating it.
 pub(crate) const UPSERT: &str =
     "INSERT INTO activity_term_counts (tenant_id, kind, hour_us, event_id, result, term_id, n)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
      ON CONFLICT (tenant_id, kind, hour_us, event_id, result, term_id)
      DO UPDATE SET n = n + excluded.n";
 
-/// Adds `n` (negative to take off) to one counter, deleting it when it reaches 0.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn add(
-    conn: &Connection,
-    tenant_id: i64,
-    kind: i64,
+/// Adds `?7` to one day counter (`?1`..`?6` its key: tenant, kind, slice, day, event, term),
+/// creating it.
+pub(crate) const UPSERT_DAY: &str =
+    "INSERT INTO activity_term_days (tenant_id, kind, slice, day_us, event_id, term_id, n)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (tenant_id, kind, slice, day_us, event_id, term_id)
+     DO UPDATE SET n = n + excluded.n";
+
+/// The day counters that an hour counter's rows also count in: (slice, day, event) for its
+/// (hour, first event, result).
+pub(crate) fn day_keys(
     hour_us: i64,
     event_id: i64,
     success: i64,
-    term: i64,
+) -> impl Iterator<Item = (i64, i64, i64)> {
+    let day = floor_to(hour_us, DAY_US);
+    std::iter::once((SLICE_ALL, day, 0)).chain((success == 0).then_some((
+        SLICE_FAILURES,
+        day,
+        event_id,
+    )))
+}
+
+/// Adds `n` (negative to take off) to the counter `key` with `upsert`, deleting it with
+/// `remove` when it reaches 0; both take the key as `?1`..`?6`.
+fn add_to(
+    conn: &Connection,
+    upsert: &str,
+    remove: &str,
+    key: [i64; 6],
     n: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(UPSERT)
-        .and_then(|mut s| {
-            s.execute(params![
-                tenant_id, kind, hour_us, event_id, success, term, n
-            ])
-        })
+    let [a, b, c, d, e, f] = key;
+    conn.prepare_cached(upsert)
+        .and_then(|mut s| s.execute(params![a, b, c, d, e, f, n]))
         .map_err(backend)?;
     if n < 0 {
-        conn.prepare_cached(
-            "DELETE FROM activity_term_counts WHERE tenant_id = ?1 AND kind = ?2 AND hour_us = ?3
-             AND event_id = ?4 AND result = ?5 AND term_id = ?6 AND n <= 0",
-        )
-        .and_then(|mut s| s.execute(params![tenant_id, kind, hour_us, event_id, success, term]))
-        .map_err(backend)?;
+        conn.prepare_cached(remove)
+            .and_then(|mut s| s.execute(params![a, b, c, d, e, f]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Adds `n` (negative to take off) to the hour counter of (tenant, kind, hour, event, result,
+/// term) and to its day counters, deleting those that reach 0.
+pub(crate) fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreError> {
+    let [tenant_id, kind, hour_us, event_id, success, term] = key;
+    add_to(
+        conn,
+        UPSERT,
+        "DELETE FROM activity_term_counts WHERE tenant_id = ?1 AND kind = ?2 AND hour_us = ?3
+         AND event_id = ?4 AND result = ?5 AND term_id = ?6 AND n <= 0",
+        key,
+        n,
+    )?;
+    for (slice, day, event) in day_keys(hour_us, event_id, success) {
+        add_to(
+            conn,
+            UPSERT_DAY,
+            "DELETE FROM activity_term_days WHERE tenant_id = ?1 AND kind = ?2 AND slice = ?3
+             AND day_us = ?4 AND event_id = ?5 AND term_id = ?6 AND n <= 0",
+            [tenant_id, kind, slice, day, event, term],
+            n,
+        )?;
     }
     Ok(())
 }
@@ -110,8 +163,8 @@ pub(crate) fn moved(
     let hour = hour_of(time_us);
     for ((kind, old), (_, new)) in keys(before).into_iter().zip(keys(after)) {
         if old != new {
-            add(conn, tenant_id, kind, hour, event_id, success, old, -1)?;
-            add(conn, tenant_id, kind, hour, event_id, success, new, 1)?;
+            add(conn, [tenant_id, kind, hour, event_id, success, old], -1)?;
+            add(conn, [tenant_id, kind, hour, event_id, success, new], 1)?;
         }
     }
     Ok(())
@@ -212,31 +265,80 @@ fn read(
     } else {
         Vec::new()
     };
-    let plan = split(start_us, end_us, bounds, &mixed);
+    // The day counters keep every activity, and failures by first event name: with any other
+    // condition the range is read in hours.
+    let slice = if result.is_none() && ids.is_none() {
+        Some(SLICE_ALL)
+    } else if result == Some(0) {
+        Some(SLICE_FAILURES)
+    } else {
+        None
+    };
+    let (days, rest) = match slice {
+        Some(_) => {
+            let d = split_by(start_us, end_us, bounds, &mixed, DAY_US);
+            (d.counted, d.rows)
+        }
+        None => (Vec::new(), vec![(start_us, end_us)]),
+    };
+    let (mut hours, mut row_ranges) = (Vec::new(), Vec::new());
+    for (from, to) in rest {
+        let plan = split(from, to, bounds, &mixed);
+        hours.extend(plan.counted);
+        row_ranges.extend(plan.rows);
+    }
+    // Conditions on counters, in SQL so that SQLite skips the others' rows itself (a 30-day top
+    // list reads hundreds of thousands). Literals, as `activities::read` splices them: integers
+    // from `event_names` and the result, no user text.
+    let event_list = ids
+        .as_ref()
+        .map(|ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
+    let in_events = event_list
+        .as_ref()
+        .map(|list| format!(" AND event_id IN ({list})"))
+        .unwrap_or_default();
+    let in_events = in_events.as_str();
     let mut sums: HashMap<(usize, i64), i64> = HashMap::new();
 
-    let mut counters = conn.prepare_cached(
-        "SELECT hour_us, event_id, result, term_id, n FROM activity_term_counts
-         WHERE tenant_id = ?1 AND kind = ?2 AND hour_us >= ?3 AND hour_us < ?4",
-    )?;
-    for (from, to) in &plan.counted {
-        let mut rows = counters.query(params![tid, kind, from, to])?;
-        while let Some(r) = rows.next()? {
-            let (event_id, success): (i64, i64) = (r.get(1)?, r.get(2)?);
-            if ids
-                .as_ref()
-                .is_some_and(|v| v.binary_search(&event_id).is_err())
-                || result.is_some_and(|x| x != success)
-            {
-                continue;
+    if let Some(slice) = slice {
+        // Slice 1 is event 0 and holds no condition; slice 0 is failures by first event.
+        let events = if slice == SLICE_FAILURES {
+            in_events
+        } else {
+            ""
+        };
+        let mut counters = conn.prepare(&format!(
+            "SELECT day_us, term_id, n FROM activity_term_days
+             WHERE tenant_id = ?1 AND kind = ?2 AND slice = ?3 AND day_us >= ?4 AND day_us < ?5
+             {events}"
+        ))?;
+        for (from, to) in &days {
+            let mut rows = counters.query(params![tid, kind, slice, from, to])?;
+            while let Some(r) = rows.next()? {
+                *sums
+                    .entry((bucket_of(bounds, r.get(0)?), r.get(1)?))
+                    .or_default() += r.get::<_, i64>(2)?;
             }
-            *sums
-                .entry((bucket_of(bounds, r.get(0)?), r.get(3)?))
-                .or_default() += r.get::<_, i64>(4)?;
         }
     }
 
-    if !plan.rows.is_empty() {
+    let in_result = result
+        .map(|r| format!(" AND result = {r}"))
+        .unwrap_or_default();
+    let mut counters = conn.prepare(&format!(
+        "SELECT hour_us, term_id, n FROM activity_term_counts
+         WHERE tenant_id = ?1 AND kind = ?2 AND hour_us >= ?3 AND hour_us < ?4{in_events}{in_result}"
+    ))?;
+    for (from, to) in &hours {
+        let mut rows = counters.query(params![tid, kind, from, to])?;
+        while let Some(r) = rows.next()? {
+            *sums
+                .entry((bucket_of(bounds, r.get(0)?), r.get(1)?))
+                .or_default() += r.get::<_, i64>(2)?;
+        }
+    }
+
+    if !row_ranges.is_empty() {
         let mut sql = format!(
             "SELECT a.time_us, {} FROM activities a
              WHERE a.tenant_id = ?1 AND a.time_us >= ?2 AND a.time_us < ?3",
@@ -246,10 +348,7 @@ fn read(
             // A literal, as `activities::read` does: only then can the failure index serve.
             sql.push_str(&format!(" AND a.result = {r}"));
         }
-        let mut extra = Vec::new();
-        if let Some(ids) = &ids {
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            // Ids from `event_names`, integers: no user text is spliced in.
+        if let Some(list) = &event_list {
             let mut cond = format!("a.event_id IN ({list})");
             if any_event {
                 cond = format!(
@@ -258,14 +357,11 @@ fn read(
                          AND x.time_us = a.time_us AND x.seq = a.seq))"
                 );
             }
-            extra.push(cond);
-        }
-        for c in extra {
             sql.push_str(" AND ");
-            sql.push_str(&c);
+            sql.push_str(&cond);
         }
         let mut stmt = conn.prepare(&sql)?;
-        for (from, to) in &plan.rows {
+        for (from, to) in &row_ranges {
             let mut rows = stmt.query(params_from_iter([tid, *from, *to]))?;
             while let Some(r) = rows.next()? {
                 *sums
@@ -275,31 +371,24 @@ fn read(
         }
     }
 
-    let mut values: HashMap<i64, String> = HashMap::new();
+    // Values once per distinct id, in id order (neighbouring ids share pages of `terms`).
+    let mut ids: Vec<i64> = sums.keys().map(|k| k.1).filter(|id| *id != 0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut values: HashMap<i64, String> = HashMap::with_capacity(ids.len());
     let mut value_of = conn.prepare_cached("SELECT value FROM terms WHERE id = ?1")?;
-    let mut cells = Vec::with_capacity(sums.len());
-    for ((bucket, term), n) in sums {
-        if n <= 0 {
-            continue;
-        }
-        let term = match term {
-            0 => None,
-            id => Some(match values.get(&id) {
-                Some(v) => v.clone(),
-                None => {
-                    let v: String = value_of.query_row([id], |r| r.get(0))?;
-                    values.insert(id, v.clone());
-                    v
-                }
-            }),
-        };
-        cells.push(TermCell {
-            bucket,
-            term,
-            n: n as u64,
-        });
+    for id in ids {
+        values.insert(id, value_of.query_row([id], |r| r.get(0))?);
     }
-    Ok(cells)
+    Ok(sums
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|((bucket, term), n)| TermCell {
+            bucket,
+            term: values.get(&term).cloned(),
+            n: n as u64,
+        })
+        .collect())
 }
 
 impl TermCounts for SqliteStore {

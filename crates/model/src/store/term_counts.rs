@@ -8,13 +8,18 @@
 //! from its counters, and from the rows (in the engine, without decoding bodies) the partial
 //! hours at either end and the hours holding an activity with several distinct event names (the
 //! counters know only its first name). A counter never outlives the value it is keyed by:
-//! erasing a subject moves its rows' counts to "no IP" / "no actor".
+//! erasing a subject moves its rows' counts to "no IP" / "no actor". An engine may also keep
+//! coarser counters (SQLite keeps per-day ones for two slices) and read them for whole days with
+//! [`split_by`].
 
 use super::{BoxFuture, StoreError};
 use crate::activity::{Outcome, Tenant};
 
 /// One hour, in microseconds: the granularity of the counters.
 pub use super::aggregates::HOUR_US;
+/// One day (UTC), in microseconds: the granularity of an engine's per-day counters, if it keeps
+/// them ([`split_by`]).
+pub const DAY_US: i64 = 24 * HOUR_US;
 
 /// What is counted per value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +81,13 @@ pub struct Split {
 /// and the rest (counted from rows), leaving out of the counters the hours in `mixed` (hour
 /// starts, ascending), which are counted from rows too.
 pub fn split(start_us: i64, end_us: i64, bounds: &[i64], mixed: &[i64]) -> Split {
+    split_by(start_us, end_us, bounds, mixed, HOUR_US)
+}
+
+/// [`split`] in units of `width` (an hour, or [`DAY_US`] for an engine's per-day counters): the
+/// whole units inside the range that no bound cuts and that hold no hour of `mixed` are
+/// `counted`, the rest is `rows` (which an engine may split again, in hours).
+pub fn split_by(start_us: i64, end_us: i64, bounds: &[i64], mixed: &[i64], width: i64) -> Split {
     let mut out = Split {
         counted: Vec::new(),
         rows: Vec::new(),
@@ -92,22 +104,25 @@ pub fn split(start_us: i64, end_us: i64, bounds: &[i64], mixed: &[i64]) -> Split
             _ => v.push((a, b)),
         }
     };
-    let first = super::aggregates::floor_to(start_us + HOUR_US - 1, HOUR_US);
-    let last = super::aggregates::floor_to(end_us, HOUR_US);
+    let first = super::aggregates::floor_to(start_us + width - 1, width);
+    let last = super::aggregates::floor_to(end_us, width);
     if first >= last {
         push(&mut out.rows, start_us, end_us);
         return out;
     }
     push(&mut out.rows, start_us, first);
-    let mut h = first;
-    while h < last {
-        let cut = bounds.iter().any(|b| *b > h && *b < h + HOUR_US);
-        if cut || mixed.binary_search(&h).is_ok() {
-            push(&mut out.rows, h, h + HOUR_US);
+    let mut u = first;
+    while u < last {
+        let cut = bounds.iter().any(|b| *b > u && *b < u + width);
+        let holds_mixed = mixed
+            .get(mixed.partition_point(|m| *m < u))
+            .is_some_and(|m| *m < u + width);
+        if cut || holds_mixed {
+            push(&mut out.rows, u, u + width);
         } else {
-            push(&mut out.counted, h, h + HOUR_US);
+            push(&mut out.counted, u, u + width);
         }
-        h += HOUR_US;
+        u += width;
     }
     push(&mut out.rows, last, end_us);
     out
@@ -138,6 +153,32 @@ mod tests {
         let s = split(H + 1, H + 5, &[], &[]);
         assert_eq!((s.counted, s.rows), (vec![], vec![(H + 1, H + 5)]));
         assert_eq!(split(5, 5, &[], &[]).rows, vec![]);
+    }
+
+    #[test]
+    fn whole_days_go_to_the_day_counters_unless_cut_or_mixed() {
+        const D: i64 = DAY_US;
+        // 05:00 on day 0 .. 03:00 on day 5; a bound at 08:00 on day 2 (a zone at UTC+16 h),
+        // one at midnight of day 4 (cuts none), a mixed hour on day 3.
+        let s = split_by(
+            5 * H,
+            5 * D + 3 * H,
+            &[2 * D + 8 * H, 4 * D],
+            &[3 * D + 7 * H],
+            D,
+        );
+        assert_eq!(s.counted, vec![(D, 2 * D), (4 * D, 5 * D)]);
+        assert_eq!(
+            s.rows,
+            vec![(5 * H, D), (2 * D, 4 * D), (5 * D, 5 * D + 3 * H)]
+        );
+        // The same split in hours leaves only the mixed hour and the cut one to the rows.
+        let h = split(2 * D, 4 * D, &[2 * D + 8 * H], &[3 * D + 7 * H]);
+        assert_eq!(h.rows, vec![(3 * D + 7 * H, 3 * D + 8 * H)]);
+        assert_eq!(
+            h.counted,
+            vec![(2 * D, 3 * D + 7 * H), (3 * D + 8 * H, 4 * D)]
+        );
     }
 
     #[test]

@@ -424,14 +424,16 @@ pub async fn build(
             Bucket::Hour,
             GroupBy::Result,
         ),
-        run(ActivityQuery::default(), Bucket::Day, GroupBy::Ip),
+        // The top lists sum the range: one bucket, so that the engine can read its per-day
+        // counters whatever the viewer's zone (a Taipei day cuts two UTC days).
+        run(ActivityQuery::default(), Bucket::Whole, GroupBy::Ip),
         run(
             ActivityQuery {
                 event_names: sign_in_names,
                 result: Some(Outcome::Failure),
                 ..Default::default()
             },
-            Bucket::Day,
+            Bucket::Whole,
             GroupBy::Actor,
         ),
     )?;

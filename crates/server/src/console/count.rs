@@ -117,13 +117,13 @@ async fn from_counters(
     if !counters_serve(q) || start_us >= end_us {
         return Ok(None);
     }
-    // Day buckets in UTC: whole hours, so the counters are summed per hour (the fewest cells
-    // any bucket allows), and a 30-day range is 31 buckets, well under the cap on buckets.
+    // One bucket: the counters are summed per hour (the fewest cells any bucket allows),
+    // whatever the range's length.
     let req = AggregateRequest {
         filter: q.clone(),
         start_us,
         end_us,
-        bucket: Bucket::Day,
+        bucket: Bucket::Whole,
         group_by: GroupBy::Result,
         tz: jiff::tz::TimeZone::UTC,
         walk_budget: WALK_BUDGET,

@@ -98,11 +98,29 @@ impl<'c> Rows<'c> {
             .conn
             .prepare_cached(crate::term_counts::UPSERT)
             .map_err(backend)?;
+        // The same counts per day (schema 15), for the top lists over long ranges.
+        let mut days: HashMap<[i64; 6], i64> = HashMap::new();
         for ((tenant_id, kind, hour_us, event_id, success, term), n) in terms {
             upsert_term
                 .execute(params![
                     tenant_id, kind, hour_us, event_id, success, term, n
                 ])
+                .map_err(backend)?;
+            for (slice, day, event) in crate::term_counts::day_keys(*hour_us, *event_id, *success) {
+                *days
+                    .entry([*tenant_id, *kind, slice, day, event, *term])
+                    .or_default() += n;
+            }
+        }
+        let mut upsert_day = self
+            .conn
+            .prepare_cached(crate::term_counts::UPSERT_DAY)
+            .map_err(backend)?;
+        let mut days: Vec<_> = days.into_iter().collect();
+        days.sort_unstable();
+        for ([tenant_id, kind, slice, day, event, term], n) in days {
+            upsert_day
+                .execute(params![tenant_id, kind, slice, day, event, term, n])
                 .map_err(backend)?;
         }
         let mut upsert = self

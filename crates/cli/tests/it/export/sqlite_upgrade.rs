@@ -126,20 +126,43 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 14, "the newest schema");
+        assert_eq!(user_version(&db), 15, "the newest schema");
         // 13: the per-IP and per-actor counters, filled from the migrated rows; 14: the hourly
-        // counters, filled from the minutes'.
-        let (rows, counted, hourly): (i64, i64, i64) = db
+        // counters, filled from the minutes'; 15: the per-day counters per IP and actor, filled
+        // from the hours' (every row once per kind in slice 1, every failure in slice 0).
+        let (rows, counted, hourly, daily, failures, daily_failures): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = db
             .query_row(
                 "SELECT (SELECT count(*) FROM activities),
                         (SELECT sum(n) FROM activity_term_counts WHERE kind = 1),
-                        (SELECT sum(n) FROM activity_rollup_hour)",
+                        (SELECT sum(n) FROM activity_rollup_hour),
+                        (SELECT sum(n) FROM activity_term_days WHERE kind = 2 AND slice = 1),
+                        (SELECT count(*) FROM activities WHERE result = 0),
+                        (SELECT coalesce(sum(n), 0) FROM activity_term_days
+                         WHERE kind = 1 AND slice = 0)",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .unwrap();
         assert_eq!(counted, rows);
         assert_eq!(hourly, rows);
+        assert_eq!(daily, rows);
+        assert_eq!(daily_failures, failures);
         let strips: i64 = db
             .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
             .unwrap();
