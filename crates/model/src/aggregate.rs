@@ -21,13 +21,16 @@
 //! groups of a bucket may add up to more than its total. Activities without an actor (IP) count
 //! in the totals only when grouping by actor (IP).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// foldhash, not SipHash: a 30-day aggregate hashes tens of thousands of counters and values.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use authtrail_catalog::Catalog;
 
 use crate::activity::{Activity, Outcome, Tenant};
 use crate::query::{ActivityQuery, MAX_PAGE};
-use crate::store::aggregates::{MINUTE_US, floor_to};
+use crate::store::aggregates::{MINUTE_US, RollupCell, floor_to};
 use crate::store::{ActivityLog, Aggregates, StoreError, TermCounts, TermFilter, TermKind};
 
 /// Most rows one aggregation counts one by one by default (the rest comes from the counters).
@@ -187,26 +190,14 @@ where
     match slot {
         Some(slot) if counters_serve(q) && a < b => {
             let r = store.rollup(tenant, a, b, slot).await?;
-            let mut cells: HashMap<(i64, String, String, Outcome), i64> = HashMap::new();
-            for c in r.cells {
-                *cells
-                    .entry((c.slot_us, c.application, c.event_name, c.result))
-                    .or_default() += c.n as i64;
-            }
-            for c in r.mixed_cells {
-                *cells
-                    .entry((
-                        floor_to(c.slot_us, slot),
-                        c.application,
-                        c.event_name,
-                        c.result,
-                    ))
-                    .or_default() -= c.n as i64;
-            }
-            for ((slot_us, app, name, result), n) in cells {
-                if n > 0 {
-                    acc.add_cell(slot_us, &app, &name, result, n as u64);
+            if r.mixed_cells.is_empty() {
+                // Nothing to take off: each counter goes to the counts as it is (a 30-day chart
+                // has tens of thousands, worth no second map keyed by their names).
+                for c in &r.cells {
+                    acc.add_cell(c.slot_us, &c.application, &c.event_name, c.result, c.n);
                 }
+            } else {
+                acc.add_net(r.cells, r.mixed_cells, slot);
             }
             acc.walk(store, tenant, q.start_us, a).await?;
             acc.walk(store, tenant, b, q.end_us).await?;
@@ -227,6 +218,11 @@ struct Acc<'q> {
     groups: Vec<HashMap<String, u64>>,
     walked: usize,
     counted_from_us: Option<i64>,
+    /// The filter's event names, for one lookup per counter instead of a scan of the list (a
+    /// tag names dozens).
+    names: HashSet<&'q str>,
+    /// Each counter's group, by application and event name: found once, not once per slot.
+    keys: HashMap<String, HashMap<String, Option<String>>>,
 }
 
 impl<'q> Acc<'q> {
@@ -239,6 +235,8 @@ impl<'q> Acc<'q> {
             groups: vec![HashMap::new(); n],
             walked: 0,
             counted_from_us: None,
+            names: q.filter.event_names.iter().map(String::as_str).collect(),
+            keys: HashMap::new(),
         }
     }
 
@@ -263,23 +261,73 @@ impl<'q> Acc<'q> {
         }
     }
 
+    /// The counters less those of the activities with several event names in mixed minutes
+    /// (`mixed`), which are counted from their rows instead.
+    fn add_net(&mut self, all: Vec<RollupCell>, mixed: Vec<RollupCell>, slot: i64) {
+        let mut cells: HashMap<(i64, String, String, Outcome), i64> = HashMap::new();
+        for c in all {
+            *cells
+                .entry((c.slot_us, c.application, c.event_name, c.result))
+                .or_default() += c.n as i64;
+        }
+        for c in mixed {
+            *cells
+                .entry((
+                    floor_to(c.slot_us, slot),
+                    c.application,
+                    c.event_name,
+                    c.result,
+                ))
+                .or_default() -= c.n as i64;
+        }
+        for ((slot_us, app, name, result), n) in cells {
+            if n > 0 {
+                self.add_cell(slot_us, &app, &name, result, n as u64);
+            }
+        }
+    }
+
     /// `n` activities of one counter: single-event activities, so the key is one value.
     fn add_cell(&mut self, slot_us: i64, app: &str, name: &str, result: Outcome, n: u64) {
-        let f = &self.q.filter;
-        if f.application.as_ref().is_some_and(|x| x != app)
-            || (!f.event_names.is_empty() && !f.event_names.iter().any(|e| e == name))
-            || f.result.is_some_and(|r| r != result)
-        {
+        if self.q.filter.result.is_some_and(|r| r != result) {
             return;
         }
         let key = match self.q.group_by {
-            GroupBy::EventName => name.to_string(),
-            GroupBy::Category => category(self.catalog, app, name),
-            GroupBy::Result => result.as_str().to_string(),
             // Never served by counters (see `counters_serve`).
             GroupBy::Actor | GroupBy::Ip => return,
+            GroupBy::Result => self
+                .name_key(app, name)
+                .map(|_| result.as_str().to_string()),
+            GroupBy::EventName | GroupBy::Category => self.name_key(app, name),
         };
-        self.add(slot_us, [key], n);
+        if let Some(key) = key {
+            self.add(slot_us, [key], n);
+        }
+    }
+
+    /// The event-name or category group of a counter of `app`'s event `name` (the name itself
+    /// when grouping by result), or `None` when the filter's application or event names rule
+    /// it out.
+    fn name_key(&mut self, app: &str, name: &str) -> Option<String> {
+        if let Some(k) = self.keys.get(app).and_then(|m| m.get(name)) {
+            return k.clone();
+        }
+        let key = self.passes(app, name).then(|| match self.q.group_by {
+            GroupBy::Category => category(self.catalog, app, name),
+            _ => name.to_string(),
+        });
+        self.keys
+            .entry(app.to_string())
+            .or_default()
+            .insert(name.to_string(), key.clone());
+        key
+    }
+
+    /// Does a counter of `app`'s event `name` pass the filter's application and event names?
+    fn passes(&self, app: &str, name: &str) -> bool {
+        let f = &self.q.filter;
+        f.application.as_ref().is_none_or(|x| x == app)
+            && (self.names.is_empty() || self.names.contains(name))
     }
 
     fn add_activity(&mut self, a: &Activity) {

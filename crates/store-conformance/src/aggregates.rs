@@ -23,7 +23,8 @@ const EVENTS: &[&str] = &[
 ];
 
 /// About 600 activities over three hours at uneven seconds: several events and results, five
-/// actors, three IPs (and none), and every 23rd activity with two or three events.
+/// actors, three IPs (and none), every 23rd activity with two or three events, and every 11th
+/// of another application.
 fn workload(t: &Tenant, from: i64, n: i64) -> Vec<NewActivity> {
     (from..from + n)
         .map(|i| {
@@ -44,6 +45,11 @@ fn workload(t: &Tenant, from: i64, n: i64) -> Vec<NewActivity> {
             });
             if i % 4 != 0 {
                 v["ipAddress"] = json!(format!("203.0.113.{}", i % 3));
+            }
+            // Another application's activities, so that an application condition selects.
+            if i % 11 == 5 {
+                v["id"]["applicationName"] = json!("logto");
+                v["events"] = json!([{"name": "ExchangeTokenBy.RefreshToken"}]);
             }
             new_activity(t, v)
         })
