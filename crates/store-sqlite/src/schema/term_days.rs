@@ -11,7 +11,10 @@
 //! A trigger takes purged rows off, with full keys (a `n <= 0` sweep of a day's counters would
 //! walk thousands of rows per purged row); the writer adds. Filled from the per-hour counters
 //! (which are exact), after emptying the table: a data directory wound back for the upgrade tests
-//! migrates again.
+//! migrates again. The fill adds each hourly counter to its day's with an upsert rather than a
+//! GROUP BY: connections keep temporary data in memory, and grouping the 10 million hourly
+//! counters of a 10-million-event trail took 717 MB of RSS where the upserts stay within the
+//! page cache.
 
 pub(super) const SQL: &str = r#"
     CREATE TABLE IF NOT EXISTS activity_term_days (
@@ -63,13 +66,16 @@ pub(super) const SQL: &str = r#"
     DELETE FROM activity_term_days;
     INSERT INTO activity_term_days (tenant_id, kind, slice, day_us, event_id, term_id, n)
     SELECT tenant_id, kind, 1,
-           hour_us - (((hour_us % 86400000000) + 86400000000) % 86400000000), 0, term_id, sum(n)
-    FROM activity_term_counts GROUP BY tenant_id, kind, 4, term_id;
+           hour_us - (((hour_us % 86400000000) + 86400000000) % 86400000000), 0, term_id, n
+    FROM activity_term_counts WHERE true
+    ON CONFLICT (tenant_id, kind, slice, day_us, event_id, term_id)
+    DO UPDATE SET n = n + excluded.n;
     INSERT INTO activity_term_days (tenant_id, kind, slice, day_us, event_id, term_id, n)
     SELECT tenant_id, kind, 0,
-           hour_us - (((hour_us % 86400000000) + 86400000000) % 86400000000), event_id, term_id,
-           sum(n)
-    FROM activity_term_counts WHERE result = 0 GROUP BY tenant_id, kind, 4, event_id, term_id;
+           hour_us - (((hour_us % 86400000000) + 86400000000) % 86400000000), event_id, term_id, n
+    FROM activity_term_counts WHERE result = 0
+    ON CONFLICT (tenant_id, kind, slice, day_us, event_id, term_id)
+    DO UPDATE SET n = n + excluded.n;
 "#;
 
 #[cfg(test)]
