@@ -200,6 +200,19 @@ mod tests {
         assert_eq!(s[2] - s[1], 23 * H);
     }
 
+    /// One bucket from the range's start, whatever its length or the zone: a range of five
+    /// years, past the cap on day buckets, is one bucket too.
+    #[test]
+    fn a_whole_range_is_one_bucket() {
+        let taipei = time_zone("Asia/Taipei", "tz").unwrap();
+        let (s, e) = (us("2021-03-07T12:34:56Z"), us("2026-03-10T00:00:00Z"));
+        assert_eq!(
+            bucket_starts(s, e, Bucket::Whole, &taipei).unwrap(),
+            vec![s]
+        );
+        assert!(bucket_starts(s, e, Bucket::Day, &taipei).is_err());
+    }
+
     #[test]
     fn hours_follow_the_zones_offset() {
         let kolkata = time_zone("Asia/Kolkata", "tz").unwrap();
