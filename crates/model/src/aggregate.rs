@@ -193,7 +193,7 @@ where
             if r.mixed_cells.is_empty() {
                 // Nothing to take off: each counter goes to the counts as it is (a 30-day chart
                 // has tens of thousands, worth no second map keyed by their names).
-                for c in &r.cells {
+                for c in r.cells.iter().filter(|c| c.n > 0) {
                     acc.add_cell(c.slot_us, &c.application, &c.event_name, c.result, c.n);
                 }
             } else {
