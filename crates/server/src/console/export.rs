@@ -190,7 +190,6 @@ async fn export(
         if s.done {
             return None;
         }
-        s.query.limit = MAX_PAGE.min(EXPORT_CAP - s.sent);
         let page = match s.page().await {
             Ok(p) => p,
             Err(e) => {
