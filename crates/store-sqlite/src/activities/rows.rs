@@ -7,7 +7,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use authtrail_model::store::aggregates::{HOUR_US, floor_to};
 use authtrail_model::{ActivityBody, Outcome, StoreError, StoreErrorKind};
-use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params, params_from_iter};
 
 use super::intern::{self, Terms};
 use crate::errors::{backend, fail};
@@ -47,12 +47,12 @@ impl Caches {
 pub(crate) struct Rows<'c> {
     conn: &'c Connection,
     insert: CachedStatement<'c>,
-    /// The per-minute counts of the rows inserted so far: (tenant, minute, first event name,
-    /// success) → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
-    minutes: HashMap<(i64, i64, i64, i64), i64>,
-    /// The per-hour counts per IP and per actor likewise: (tenant, kind, hour, first event name,
-    /// success, term id) → rows, added to `activity_term_counts` (`crate::term_counts`).
-    terms: HashMap<(i64, i64, i64, i64, i64, i64), i64>,
+    /// The per-minute counts of the rows inserted so far: [tenant, minute, first event name,
+    /// success] → rows. Added to `activity_rollup` by [`Rows::finish`], in the same savepoint.
+    minutes: HashMap<[i64; 4], i64>,
+    /// The per-hour counts per IP and per actor likewise: [tenant, kind, hour, first event name,
+    /// success, term id] → rows, added to `activity_term_counts` (`crate::term_counts`).
+    terms: HashMap<[i64; 6], i64>,
 }
 
 /// What [`Rows::insert`] did.
@@ -91,77 +91,39 @@ impl<'c> Rows<'c> {
         if self.minutes.is_empty() {
             return Ok(());
         }
-        // One statement for the request, its keys in order (neighbouring counters share pages).
-        let mut terms: Vec<_> = self.terms.iter().collect();
-        terms.sort_unstable();
-        let mut upsert_term = self
-            .conn
-            .prepare_cached(crate::term_counts::UPSERT)
-            .map_err(backend)?;
-        // The same counts per day (schema 15), for the top lists over long ranges.
+        // The per-hour counts per IP and per actor, and the same per day (schema 15), for the
+        // top lists over long ranges.
         let mut days: HashMap<[i64; 6], i64> = HashMap::new();
-        for ((tenant_id, kind, hour_us, event_id, success, term), n) in terms {
-            upsert_term
-                .execute(params![
-                    tenant_id, kind, hour_us, event_id, success, term, n
-                ])
-                .map_err(backend)?;
-            for (slice, day, event) in crate::term_counts::day_keys(*hour_us, *event_id, *success) {
+        for (&[tenant_id, kind, hour_us, event_id, success, term], n) in &self.terms {
+            for (slice, day, event) in crate::term_counts::day_keys(hour_us, event_id, success) {
                 *days
-                    .entry([*tenant_id, *kind, slice, day, event, *term])
+                    .entry([tenant_id, kind, slice, day, event, term])
                     .or_default() += n;
             }
         }
-        let mut upsert_day = self
-            .conn
-            .prepare_cached(crate::term_counts::UPSERT_DAY)
-            .map_err(backend)?;
-        let mut days: Vec<_> = days.into_iter().collect();
-        days.sort_unstable();
-        for ([tenant_id, kind, slice, day, event, term], n) in days {
-            upsert_day
-                .execute(params![tenant_id, kind, slice, day, event, term, n])
-                .map_err(backend)?;
-        }
-        let mut upsert = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
-            )
-            .map_err(backend)?;
+        upsert_all(self.conn, crate::term_counts::UPSERT, self.terms)?;
+        upsert_all(self.conn, crate::term_counts::UPSERT_DAY, days)?;
         // The same counts per hour (schema 14), for charts over long ranges.
-        let mut hours: HashMap<(i64, i64, i64, i64), i64> = HashMap::new();
-        for ((tenant_id, minute_us, event_id, success), n) in &self.minutes {
-            upsert
-                .execute(params![tenant_id, minute_us, event_id, success, n])
-                .map_err(backend)?;
+        let mut hours: HashMap<[i64; 4], i64> = HashMap::new();
+        for (&[tenant_id, minute_us, event_id, success], n) in &self.minutes {
             *hours
-                .entry((
-                    *tenant_id,
-                    *event_id,
-                    *success,
-                    floor_to(*minute_us, HOUR_US),
-                ))
+                .entry([tenant_id, event_id, success, floor_to(minute_us, HOUR_US)])
                 .or_default() += n;
         }
-        let mut upsert_hour = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO activity_rollup_hour (tenant_id, event_id, result, hour_us, n)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, event_id, result, hour_us) DO UPDATE SET n = n + excluded.n",
-            )
-            .map_err(backend)?;
-        let mut hours: Vec<_> = hours.into_iter().collect();
-        hours.sort_unstable();
-        for ((tenant_id, event_id, success, hour_us), n) in hours {
-            upsert_hour
-                .execute(params![tenant_id, event_id, success, hour_us, n])
-                .map_err(backend)?;
-        }
-        Ok(())
+        upsert_all(
+            self.conn,
+            "INSERT INTO activity_rollup (tenant_id, minute_us, event_id, result, n)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant_id, minute_us, event_id, result) DO UPDATE SET n = n + excluded.n",
+            self.minutes,
+        )?;
+        upsert_all(
+            self.conn,
+            "INSERT INTO activity_rollup_hour (tenant_id, event_id, result, hour_us, n)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant_id, event_id, result, hour_us) DO UPDATE SET n = n + excluded.n",
+            hours,
+        )
     }
 
     fn name_id(&self, names: &mut Names, app: &str, name: &str) -> Result<i64, StoreError> {
@@ -323,13 +285,13 @@ impl<'c> Rows<'c> {
         let minute_us = time_us - time_us.rem_euclid(60_000_000);
         *self
             .minutes
-            .entry((tenant_id, minute_us, first, success))
+            .entry([tenant_id, minute_us, first, success])
             .or_default() += 1;
         let hour_us = crate::term_counts::hour_of(time_us);
         for (kind, term) in crate::term_counts::keys(&refs) {
             *self
                 .terms
-                .entry((tenant_id, kind, hour_us, first, success, term))
+                .entry([tenant_id, kind, hour_us, first, success, term])
                 .or_default() += 1;
         }
         if !extra.is_empty() {
@@ -398,4 +360,20 @@ impl Columns {
             source_id: body.event_id.take(),
         }
     }
+}
+/// Adds each of a request's counts to its counter with `upsert` (the key as `?1`.., the count
+/// last): one prepared statement, keys in order, so that neighbouring counters share pages.
+fn upsert_all<const K: usize>(
+    conn: &Connection,
+    upsert: &str,
+    counts: HashMap<[i64; K], i64>,
+) -> Result<(), StoreError> {
+    let mut counts: Vec<([i64; K], i64)> = counts.into_iter().collect();
+    counts.sort_unstable();
+    let mut stmt = conn.prepare_cached(upsert).map_err(backend)?;
+    for (key, n) in counts {
+        stmt.execute(params_from_iter(key.iter().chain([&n])))
+            .map_err(backend)?;
+    }
+    Ok(())
 }
