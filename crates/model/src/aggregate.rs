@@ -31,7 +31,7 @@ use authtrail_catalog::Catalog;
 use crate::activity::{Activity, Outcome, Tenant};
 use crate::query::{ActivityQuery, MAX_PAGE};
 use crate::store::aggregates::{MINUTE_US, RollupCell, floor_to};
-use crate::store::{ActivityLog, Aggregates, StoreError, TermCounts, TermFilter, TermKind};
+use crate::store::{ActivityLog, Aggregates, StoreError, Term, TermCounts, TermFilter, TermKind};
 
 /// Most rows one aggregation counts one by one by default (the rest comes from the counters).
 pub const WALK_BUDGET: usize = 100_000;
@@ -174,8 +174,11 @@ where
             result: q.filter.result,
         };
         let bounds = q.starts.get(1..).unwrap_or(&[]);
+        // Only the groups that can make the answer's MAX_GROUPS need their values.
         let cells = store
-            .term_counts(tenant, kind, &filter, q.start_us, q.end_us, bounds)
+            .term_counts(
+                tenant, kind, &filter, q.start_us, q.end_us, bounds, MAX_GROUPS,
+            )
             .await?;
         for c in cells {
             acc.add_in(c.bucket, c.term, c.n);
@@ -216,6 +219,8 @@ struct Acc<'q> {
     catalog: &'q Catalog,
     totals: Vec<u64>,
     groups: Vec<HashMap<String, u64>>,
+    /// Per bucket, counts an engine summed below the groups it named (`Term::Other`).
+    other: Vec<u64>,
     walked: usize,
     counted_from_us: Option<i64>,
     /// The filter's event names, for one lookup per counter instead of a scan of the list (a
@@ -233,6 +238,7 @@ impl<'q> Acc<'q> {
             catalog,
             totals: vec![0; n],
             groups: vec![HashMap::new(); n],
+            other: vec![0; n],
             walked: 0,
             counted_from_us: None,
             names: q.filter.event_names.iter().map(String::as_str).collect(),
@@ -252,12 +258,15 @@ impl<'q> Acc<'q> {
         }
     }
 
-    /// `n` activities of bucket `i` with one IP or actor (`None`: counted in the total only).
-    fn add_in(&mut self, i: usize, key: Option<String>, n: u64) {
+    /// `n` activities of bucket `i` with one IP or actor (`Absent`: counted in the total only;
+    /// `Other`: in the bucket's `other` too, below the groups the answer names).
+    fn add_in(&mut self, i: usize, term: Term, n: u64) {
         let i = i.min(self.totals.len() - 1);
         self.totals[i] += n;
-        if let Some(k) = key {
-            *self.groups[i].entry(k).or_default() += n;
+        match term {
+            Term::Absent => {}
+            Term::Value(k) => *self.groups[i].entry(k).or_default() += n,
+            Term::Other => self.other[i] += n,
         }
     }
 
@@ -415,10 +424,9 @@ impl<'q> Acc<'q> {
         let buckets: Vec<BucketCounts> = starts
             .into_iter()
             .zip(self.totals)
-            .zip(self.groups)
-            .map(|((start_us, total), groups)| {
+            .zip(self.groups.into_iter().zip(self.other))
+            .map(|((start_us, total), (groups, mut other))| {
                 let mut counts = BTreeMap::new();
-                let mut other = 0;
                 for (k, n) in groups {
                     if kept.contains(&k) {
                         counts.insert(k, n);

@@ -126,6 +126,8 @@ macro_rules! conformance_tests {
             term_counts_equal_the_list_counted_one_by_one,
             term_counts_over_days_equal_the_list_counted_one_by_one,
             grouping_by_ip_or_actor_is_exact_without_a_walk,
+            only_the_largest_values_need_their_names,
+            grouping_by_ip_names_the_largest_and_sums_the_rest,
             purges_restores_and_erasures_keep_term_counts_exact,
             purges_restores_and_erasures_keep_day_term_counts_exact,
         );

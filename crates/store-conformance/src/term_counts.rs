@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 
 use authtrail_model::Activity;
+use authtrail_model::aggregate::MAX_GROUPS;
 use authtrail_model::aggregate::{AggregateQuery, GroupBy, aggregate};
-use authtrail_model::store::{TermFilter, TermKind};
+use authtrail_model::store::{Term, TermFilter, TermKind};
 
 use crate::*;
 
@@ -106,13 +107,18 @@ async fn counted(
 ) -> Counts {
     let mut out = Counts::new();
     for c in store
-        .term_counts(t, kind, filter, s, e, bounds)
+        .term_counts(t, kind, filter, s, e, bounds, usize::MAX)
         .await
         .unwrap()
     {
         assert!(c.n > 0, "no empty cells");
+        let term = match c.term {
+            Term::Absent => None,
+            Term::Value(v) => Some(v),
+            Term::Other => panic!("every value is named when all are asked for"),
+        };
         assert!(
-            out.insert((c.bucket, c.term), c.n).is_none(),
+            out.insert((c.bucket, term), c.n).is_none(),
             "one cell per key"
         );
     }
@@ -283,6 +289,146 @@ pub async fn grouping_by_ip_or_actor_is_exact_without_a_walk(store: Arc<dyn Stor
         }
         let named: Counts = want.into_iter().filter(|((_, k), _)| k.is_some()).collect();
         assert_eq!(cells, named, "{group_by:?}");
+    }
+}
+
+/// Asked to name only the `named` largest values, an engine names at least those (and every
+/// value tied with the smallest of them), each with its exact counts, and sums the rest per
+/// bucket: every bucket still adds up.
+pub async fn only_the_largest_values_need_their_names(store: Arc<dyn Store>) {
+    let t = tenant("Ctermn");
+    store
+        .append(&t, workload(&t, 0, 400, HOURS_APART))
+        .await
+        .unwrap();
+    let range = (T0 + 7_654_321, T0 + 5 * HOUR - 1_234_567);
+    let bounds = [T0 + HOUR, T0 + 2 * HOUR + HOUR / 4];
+    let filters = [
+        TermFilter::default(),
+        TermFilter {
+            result: Some(Outcome::Failure),
+            ..Default::default()
+        },
+    ];
+    for kind in [TermKind::Ip, TermKind::Actor] {
+        for f in &filters {
+            let all = expected(&*store, &t, kind, f, range, &bounds).await;
+            let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+            for ((_, k), n) in &all {
+                if let Some(k) = k {
+                    *totals.entry(k).or_default() += n;
+                }
+            }
+            for named in [0, 1, 2, 3] {
+                let mut sorted: Vec<u64> = totals.values().copied().collect();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                let cut = sorted.get(named.max(1) - 1).copied().unwrap_or(0);
+                let cells = store
+                    .term_counts(&t, kind, f, range.0, range.1, &bounds, named)
+                    .await
+                    .unwrap();
+                let ctx = format!("{kind:?} {f:?} named {named}");
+                let mut got = Counts::new();
+                let mut other: BTreeMap<usize, u64> = BTreeMap::new();
+                for c in cells {
+                    assert!(c.n > 0, "{ctx}: no empty cells");
+                    match c.term {
+                        Term::Absent => assert!(got.insert((c.bucket, None), c.n).is_none()),
+                        Term::Value(v) => assert!(got.insert((c.bucket, Some(v)), c.n).is_none()),
+                        Term::Other => assert!(other.insert(c.bucket, c.n).is_none()),
+                    }
+                }
+                // Named values and "none" are exact; each must-name value is there.
+                for (key, n) in &got {
+                    assert_eq!(all.get(key), Some(n), "{ctx}: {key:?}");
+                }
+                for ((bucket, k), n) in &all {
+                    let must = named > 0 && k.as_deref().is_some_and(|k| totals[k] >= cut);
+                    if must || k.is_none() {
+                        assert_eq!(got.get(&(*bucket, k.clone())), Some(n), "{ctx}: {k:?}");
+                    }
+                }
+                // Each bucket's unnamed values are summed in its `Other`.
+                let mut unnamed: BTreeMap<usize, u64> = BTreeMap::new();
+                for ((bucket, k), n) in &all {
+                    if !got.contains_key(&(*bucket, k.clone())) {
+                        *unnamed.entry(*bucket).or_default() += n;
+                    }
+                }
+                assert_eq!(other, unnamed, "{ctx}");
+            }
+        }
+    }
+}
+
+/// Grouping by IP over more values than an answer names: the [`MAX_GROUPS`] largest (ties by
+/// value) are named with their exact counts, the rest summed in each bucket's `other`, as
+/// counting the list one by one says.
+pub async fn grouping_by_ip_names_the_largest_and_sums_the_rest(store: Arc<dyn Store>) {
+    let t = tenant("Ctermo");
+    // 150 addresses; address k appears (k % 7) + 1 times, spread over two hours.
+    let mut batch = Vec::new();
+    for k in 0..150i64 {
+        for j in 0..(k % 7) + 1 {
+            let secs = (k * 7 + j) * 31 % 7_000;
+            batch.push(new_activity(
+                &t,
+                json!({
+                    "id": {"applicationName": "login", "time": time(secs)},
+                    "actor": {"email": "a@x.io"},
+                    "ipAddress": format!("10.0.{}.{}", k / 100, k % 100),
+                    "events": [{"name": "login_failure"}],
+                    "result": "failure",
+                }),
+            ));
+        }
+    }
+    store.append(&t, batch).await.unwrap();
+    let (start, end) = (T0, T0 + 2 * HOUR);
+    let q = AggregateQuery {
+        filter: ActivityQuery::default(),
+        start_us: start,
+        end_us: end,
+        starts: vec![start, start + HOUR],
+        group_by: GroupBy::Ip,
+        walk_budget: 0,
+    };
+    let got = aggregate(&*store, &t, catalog(), &q).await.unwrap();
+    let all = expected(
+        &*store,
+        &t,
+        TermKind::Ip,
+        &TermFilter::default(),
+        (start, end),
+        &[start + HOUR],
+    )
+    .await;
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for ((_, k), n) in &all {
+        *totals.entry(k.clone().unwrap()).or_default() += n;
+    }
+    let mut ranked: Vec<(String, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let kept: std::collections::BTreeSet<String> = ranked
+        .iter()
+        .take(MAX_GROUPS)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(got.total, all.values().sum::<u64>());
+    for (i, b) in got.buckets.iter().enumerate() {
+        let want: BTreeMap<String, u64> = all
+            .iter()
+            .filter(|((bucket, k), _)| *bucket == i && kept.contains(k.as_ref().unwrap()))
+            .map(|((_, k), n)| (k.clone().unwrap(), *n))
+            .collect();
+        assert_eq!(b.counts, want, "bucket {i}");
+        let rest: u64 = all
+            .iter()
+            .filter(|((bucket, k), _)| *bucket == i && !kept.contains(k.as_ref().unwrap()))
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(b.other, rest, "bucket {i}");
+        assert!(rest > 0, "bucket {i}: some groups are left out");
     }
 }
 

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
 use authtrail_model::store::prelude::*;
-use authtrail_model::store::term_counts::{HOUR_US, TermCell, TermFilter, TermKind, split};
+use authtrail_model::store::term_counts::{HOUR_US, TermCell, TermFilter, TermKind, cells, split};
 use authtrail_model::{BoxFuture, Outcome, Tenant};
 use tokio_postgres::Transaction;
 
@@ -156,6 +156,7 @@ fn kind_of(kind: TermKind) -> i16 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn term_counts(
     store: &PgStore,
     tenant: &Tenant,
@@ -164,6 +165,7 @@ async fn term_counts(
     start_us: i64,
     end_us: i64,
     bounds: &[i64],
+    named: usize,
 ) -> Result<Vec<TermCell>, StoreError> {
     let mut client = store.client().await?;
     let Some(tid) = store.tenant_id(&client, tenant).await? else {
@@ -251,8 +253,7 @@ async fn term_counts(
            AND {events} AND ($7::boolean IS NULL OR a.success = $7)
          GROUP BY 1, 2"
     );
-    let mut sums: std::collections::HashMap<(usize, Option<String>), i64> =
-        std::collections::HashMap::new();
+    let mut sums: foldhash::HashMap<(usize, Option<String>), i64> = Default::default();
     for (sql, ranges) in [(&counters, &plan.counted), (&rows, &plan.rows)] {
         for (from, to) in ranges {
             let found = tx
@@ -273,15 +274,7 @@ async fn term_counts(
         }
     }
     tx.commit().await.map_err(pg)?;
-    Ok(sums
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|((bucket, term), n)| TermCell {
-            bucket,
-            term,
-            n: n as u64,
-        })
-        .collect())
+    cells(sums, named, |v: &String| Ok(v.clone()))
 }
 
 impl TermCounts for PgStore {
@@ -293,9 +286,10 @@ impl TermCounts for PgStore {
         start_us: i64,
         end_us: i64,
         bounds: &'a [i64],
+        named: usize,
     ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>> {
         Box::pin(term_counts(
-            self, tenant, kind, filter, start_us, end_us, bounds,
+            self, tenant, kind, filter, start_us, end_us, bounds, named,
         ))
     }
 }

@@ -16,13 +16,14 @@
 //! A read sums the counters of whole days (when the filter is one a slice keeps), then whole
 //! hours, in Rust (one hash update per counter, as
 //! `rollups.rs` does) and counts the rest of the range from the rows' term ids, through the
-//! `(tenant, time)` index, never decoding a body; term ids become values once per distinct id.
+//! `(tenant, time)` index, never decoding a body; term ids become values only for the values
+//! worth naming, once each.
 
 use authtrail_model::store::TermKind;
 use authtrail_model::store::aggregates::{MINUTE_US, floor_to};
 use authtrail_model::store::prelude::*;
 use authtrail_model::store::term_counts::{
-    DAY_US, HOUR_US, TermCell, TermFilter, bucket_of, split, split_by,
+    DAY_US, HOUR_US, TermCell, TermFilter, bucket_of, cells, split, split_by,
 };
 use authtrail_model::{BoxFuture, Outcome, Tenant};
 use foldhash::{HashMap, HashMapExt};
@@ -208,6 +209,7 @@ fn term_counts(
     start_us: i64,
     end_us: i64,
     bounds: &[i64],
+    named: usize,
 ) -> Result<Vec<TermCell>, StoreError> {
     // A read transaction: counters, mixed minutes and rows come from one snapshot.
     conn.execute_batch("BEGIN").map_err(backend)?;
@@ -219,6 +221,7 @@ fn term_counts(
         start_us,
         end_us,
         bounds,
+        named,
     );
     let _ = conn.execute_batch("COMMIT");
     out.map_err(backend)
@@ -233,6 +236,7 @@ fn read(
     start_us: i64,
     end_us: i64,
     bounds: &[i64],
+    named: usize,
 ) -> rusqlite::Result<Vec<TermCell>> {
     let Some(tid): Option<i64> = conn
         .prepare_cached("SELECT id FROM tenants WHERE name = ?1")?
@@ -371,24 +375,13 @@ fn read(
         }
     }
 
-    // Values once per distinct id, in id order (neighbouring ids share pages of `terms`).
-    let mut ids: Vec<i64> = sums.keys().map(|k| k.1).filter(|id| *id != 0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut values: HashMap<i64, String> = HashMap::with_capacity(ids.len());
-    let mut value_of = conn.prepare_cached("SELECT value FROM terms WHERE id = ?1")?;
-    for id in ids {
-        values.insert(id, value_of.query_row([id], |r| r.get(0))?);
-    }
-    Ok(sums
+    // Values only for the ids worth naming (a top list's ten of a month's tens of thousands).
+    let sums = sums
         .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|((bucket, term), n)| TermCell {
-            bucket,
-            term: values.get(&term).cloned(),
-            n: n as u64,
-        })
-        .collect())
+        .map(|((bucket, term), n)| ((bucket, (term != 0).then_some(term)), n))
+        .collect();
+    let mut value_of = conn.prepare_cached("SELECT value FROM terms WHERE id = ?1")?;
+    cells(sums, named, |id| value_of.query_row([id], |r| r.get(0)))
 }
 
 impl TermCounts for SqliteStore {
@@ -400,10 +393,11 @@ impl TermCounts for SqliteStore {
         start_us: i64,
         end_us: i64,
         bounds: &'a [i64],
+        named: usize,
     ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>> {
         let (tenant, filter, bounds) = (tenant.clone(), filter.clone(), bounds.to_vec());
-        Box::pin(
-            self.read(move |c| term_counts(c, &tenant, kind, &filter, start_us, end_us, &bounds)),
-        )
+        Box::pin(self.read(move |c| {
+            term_counts(c, &tenant, kind, &filter, start_us, end_us, &bounds, named)
+        }))
     }
 }

@@ -56,7 +56,7 @@ pub use notify::{CommitHub, CommitNotifier, CommitWatch};
 pub use secrets::{SecretStore, tenant_secret_key};
 pub use sign_in_scores::{SignInScore, SignInScores};
 pub use subscriptions::{Lease, Ledger, Subscription, SubscriptionChange, Subscriptions};
-pub use term_counts::{TermCell, TermCounts, TermFilter, TermKind};
+pub use term_counts::{Term, TermCell, TermCounts, TermFilter, TermKind};
 pub use tokens::{Scope, TokenRecord, TokenStore};
 
 /// A boxed future, so that the store traits can be used as trait objects.

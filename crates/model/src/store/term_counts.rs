@@ -12,6 +12,8 @@
 //! coarser counters (SQLite keeps per-day ones for two slices) and read them for whole days with
 //! [`split_by`].
 
+use std::collections::BTreeMap;
+
 use super::{BoxFuture, StoreError};
 use crate::activity::{Outcome, Tenant};
 
@@ -39,13 +41,23 @@ pub struct TermFilter {
     pub result: Option<Outcome>,
 }
 
+/// Whom a cell's activities have.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Term {
+    /// No IP (actor).
+    Absent,
+    /// This IP (actor).
+    Value(String),
+    /// Values ranked below the `named` largest (see [`TermCounts::term_counts`]), together.
+    Other,
+}
+
 /// The matching activities of one bucket with one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TermCell {
     /// The bucket's index: the number of `bounds` at or before the activities' time.
     pub bucket: usize,
-    /// The IP or actor; `None` for activities without one.
-    pub term: Option<String>,
+    pub term: Term,
     pub n: u64,
 }
 
@@ -56,6 +68,12 @@ pub trait TermCounts: Send + Sync + 'static {
     /// runs from `bounds[i - 1]` (or `start_us`) to `bounds[i]` (or `end_us`). Fast when the
     /// bounds are whole hours (the counters serve every hour inside one bucket); an hour a bound
     /// cuts is counted from its rows.
+    ///
+    /// Only the values whose total over all buckets is at least the `named`-th largest total
+    /// must be named ([`worth_naming`]); the others' counts may come as [`Term::Other`], one
+    /// cell per bucket. A top list needs ten names, not the tens of thousands of IPs a month
+    /// holds, and an engine that keeps ids in its counters looks up only those.
+    #[allow(clippy::too_many_arguments)]
     fn term_counts<'a>(
         &'a self,
         tenant: &'a Tenant,
@@ -64,7 +82,31 @@ pub trait TermCounts: Send + Sync + 'static {
         start_us: i64,
         end_us: i64,
         bounds: &'a [i64],
+        named: usize,
     ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>>;
+}
+
+/// Which of `totals`' keys (a value's total over all buckets) to name: those whose total is at
+/// least the `named`-th largest, so that ties at the cut are all named and the caller's ranking
+/// (by total, then by value) picks the same `named` as it would from every value.
+pub fn worth_naming<K: Copy + Eq + std::hash::Hash>(
+    totals: &foldhash::HashMap<K, i64>,
+    named: usize,
+) -> foldhash::HashSet<K> {
+    if named == 0 {
+        return foldhash::HashSet::default();
+    }
+    if totals.len() <= named {
+        return totals.keys().copied().collect();
+    }
+    let mut v: Vec<i64> = totals.values().copied().collect();
+    let (_, cut, _) = v.select_nth_unstable_by(named - 1, |a, b| b.cmp(a));
+    let cut = *cut;
+    totals
+        .iter()
+        .filter(|(_, n)| **n >= cut)
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// The hours `[h, h + HOUR_US)` the counters can answer for: inside `[start_us, end_us)` and not
@@ -75,6 +117,58 @@ pub struct Split {
     pub counted: Vec<(i64, i64)>,
     /// Time ranges `[from, to)` counted from rows.
     pub rows: Vec<(i64, i64)>,
+}
+
+/// The cells of an engine's sums per (bucket, value) (`None`: no value): the values
+/// [`worth_naming`] named by `name` (called once per value, in value order, so that an engine
+/// keyed by ids reads neighbouring ids together), the others summed per bucket into
+/// [`Term::Other`]; sums of zero or less are left out.
+pub fn cells<K, E>(
+    sums: foldhash::HashMap<(usize, Option<K>), i64>,
+    named: usize,
+    mut name: impl FnMut(&K) -> Result<String, E>,
+) -> Result<Vec<TermCell>, E>
+where
+    K: Clone + Eq + Ord + std::hash::Hash,
+{
+    let mut totals: foldhash::HashMap<&K, i64> = foldhash::HashMap::default();
+    for ((_, term), n) in &sums {
+        if let Some(k) = term {
+            *totals.entry(k).or_default() += n;
+        }
+    }
+    let mut worth: Vec<&K> = worth_naming(&totals, named).into_iter().collect();
+    worth.sort_unstable();
+    let mut values: foldhash::HashMap<K, String> = foldhash::HashMap::default();
+    for k in worth {
+        values.insert(k.clone(), name(k)?);
+    }
+    let mut other: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut out = Vec::with_capacity(values.len() + 1);
+    for ((bucket, term), n) in sums {
+        if n <= 0 {
+            continue;
+        }
+        let term = match term.map(|k| values.get(&k)) {
+            None => Term::Absent,
+            Some(Some(v)) => Term::Value(v.clone()),
+            Some(None) => {
+                *other.entry(bucket).or_default() += n;
+                continue;
+            }
+        };
+        out.push(TermCell {
+            bucket,
+            term,
+            n: n as u64,
+        });
+    }
+    out.extend(other.into_iter().map(|(bucket, n)| TermCell {
+        bucket,
+        term: Term::Other,
+        n: n as u64,
+    }));
+    Ok(out)
 }
 
 /// Splits `[start_us, end_us)` into runs of whole hours not cut by a bound (served by counters)
@@ -178,6 +272,59 @@ mod tests {
         assert_eq!(
             h.counted,
             vec![(2 * D, 3 * D + 7 * H), (3 * D + 8 * H, 4 * D)]
+        );
+    }
+
+    #[test]
+    fn the_largest_totals_are_named_with_every_tie_at_the_cut() {
+        let totals: foldhash::HashMap<i64, i64> = [(1, 50), (2, 7), (3, 9), (4, 7), (5, 1), (6, 7)]
+            .into_iter()
+            .collect();
+        let sorted = |s: foldhash::HashSet<i64>| {
+            let mut v: Vec<i64> = s.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(sorted(worth_naming(&totals, 2)), vec![1, 3]);
+        // The third largest is 7, which three values share: all three are named.
+        assert_eq!(sorted(worth_naming(&totals, 3)), vec![1, 2, 3, 4, 6]);
+        assert_eq!(sorted(worth_naming(&totals, 6)), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(sorted(worth_naming(&totals, 100)), vec![1, 2, 3, 4, 5, 6]);
+        assert!(worth_naming(&totals, 0).is_empty());
+    }
+
+    #[test]
+    fn values_below_the_cut_are_summed_per_bucket_unnamed() {
+        // Value 1 totals 9, value 2 totals 5, value 3 totals 2; 0 activities without one.
+        let sums: foldhash::HashMap<(usize, Option<i64>), i64> = [
+            ((0, Some(1)), 4),
+            ((1, Some(1)), 5),
+            ((0, Some(2)), 5),
+            ((0, Some(3)), 1),
+            ((1, Some(3)), 1),
+            ((1, None), 7),
+            ((1, Some(4)), 0),
+        ]
+        .into_iter()
+        .collect();
+        let mut asked = Vec::new();
+        let mut got = cells(sums, 1, |k: &i64| {
+            asked.push(*k);
+            Ok::<_, ()>(format!("v{k}"))
+        })
+        .unwrap();
+        got.sort_by(|a, b| (a.bucket, &a.term).cmp(&(b.bucket, &b.term)));
+        let cell = |bucket, term, n| TermCell { bucket, term, n };
+        assert_eq!(asked, vec![1]);
+        assert_eq!(
+            got,
+            vec![
+                cell(0, Term::Value("v1".into()), 4),
+                cell(0, Term::Other, 6),
+                cell(1, Term::Absent, 7),
+                cell(1, Term::Value("v1".into()), 5),
+                cell(1, Term::Other, 1),
+            ]
         );
     }
 

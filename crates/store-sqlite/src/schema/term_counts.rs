@@ -60,7 +60,15 @@ mod tests {
 
     async fn counts(store: &SqliteStore, t: &Tenant, kind: TermKind) -> Vec<TermCell> {
         let mut cells = store
-            .term_counts(t, kind, &TermFilter::default(), 0, 20 * 3_600_000_000, &[])
+            .term_counts(
+                t,
+                kind,
+                &TermFilter::default(),
+                0,
+                20 * 3_600_000_000,
+                &[],
+                usize::MAX,
+            )
             .await
             .unwrap();
         cells.sort_by(|a, b| a.term.cmp(&b.term));

@@ -92,7 +92,7 @@ mod tests {
 
     async fn counts(store: &SqliteStore, t: &Tenant, f: &TermFilter) -> Vec<TermCell> {
         let mut cells = store
-            .term_counts(t, TermKind::Ip, f, -DAY_US, 4 * DAY_US, &[])
+            .term_counts(t, TermKind::Ip, f, -DAY_US, 4 * DAY_US, &[], usize::MAX)
             .await
             .unwrap();
         cells.sort_by(|a, b| a.term.cmp(&b.term));
