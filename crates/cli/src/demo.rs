@@ -105,6 +105,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }));
     }
     bar.finish_and_clear();
+    // The generated days are history: packed now, as `serve`'s job would on its first run.
+    service.pack_term_days().await?;
     if let Some(s) = sqlite {
         s.optimize().await?;
     }

@@ -223,3 +223,57 @@ pub fn start_detection(state: &AppState, settings: crate::detect::Settings) -> a
     })?;
     Ok(())
 }
+
+/// The day-packing job's name in logs, `/metrics` and `/readyz`.
+pub const TERM_DAY_PACKS: &str = "term-day-packs";
+
+/// How often the day-packing job looks for days to pack.
+const PACK_EVERY: Duration = Duration::from_secs(600);
+
+/// Starts the day-packing job (`Service::pack_term_days`): now, then every ten minutes, the
+/// closed days whose per-IP and per-actor counters changed are packed again, so that the
+/// console's 30-day top lists read a record per day. A store error fails the job, which the host
+/// restarts after a backoff; counts are exact either way (an unpacked day reads its counters).
+pub fn start_term_day_packs(state: &AppState) -> anyhow::Result<()> {
+    let spec = JobSpec {
+        backoff: Backoff {
+            initial: Duration::from_secs(30),
+            max: PACK_EVERY,
+            jitter: 0.5,
+        },
+        healthy_after: PACK_EVERY,
+        ..JobSpec::default()
+    };
+    let service = state.service.clone();
+    state
+        .metrics
+        .jobs()
+        .spawn(TERM_DAY_PACKS, spec, move |cancel| {
+            term_day_packs(service.clone(), cancel)
+        })?;
+    Ok(())
+}
+
+async fn term_day_packs(
+    service: authtrail_service::Service,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(PACK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let started = authtrail_model::Stopwatch::start();
+        let days = service.pack_term_days().await?;
+        if days > 0 {
+            tracing::info!(
+                days,
+                ms = started.elapsed().as_millis() as u64,
+                "packed day counters"
+            );
+        }
+    }
+}

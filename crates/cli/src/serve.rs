@@ -91,6 +91,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         crate::jobs::start_retention(&state, days, every)?;
     }
     crate::jobs::start_checkpoints(&state)?;
+    crate::jobs::start_term_day_packs(&state)?;
     let state = if cfg.detect {
         let settings = crate::detect::Settings::load(&cfg)?;
         let state = state.with_detection(authtrail_server::Detection::On {

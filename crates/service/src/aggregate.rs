@@ -166,7 +166,19 @@ impl Service {
         };
         Ok(aggregate(&**self.store(), tenant, self.catalog(), &q).await?)
     }
+
+    /// Packs the store's per-day counters of the days that ended at least [`PACK_AFTER_US`]
+    /// ago and changed since (`TermCounts::pack_days`): the top lists over long ranges then read
+    /// one record per day. Returns the number of days packed. The `term-day-packs` job runs it.
+    pub async fn pack_term_days(&self) -> Result<u64, ServiceError> {
+        let before = self.now_us() - PACK_AFTER_US;
+        Ok(self.store().pack_days(before).await?)
+    }
 }
+
+/// How long after its end a day is packed: late events of the hour after midnight would unpack
+/// it again at once.
+pub const PACK_AFTER_US: i64 = 3_600_000_000;
 
 #[cfg(test)]
 mod tests {

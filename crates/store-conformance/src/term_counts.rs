@@ -5,7 +5,8 @@
 //! after purges and restores; and an erasure leaves no count keyed by the erased e-mail or IP.
 //! Every case runs at two scales: activities over five hours, and over six days, with ranges
 //! made of whole days, days cut by a bound on an hour (a zone's midnight) and hours cut by one,
-//! for an engine that keeps per-day counters too.
+//! for an engine that keeps per-day counters too; and with the days packed (`pack_days`), then
+//! written into, purged or erased while packed, then packed again.
 
 use std::collections::BTreeMap;
 
@@ -227,6 +228,17 @@ async fn equal_the_list(store: &dyn Store, name: &str, apart: i64, unit: i64) {
         .await
         .unwrap();
     check_all(store, &t, unit).await;
+    // Packed days (an engine's job packs closed days) count the same; so do late activities
+    // stored into packed days, before and after the days are packed again.
+    store.pack_days(i64::MAX).await.unwrap();
+    check_all(store, &t, unit).await;
+    store
+        .append(&t, workload(&t, 150, 100, apart))
+        .await
+        .unwrap();
+    check_all(store, &t, unit).await;
+    store.pack_days(i64::MAX).await.unwrap();
+    check_all(store, &t, unit).await;
     // A tenant never written has no counts.
     let none = counted(
         store,
@@ -435,8 +447,11 @@ pub async fn grouping_by_ip_names_the_largest_and_sums_the_rest(store: Arc<dyn S
 async fn purged_restored_erased(store: &dyn Store, name: &str, apart: i64, unit: i64) {
     let t = tenant(name);
     store.append(&t, workload(&t, 0, 400, apart)).await.unwrap();
-    // A cut-off in the middle of an hour (and of a day).
+    store.pack_days(i64::MAX).await.unwrap();
+    // A cut-off in the middle of an hour (and of a day), through packed days.
     store.purge_before(T0 + unit + 1_234_567).await.unwrap();
+    check_all(store, &t, unit).await;
+    store.pack_days(i64::MAX).await.unwrap();
     check_all(store, &t, unit).await;
 
     // A restored trail counts like an appended one.
@@ -466,9 +481,13 @@ async fn purged_restored_erased(store: &dyn Store, name: &str, apart: i64, unit:
     let subject: Vec<i64> = receipts.iter().map(|r| r.unique_qualifier).collect();
     let whole = (T0 - unit, T0 + 6 * unit);
     let any = TermFilter::default();
+    store.pack_days(i64::MAX).await.unwrap();
     let ips_before = counted(store, &t, TermKind::Ip, &any, whole, &[]).await;
     assert_eq!(ips_before.get(&(0, Some("192.0.2.77".into()))), Some(&3));
     store.erase_personal(&t, &subject, 99).await.unwrap();
+    check_all(store, &t, unit).await;
+    // Packed again after the erasure: still no count keyed by the subject.
+    store.pack_days(i64::MAX).await.unwrap();
     check_all(store, &t, unit).await;
     for kind in [TermKind::Ip, TermKind::Actor] {
         let after = counted(store, &t, kind, &any, whole, &[]).await;

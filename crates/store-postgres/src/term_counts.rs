@@ -292,4 +292,9 @@ impl TermCounts for PgStore {
             self, tenant, kind, filter, start_us, end_us, bounds, named,
         ))
     }
+
+    /// PostgreSQL keeps no per-day counters (see architecture.md): nothing to pack.
+    fn pack_days<'a>(&'a self, _before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async { Ok(0) })
+    }
 }

@@ -25,6 +25,7 @@ mod secrets;
 mod sign_in_scores;
 mod subscriptions;
 mod term_counts;
+mod term_packs;
 mod tokens;
 
 use std::path::{Path, PathBuf};

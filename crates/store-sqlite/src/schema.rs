@@ -6,6 +6,7 @@ use rusqlite::{Connection, Transaction};
 mod rollup_hours;
 mod term_counts;
 mod term_days;
+mod term_packs;
 mod v10;
 
 /// One migration: SQL, or a Rust step where SQL alone cannot do it (hashing, say).
@@ -305,6 +306,10 @@ const MIGRATIONS: &[Migration] = &[
     // 15: per-day counters per IP and per actor, for the top lists over long ranges
     // (term_counts.rs; the migration in `schema/term_days.rs`).
     Sql(term_days::SQL),
+    // 16: closed days' counters per IP and per actor packed into one record per (kind, slice,
+    // event), for the top lists over long ranges (term_packs.rs; the migration in
+    // `schema/term_packs.rs`).
+    Sql(term_packs::SQL),
 ];
 
 /// Brings the database to the newest schema, one migration per transaction.

@@ -31,6 +31,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::errors::backend;
+use crate::term_packs;
 
 /// `kind` in `activity_term_counts`.
 pub(crate) const KIND_IP: i64 = 1;
@@ -134,6 +135,8 @@ pub(crate) fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreE
         key,
         n,
     )?;
+    // The day's packs would still count the old term: dropped, and packed again by the job.
+    crate::term_packs::unpack(conn, tenant_id, floor_to(hour_us, DAY_US))?;
     for (slice, day, event) in day_keys(hour_us, event_id, success) {
         add_to(
             conn,
@@ -198,6 +201,24 @@ fn event_ids(conn: &Connection, filter: &TermFilter) -> rusqlite::Result<(Option
     ids.sort_unstable();
     ids.dedup();
     Ok((Some(ids), !filter.event_names.is_empty()))
+}
+
+/// `days` (ranges of whole days) cut into runs of days that are all packed or all not, as
+/// `(from, to, packed)`; `packed` lists packed days, ascending.
+fn runs(days: &[(i64, i64)], packed: &[i64]) -> Vec<(i64, i64, bool)> {
+    let mut out: Vec<(i64, i64, bool)> = Vec::new();
+    for (from, to) in days {
+        let mut d = *from;
+        while d < *to {
+            let p = packed.binary_search(&d).is_ok();
+            match out.last_mut() {
+                Some(last) if last.1 == d && last.2 == p => last.1 = d + DAY_US,
+                _ => out.push((d, d + DAY_US, p)),
+            }
+            d += DAY_US;
+        }
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,7 +337,27 @@ fn read(
              WHERE tenant_id = ?1 AND kind = ?2 AND slice = ?3 AND day_us >= ?4 AND day_us < ?5
              {events}"
         ))?;
-        for (from, to) in &days {
+        let packed = match (days.first(), days.last()) {
+            (Some(first), Some(last)) => term_packs::packed_days(conn, tid, first.0, last.1)?,
+            _ => Vec::new(),
+        };
+        // Runs of days alike: packed ones from their packs, the others from their counters.
+        for run in runs(&days, &packed) {
+            let (from, to, is_packed) = run;
+            if is_packed {
+                term_packs::read(
+                    conn,
+                    tid,
+                    kind,
+                    slice,
+                    (from, to),
+                    events,
+                    |day, term, n| {
+                        *sums.entry((bucket_of(bounds, day), term)).or_default() += n;
+                    },
+                )?;
+                continue;
+            }
             let mut rows = counters.query(params![tid, kind, slice, from, to])?;
             while let Some(r) = rows.next()? {
                 *sums
@@ -399,5 +440,25 @@ impl TermCounts for SqliteStore {
         Box::pin(self.read(move |c| {
             term_counts(c, &tenant, kind, &filter, start_us, end_us, &bounds, named)
         }))
+    }
+
+    fn pack_days<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let days = self
+                .read(move |c| term_packs::unpacked(c, before_us))
+                .await?;
+            let mut packed = 0;
+            // One day per transaction, queued behind waiting appends: the writer is never held
+            // for more than one day's counters.
+            for (tid, day) in days {
+                if self
+                    .write(move |c| term_packs::pack_day(c, tid, day))
+                    .await?
+                {
+                    packed += 1;
+                }
+            }
+            Ok(packed)
+        })
     }
 }

@@ -84,6 +84,13 @@ pub trait TermCounts: Send + Sync + 'static {
         bounds: &'a [i64],
         named: usize,
     ) -> BoxFuture<'a, Result<Vec<TermCell>, StoreError>>;
+
+    /// Packs the coarser counters of the days that end at or before `before_us` and changed
+    /// since they were last packed, so that reads over them touch one record per day instead of
+    /// one per value; returns the number of days packed. Counts read the same before and after.
+    /// Run by the job host (`term-day-packs`); an engine without per-day counters packs
+    /// nothing (PostgreSQL keeps hourly counters only).
+    fn pack_days<'a>(&'a self, before_us: i64) -> BoxFuture<'a, Result<u64, StoreError>>;
 }
 
 /// Which of `totals`' keys (a value's total over all buckets) to name: those whose total is at

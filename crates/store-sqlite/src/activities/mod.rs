@@ -9,6 +9,7 @@ mod rows;
 pub(crate) mod writer;
 
 use authtrail_model::store::prelude::*;
+use authtrail_model::store::term_counts::DAY_US;
 use authtrail_model::{
     Activity, ActivityQuery, BoxFuture, Count, NewActivity, Page, Position, Receipt, Tenant,
 };
@@ -79,6 +80,12 @@ fn purge_step(
             rusqlite::params![tenant_id, before_us, PURGE_STEP as i64],
         )
         .map_err(backend)?;
+    // The purged days' packs (and the cut-off's day's) count rows and terms no longer there.
+    crate::term_packs::unpack_through(
+        &tx,
+        tenant_id,
+        authtrail_model::store::aggregates::floor_to(before_us, DAY_US),
+    )?;
     intern::forget_unreferenced(&tx, terms)?;
     tx.commit().map_err(backend)?;
     Ok((n as u64, n == PURGE_STEP || scores == PURGE_STEP as u64))

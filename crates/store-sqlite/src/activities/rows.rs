@@ -101,6 +101,17 @@ impl<'c> Rows<'c> {
                     .or_default() += n;
             }
         }
+        // Days whose counters change are no longer what their packs say (schema 16).
+        let mut touched: Vec<(i64, i64)> = days.keys().map(|k| (k[0], k[3])).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let mut mark = self
+            .conn
+            .prepare_cached(crate::term_packs::MARK)
+            .map_err(backend)?;
+        for (tenant_id, day) in touched {
+            mark.execute(params![tenant_id, day]).map_err(backend)?;
+        }
         upsert_all(self.conn, crate::term_counts::UPSERT, self.terms)?;
         upsert_all(self.conn, crate::term_counts::UPSERT_DAY, days)?;
         // The same counts per hour (schema 14), for charts over long ranges.

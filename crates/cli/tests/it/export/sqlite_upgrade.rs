@@ -126,7 +126,7 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
     authtrail(&["export", "--data", a, "--out", f2, "--log", l2]);
     {
         let db = rusqlite::Connection::open(&db_path).unwrap();
-        assert_eq!(user_version(&db), 15, "the newest schema");
+        assert_eq!(user_version(&db), 16, "the newest schema");
         // 13: the per-IP and per-actor counters, filled from the migrated rows; 14: the hourly
         // counters, filled from the minutes'; 15: the per-day counters per IP and actor, filled
         // from the hours' (every row once per kind in slice 1, every failure in slice 0).
@@ -163,6 +163,19 @@ fn a_schema_9_data_directory_migrates_in_place_and_exports_unchanged() {
         assert_eq!(hourly, rows);
         assert_eq!(daily, rows);
         assert_eq!(daily_failures, failures);
+        // 16: every day with counters is marked unpacked, for the packing job of `serve`.
+        let (states, unpacked, days): (i64, i64, i64) = db
+            .query_row(
+                "SELECT (SELECT count(*) FROM activity_term_day_state),
+                        (SELECT count(*) FROM activity_term_day_state WHERE packed = 0),
+                        (SELECT count(*) FROM (SELECT DISTINCT tenant_id, day_us
+                                               FROM activity_term_days))",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert!(days > 0);
+        assert_eq!((states, unpacked), (days, days));
         let strips: i64 = db
             .query_row("SELECT count(*) FROM log_hashes", [], |r| r.get(0))
             .unwrap();
