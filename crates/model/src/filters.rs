@@ -163,36 +163,94 @@ impl ParamFilter {
 }
 
 /// A necessary condition for a set of clauses, checked on an activity's stored JSON before it is
-/// parsed: every clause needs its parameter on the event, so the body must hold each clause's
-/// name as a JSON string. Stores serialize bodies with serde_json, which escapes only quotes,
-/// backslashes and control characters, and a clause's name is ASCII letters, digits, `_` and `.`
-/// ([`parse`]), so a body with the parameter holds `"name"` byte for byte. Parsing a body costs
-/// several times its decompression; a scan for `filters=is_suspicious==true` rules out the other
-/// events' rows without it.
-pub struct NameScan {
-    needles: Vec<memchr::memmem::Finder<'static>>,
+/// parsed. Parsing a body costs several times its decompression, and most candidates of a
+/// parameter filter cannot match: other events' rows (without the parameter), and for an
+/// equality the rows whose value differs (`is_suspicious==true` is false on 98 % of sign-ins).
+///
+/// Every clause needs its parameter on the event, so the body must hold each clause's name as a
+/// JSON string. Stores serialize bodies with serde_json, which escapes only quotes, backslashes
+/// and control characters, and a clause's name is ASCII letters, digits, `_` and `.` ([`parse`]),
+/// so a body with the parameter holds `"name"` byte for byte. For `==`, each place the name
+/// stands is also read as a parameter: where the bytes around it are exactly those
+/// [`crate::activity::Parameter`]'s serializer writes (`"name":"is_suspicious","boolValue":false`)
+/// and its value cannot equal the clause's, that place is passed over. Any other shape keeps the
+/// row (a name inside a JSON value, keys in another order, an escaped string, a list), so the scan
+/// never rules out a body that [`ParamFilter::matches`] would accept, whatever wrote it.
+pub struct BodyScan {
+    clauses: Vec<ClauseScan>,
 }
 
-impl NameScan {
+struct ClauseScan {
+    /// `"name"`, as a JSON string.
+    needle: memchr::memmem::Finder<'static>,
+    /// The clause's value when its operator is `==`.
+    equals: Option<String>,
+}
+
+/// What the serializer writes before a parameter's name.
+const NAME_KEY: &[u8] = b"\"name\":";
+
+impl BodyScan {
     /// `None` when there is no clause (every body may match).
-    pub fn new(filters: &[ParamFilter]) -> Option<NameScan> {
-        let mut names: Vec<&str> = filters.iter().map(|f| f.name.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        (!names.is_empty()).then(|| NameScan {
-            needles: names
-                .into_iter()
-                .map(|n| memchr::memmem::Finder::new(format!("\"{n}\"").as_bytes()).into_owned())
+    pub fn new(filters: &[ParamFilter]) -> Option<BodyScan> {
+        (!filters.is_empty()).then(|| BodyScan {
+            clauses: filters
+                .iter()
+                .map(|f| ClauseScan {
+                    needle: memchr::memmem::Finder::new(format!("\"{}\"", f.name).as_bytes())
+                        .into_owned(),
+                    equals: (f.op == Op::Eq).then(|| f.value.clone()),
+                })
                 .collect(),
         })
     }
 
     /// False when no event of `json` (a stored body) can satisfy every clause.
     pub fn may_match(&self, json: &[u8]) -> bool {
-        self.needles.iter().all(|f| f.find(json).is_some())
+        self.clauses.iter().all(|c| c.may_match(json))
     }
 }
 
+impl ClauseScan {
+    fn may_match(&self, json: &[u8]) -> bool {
+        let Some(want) = &self.equals else {
+            return self.needle.find(json).is_some();
+        };
+        self.needle.find_iter(json).any(|at| {
+            let parameter = json[..at].ends_with(NAME_KEY);
+            !parameter || value_may_equal(&json[at + self.needle.needle().len()..], want)
+        })
+    }
+}
+
+/// Whether the value serialized at the start of `rest` (the bytes after a parameter's name) may
+/// equal `want` under [`ParamFilter::matches`]; true for every shape it does not decide.
+fn value_may_equal(rest: &[u8], want: &str) -> bool {
+    if let Some(v) = rest.strip_prefix(b",\"boolValue\":") {
+        return match (v.starts_with(b"true"), v.starts_with(b"false")) {
+            (true, _) => want == "true",
+            (_, true) => want == "false",
+            _ => true,
+        };
+    }
+    if let Some(v) = rest.strip_prefix(b",\"value\":\"") {
+        return match memchr::memchr2(b'"', b'\\', v) {
+            Some(end) if v[end] == b'"' => &v[..end] == want.as_bytes(),
+            _ => true,
+        };
+    }
+    if let Some(v) = rest.strip_prefix(b",\"intValue\":\"") {
+        let Ok(want) = want.parse::<i64>() else {
+            // An integer never equals a value that is not one.
+            return false;
+        };
+        return match memchr::memchr(b'"', v).map(|end| std::str::from_utf8(&v[..end])) {
+            Some(Ok(have)) => have.parse::<i64>().map_or(true, |have| have == want),
+            _ => true,
+        };
+    }
+    true
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +273,7 @@ mod tests {
     /// Whatever the clause and the value's type, a serialized event that satisfies every clause
     /// passes the scan; one without the parameter's name does not.
     #[test]
-    fn the_name_scan_never_rules_out_a_match() {
+    fn the_scan_never_rules_out_a_match() {
         let values = [
             ("is_suspicious", ParamValue::Bool(true)),
             ("login_timestamp", ParamValue::Int(1_700_000_000_000_000)),
@@ -225,24 +283,80 @@ mod tests {
                 ParamValue::MultiStr(vec!["password".into(), "idv_preregistered_phone".into()]),
             ),
             ("ids", ParamValue::MultiInt(vec![3, 5])),
+            ("note", ParamValue::Str("say \"hi\"".into())),
         ];
         let clauses = "is_suspicious==true,login_timestamp>=1,login_type<>saml,\
-                       login_challenge_method==password,ids>4";
+                       login_challenge_method==password,ids>4,ids==5,\
+                       login_timestamp==1700000000000000,login_type==google_password,\
+                       note==say \"hi\"";
         let filters = parse(clauses).unwrap();
         let e = event(values.to_vec());
         assert!(filters.iter().all(|f| f.matches(&e)));
         let json = serde_json::to_vec(&e).unwrap();
-        assert!(NameScan::new(&filters).unwrap().may_match(&json));
+        assert!(BodyScan::new(&filters).unwrap().may_match(&json));
+        for f in &filters {
+            let one = BodyScan::new(std::slice::from_ref(f)).unwrap();
+            assert!(one.may_match(&json), "{f}");
+        }
         // Without one of the parameters (its name only inside a longer value): ruled out.
         let mut other = values.to_vec();
         other[0] = ("note", ParamValue::Str("not is_suspicious".into()));
         let json = serde_json::to_vec(&event(other)).unwrap();
         assert!(
-            !NameScan::new(&parse("is_suspicious==true").unwrap())
+            !BodyScan::new(&parse("is_suspicious==true").unwrap())
                 .unwrap()
                 .may_match(&json)
         );
-        assert!(NameScan::new(&[]).is_none());
+        assert!(BodyScan::new(&[]).is_none());
+    }
+
+    /// An equality whose value differs from every place the parameter stands rules the body
+    /// out; every other clause, and every shape the serializer does not write, keeps it.
+    #[test]
+    fn an_equality_rules_out_other_values() {
+        let e = event(vec![
+            ("is_suspicious", ParamValue::Bool(false)),
+            ("login_timestamp", ParamValue::Int(1500)),
+            ("login_type", ParamValue::Str("google_password".into())),
+            ("tags", ParamValue::MultiStr(vec!["a".into()])),
+        ]);
+        let json = serde_json::to_vec(&e).unwrap();
+        let scan = |s: &str| BodyScan::new(&parse(s).unwrap()).unwrap().may_match(&json);
+        let matches = |s: &str| parse(s).unwrap().iter().all(|f| f.matches(&e));
+        for clause in [
+            "is_suspicious==true",
+            "login_timestamp==1499",
+            "login_timestamp==x",
+            "login_type==saml",
+            "login_type==google_passwor",
+        ] {
+            assert!(!matches(clause), "{clause}");
+            assert!(!scan(clause), "{clause} should be ruled out");
+        }
+        for clause in [
+            "is_suspicious==false",
+            "is_suspicious<>true",
+            "login_timestamp==1500",
+            "login_timestamp==+1500",
+            "login_type==google_password",
+            "login_type>a",
+            "tags==b",
+        ] {
+            assert!(scan(clause), "{clause} should be kept");
+        }
+        // The same parameter with its keys in another order, or as a JSON value: kept.
+        let reordered = br#"{"name":"login_success","parameters":[{"boolValue":false,"name":"is_suspicious"}]}"#;
+        assert!(
+            BodyScan::new(&parse("is_suspicious==true").unwrap())
+                .unwrap()
+                .may_match(reordered)
+        );
+        let other = br#"{"parameters":[{"name":"is_suspicious","boolValue":false},{"name":"x","jsonValue":{"name":"is_suspicious","boolValue":true}}]}"#;
+        assert!(
+            BodyScan::new(&parse("is_suspicious==true").unwrap())
+                .unwrap()
+                .may_match(other)
+        );
     }
 
     #[test]

@@ -264,7 +264,7 @@ impl<'q> PageBuilder<'q> {
     }
 
     /// Passes over a candidate at `at` that the engine ruled out without decoding it (see
-    /// [`crate::filters::NameScan`]): it counts against the scan budget like any other.
+    /// [`crate::filters::BodyScan`]): it counts against the scan budget like any other.
     pub fn pass(&mut self, at: Position) {
         self.scanned += 1;
         self.after = Some(at);

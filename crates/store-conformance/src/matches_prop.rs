@@ -154,7 +154,10 @@ pub fn queries() -> impl Strategy<Value = ActivityQuery> {
             prop::option::of(select(
                 &[
                     "login_type==saml",
+                    "login_type==google_password",
                     "is_suspicious==true",
+                    "is_suspicious==false",
+                    "is_suspicious==yes",
                     "login_challenge_method==password,login_type<>saml",
                     "login_type>h",
                 ][..],

@@ -11,7 +11,7 @@
 //! server-side prepared statement to cache, and PostgreSQL plans them with the actual bounds, so
 //! a time window prunes partitions at plan time.
 
-use authtrail_model::filters::NameScan;
+use authtrail_model::filters::BodyScan;
 use authtrail_model::store::aggregates::{HOUR_US, floor_to};
 use authtrail_model::{
     Activity, ActivityQuery, Count, Outcome, Page, Position, StoreError, Tenant,
@@ -43,7 +43,7 @@ fn decode(tenant: &Tenant, row: &Row) -> Result<Activity, StoreError> {
 fn candidate(
     tenant: &Tenant,
     row: &Row,
-    scan: Option<&NameScan>,
+    scan: Option<&BodyScan>,
 ) -> Result<Result<Activity, Position>, StoreError> {
     let json = super::rows::body_json(row.get(4))?;
     if scan.is_some_and(|s| !s.may_match(&json)) {
@@ -104,7 +104,7 @@ pub(crate) async fn list(
     };
 
     let mut page = PageBuilder::new(q);
-    let scan = NameScan::new(&q.filters);
+    let scan = BodyScan::new(&q.filters);
     loop {
         let chunk = page.chunk();
         let stmt = build(tid, q, &names, page.after(), chunk, Shape::Rows);
@@ -156,7 +156,7 @@ pub(crate) async fn count(
         return Ok(count.from_index(row.get::<_, i64>(0) as u64));
     }
     // With filters, walk in chunks like `list` so that memory stays bounded.
-    let scan = NameScan::new(&q.filters);
+    let scan = BodyScan::new(&q.filters);
     loop {
         let stmt = build(tid, &q, &names, count.after(), CHUNK, Shape::Rows);
         let rows = c.query_typed(&stmt.sql, &stmt.params()).await.map_err(pg)?;

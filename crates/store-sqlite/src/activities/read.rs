@@ -5,7 +5,7 @@
 //! conditions are decoded and checked in Rust, in chunks, under a scan budget. When the budget runs
 //! out the page is returned short, with a position to continue from, as Google's API also does.
 
-use authtrail_model::filters::NameScan;
+use authtrail_model::filters::BodyScan;
 use authtrail_model::query::{CountBuilder, PageBuilder, SCAN_CHUNK, UpperBound};
 use authtrail_model::{
     Activity, ActivityBody, ActivityQuery, ActorFilter, Count, Outcome, Page, Position, StoreError,
@@ -52,7 +52,7 @@ fn decode(tenant: &Tenant, row: &Row<'_>) -> rusqlite::Result<Activity> {
 fn candidate(
     tenant: &Tenant,
     row: &Row<'_>,
-    scan: Option<&NameScan>,
+    scan: Option<&BodyScan>,
 ) -> rusqlite::Result<Result<Activity, Position>> {
     let json = body_json(row)?;
     if scan.is_some_and(|s| !s.may_match(&json)) {
@@ -133,7 +133,7 @@ pub(crate) fn list(
     };
 
     let mut page = PageBuilder::new(q);
-    let scan = NameScan::new(&q.filters);
+    let scan = BodyScan::new(&q.filters);
     loop {
         let chunk = page.chunk();
         let (sql, params) = statement(tid, q, &keys, page.after(), chunk);
@@ -187,7 +187,7 @@ pub(crate) fn count(
             .map_err(backend)?;
         return Ok(count.from_index(n as u64));
     }
-    let scan = NameScan::new(&q.filters);
+    let scan = BodyScan::new(&q.filters);
     loop {
         let (sql, params) = statement(tid, &q, &keys, count.after(), SCAN_CHUNK);
         let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
