@@ -11,6 +11,21 @@ use authtrail_model::store::CommitWatch;
 use authtrail_server::AppState;
 use authtrail_service::ServiceError;
 
+/// How a job of this node is restarted after it fails: a backoff from `initial` doubling up to
+/// `max`, with jitter so that nodes restarted together do not retry in step, started afresh once
+/// the job has run `healthy_after` without failing.
+fn restarting(initial: Duration, max: Duration, healthy_after: Duration) -> JobSpec {
+    JobSpec {
+        backoff: Backoff {
+            initial,
+            max,
+            jitter: 0.5,
+        },
+        healthy_after,
+        ..JobSpec::default()
+    }
+}
+
 /// The retention job's name in logs, `/metrics` and `/readyz`.
 pub const RETENTION: &str = "retention";
 
@@ -18,16 +33,8 @@ pub const RETENTION: &str = "retention";
 /// `/metrics` and fails the job, which the host restarts after a backoff of 30 s doubling up to
 /// `every` (and the restarted job purges at once).
 pub fn start_retention(state: &AppState, days: u32, every: Duration) -> anyhow::Result<()> {
-    let spec = JobSpec {
-        backoff: Backoff {
-            initial: Duration::from_secs(30).min(every),
-            max: every,
-            jitter: 0.5,
-        },
-        // A job that purged at least once on schedule starts its backoff afresh.
-        healthy_after: every,
-        ..JobSpec::default()
-    };
+    // A job that purged at least once on schedule starts its backoff afresh.
+    let spec = restarting(Duration::from_secs(30).min(every), every, every);
     let st = state.clone();
     state.metrics.jobs().spawn(RETENTION, spec, move |cancel| {
         retention(st.clone(), days, every, cancel)
@@ -79,15 +86,11 @@ const GATHER: Duration = Duration::from_millis(200);
 /// runs it; on PostgreSQL the tree's compare-and-set lets one node's growth win and the others
 /// read past it, so two nodes never store different trees.
 pub fn start_checkpoints(state: &AppState) -> anyhow::Result<()> {
-    let spec = JobSpec {
-        backoff: Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.5,
-        },
-        healthy_after: Duration::from_secs(60),
-        ..JobSpec::default()
-    };
+    let spec = restarting(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
     let st = state.clone();
     state
         .metrics
@@ -172,15 +175,11 @@ pub fn start_deliveries(
     alerts: authtrail_delivery::alerts::Settings,
 ) -> anyhow::Result<()> {
     let alerts = std::sync::Arc::new(alerts);
-    let spec = JobSpec {
-        backoff: Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            jitter: 0.5,
-        },
-        healthy_after: Duration::from_secs(60),
-        ..JobSpec::default()
-    };
+    let spec = restarting(
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+        Duration::from_secs(60),
+    );
     let node = authtrail_delivery::Node::new(state.service.clone(), state.metrics.clone());
     tracing::info!(node = %node.name, "push delivery on");
     state
@@ -200,15 +199,11 @@ pub const DETECTION: &str = "detection";
 /// Every node may run it (findings are stored once, by their derived eventIds); a store error
 /// fails the job and the host restarts it after a backoff, rebuilding its state.
 pub fn start_detection(state: &AppState, settings: crate::detect::Settings) -> anyhow::Result<()> {
-    let spec = JobSpec {
-        backoff: Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.5,
-        },
-        healthy_after: Duration::from_secs(60),
-        ..JobSpec::default()
-    };
+    let spec = restarting(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
     if settings.geo.is_some() {
         tracing::info!("detection on");
     } else {
@@ -235,15 +230,7 @@ const PACK_EVERY: Duration = Duration::from_secs(600);
 /// console's 30-day top lists read a record per day. A store error fails the job, which the host
 /// restarts after a backoff; counts are exact either way (an unpacked day reads its counters).
 pub fn start_term_day_packs(state: &AppState) -> anyhow::Result<()> {
-    let spec = JobSpec {
-        backoff: Backoff {
-            initial: Duration::from_secs(30),
-            max: PACK_EVERY,
-            jitter: 0.5,
-        },
-        healthy_after: PACK_EVERY,
-        ..JobSpec::default()
-    };
+    let spec = restarting(Duration::from_secs(30), PACK_EVERY, PACK_EVERY);
     let service = state.service.clone();
     state
         .metrics
