@@ -33,6 +33,37 @@ pub struct EngineRun {
     /// PostgreSQL: bytes of each table (heap and TOAST) and each index, partitions summed into
     /// their parent, largest first. Empty on SQLite.
     pub relations: Vec<(String, u64)>,
+    /// Seconds from the end of the ingest cells until the signed checkpoint covered every stored
+    /// activity.
+    pub checkpoint_catch_up_s: f64,
+}
+
+/// How long the signed checkpoint (`GET /v1/log/checkpoint`, its second line the tree size) takes
+/// to cover `total` activities; fails after ten minutes.
+async fn checkpoint_catch_up(server: &Server, total: u64) -> anyhow::Result<f64> {
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/log/checkpoint", server.base);
+    loop {
+        let resp = client.get(&url).bearer_auth(&server.token).send().await?;
+        // No checkpoint yet is a 404; a signed one names its size on its second line.
+        let size = if resp.status().is_success() {
+            let note = resp.text().await?;
+            note.lines()
+                .nth(1)
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if size >= total {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            bail!("the checkpoint covers {size} of {total} activities after ten minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 impl EngineRun {
@@ -53,6 +84,7 @@ impl EngineRun {
             "ingest": ingest::cells_json(&self.ingest.cells),
             "freshness_ms": self.ingest.freshness.json(),
             "peak_rss_mib": self.ingest.peak_rss_kib.map(|k| k as f64 / 1024.0),
+            "checkpoint_catch_up_s": self.checkpoint_catch_up_s,
             "queries": queries,
             "deep_page_number": self.deep_page,
             "stored_events": self.stored,
@@ -126,6 +158,16 @@ pub async fn run(
         bail!("{engine}: {stored} events stored, {expected} acknowledged");
     }
 
+    // The server's `checkpoints` job hashes every acknowledged activity into the tenant's Merkle
+    // tree, on the same two cores as the queries: they are timed once it has caught up, so that
+    // they measure reads rather than reads beside a backlog of a million hashes (the catch-up is
+    // printed and kept; `--integrity` measures the job at a steady rate).
+    let total = store.count(&tenant, &all, None).await?.n;
+    let checkpoint_catch_up_s = checkpoint_catch_up(&server, total).await?;
+    eprintln!(
+        "  {engine:<8} checkpoint covers all {total} activities {checkpoint_catch_up_s:.1} s after the ingest"
+    );
+
     let mut queries = Vec::new();
     for case in query::cases(data) {
         let l = query::time_http(&server.base, &server.token, &case.ours, budget).await?;
@@ -196,5 +238,6 @@ pub async fn run(
         stored,
         bytes,
         relations,
+        checkpoint_catch_up_s,
     })
 }
