@@ -38,21 +38,17 @@ pub struct EngineRun {
     pub checkpoint_catch_up_s: f64,
 }
 
-/// How long the signed checkpoint (`GET /v1/log/checkpoint`, its second line the tree size) takes
-/// to cover `total` activities; fails after ten minutes.
+/// How long the signed checkpoint (`GET /v1/log/checkpoint`) takes to cover `total` activities;
+/// fails after ten minutes, or on a checkpoint that does not parse.
 async fn checkpoint_catch_up(server: &Server, total: u64) -> anyhow::Result<f64> {
     let started = std::time::Instant::now();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/log/checkpoint", server.base);
     loop {
         let resp = client.get(&url).bearer_auth(&server.token).send().await?;
-        // No checkpoint yet is a 404; a signed one names its size on its second line.
+        // No checkpoint yet is a 404.
         let size = if resp.status().is_success() {
-            let note = resp.text().await?;
-            note.lines()
-                .nth(1)
-                .and_then(|l| l.parse::<u64>().ok())
-                .unwrap_or(0)
+            authtrail_integrity::Checkpoint::parse_text(&resp.text().await?)?.size
         } else {
             0
         };
@@ -151,8 +147,9 @@ pub async fn run(
         limit: 1,
         ..ActivityQuery::default()
     };
-    let stored =
-        store.count(&tenant, &all, None).await?.n - store.count(&tenant, &admin, None).await?.n;
+    // Every activity of the tenant, the bench's own admin events included: what the log hashes.
+    let total = store.count(&tenant, &all, None).await?.n;
+    let stored = total - store.count(&tenant, &admin, None).await?.n;
     let expected = (data.events.len() + ingest.freshness.n) as u64;
     if stored != expected {
         bail!("{engine}: {stored} events stored, {expected} acknowledged");
@@ -162,7 +159,6 @@ pub async fn run(
     // tree, on the same two cores as the queries: they are timed once it has caught up, so that
     // they measure reads rather than reads beside a backlog of a million hashes (the catch-up is
     // printed and kept; `--integrity` measures the job at a steady rate).
-    let total = store.count(&tenant, &all, None).await?.n;
     let checkpoint_catch_up_s = checkpoint_catch_up(&server, total).await?;
     eprintln!(
         "  {engine:<8} checkpoint covers all {total} activities {checkpoint_catch_up_s:.1} s after the ingest"
