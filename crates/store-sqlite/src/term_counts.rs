@@ -342,8 +342,7 @@ fn read(
             _ => Vec::new(),
         };
         // Runs of days alike: packed ones from their packs, the others from their counters.
-        for run in runs(&days, &packed) {
-            let (from, to, is_packed) = run;
+        for (from, to, is_packed) in runs(&days, &packed) {
             if is_packed {
                 term_packs::read(
                     conn,
