@@ -14,6 +14,7 @@
 //! `--allow-private-destinations`).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -115,8 +116,11 @@ async fn post(
 }
 
 /// Events per second of `events` in batches of 1000 from 16 clients.
-async fn bulk(server: &Server, events: &[crate::data::Event]) -> anyhow::Result<f64> {
-    let bodies: Vec<bytes::Bytes> = events.chunks(1000).map(Dataset::body).collect();
+async fn bulk(server: &Server, data: &Dataset, events: Range<usize>) -> anyhow::Result<f64> {
+    let bodies = crate::ingest::batches(events.clone(), 1000)
+        .into_iter()
+        .map(|r| data.body(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let queue = Arc::new(Mutex::new(bodies));
     let c = http_client();
     let start = Instant::now();
@@ -153,16 +157,18 @@ async fn bulk(server: &Server, events: &[crate::data::Event]) -> anyhow::Result<
 /// Ingests `events` at `rate` per second in batches of 10; returns each acknowledgement's time.
 async fn steady(
     server: &Server,
-    events: &[crate::data::Event],
+    data: &Dataset,
+    events: Range<usize>,
     rate: usize,
 ) -> anyhow::Result<HashMap<i64, Instant>> {
     let c = http_client();
     let mut acked = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(10.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for chunk in events.chunks(10) {
+    for chunk in crate::ingest::batches(events, 10) {
+        let body = data.body(chunk)?;
         tick.tick().await;
-        for uq in post(&c, server, Dataset::body(chunk)).await? {
+        for uq in post(&c, server, body).await? {
             acked.insert(uq, Instant::now());
         }
     }
@@ -235,8 +241,7 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan, seed: u64) -> anyhow::Resu
     let now_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_micros() as i64;
-    let data = Dataset::generate(n as u64, seed, now_us, 1);
-    let ev = &data.events;
+    let data = Dataset::generate(n as u64, seed, now_us, 1)?;
     let store = vec![
         "--data".to_string(),
         dir.join("delivery").display().to_string(),
@@ -253,7 +258,7 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan, seed: u64) -> anyhow::Resu
     let b = plan.bulk_events;
 
     // 1. Throughput, A-B-A.
-    let none_before = bulk(&server, &ev[..b]).await?;
+    let none_before = bulk(&server, &data, 0..b).await?;
     let mut receivers = Vec::new();
     let mut ids = Vec::new();
     for _ in 0..plan.subscriptions {
@@ -261,14 +266,14 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan, seed: u64) -> anyhow::Resu
         ids.push(subscribe(&server, &admin, &receiver(r.clone(), Duration::ZERO).await?).await?);
         receivers.push(r);
     }
-    let with_subs = bulk(&server, &ev[b..2 * b]).await?;
+    let with_subs = bulk(&server, &data, b..2 * b).await?;
     // Let delivery catch up before the baseline runs again (its backlog is not the baseline's).
     let catch_up = caught_up(&server, &admin, Duration::from_secs(300)).await?;
     eprintln!("  delivery backlog of {b} events delivered {catch_up:.1} s after the bulk cell");
     for id in &ids {
         unsubscribe(&server, &admin, id).await?;
     }
-    let none_after = bulk(&server, &ev[2 * b..3 * b]).await?;
+    let none_after = bulk(&server, &data, 2 * b..3 * b).await?;
     let ratio = with_subs / ((none_before + none_after) / 2.0);
     eprintln!(
         "  delivery ingest 1000x16: none {none_before:.0} ev/s, {} subscriptions {with_subs:.0} ev/s, none {none_after:.0} ev/s: ratio {ratio:.3}",
@@ -283,7 +288,7 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan, seed: u64) -> anyhow::Resu
         receivers.push(r);
     }
     let base = 3 * b;
-    let acked = steady(&server, &ev[base..base + steady_n], plan.rate).await?;
+    let acked = steady(&server, &data, base..base + steady_n, plan.rate).await?;
     let (healthy, missing) = latencies(&acked, &receivers, Duration::from_secs(60)).await;
     eprintln!(
         "  delivery ack->delivered, {} subscriptions at {} ev/s: p50 {:.1} ms p99 {:.1} ms ({missing} missing)",
@@ -304,7 +309,7 @@ pub async fn run(bin: &Path, dir: &Path, plan: &Plan, seed: u64) -> anyhow::Resu
     };
     subscribe(&server, &admin, &format!("http://127.0.0.1:{dead}/hook")).await?;
     let base = base + steady_n;
-    let acked = steady(&server, &ev[base..base + steady_n], plan.rate).await?;
+    let acked = steady(&server, &data, base..base + steady_n, plan.rate).await?;
     let (isolated, missing_iso) = latencies(&acked, &receivers, Duration::from_secs(60)).await;
     eprintln!(
         "  delivery with a slow and a dead destination beside them: p50 {:.1} ms p99 {:.1} ms ({missing_iso} missing)",

@@ -119,7 +119,7 @@ pub async fn run(
     bin: &Path,
     backing: &Backing,
     log: &Path,
-    data: &Dataset,
+    data: &Arc<Dataset>,
     budget: Budget,
 ) -> anyhow::Result<EngineRun> {
     let args = store_args(backing, log.parent().unwrap_or(Path::new(".")));
@@ -150,7 +150,7 @@ pub async fn run(
     // Every activity of the tenant, the bench's own admin events included: what the log hashes.
     let total = store.count(&tenant, &all, None).await?.n;
     let stored = total - store.count(&tenant, &admin, None).await?.n;
-    let expected = (data.events.len() + ingest.freshness.n) as u64;
+    let expected = (data.len() + ingest.freshness.n) as u64;
     if stored != expected {
         bail!("{engine}: {stored} events stored, {expected} acknowledged");
     }

@@ -107,17 +107,17 @@ pub fn http_client() -> reqwest::Client {
 
 /// Runs every cell against `server`, a freshness probe beside the bulk cell, and reads the
 /// server's peak RSS at the end.
-pub async fn run(server: &Server, data: &Dataset) -> anyhow::Result<IngestRun> {
+pub async fn run(server: &Server, data: &Arc<Dataset>) -> anyhow::Result<IngestRun> {
     let client = http_client();
     let url = format!("{}/v1/activities", server.base);
     let mut cells = Vec::new();
     let mut freshness = Latency::default();
-    for (cell, range) in CELLS.iter().zip(slices(data.events.len())) {
-        let events = &data.events[range];
-        if events.is_empty() {
+    for (cell, range) in CELLS.iter().zip(slices(data.len())) {
+        if range.is_empty() {
             continue;
         }
-        let bodies: Vec<bytes::Bytes> = events.chunks(cell.batch).map(Dataset::body).collect();
+        let events = range.len();
+        let batches = batches(range.clone(), cell.batch);
         let bulk = cell.batch == 1000 && cell.clients == 16;
         let done = Arc::new(AtomicBool::new(false));
         let probe = bulk.then(|| {
@@ -127,11 +127,13 @@ pub async fn run(server: &Server, data: &Dataset) -> anyhow::Result<IngestRun> {
                 server.token.clone(),
                 done.clone(),
             );
-            let template = events[0].json.clone();
-            tokio::spawn(async move { probe_freshness(c, s, t, template, d).await })
+            let template = data
+                .json_items(range.start..range.start + 1)
+                .map(|mut j| j.remove(0));
+            tokio::spawn(async move { probe_freshness(c, s, t, template?, d).await })
         });
         let started = Instant::now();
-        let latencies = post_all(&client, &url, &server.token, bodies, cell.clients).await?;
+        let latencies = post_all(&client, &url, &server.token, data, batches, cell.clients).await?;
         let secs = started.elapsed().as_secs_f64();
         done.store(true, Ordering::Relaxed);
         if let Some(p) = probe {
@@ -140,8 +142,8 @@ pub async fn run(server: &Server, data: &Dataset) -> anyhow::Result<IngestRun> {
         let result = CellResult {
             batch: cell.batch,
             clients: cell.clients,
-            events: events.len(),
-            events_per_s: events.len() as f64 / secs,
+            events,
+            events_per_s: events as f64 / secs,
             latency: Latency::of(latencies),
         };
         eprintln!(
@@ -163,31 +165,43 @@ pub async fn run(server: &Server, data: &Dataset) -> anyhow::Result<IngestRun> {
     })
 }
 
-/// POSTs every body with `clients` concurrent connections; returns each request's latency (ms).
+/// `range` cut into runs of `batch` events.
+pub fn batches(range: std::ops::Range<usize>, batch: usize) -> Vec<std::ops::Range<usize>> {
+    let end = range.end;
+    range
+        .step_by(batch)
+        .map(|s| s..(s + batch).min(end))
+        .collect()
+}
+
+/// POSTs each batch of `data` with `clients` concurrent connections; returns each request's
+/// latency (ms).
 async fn post_all(
     client: &reqwest::Client,
     url: &str,
     token: &str,
-    bodies: Vec<bytes::Bytes>,
+    data: &Arc<Dataset>,
+    batches: Vec<std::ops::Range<usize>>,
     clients: usize,
 ) -> anyhow::Result<Vec<f64>> {
-    let bodies = Arc::new(bodies);
+    let batches = Arc::new(batches);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (client, url, token) = (client.clone(), url.to_string(), token.to_string());
-        let (bodies, next) = (bodies.clone(), next.clone());
+        let (data, batches, next) = (data.clone(), batches.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
+                let Some(range) = batches.get(i) else { break };
+                let body = data.body(range.clone())?;
                 let t = Instant::now();
                 let resp = client
                     .post(&url)
                     .bearer_auth(&token)
                     .header("content-type", "application/json")
-                    .body(body.clone())
+                    .body(body)
                     .send()
                     .await?;
                 let status = resp.status();

@@ -78,9 +78,9 @@ pub(crate) fn batches(
     data: &Dataset,
 ) -> anyhow::Result<Vec<Vec<NewActivity>>> {
     let items: Vec<Value> = data
-        .events
+        .json_items(0..data.len())?
         .iter()
-        .map(|e| serde_json::from_str(&e.json))
+        .map(|e| serde_json::from_str(e))
         .collect::<Result<_, _>>()?;
     items
         .chunks(BATCH)
@@ -205,7 +205,7 @@ async fn proofs(size: u64, n: usize) -> anyhow::Result<(Latency, f64)> {
     let s = service(dir.path()).await?;
     let t = Tenant::new("Cproof").map_err(anyhow::Error::msg)?;
     // The tenant exists once it has an activity.
-    let one = batches(&s, &t, &Dataset::generate(1, 1, now_us(), 1))?;
+    let one = batches(&s, &t, &Dataset::generate(1, 1, now_us(), 1)?)?;
     s.store().append(&t, one.concat()).await?;
     let built = Instant::now();
     let mut f = Frontier::new();
@@ -256,7 +256,7 @@ fn now_us() -> i64 {
 /// Runs every measurement, printing each figure as it comes, and answers them as JSON.
 pub async fn run(cfg: &Settings) -> anyhow::Result<Value> {
     let now = now_us();
-    let data = Dataset::generate(cfg.ingest_events as u64, cfg.seed, now, 30);
+    let data = Dataset::generate(cfg.ingest_events as u64, cfg.seed, now, 30)?;
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for round in 0..cfg.rounds * 2 {
         let with_log = round % 2 == 1;
@@ -277,7 +277,7 @@ pub async fn run(cfg: &Settings) -> anyhow::Result<Value> {
         "  ingest: off {off_eps:.0} ev/s, on {on_eps:.0} ev/s, ratio {ratio:.3} (target ≥ 0.9)"
     );
 
-    let lag_data = Dataset::generate(cfg.lag_rate as u64 * 2, cfg.seed + 1, now, 30);
+    let lag_data = Dataset::generate(cfg.lag_rate as u64 * 2, cfg.seed + 1, now, 30)?;
     let (lag, achieved) = lag(&lag_data, cfg.lag_rate, cfg.lag_secs).await?;
     eprintln!(
         "  checkpoint lag at {achieved:.0} ev/s: p50 {:.0} ms, p99 {:.0} ms (target p99 ≤ 1000)",
@@ -291,7 +291,7 @@ pub async fn run(cfg: &Settings) -> anyhow::Result<Value> {
     );
 
     let verify = if cfg.server_bin.exists() {
-        let verify_data = Dataset::generate(cfg.verify_events as u64, cfg.seed + 2, now, 30);
+        let verify_data = Dataset::generate(cfg.verify_events as u64, cfg.seed + 2, now, 30)?;
         let trail = crate::verify::trail(&verify_data, &cfg.server_bin).await?;
         let (eps, secs, _) = crate::verify::alternate(&[&cfg.server_bin], &trail, 3)?
             .pop()

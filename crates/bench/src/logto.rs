@@ -16,7 +16,7 @@ use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls};
 
-use crate::data::Event;
+use crate::data::{Dataset, LogtoRow};
 use crate::stats::Latency;
 
 /// Logto's tenant id for the benchmark's rows.
@@ -103,22 +103,10 @@ const INSERT: &str = "INSERT INTO logs (tenant_id, id, key, payload, created_at)
 pub async fn insert_each(
     url: &str,
     schema: &str,
-    events: &[Event],
+    events: Vec<LogtoRow>,
     clients: usize,
 ) -> anyhow::Result<(f64, Latency)> {
-    let events: Arc<Vec<(String, String, String, i64)>> = Arc::new(
-        events
-            .iter()
-            .map(|e| {
-                (
-                    e.logto_id.clone(),
-                    e.name.clone(),
-                    e.logto_payload.clone(),
-                    e.time_us,
-                )
-            })
-            .collect(),
-    );
+    let events = Arc::new(events);
     let next = Arc::new(AtomicUsize::new(0));
     let mut conns = Vec::new();
     for _ in 0..clients {
@@ -136,12 +124,13 @@ pub async fn insert_each(
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((id, key, payload, t)) = events.get(i) else {
+                let Some(row) = events.get(i) else {
                     break;
                 };
                 let s = Instant::now();
-                let us = *t as f64;
-                c.execute(&stmt, &[&TENANT, id, key, payload, &us]).await?;
+                let us = row.time_us as f64;
+                c.execute(&stmt, &[&TENANT, &row.id, &row.key, &row.payload, &us])
+                    .await?;
                 lat.push(s.elapsed().as_secs_f64() * 1e3);
             }
             Ok::<_, anyhow::Error>(lat)
@@ -156,7 +145,12 @@ pub async fn insert_each(
 }
 
 /// The same rows through `COPY … FROM STDIN BINARY`, one COPY (one transaction) per 100,000.
-pub async fn copy(url: &str, schema: &str, events: &[Event]) -> anyhow::Result<f64> {
+pub async fn copy(
+    url: &str,
+    schema: &str,
+    data: &Dataset,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<f64> {
     let c = connect(url).await?;
     c.batch_execute(&format!("SET search_path = {schema}"))
         .await?;
@@ -167,23 +161,27 @@ pub async fn copy(url: &str, schema: &str, events: &[Event]) -> anyhow::Result<f
         Type::JSONB,
         Type::TIMESTAMPTZ,
     ];
-    let started = Instant::now();
-    for chunk in events.chunks(100_000) {
+    // Reading rows back from the spool is not the database's work: only the COPY is timed.
+    let mut busy = std::time::Duration::ZERO;
+    for chunk in crate::ingest::batches(range.clone(), 100_000) {
+        let rows = data.logto_rows(chunk)?;
+        let started = Instant::now();
         let sink = c
             .copy_in("COPY logs (tenant_id, id, key, payload, created_at) FROM STDIN BINARY")
             .await?;
         let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
         let mut writer = std::pin::pin!(writer);
-        for e in chunk {
-            let (payload, at) = (Jsonb(&e.logto_payload), Timestamptz(e.time_us));
+        for r in &rows {
+            let (payload, at) = (Jsonb(&r.payload), Timestamptz(r.time_us));
             writer
                 .as_mut()
-                .write(&[&TENANT, &e.logto_id, &e.name, &payload, &at])
+                .write(&[&TENANT, &r.id, &r.key, &payload, &at])
                 .await?;
         }
         writer.finish().await?;
+        busy += started.elapsed();
     }
-    Ok(events.len() as f64 / started.elapsed().as_secs_f64())
+    Ok(range.len() as f64 / busy.as_secs_f64())
 }
 
 /// On-disk bytes of every table (with its indexes and TOAST) in `schema`.

@@ -30,6 +30,7 @@ mod stats;
 mod verify;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -181,23 +182,23 @@ async fn logto_run(
     budget: Budget,
 ) -> anyhow::Result<LogtoRun> {
     logto::create(url, schema).await?;
-    let ev = &data.events;
-    let n1 = (ev.len() / 300).clamp(50, 3_000).min(ev.len());
-    let n16 = (ev.len() / 50).clamp(200, 20_000).min(ev.len() - n1);
-    let (e1, l1) = logto::insert_each(url, schema, &ev[..n1], 1).await?;
+    let len = data.len();
+    let n1 = (len / 300).clamp(50, 3_000).min(len);
+    let n16 = (len / 50).clamp(200, 20_000).min(len - n1);
+    let (e1, l1) = logto::insert_each(url, schema, data.logto_rows(0..n1)?, 1).await?;
     eprintln!(
         "  logto    INSERT per event x  1: {n1:>8} events {e1:>9.0} ev/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
         l1.p50_ms, l1.p99_ms
     );
-    let (e16, l16) = logto::insert_each(url, schema, &ev[n1..n1 + n16], 16).await?;
+    let (e16, l16) = logto::insert_each(url, schema, data.logto_rows(n1..n1 + n16)?, 16).await?;
     eprintln!(
         "  logto    INSERT per event x 16: {n16:>8} events {e16:>9.0} ev/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
         l16.p50_ms, l16.p99_ms
     );
-    let copy_eps = logto::copy(url, schema, &ev[n1 + n16..]).await?;
+    let copy_eps = logto::copy(url, schema, data, n1 + n16..len).await?;
     eprintln!(
         "  logto    COPY: {:>8} events {copy_eps:>9.0} ev/s",
-        ev.len() - n1 - n16
+        len - n1 - n16
     );
     let bytes = logto::schema_bytes(url, schema).await?;
     // Autovacuum would have analysed a table this size; do it now rather than wait for it.
@@ -220,7 +221,7 @@ async fn logto_run(
             query::PAGE
         )
     };
-    let deep = ((ev.len() / query::PAGE).clamp(1, 1000) - 1) * query::PAGE;
+    let deep = ((len / query::PAGE).clamp(1, 1000) - 1) * query::PAGE;
     let names: Vec<Vec<String>> = data
         .sample(16)
         .iter()
@@ -419,8 +420,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "authtrail-bench: {n} events, seed {}, machine {machine}",
         args.seed
     );
-    let data = Dataset::generate(n as u64, args.seed, SystemClock.now_us(), 7);
-    let mean = data.events.iter().map(|e| e.json.len()).sum::<usize>() as f64 / n.max(1) as f64;
+    let data = Arc::new(Dataset::generate(
+        n as u64,
+        args.seed,
+        SystemClock.now_us(),
+        7,
+    )?);
+    let mean = data.mean_json_len;
     eprintln!(
         "generated in {:.1} s ({mean:.0} bytes of JSON per event)",
         started.elapsed().as_secs_f64()
@@ -482,10 +488,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         result?;
     }
 
-    let direct_eps = sqlite_baseline::engine(&tmp.path().join("direct"), &data.events).await?;
+    let direct_eps = sqlite_baseline::engine(&tmp.path().join("direct"), &data).await?;
     eprintln!("  sqlite engine without HTTP (batch 1000): {direct_eps:.0} ev/s");
     let table_path = tmp.path().join("table.db");
-    let table_eps = sqlite_baseline::table(&table_path, &data.events)?;
+    let table_eps = sqlite_baseline::table(&table_path, &data)?;
     let table_bytes = sqlite_baseline::file_bytes(&table_path);
     eprintln!("  sqlite table (batch 1000): {table_eps:.0} ev/s");
 

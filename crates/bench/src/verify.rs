@@ -73,7 +73,7 @@ pub async fn trail(data: &Dataset, bin: &Path) -> anyhow::Result<Trail> {
         export,
         log,
         key: key.trim().to_string(),
-        events: data.events.len(),
+        events: data.len(),
     })
 }
 
@@ -138,7 +138,7 @@ pub async fn run_ab(
     runs: usize,
     keep: Option<&Path>,
 ) -> anyhow::Result<Value> {
-    let data = Dataset::generate(events as u64, seed, now_us, 30);
+    let data = Dataset::generate(events as u64, seed, now_us, 30)?;
     // The export's format is the same from either binary; the new one writes it.
     let t = trail(&data, bin).await?;
     if let Some(dir) = keep {
