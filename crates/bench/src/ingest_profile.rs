@@ -29,6 +29,10 @@ mod throwaway;
 
 use throwaway::{BATCH, Throwaway, parse_and_validate};
 
+/// The server's allocator (crates/cli/src/main.rs), so that the counts include what it costs.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let events: u64 = match std::env::args().nth(1) {
         Some(n) => n.parse().context("EVENTS must be a number")?,
