@@ -2,10 +2,11 @@
 //! engine and baseline in the same order, so that every figure of a run is about the same events.
 //!
 //! The events are spooled to two files beside the run (the Google JSON a producer POSTs, and the
-//! row Logto would write) rather than held in memory: ten million of them take about 11 GB, which
-//! held in the bench's heap left the engines under test too little page cache (the first `--10m`
-//! attempt slowed to a crawl at 7.8 million events). A contender reads each batch back with one
-//! positioned read, which costs microseconds beside the milliseconds a batch takes to store.
+//! row Logto would write; about 950 bytes per event) rather than held in memory: ten million of
+//! them took about 15 GB of the bench's heap, which left the engines under test too little page
+//! cache (the first `--10m` attempt slowed to a crawl at 7.8 million events). A contender reads
+//! each batch back with one positioned read, which costs microseconds beside the milliseconds a
+//! batch takes to store.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;

@@ -217,7 +217,9 @@ pub async fn run(
         Backing::Postgres { url, schema } => crate::logto::schema_bytes(url, schema).await?,
     };
     let relations = match backing {
-        Backing::Sqlite(_) => Vec::new(),
+        Backing::Sqlite(dir) => {
+            crate::sqlite_baseline::relation_bytes(&dir.join(authtrail_store_sqlite::DB_FILE))?
+        }
         Backing::Postgres { url, schema } => crate::logto::relation_bytes(url, schema).await?,
     };
     for (r, b) in &relations {

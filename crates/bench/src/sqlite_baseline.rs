@@ -104,3 +104,16 @@ pub fn file_bytes(db: &Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+/// The bytes of each table and index of a SQLite database (`dbstat`: pages in use, free pages
+/// left out), largest first.
+pub fn relation_bytes(db: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+    let c = Connection::open(db)?;
+    let mut stmt = c.prepare(
+        "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC, name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
