@@ -124,8 +124,9 @@ fn add_to(
 }
 
 /// Adds `n` (negative to take off) to the hour counter of (tenant, kind, hour, event, result,
-/// term) and to its day counters, deleting those that reach 0.
-pub(crate) fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreError> {
+/// term) and to its day counters, deleting those that reach 0. The day's packs then no longer
+/// match its counters: the caller unpacks the day (once, however many counters it moved).
+fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreError> {
     let [tenant_id, kind, hour_us, event_id, success, term] = key;
     add_to(
         conn,
@@ -135,8 +136,6 @@ pub(crate) fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreE
         key,
         n,
     )?;
-    // The day's packs would still count the old term: dropped, and packed again by the job.
-    crate::term_packs::unpack(conn, tenant_id, floor_to(hour_us, DAY_US))?;
     for (slice, day, event) in day_keys(hour_us, event_id, success) {
         add_to(
             conn,
@@ -151,13 +150,15 @@ pub(crate) fn add(conn: &Connection, key: [i64; 6], n: i64) -> Result<(), StoreE
 }
 
 /// An erasure changed row `seq`'s term ids from `before` to `after`: its counts move with it.
+/// Answers the day whose counters changed, if any, which the erasure must unpack
+/// ([`crate::term_packs::unpack`]) before it commits.
 pub(crate) fn moved(
     conn: &Connection,
     tenant_id: i64,
     seq: i64,
     before: &[Option<i64>; 4],
     after: &[Option<i64>; 4],
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let (time_us, event_id, success): (i64, i64, i64) = conn
         .prepare_cached(
             "SELECT time_us, event_id, result FROM activities WHERE tenant_id = ?1 AND seq = ?2",
@@ -165,13 +166,15 @@ pub(crate) fn moved(
         .and_then(|mut s| s.query_row([tenant_id, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .map_err(backend)?;
     let hour = hour_of(time_us);
+    let mut changed = None;
     for ((kind, old), (_, new)) in keys(before).into_iter().zip(keys(after)) {
         if old != new {
             add(conn, [tenant_id, kind, hour, event_id, success, old], -1)?;
             add(conn, [tenant_id, kind, hour, event_id, success, new], 1)?;
+            changed = Some(floor_to(hour, DAY_US));
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The event ids `filter` allows (`None`: every one), and whether an activity's other events

@@ -33,6 +33,8 @@ fn erase(
     let mut n = 0;
     // The term ids the rows referred to before: (kind, id).
     let mut before = Vec::new();
+    // The days whose term counters moved: their packs are dropped once each, below.
+    let mut days = std::collections::BTreeSet::new();
     for &seq in qualifiers {
         let Some(mut a) = read::get(&tx, tenant, seq)? else {
             continue;
@@ -63,7 +65,9 @@ fn erase(
             }
         }
         // The per-IP and per-actor counters follow the row, so none stays keyed by what was erased.
-        crate::term_counts::moved(&tx, tid, seq, &refs, &after)?;
+        if let Some(day) = crate::term_counts::moved(&tx, tid, seq, &refs, &after)? {
+            days.insert((tid, day));
+        }
         let json = serde_json::to_vec(&a.body).map_err(backend)?;
         n += tx
             .prepare_cached(
@@ -83,6 +87,11 @@ fn erase(
                 ])
             })
             .map_err(backend)? as u64;
+    }
+    // The packs of those days would still count the old terms: dropped, and packed again by
+    // the `term-day-packs` job.
+    for (tid, day) in days {
+        crate::term_packs::unpack(&tx, tid, day)?;
     }
     before.sort_unstable();
     before.dedup();
