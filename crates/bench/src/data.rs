@@ -246,6 +246,15 @@ impl Dataset {
     }
 }
 
+/// `range` cut into runs of `batch` events: the batches a contender sends or stores.
+pub fn batches(range: Range<usize>, batch: usize) -> Vec<Range<usize>> {
+    let end = range.end;
+    range
+        .step_by(batch)
+        .map(|s| s..(s + batch).min(end))
+        .collect()
+}
+
 /// The indices of `k` events spread evenly over `n`.
 fn sample_indices(n: usize, k: usize) -> Vec<usize> {
     let step = (n / k.max(1)).max(1);

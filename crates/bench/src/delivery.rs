@@ -117,7 +117,7 @@ async fn post(
 
 /// Events per second of `events` in batches of 1000 from 16 clients.
 async fn bulk(server: &Server, data: &Dataset, events: Range<usize>) -> anyhow::Result<f64> {
-    let bodies = crate::ingest::batches(events.clone(), 1000)
+    let bodies = crate::data::batches(events.clone(), 1000)
         .into_iter()
         .map(|r| data.body(r))
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -165,7 +165,7 @@ async fn steady(
     let mut acked = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs_f64(10.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for chunk in crate::ingest::batches(events, 10) {
+    for chunk in crate::data::batches(events, 10) {
         let body = data.body(chunk)?;
         tick.tick().await;
         for uq in post(&c, server, body).await? {

@@ -30,8 +30,9 @@ pub struct EngineRun {
     pub deep_page: usize,
     pub stored: u64,
     pub bytes: u64,
-    /// PostgreSQL: bytes of each table (heap and TOAST) and each index, partitions summed into
-    /// their parent, largest first. Empty on SQLite.
+    /// Bytes of each table and index, largest first: SQLite's pages in use (`dbstat`);
+    /// PostgreSQL's heap and TOAST of each table and each index, partitions summed into their
+    /// parent.
     pub relations: Vec<(String, u64)>,
     /// Seconds from the end of the ingest cells until the signed checkpoint covered every stored
     /// activity.

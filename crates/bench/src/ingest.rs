@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::data::Dataset;
+use crate::data::{Dataset, batches};
 use crate::server::Server;
 use crate::stats::{Latency, round};
 
@@ -163,15 +163,6 @@ pub async fn run(server: &Server, data: &Arc<Dataset>) -> anyhow::Result<IngestR
         freshness,
         peak_rss_kib: server.status_kib("VmHWM:"),
     })
-}
-
-/// `range` cut into runs of `batch` events.
-pub fn batches(range: std::ops::Range<usize>, batch: usize) -> Vec<std::ops::Range<usize>> {
-    let end = range.end;
-    range
-        .step_by(batch)
-        .map(|s| s..(s + batch).min(end))
-        .collect()
 }
 
 /// POSTs each batch of `data` with `clients` concurrent connections; returns each request's

@@ -163,7 +163,7 @@ pub async fn copy(
     ];
     // Reading rows back from the spool is not the database's work: only the COPY is timed.
     let mut busy = std::time::Duration::ZERO;
-    for chunk in crate::ingest::batches(range.clone(), 100_000) {
+    for chunk in crate::data::batches(range.clone(), 100_000) {
         let rows = data.logto_rows(chunk)?;
         let started = Instant::now();
         let sink = c

@@ -18,8 +18,7 @@ use authtrail_model::validate::{Context, validate_item};
 use authtrail_model::{Clock, SystemClock, Tenant};
 use authtrail_store_sqlite::SqliteStore;
 
-use crate::data::Dataset;
-use crate::ingest::batches;
+use crate::data::{Dataset, batches};
 
 const BATCH: usize = 1000;
 
