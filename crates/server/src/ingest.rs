@@ -193,6 +193,12 @@ pub fn parse_items(
     }
 }
 
+/// Bodies up to this size (a handful of activities, tens of microseconds of CPU) are parsed and
+/// validated on the async worker that received them: sending them to the blocking pool and back
+/// would cost two thread wake-ups, more than the work (docs/performance.md, single-event
+/// producers).
+const INLINE_VALIDATION_BYTES: usize = 4 * 1024;
+
 /// At most one batch per core is parsed and validated at a time: more would not go faster, and
 /// each holds its parsed items in memory.
 fn validation_slots() -> &'static tokio::sync::Semaphore {
@@ -213,26 +219,35 @@ pub async fn post_activities(
     let started = authtrail_model::Stopwatch::start();
     let format = format_of(&headers)?;
     let bytes = read_body(&state, &headers, body).await?;
-    // Parsing and validating a large batch is milliseconds of CPU: done on the blocking pool, so
-    // that the async workers keep answering queries (and small batches) meanwhile. The raw body
-    // and the items borrowed from it are freed there too, before the batch waits for its commit.
-    let (st, tenant) = (state.clone(), auth.tenant.clone());
-    let permit = validation_slots()
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal)?;
-    let batch = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+    let inline = bytes.len() <= INLINE_VALIDATION_BYTES;
+    let validate = move |st: &AppState, tenant: &authtrail_model::Tenant| {
         let items = parse_items(format, &bytes, st.limits.max_batch)?;
         st.service
-            .validate_wire(&tenant, Source::Native, &items)
+            .validate_wire(tenant, Source::Native, &items)
             .map_err(ApiError::from)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "ingest validation task failed");
-        ApiError::Internal
-    })??;
+    };
+    let batch = if inline {
+        validate(&state, &auth.tenant)?
+    } else {
+        // Parsing and validating a large batch is milliseconds of CPU: done on the blocking
+        // pool, so that the async workers keep answering queries (and small batches) meanwhile.
+        // The raw body and the items borrowed from it are freed there too, before the batch
+        // waits for its commit.
+        let (st, tenant) = (state.clone(), auth.tenant.clone());
+        let permit = validation_slots()
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            validate(&st, &tenant)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "ingest validation task failed");
+            ApiError::Internal
+        })??
+    };
     let receipts = state
         .service
         .ingest(&auth.tenant, Source::Native, batch, started)

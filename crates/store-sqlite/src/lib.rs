@@ -72,6 +72,12 @@ impl SqliteStore {
             SqliteConnectionManager::file(&path).with_init(|c| schema::configure(c, true));
         let readers = r2d2::Pool::builder()
             .max_size(8)
+            // r2d2 would check every connection it hands out with `SELECT 1`, prepared afresh
+            // each time: a connection to a local file does not go stale the way a network one
+            // does, and a failing one fails the query it was taken for anyway. At sixteen
+            // single-event producers that check was 2 % of the server's CPU
+            // (docs/performance.md).
+            .test_on_check_out(false)
             .build(manager)
             .map_err(backend)?;
 
@@ -133,6 +139,23 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
+    }
+
+    /// Runs `f`, a lookup of a few rows by primary key or unique index (a token by its hash),
+    /// right here on the calling async worker when a reader connection is free, and on the
+    /// blocking pool otherwise. Every ingest request looks its token up: handing that lookup to a
+    /// blocking thread and back costs two thread wake-ups, more than the lookup itself (a few
+    /// microseconds on a table that stays in the page cache), and at 16 single-event producers
+    /// those wake-ups were a measurable share of the server's CPU (docs/performance.md). Never
+    /// use it for a query whose cost grows with the data.
+    async fn read_point<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.readers.try_get() {
+            Some(conn) => f(&conn),
+            None => self.read(f).await,
+        }
     }
 
     /// Runs `f` on the writer's connection, in order with appends.

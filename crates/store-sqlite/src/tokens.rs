@@ -88,7 +88,7 @@ impl TokenStore for SqliteStore {
         hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<Option<TokenRecord>, StoreError>> {
         let hash = *hash;
-        Box::pin(self.read(move |c| by_hash(c, &hash)))
+        Box::pin(self.read_point(move |c| by_hash(c, &hash)))
     }
 
     fn list_tokens<'a>(

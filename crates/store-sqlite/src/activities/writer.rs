@@ -23,6 +23,21 @@ use crate::errors::{backend, fail};
 /// Most events one group commit takes before it commits (bounds transaction size and latency).
 const MAX_GROUP_EVENTS: usize = 50_000;
 
+/// Requests of at most this many events are first written without a savepoint of their own
+/// (see `Writer::commit_group`); larger ones share a savepoint's page copies among enough
+/// events that copying their batch for a second attempt would cost more than it saves.
+const SMALL_REQUEST: usize = 16;
+
+/// A request's highest new sequence number: numbers are assigned in order, so it is the
+/// tenant's last after the request (none when every item was a duplicate).
+fn last_new(receipts: &[Receipt]) -> Option<i64> {
+    receipts
+        .iter()
+        .filter(|r| !r.duplicate)
+        .map(|r| r.unique_qualifier)
+        .max()
+}
+
 pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 type Reply = oneshot::Sender<Result<Vec<Receipt>, StoreError>>;
@@ -119,20 +134,34 @@ impl Writer {
         }
     }
 
-    /// Writes `group` in one transaction, each request in its own savepoint, then commits once.
+    /// Writes `group` in one transaction, then commits once and answers each request.
     ///
-    /// A failing request is rolled back to its savepoint alone, but only while the transaction
-    /// is still there: SQLite rolls back the *whole* transaction on some errors (`SQLITE_FULL`
-    /// while spilling its cache, `SQLITE_IOERR`). Carrying on then would write outside the group
-    /// (the next `SAVEPOINT` opens a new transaction that its `RELEASE` commits alone, and the
-    /// sequence counters are saved in autocommit), storing requests that are answered with an
-    /// error and leaving gaps in the sequence. So after any failure the writer checks that the
-    /// transaction survived, and if it did not, refuses every request of the group and writes
-    /// nothing more until the next group.
+    /// A group of small requests is first written without savepoints (`write_unprotected`): a
+    /// savepoint makes SQLite copy every page a request first touches into a statement journal,
+    /// which for a single-event request was about 50,000 instructions, more than the request's
+    /// inserts (docs/performance.md). Should one of them fail with the transaction still open,
+    /// the group is rolled back and written again the careful way, below.
+    ///
+    /// Otherwise each request gets its own savepoint, so that a failing request is rolled back
+    /// alone, but only while the transaction is still there: SQLite rolls back the *whole*
+    /// transaction on some errors (`SQLITE_FULL` while spilling its cache, `SQLITE_IOERR`).
+    /// Carrying on then would write outside the group (the next `SAVEPOINT` opens a new
+    /// transaction that its `RELEASE` commits alone, and the sequence counters are saved in
+    /// autocommit), storing requests that are answered with an error and leaving gaps in the
+    /// sequence. So after any failure the writer checks that the transaction survived, and if it
+    /// did not, refuses every request of the group and writes nothing more until the next group.
     fn commit_group(&mut self, group: Vec<Pending>) {
         if group.is_empty() {
             return;
         }
+        let group = if group.iter().all(|(_, b, _)| b.len() <= SMALL_REQUEST) {
+            match self.write_unprotected(group) {
+                Some(group) => group,
+                None => return,
+            }
+        } else {
+            group
+        };
         if let Err(e) = self.begin() {
             for (_, _, reply) in group {
                 let _ = reply.send(Err(e.clone()));
@@ -147,13 +176,7 @@ impl Writer {
             let before = self.seqs.clone();
             match self.append_request(&tenant, batch) {
                 Ok(receipts) => {
-                    // Numbers are assigned in order, so the request's highest new one is the
-                    // tenant's last after it (none when every item was a duplicate).
-                    let last = receipts
-                        .iter()
-                        .filter(|r| !r.duplicate)
-                        .map(|r| r.unique_qualifier)
-                        .max();
+                    let last = last_new(&receipts);
                     outcomes.push((tenant, last, reply, Ok(receipts)));
                 }
                 Err(e) => {
@@ -176,6 +199,76 @@ impl Writer {
                 }
             }
         }
+        self.finish_group(outcomes, lost, pending.collect());
+    }
+
+    /// Writes a group of small requests in one transaction without savepoints, each from a copy
+    /// of its batch, and commits it. Answers `None` when the group is done (committed, or
+    /// refused because the transaction is gone), and gives the group back, rolled back and
+    /// untouched, when a request failed with the transaction still open.
+    fn write_unprotected(&mut self, group: Vec<Pending>) -> Option<Vec<Pending>> {
+        if let Err(e) = self.begin() {
+            for (_, _, reply) in group {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return None;
+        }
+        let mut written = Vec::with_capacity(group.len());
+        for (tenant, batch, _) in &group {
+            let result = self.append(tenant, batch.clone()).and_then(|receipts| {
+                faults::inject("sqlite-writer-release", &self.conn, tenant).map(|()| receipts)
+            });
+            match result {
+                Ok(receipts) => written.push(receipts),
+                Err(e) => {
+                    self.cache.clear();
+                    self.tenant_ids.clear();
+                    self.seqs.clear();
+                    if self.in_transaction().is_ok() && self.conn.execute_batch("ROLLBACK").is_ok()
+                    {
+                        return Some(group);
+                    }
+                    // The transaction is gone: the whole group is refused, the request that
+                    // failed with its own error, the others with the group's.
+                    let failed = written.len();
+                    let outcomes = group
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, (tenant, _, reply))| {
+                            let r = if k == failed {
+                                Err(e.clone())
+                            } else {
+                                Ok(Vec::new())
+                            };
+                            (tenant, None, reply, r)
+                        })
+                        .collect();
+                    self.finish_group(outcomes, Some(e), Vec::new());
+                    return None;
+                }
+            }
+        }
+        let outcomes = group
+            .into_iter()
+            .zip(written)
+            .map(|((tenant, _, reply), receipts)| {
+                let last = last_new(&receipts);
+                (tenant, last, reply, Ok(receipts))
+            })
+            .collect();
+        self.finish_group(outcomes, None, Vec::new());
+        None
+    }
+
+    /// Commits the group's written requests (unless `lost` says the transaction is gone), then
+    /// answers them and the `unwritten` rest: each its own result once the commit is durable,
+    /// or every one an error when it is not.
+    fn finish_group(
+        &mut self,
+        outcomes: Vec<Written>,
+        lost: Option<StoreError>,
+        unwritten: Vec<Pending>,
+    ) {
         let committed = match lost {
             Some(cause) => Err(cause),
             None => self.commit(&outcomes),
@@ -203,7 +296,7 @@ impl Writer {
                     // A request's own error says more than the group's.
                     let _ = reply.send(Err(r.err().unwrap_or_else(|| refused.clone())));
                 }
-                for (_, _, reply) in pending {
+                for (_, _, reply) in unwritten {
                     let _ = reply.send(Err(refused.clone()));
                 }
             }

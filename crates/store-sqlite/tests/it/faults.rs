@@ -26,6 +26,18 @@ async fn group_with_fault(
     point: &str,
     fault: &str,
 ) -> (SqliteStore, tempfile::TempDir, Vec<Tenant>, Vec<Answer>) {
+    group_of_with_fault(name, point, fault, 3).await
+}
+
+/// [`group_with_fault`] with `events` events per request. Groups of requests of at most 16
+/// events are first written without savepoints and, when one fails, rolled back and written
+/// again with a savepoint each; larger requests get their savepoint from the start.
+async fn group_of_with_fault(
+    name: &str,
+    point: &str,
+    fault: &str,
+    events: i64,
+) -> (SqliteStore, tempfile::TempDir, Vec<Tenant>, Vec<Answer>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path(), Arc::new(SystemClock)).unwrap();
     let tenants: Vec<Tenant> = ["a", "b", "c"]
@@ -40,7 +52,7 @@ async fn group_with_fault(
     let hold = store.hold_writer().await.unwrap();
     let mut pending: Vec<_> = tenants
         .iter()
-        .map(|t| store.append(t, (1..=3).map(|i| login(t, "x@x.io", i)).collect()))
+        .map(|t| store.append(t, (1..=events).map(|i| login(t, "x@x.io", i)).collect()))
         .collect();
     // Poll each once, in order: that sends it to the writer's queue, behind the hold. The group
     // is then a, b, c.
@@ -96,7 +108,7 @@ async fn assert_consistent(store: &SqliteStore, tenants: &[Tenant], answers: &[A
         };
         assert_eq!(seqs, expected, "{}: stored sequence numbers", t.as_str());
         let next = store
-            .append(t, vec![login(t, "x@x.io", 10)])
+            .append(t, vec![login(t, "x@x.io", 1000)])
             .await
             .unwrap_or_else(|e| panic!("{}: the store serves again: {e}", t.as_str()));
         assert_eq!(
@@ -133,14 +145,18 @@ async fn a_fault_that_rolls_back_the_transaction_refuses_the_whole_group() {
 
 #[tokio::test]
 async fn a_full_disk_at_a_savepoint_release_refuses_the_whole_group() {
-    let scenario = FailScenario::setup();
-    let (store, _dir, tenants, answers) =
-        group_with_fault("fullrel", "sqlite-writer-release", "full").await;
-    assert_consistent(&store, &tenants, &answers).await;
-    for a in &answers {
-        assert_eq!(refused(a), StoreErrorKind::Unavailable);
+    // Small requests (no savepoint at first: the failpoint is at the end of the request) and
+    // large ones (at their savepoint's release).
+    for (name, events) in [("fullrel", 3), ("fullrellarge", 20)] {
+        let scenario = FailScenario::setup();
+        let (store, _dir, tenants, answers) =
+            group_of_with_fault(name, "sqlite-writer-release", "full", events).await;
+        assert_consistent(&store, &tenants, &answers).await;
+        for a in &answers {
+            assert_eq!(refused(a), StoreErrorKind::Unavailable, "{events} events");
+        }
+        scenario.teardown();
     }
-    scenario.teardown();
 }
 
 #[tokio::test]
@@ -152,6 +168,18 @@ async fn an_error_that_keeps_the_transaction_refuses_only_its_request() {
     assert_eq!(answers[0].as_ref().unwrap().len(), 3);
     assert_eq!(refused(&answers[1]), StoreErrorKind::Unavailable);
     assert_eq!(answers[2].as_ref().unwrap().len(), 3);
+    scenario.teardown();
+}
+
+#[tokio::test]
+async fn an_error_in_a_group_of_large_requests_refuses_only_its_request() {
+    let scenario = FailScenario::setup();
+    let (store, _dir, tenants, answers) =
+        group_of_with_fault("iolarge", "sqlite-writer-insert", "ioerr", 20).await;
+    assert_consistent(&store, &tenants, &answers).await;
+    assert_eq!(answers[0].as_ref().unwrap().len(), 20);
+    assert_eq!(refused(&answers[1]), StoreErrorKind::Unavailable);
+    assert_eq!(answers[2].as_ref().unwrap().len(), 20);
     scenario.teardown();
 }
 
