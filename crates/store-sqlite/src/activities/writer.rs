@@ -138,8 +138,8 @@ impl Writer {
     ///
     /// A group of small requests is first written without savepoints (`write_unprotected`): a
     /// savepoint makes SQLite copy every page a request first touches into a statement journal,
-    /// which for a single-event request was about 50,000 instructions, more than the request's
-    /// inserts (docs/performance.md). Should one of them fail with the transaction still open,
+    /// which for a single-event request was about 51,000 instructions, a tenth of the server's
+    /// whole cost of the request (docs/performance.md). Should one fail with the transaction open,
     /// the group is rolled back and written again the careful way, below.
     ///
     /// Otherwise each request gets its own savepoint, so that a failing request is rolled back
