@@ -38,6 +38,13 @@ fn last_new(receipts: &[Receipt]) -> Option<i64> {
         .max()
 }
 
+/// Answers every request of `group` with `e`: none of it was stored.
+fn refuse(group: Vec<Pending>, e: &StoreError) {
+    for (_, _, reply) in group {
+        let _ = reply.send(Err(e.clone()));
+    }
+}
+
 pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 type Reply = oneshot::Sender<Result<Vec<Receipt>, StoreError>>;
@@ -163,9 +170,7 @@ impl Writer {
             group
         };
         if let Err(e) = self.begin() {
-            for (_, _, reply) in group {
-                let _ = reply.send(Err(e.clone()));
-            }
+            refuse(group, &e);
             return;
         }
         let mut outcomes = Vec::with_capacity(group.len());
@@ -208,9 +213,7 @@ impl Writer {
     /// untouched, when a request failed with the transaction still open.
     fn write_unprotected(&mut self, group: Vec<Pending>) -> Option<Vec<Pending>> {
         if let Err(e) = self.begin() {
-            for (_, _, reply) in group {
-                let _ = reply.send(Err(e.clone()));
-            }
+            refuse(group, &e);
             return None;
         }
         let mut written = Vec::with_capacity(group.len());
@@ -296,9 +299,7 @@ impl Writer {
                     // A request's own error says more than the group's.
                     let _ = reply.send(Err(r.err().unwrap_or_else(|| refused.clone())));
                 }
-                for (_, _, reply) in unwritten {
-                    let _ = reply.send(Err(refused.clone()));
-                }
+                refuse(unwritten, &refused);
             }
         }
     }
